@@ -127,3 +127,17 @@ def predict_tiled(
             if oy1 > y0 and ox1 > x0:
                 out[y0:oy1, x0:ox1] = p[margin : margin + oy1 - y0, margin : margin + ox1 - x0]
     return out
+
+
+def fuse_batchnorm(net: UNet) -> UNet:
+    """Fold every eval-mode BatchNorm into the preceding convolution (faster inference)."""
+    for seq in [*net.enc, *net.dec]:
+        for i in (0, 3):
+            conv, bn = seq[i], seq[i + 1]
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, 3, padding=1, bias=True)
+            with torch.no_grad():
+                fused.weight.copy_(conv.weight * scale[:, None, None, None])
+                fused.bias.copy_(bn.bias - bn.running_mean * scale)
+            seq[i], seq[i + 1] = fused, nn.Identity()
+    return net

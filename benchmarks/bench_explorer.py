@@ -1,0 +1,162 @@
+"""Speed of the latent explorer with 200,000 points (real napari viewer, real Qt).
+
+Targets (issue 5): first scatter draw ≤ 1 s; lasso → highlight in napari ≤ 100 ms;
+napari selection → scatter highlight ≤ 100 ms; recolour by another column ≤ 0.5 s.
+Every timing includes a forced repaint of what changed (``QWidget.grab()`` of the
+scatter, ``processEvents`` + a canvas render for napari).  Peak memory is the
+process's peak RSS.
+
+    xvfb-run -a nice -n 5 python benchmarks/bench_explorer.py [--n 200000] [--repeat 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def _rss_mb() -> float:
+    """Peak RSS of this process so far, MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def _table(n: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    k = rng.integers(0, 3, n)
+    centres = np.array([[-2.0, 0.0], [2.0, 0.5], [0.0, -2.5]])
+    z = centres[k] + rng.normal(0, 0.6, (n, 2))
+    yx = rng.uniform(0, 4000, (n, 2))
+    feats = pd.DataFrame(
+        {
+            "y": yx[:, 0],
+            "x": yx[:, 1],
+            "frame": np.zeros(n, dtype=np.int64),
+            "score": rng.uniform(0, 1, n),
+            "intensity": rng.normal(0, 1, n),
+            "z1": z[:, 0],
+            "z2": z[:, 1],
+            "angle": rng.uniform(-np.pi, np.pi, n),
+            "class": k,
+        }
+    )
+    return yx, feats
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_ivae._qt.explorer import ExplorerWidget
+
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    canvas = viewer.window._qt_viewer.canvas
+
+    def napari_draw():
+        app.processEvents()
+        canvas._scene_canvas.native.grab()  # render the canvas now
+
+    rss0 = _rss_mb()
+    yx, feats = _table(args.n)
+    layer = viewer.add_points(yx, features=feats, size=6, name="points")
+    napari_draw()
+    rss_layer = _rss_mb()
+
+    res: dict = {"n_points": args.n}
+
+    t0 = time.perf_counter()
+    w = ExplorerWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Explorer", area="right")
+    w.scatter.resize(500, 450)
+    app.processEvents()
+    w.scatter.grab()
+    res["first_draw_s"] = time.perf_counter() - t0
+
+    def timed(func, repeat=args.repeat, setup=None):
+        out = []
+        for _ in range(repeat):
+            if setup is not None:
+                setup()
+            t = time.perf_counter()
+            func()
+            out.append(time.perf_counter() - t)
+        return {"median_ms": 1e3 * statistics.median(out), "max_ms": 1e3 * max(out)}
+
+    # lasso → highlight layer updated and the napari canvas redrawn
+    z1, z2 = feats["z1"].to_numpy(), feats["z2"].to_numpy()
+    res["lasso_to_highlight"] = {}
+    for frac_name, poly in {
+        "cluster_corner": np.array([[-4.5, -1.0], [-3.0, -1.0], [-3.0, 1.0], [-4.5, 1.0]]),
+        "one_cluster": np.array([[-5, -2], [-0.8, -2], [-0.8, 2.2], [-5, 2.2]]),
+        "half": np.array([[-6, -6], [0.3, -6], [0.3, 6], [-6, 6]]),
+    }.items():
+        n_in = int(w.lasso(poly).size)
+        entry = timed(
+            lambda poly=poly: (w.lasso(poly), napari_draw()),
+            setup=lambda: (w.select_indices([]), napari_draw()),
+        )
+        entry["n_selected"] = n_in
+        res["lasso_to_highlight"][frac_name] = entry
+        assert len(w.highlight_layer.data) == n_in
+    w.select_indices([])
+
+    # napari selection → scatter ring (scatter repainted)
+    rng = np.random.default_rng(1)
+    res["napari_selection_to_scatter"] = {}
+    for k in (100, 1000, 10_000):
+        idx = set(rng.choice(args.n, k, replace=False).tolist())
+        entry = timed(
+            lambda idx=idx: (setattr(layer, "selected_data", idx), w.scatter.grab()),
+            setup=lambda: (setattr(layer, "selected_data", set()), w.scatter.grab()),
+        )
+        assert w.selected.size == k
+        entry["n_selected"] = k
+        res["napari_selection_to_scatter"][str(k)] = entry
+    layer.selected_data = set()
+
+    # recolour (scatter repainted)
+    res["recolour"] = {}
+    for col in ("angle", "intensity", "class", "z1"):
+        res["recolour"][col] = timed(lambda col=col: (w.set_color_by(col), w.scatter.grab()))
+
+    # hover: nearest point + sub-image preview
+    res["hover"] = timed(lambda: w.hover_at(0.0, 0.0), repeat=10)
+
+    res["rss_mib"] = {
+        "after_viewer": round(rss0, 1),
+        "after_points_layer": round(rss_layer, 1),
+        "peak": round(_rss_mb(), 1),
+    }
+    targets = {
+        "first_draw_s": res["first_draw_s"] <= 1.0,
+        "lasso_ms": max(v["max_ms"] for v in res["lasso_to_highlight"].values()) <= 100,
+        "napari_selection_ms": max(v["max_ms"] for v in res["napari_selection_to_scatter"].values())
+        <= 100,
+        "recolour_ms": max(v["max_ms"] for v in res["recolour"].values()) <= 500,
+    }
+    res["targets_met"] = targets
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(text)
+    viewer.close()
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+#!/usr/bin/env python
+"""Train the DCNN detectors (atoms / walls) on the project's own simulations.
+
+Usage::
+
+    nice -n 5 python scripts/train_dcnn.py --task atoms --minutes 14 --seed 0
+    nice -n 5 python scripts/train_dcnn.py --task walls --minutes 14 --seed 0
+    python scripts/train_dcnn.py --task atoms --eval-only      # metrics of the shipped weights
+
+Every training image is drawn on the fly from ``napari_ivae.simulate`` with
+randomised parameters and simulator seeds ``10_000_000 + 1_000_000 * seed + i``
+(so test sets with seeds < 10_000_000, e.g. 1000+, are never seen in training),
+then heavily augmented.  Training is seeded and, when it ends on ``--steps``
+rather than on ``--minutes``, reproducible step for step on the same machine.
+The learning-rate schedule follows ``max(step / steps, elapsed / minutes)``.
+Weights are written atomically as float16 ``state_dict`` + config dict to
+``src/napari_ivae/detect/weights/{task}.pt`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
+
+from napari_ivae.detect import dcnn
+from napari_ivae.detect._unet import UNet, pick_device
+
+HEAT_SIGMA = 1.25  # px, Gaussian at each atom in the atoms target
+SPACING_RANGE = (5.0, 20.0)  # nearest-neighbour spacing (px) seen in training
+PATCH = 128
+
+
+# --------------------------------------------------------------------------- samples
+def atom_target(shape, yx: np.ndarray) -> np.ndarray:
+    """Max of unit Gaussians (sigma HEAT_SIGMA) at the atom positions."""
+    heat = np.zeros(shape, np.float32)
+    r = math.ceil(3 * HEAT_SIGMA)
+    off = np.arange(-r, r + 1)
+    for y, x in yx:
+        iy, ix = round(y), round(x)
+        ys, xs = iy + off, ix + off
+        g = np.exp(-((ys[:, None] - y) ** 2 + (xs[None, :] - x) ** 2) / (2 * HEAT_SIGMA**2))
+        oky, okx = (ys >= 0) & (ys < shape[0]), (xs >= 0) & (xs < shape[1])
+        sub = np.ix_(ys[oky], xs[okx])
+        heat[sub] = np.maximum(heat[sub], g[np.ix_(oky, okx)])
+    return heat
+
+
+def atoms_sample(rng: np.random.Generator, sim_seed: int, size: int = PATCH):
+    """One (input (1,H,W), target (1,H,W)) pair from simulate_stem with random parameters."""
+    from napari_ivae.simulate import simulate_stem
+
+    lattice = rng.choice(["graphene", "hexagonal", "square"], p=[0.4, 0.3, 0.3])
+    spacing = float(np.exp(rng.uniform(*np.log(SPACING_RANGE))))
+    s = simulate_stem(
+        (size, size),
+        lattice=str(lattice),
+        spacing=spacing,
+        n_grains=int(rng.integers(1, 5)),
+        dopant_fraction=float(rng.uniform(0, 0.06)),
+        vacancy_fraction=float(rng.uniform(0, 0.04)),
+        dose=float(np.exp(rng.uniform(np.log(20), np.log(200)))),
+        noise_scale=float(np.exp(rng.uniform(np.log(0.5), np.log(3.0)))),
+        blur=float(rng.uniform(0.14, 0.3) * spacing),
+        background=float(rng.uniform(0, 1.5)),
+        intensity_jitter=float(rng.uniform(0, 0.15)),
+        scan_distortion=float(rng.uniform(0, 0.3 * spacing) if rng.random() < 0.5 else 0.0),
+        seed=sim_seed,
+    )
+    img = dcnn.normalize(s.image)
+    tgt = atom_target(img.shape, s.atoms[["y", "x"]].to_numpy())
+    return img[None], tgt[None]
+
+
+def walls_sample(rng: np.random.Generator, sim_seed: int, size: int = PATCH):
+    """One (input (5,H,W), target (1,H,W)) pair from simulate_pfm with random parameters."""
+    from napari_ivae.simulate import simulate_pfm
+
+    units = str(rng.choice(["deg", "rad"]))
+    s = simulate_pfm(
+        (size, size),
+        domain_size=float(np.exp(rng.uniform(np.log(12), np.log(120)))),
+        wall_width=float(rng.uniform(0.7, 8.0)),
+        wall_depth=float(rng.uniform(0.3, 1.0)),
+        drift=float(rng.uniform(0, 150) if rng.random() < 0.8 else 0.0),
+        wrap=bool(rng.random() < 0.9),
+        scanline_noise=float(rng.uniform(0, 25) if rng.random() < 0.7 else 0.0),
+        noise=float(np.exp(rng.uniform(np.log(2), np.log(30)))),
+        amplitude_noise=float(np.exp(rng.uniform(np.log(0.02), np.log(0.3)))),
+        amplitude_gain=float(np.exp(rng.uniform(np.log(0.01), np.log(100)))),
+        units=units,
+        seed=sim_seed,
+    )
+    phase = dcnn.phase_to_radians(np.asarray(s.phase, np.float32), units)
+    amp = np.asarray(s.amplitude, np.float32)
+    drop = rng.random()  # channel dropout: 15 % amplitude only, 15 % phase only
+    x = dcnn.wall_inputs(phase if drop >= 0.15 else None, amp if drop < 0.85 else None)
+    walls = ndi.binary_dilation(np.asarray(s.walls, bool), iterations=1)
+    return x, walls[None].astype(np.float32)
+
+
+def augment(x: np.ndarray, t: np.ndarray, rng: np.random.Generator, task: str):
+    """Flips / 90° rotations of both; intensity gamma, contrast and extra noise on the input."""
+    k = int(rng.integers(4))
+    x, t = np.rot90(x, k, axes=(1, 2)), np.rot90(t, k, axes=(1, 2))
+    if rng.random() < 0.5:
+        x, t = x[:, :, ::-1], t[:, :, ::-1]
+    x = np.array(x, np.float32)
+    chans = [0] if task == "atoms" else ([2] if x[4].any() else [])
+    for c in chans:
+        v = np.clip(x[c], 0, None) ** rng.uniform(0.7, 1.4)
+        v = v * rng.uniform(0.7, 1.3) + rng.uniform(-0.15, 0.15)
+        if rng.random() < 0.3:
+            v = v + rng.normal(0, rng.uniform(0.02, 0.15), v.shape)
+        x[c] = np.clip(v, -0.5, 1.5)
+    return x, np.ascontiguousarray(t)
+
+
+def batch(task, rng, step, bs, seed):
+    make = atoms_sample if task == "atoms" else walls_sample
+    xs, ts = [], []
+    for i in range(bs):
+        sim_seed = 10_000_000 + 1_000_000 * seed + step * bs + i
+        x, t = augment(*make(rng, sim_seed), rng, task)
+        xs.append(x)
+        ts.append(t)
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts))
+
+
+# --------------------------------------------------------------------------- metrics
+def match_f1(pred: np.ndarray, true: np.ndarray, radius: float = 2.0):
+    """Greedy one-to-one matching within ``radius``; returns precision, recall, F1, RMSE."""
+    if len(pred) == 0 or len(true) == 0:
+        return 0.0, 0.0, 0.0, float("nan")
+    d, j = cKDTree(pred).query(true, k=4, distance_upper_bound=radius)
+    pairs = sorted(
+        (d[i, k], i, j[i, k]) for i in range(len(true)) for k in range(4) if np.isfinite(d[i, k])
+    )
+    used_t, used_p, dist = set(), set(), []
+    for dd, i, jj in pairs:
+        if i not in used_t and jj not in used_p:
+            used_t.add(i)
+            used_p.add(jj)
+            dist.append(dd)
+    tp = len(dist)
+    p, r = tp / len(pred), tp / len(true)
+    f1 = 2 * p * r / (p + r) if tp else 0.0
+    return p, r, f1, float(np.sqrt(np.mean(np.square(dist)))) if dist else float("nan")
+
+
+def wall_f1(pred_mask: np.ndarray, true_mask: np.ndarray, tol: float = 2.0):
+    """Pixel F1 with tolerance: a predicted pixel counts if within ``tol`` of a true one and vice versa."""
+    if not pred_mask.any() or not true_mask.any():
+        return 0.0, 0.0, 0.0
+    p = float((ndi.distance_transform_edt(~true_mask)[pred_mask] <= tol).mean())
+    r = float((ndi.distance_transform_edt(~pred_mask)[true_mask] <= tol).mean())
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def thin_walls(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    from skimage.morphology import remove_small_objects, skeletonize
+
+    mask = remove_small_objects(prob > threshold, 8)
+    return skeletonize(mask)
+
+
+def evaluate(task: str, weights=None, seeds=range(1000, 1005), size=256, device="auto"):
+    from napari_ivae.simulate import simulate_pfm, simulate_stem
+
+    rows = []
+    if task == "atoms":
+        for noise in (1.0, 2.0):
+            for sd in seeds:
+                s = simulate_stem((size, size), lattice="graphene", noise_scale=noise, seed=sd)
+                df = dcnn.detect_atoms_dcnn(s.image, device=device, weights=weights)
+                rows.append(
+                    (
+                        noise,
+                        sd,
+                        *match_f1(df[["y", "x"]].to_numpy(), s.atoms[["y", "x"]].to_numpy()),
+                    )
+                )
+        for noise in (1.0, 2.0):
+            r = np.array([x[2:] for x in rows if x[0] == noise])
+            print(
+                f"eval atoms graphene noise×{noise}: P={r[:, 0].mean():.4f} R={r[:, 1].mean():.4f} "
+                f"F1={r[:, 2].mean():.4f} (min {r[:, 2].min():.4f}) RMSE={np.nanmean(r[:, 3]):.3f} px"
+            )
+    else:
+        for sd in seeds:
+            s = simulate_pfm((size, size), seed=sd)
+            prob = dcnn.wall_probability(s.phase, s.amplitude, device=device, weights=weights)
+            rows.append(wall_f1(thin_walls(prob), np.asarray(s.walls, bool)))
+        r = np.array(rows)
+        print(
+            f"eval walls: P={r[:, 0].mean():.4f} R={r[:, 1].mean():.4f} F1={r[:, 2].mean():.4f} (min {r[:, 2].min():.4f})"
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- training
+def save(net: UNet, config: dict, path: Path) -> None:
+    sd = {
+        k: (v.half() if v.is_floating_point() else v).clone() for k, v in net.state_dict().items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"state_dict": sd, "config": config}, tmp)
+    os.replace(tmp, path)
+
+
+def train(args) -> None:
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    device = pick_device(args.device)
+    in_ch = 1 if args.task == "atoms" else 5
+    net = UNet(in_ch, 1, args.base, args.depth).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    # walls are thin: weight the positive class so recall does not collapse
+    pos_weight = torch.tensor([1.0 if args.task == "atoms" else 3.0], device=device)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    t0, step, avg = time.time(), 0, None
+    print(
+        f"training {args.task}: device={device} threads={args.threads} steps<={args.steps} "
+        f"minutes<={args.minutes} params={sum(p.numel() for p in net.parameters())}",
+        flush=True,
+    )
+    while True:
+        progress = max(step / args.steps, (time.time() - t0) / (60 * args.minutes))
+        if progress >= 1:
+            break
+        lr = args.lr * (min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * progress)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, t = batch(args.task, rng, step, args.batch, args.seed)
+        loss = loss_fn(net(x.to(device)), t.to(device))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
+        step += 1
+        if step % 25 == 0:
+            print(
+                f"step {step:5d}  {time.time() - t0:7.1f}s  lr {lr:.2e}  loss {avg:.4f}", flush=True
+            )
+    net.eval()
+    config = {
+        "task": args.task,
+        "in_channels": in_ch,
+        "out_channels": 1,
+        "base": args.base,
+        "depth": args.depth,
+        "tile": 384,
+        "margin": 32,
+        "seed": args.seed,
+        "steps": step,
+        "batch": args.batch,
+        "patch": PATCH,
+        "minutes": round((time.time() - t0) / 60, 2),
+        "heat_sigma": HEAT_SIGMA,
+        "spacing_min": SPACING_RANGE[0],
+        "spacing_max": SPACING_RANGE[1],
+        "torch": str(torch.__version__),
+        "version": 1,
+    }
+    save(net.cpu(), config, args.out)
+    print(
+        f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) after {step} steps, "
+        f"{(time.time() - t0) / 60:.1f} min",
+        flush=True,
+    )
+    dcnn._load.cache_clear()
+    evaluate(args.task, weights=args.out, device=args.device)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", choices=["atoms", "walls"], required=True)
+    ap.add_argument("--minutes", type=float, default=14.0, help="wall-time budget")
+    ap.add_argument("--steps", type=int, default=3000, help="step budget")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--base", type=int, default=16)
+    ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--eval-only", action="store_true", help="only evaluate the weights (seeds 1000-1004)"
+    )
+    args = ap.parse_args(argv)
+    args.out = args.out or dcnn.WEIGHTS_DIR / f"{args.task}.pt"
+    if args.eval_only:
+        torch.set_num_threads(args.threads)
+        evaluate(args.task, weights=args.out, device=args.device)
+    else:
+        train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,532 @@
+"""Shared adapters of the dock widgets.
+
+* :class:`LayerCombo` / :class:`LayerChecklist`: layer choosers that follow the
+  viewer (layers added, removed, moved or renamed).
+* :func:`notify_errors`: turns user mistakes (:class:`~napari_ivae.IvaeError`,
+  ``ValueError``) into a plain napari notification instead of a traceback.
+* :func:`guarded` / :class:`UserError`: run core calls inside a worker thread and
+  hand user mistakes back as values (napari would otherwise show the traceback).
+* :func:`points_table`, :func:`add_points_table`, :func:`join_latent`,
+  :func:`set_features`: the marshalling between pandas tables and Points layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+import weakref
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from napari.layers import Image, Layer, Points
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
+
+from napari_ivae._errors import IvaeError
+
+STACK_KEY = "ivae_stack"
+"""Key of the :class:`~napari_ivae.crop.Stack` in ``points_layer.metadata``."""
+MODEL_KEY = "ivae_model"
+"""Key of the trained model in ``points_layer.metadata``."""
+HISTORY_KEY = "ivae_history"
+"""Key of the training history in ``points_layer.metadata``."""
+
+#: Columns written by :func:`napari_ivae.analysis.encode` (replaced on re-encoding).
+LATENT_COLUMN = re.compile(r"^(z\d+(_std)?|angle(_std)?|dy|dx|class|p\d+)$")
+
+__all__ = [
+    "HISTORY_KEY",
+    "LATENT_COLUMN",
+    "MODEL_KEY",
+    "STACK_KEY",
+    "LayerChecklist",
+    "LayerCombo",
+    "Outcome",
+    "UserError",
+    "add_points_table",
+    "guarded",
+    "guarded_gen",
+    "image_array",
+    "join_latent",
+    "notify_errors",
+    "point_size",
+    "points_table",
+    "report",
+    "set_features",
+    "show_error",
+    "show_info",
+    "show_warning",
+    "stop_worker_on_destroy",
+]
+
+
+# --------------------------------------------------------------------------- errors
+def _message(err: BaseException) -> str:
+    text = str(err).strip()
+    if not text:
+        text = type(err).__name__
+    return text
+
+
+@contextlib.contextmanager
+def notify_errors(what: str | None = None) -> Iterator[None]:
+    """Show user mistakes as a napari error notification, without a traceback.
+
+    Works as a context manager (``with notify_errors("Crop"): ...``) and as a
+    decorator (``@notify_errors()``).  :class:`~napari_ivae.IvaeError` and
+    ``ValueError`` are swallowed and shown with their plain message (prefixed
+    with ``what``); anything else is a bug and propagates.
+
+    Parameters
+    ----------
+    what : str, optional
+        Short name of the action, e.g. ``"Crop"``, shown before the message.
+    """
+    try:
+        yield
+    except (IvaeError, ValueError) as err:
+        prefix = f"{what}: " if what else ""
+        show_error(prefix + _message(err))
+
+
+@dataclass(frozen=True)
+class UserError:
+    """A user mistake caught inside a worker thread, returned as a value."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a :func:`guarded` call gives back: a value, or a user error; and warnings."""
+
+    value: Any = None
+    error: UserError | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def guarded(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
+    """Call ``func`` in a worker thread; hand back user mistakes and warnings as values.
+
+    Used as the body of napari function workers: an
+    :class:`~napari_ivae.IvaeError` (or ``ValueError``) and the warnings the core
+    issues (e.g. "no wall found") reach the GUI thread as plain values, shown by
+    :func:`report` as notifications without a traceback.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = func(*args, **kwargs)
+        except (IvaeError, ValueError) as err:
+            value, error = None, UserError(_message(err))
+        else:
+            error = None
+    seen: list[str] = []
+    for w in caught:
+        text = str(w.message).strip()
+        if text and text not in seen and not issubclass(w.category, DeprecationWarning):
+            seen.append(text)
+    return Outcome(value, error, tuple(seen))
+
+
+def guarded_gen(gen: Generator) -> Generator:
+    """Generator version of :func:`guarded`: ``return (yield from gen)``, or a UserError."""
+    try:
+        return (yield from gen)
+    except (IvaeError, ValueError) as err:
+        return UserError(_message(err))
+
+
+def report(result: Any, what: str | None = None) -> bool:
+    """Show a :class:`UserError` (or an :class:`Outcome`'s error and warnings).
+
+    Returns whether there was an error.
+    """
+    prefix = f"{what}: " if what else ""
+    if isinstance(result, Outcome):
+        for text in result.warnings:
+            show_warning(prefix + text)
+        result = result.error
+    if isinstance(result, UserError):
+        show_error(prefix + result.message)
+        return True
+    return False
+
+
+def stop_worker_on_destroy(widget: Any, attr: str = "worker") -> None:
+    """Quit ``widget.<attr>`` (a napari worker) when the widget is destroyed.
+
+    Closing the viewer destroys its dock widgets; a running worker then stops at
+    its next yield.  Signals connected to the widget's bound methods are
+    disconnected by Qt automatically, so nothing touches the deleted widget.
+    """
+    holder = {"w": widget}
+
+    def _quit(*_args: Any) -> None:
+        worker = getattr(holder.pop("w", None), attr, None)
+        if worker is not None:
+            with contextlib.suppress(RuntimeError):
+                worker.quit()
+
+    widget.destroyed.connect(_quit)
+
+
+# --------------------------------------------------------------------------- layer choosers
+def _connect_viewer(viewer: Any, widget: Any) -> None:
+    """Call ``widget.refresh`` whenever layers are added, removed, moved or renamed.
+
+    The hooks hold only a weak reference to ``widget`` and are disconnected when
+    the widget is destroyed, so a closed dock widget never receives events.
+    """
+    events = viewer.layers.events
+    ref = weakref.ref(widget)
+
+    def _refresh(*_args: Any, inserted: Layer | None = None) -> None:
+        w = ref()
+        if w is None:
+            return
+        with contextlib.suppress(RuntimeError):  # C++ object already deleted
+            w.refresh(inserted=inserted)
+
+    def _inserted(event: Any) -> None:
+        event.value.events.name.connect(_refresh)
+        _refresh(inserted=event.value)
+
+    def _removed(event: Any) -> None:
+        with contextlib.suppress(Exception):
+            event.value.events.name.disconnect(_refresh)
+        _refresh()
+
+    def _disconnect(*_args: Any) -> None:
+        for emitter, cb in ((events.inserted, _inserted), (events.removed, _removed)):
+            with contextlib.suppress(Exception):
+                emitter.disconnect(cb)
+        with contextlib.suppress(Exception):
+            events.moved.disconnect(_refresh)
+        for layer in list(viewer.layers):
+            with contextlib.suppress(Exception):
+                layer.events.name.disconnect(_refresh)
+
+    events.inserted.connect(_inserted)
+    events.removed.connect(_removed)
+    events.moved.connect(_refresh)
+    for layer in viewer.layers:
+        layer.events.name.connect(_refresh)
+    widget.destroyed.connect(_disconnect)
+
+
+class LayerCombo(QComboBox):
+    """A combo box of the viewer's layers of one type that follows the layer list.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are listed.
+    layer_type : type or tuple of types
+        Layer classes offered (e.g. ``napari.layers.Image``).
+    optional : bool
+        Offer a first entry "(none)" meaning no layer.
+    accept : callable, optional
+        Extra filter ``accept(layer) -> bool``.
+    """
+
+    layer_changed = Signal(object)
+
+    def __init__(
+        self,
+        viewer: Any,
+        layer_type: type | tuple[type, ...],
+        *,
+        optional: bool = False,
+        accept: Callable[[Layer], bool] | None = None,
+        parent: Any = None,
+    ) -> None:
+        super().__init__(parent)
+        self._viewer = viewer
+        self._type = layer_type
+        self._optional = optional
+        self._accept = accept
+        self._layers: list[Layer | None] = []
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
+        self.currentIndexChanged.connect(lambda _i: self.layer_changed.emit(self.value))
+        _connect_viewer(viewer, self)
+        self.refresh()
+        if not optional:
+            self._select_default()
+
+    def _candidates(self) -> list[Layer]:
+        return [
+            layer
+            for layer in self._viewer.layers
+            if isinstance(layer, self._type) and (self._accept is None or self._accept(layer))
+        ]
+
+    def _select_default(self) -> None:
+        """Select the active layer when it fits, else keep the first one."""
+        active = self._viewer.layers.selection.active
+        if active is not None and active in self._layers:
+            self.setCurrentIndex(self._layers.index(active))
+
+    def refresh(self, *_args: Any, inserted: Layer | None = None) -> None:
+        """Rebuild the list, keeping the current choice when it still exists."""
+        current = self.value
+        layers: list[Layer | None] = [None] if self._optional else []
+        layers += self._candidates()
+        self.blockSignals(True)
+        try:
+            self.clear()
+            self._layers = layers
+            for layer in layers:
+                self.addItem("(none)" if layer is None else layer.name)
+            if current is None and inserted is not None and inserted in layers:
+                current = inserted if not self._optional else None
+            if current in layers:
+                self.setCurrentIndex(layers.index(current))
+            elif layers:
+                self.setCurrentIndex(0)
+        finally:
+            self.blockSignals(False)
+        if self.value is not current:
+            self.layer_changed.emit(self.value)
+
+    @property
+    def value(self) -> Layer | None:
+        """The chosen layer (``None`` when nothing or "(none)" is chosen)."""
+        i = self.currentIndex()
+        if 0 <= i < len(self._layers):
+            return self._layers[i]
+        return None
+
+    @value.setter
+    def value(self, layer: Layer | None) -> None:
+        if layer in self._layers:
+            self.setCurrentIndex(self._layers.index(layer))
+        else:
+            raise IvaeError(f"layer {getattr(layer, 'name', layer)!r} is not offered here")
+
+
+class LayerChecklist(QListWidget):
+    """A checkable list of the viewer's layers of one type (multi-select, ordered).
+
+    The first layer is checked by default; check states survive refreshes.
+    """
+
+    changed = Signal()
+
+    def __init__(self, viewer: Any, layer_type: type | tuple[type, ...], parent: Any = None):
+        super().__init__(parent)
+        self._viewer = viewer
+        self._type = layer_type
+        self._layers: list[Layer] = []
+        self._checked: list[Layer] = []
+        self._started = False
+        self.setMaximumHeight(90)
+        self.itemChanged.connect(self._on_item_changed)
+        _connect_viewer(viewer, self)
+        self.refresh()
+
+    def refresh(self, *_args: Any, inserted: Layer | None = None) -> None:
+        """Rebuild the list, keeping check states by layer identity."""
+        layers = [layer for layer in self._viewer.layers if isinstance(layer, self._type)]
+        checked = [layer for layer in self._checked if layer in layers]
+        if not checked and layers and (inserted in layers or not self._started):
+            checked = [inserted if inserted in layers else layers[0]]
+        self._started = True
+        self.blockSignals(True)
+        try:
+            self.clear()
+            self._layers = layers
+            for layer in layers:
+                item = QListWidgetItem(layer.name)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(
+                    Qt.CheckState.Checked if layer in checked else Qt.CheckState.Unchecked
+                )
+                self.addItem(item)
+        finally:
+            self.blockSignals(False)
+        self._checked = checked
+        self.changed.emit()
+
+    def _on_item_changed(self, _item: QListWidgetItem) -> None:
+        self._checked = [
+            layer
+            for i, layer in enumerate(self._layers)
+            if self.item(i).checkState() == Qt.CheckState.Checked
+        ]
+        self.changed.emit()
+
+    @property
+    def value(self) -> list[Layer]:
+        """The checked layers, in the list's order."""
+        return [layer for layer in self._layers if layer in self._checked]
+
+    @value.setter
+    def value(self, layers: list[Layer]) -> None:
+        self._checked = list(layers)
+        self.refresh()
+
+
+# --------------------------------------------------------------------------- tables <-> layers
+def image_array(layer: Image | None, role: str = "image") -> Any:
+    """The pixel array of an image layer (full resolution), or an IvaeError."""
+    if layer is None:
+        raise IvaeError(f"no {role} layer chosen; open an image or pick one in the list")
+    if not isinstance(layer, Image):
+        raise IvaeError(f"layer {layer.name!r} is not an image layer")
+    if layer.rgb:
+        raise IvaeError(
+            f"layer {layer.name!r} is an RGB image; use a single-channel (grayscale) image"
+        )
+    data = layer.data[0] if layer.multiscale else layer.data
+    return data
+
+
+def point_size(yx: np.ndarray, default: float = 3.0) -> float:
+    """A small marker size (pixels): a third of the median nearest-neighbour distance."""
+    yx = np.asarray(yx, dtype=float)
+    if len(yx) < 2:
+        return default
+    from scipy.spatial import cKDTree
+
+    sample = yx[:: max(1, len(yx) // 5000)]
+    d, _ = cKDTree(yx).query(sample, k=2)
+    nn = float(np.median(d[:, 1]))
+    if not np.isfinite(nn) or nn <= 0:
+        return default
+    return float(np.clip(nn / 3.0, 1.0, 12.0))
+
+
+def add_points_table(
+    viewer: Any,
+    table: pd.DataFrame,
+    *,
+    image_layer: Image,
+    name: str,
+    face_color: str = "yellow",
+    replace: bool = True,
+) -> Points:
+    """Show a points table (``y, x`` [, ``frame``] in image pixels) as a Points layer.
+
+    The layer gets the image's ``scale`` and ``translate``, so the points sit on
+    the image; ``features`` hold the whole table.  An existing layer of the same
+    name is replaced in place (re-running a detection does not pile up layers).
+    """
+    table = table.reset_index(drop=True)
+    ndim = image_layer.ndim
+    yx = table[["y", "x"]].to_numpy(dtype=float)
+    if ndim >= 3:
+        frame = (
+            table["frame"].to_numpy(dtype=float)
+            if "frame" in table
+            else np.zeros(len(table), dtype=float)
+        )
+        lead = np.zeros((len(table), ndim - 2), dtype=float)
+        lead[:, -1] = frame
+        coords = np.column_stack([lead, yx])
+    else:
+        coords = yx
+    kwargs = dict(
+        features=table,
+        name=name,
+        size=point_size(yx),
+        face_color=face_color,
+        border_width=0,
+        scale=tuple(image_layer.scale),
+        translate=tuple(image_layer.translate),
+        ndim=ndim,
+    )
+    old = viewer.layers[name] if (replace and name in viewer.layers) else None
+    layer = Points(coords, **kwargs)
+    if old is not None:
+        pos = viewer.layers.index(old)
+        viewer.layers.remove(old)
+        viewer.layers.insert(pos, layer)
+    else:
+        viewer.layers.append(layer)
+    return layer
+
+
+def points_table(points: Points, image: Image | None = None) -> pd.DataFrame:
+    """The points' positions as ``y, x, frame`` in the image's pixel coordinates.
+
+    Positions come from the layer's data (so points moved or added by hand count),
+    mapped through both layers' ``scale``/``translate`` when they differ.
+    """
+    if points is None:
+        raise IvaeError("no points layer chosen; run Detect or pick a points layer")
+    data = np.asarray(points.data, dtype=float)
+    if data.ndim != 2 or data.shape[1] < 2:
+        raise IvaeError(f"points layer {points.name!r} has no 2-D positions")
+    if image is not None:
+        world = data * np.asarray(points.scale) + np.asarray(points.translate)
+        k = min(world.shape[1], image.ndim)
+        scale = np.asarray(image.scale)[-k:]
+        translate = np.asarray(image.translate)[-k:]
+        data = (world[:, -k:] - translate) / scale
+    table = pd.DataFrame({"y": data[:, -2], "x": data[:, -1]})
+    if data.shape[1] >= 3:
+        table["frame"] = np.rint(data[:, -3]).astype(np.int64)
+    else:
+        table["frame"] = np.zeros(len(data), dtype=np.int64)
+    return table
+
+
+def join_latent(features: pd.DataFrame, latent: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
+    """Join latent columns into a points table by row index.
+
+    Parameters
+    ----------
+    features : DataFrame
+        The points table (one row per point); its own columns (``y, x, score``,
+        ``label`` ...) are kept, except old latent columns, which are replaced.
+    latent : DataFrame
+        Output of :func:`napari_ivae.analysis.encode`, one row per stack row.
+    index : ndarray of int
+        ``Stack.index``: the row of ``features`` each latent row belongs to.
+
+    Returns
+    -------
+    DataFrame
+        Same rows as ``features``; points without a latent row (dropped by the
+        crop) get NaN.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    if len(index) != len(latent):
+        raise IvaeError(
+            f"the latent table has {len(latent)} rows but the stack index has {len(index)}"
+        )
+    n = len(features)
+    if len(index) and (index.min() < 0 or index.max() >= n):
+        raise IvaeError(
+            f"the stack refers to point {int(index.max())} but the layer has {n} points; "
+            "crop again after editing points"
+        )
+    keep = [c for c in features.columns if not LATENT_COLUMN.match(str(c))]
+    out = features[keep].reset_index(drop=True).copy()
+    cols = [c for c in latent.columns if c not in ("y", "x", "frame") and c not in keep]
+    latent = latent[cols].reset_index(drop=True)
+    if len(index) == n and np.array_equal(index, np.arange(n)):
+        new = latent
+    else:
+        new = pd.DataFrame(np.nan, index=pd.RangeIndex(n), columns=cols)
+        new = new.astype({c: "float64" for c in cols})
+        new.iloc[index] = latent.to_numpy(dtype=float)
+    for c in cols:
+        out[c] = new[c].to_numpy()
+    return out
+
+
+def set_features(points: Points, table: pd.DataFrame) -> None:
+    """Replace the features of ``points`` with ``table`` (same number of rows)."""
+    if len(table) != len(points.data):
+        raise IvaeError(
+            f"the table has {len(table)} rows but layer {points.name!r} has {len(points.data)} points"
+        )
+    points.features = table.reset_index(drop=True)

@@ -1,0 +1,354 @@
+"""Detect dock widget: atoms (STEM) or domain walls (PFM) → a Points layer.
+
+A thin adapter over :func:`napari_ivae.detect.detect_atoms` and
+:func:`napari_ivae.detect.detect_walls`; the detection runs in a napari
+``thread_worker`` so the viewer stays responsive.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from napari.layers import Image
+from napari.qt.threading import thread_worker
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_ivae._qt._common import (
+    LayerCombo,
+    add_points_table,
+    guarded,
+    image_array,
+    notify_errors,
+    report,
+    show_warning,
+    stop_worker_on_destroy,
+)
+
+__all__ = ["DetectWidget"]
+
+_AUTO = "auto"
+
+
+def _auto_spin(maximum: float, decimals: int, step: float, suffix: str, tip: str) -> QDoubleSpinBox:
+    """A spin box whose minimum (0) reads "auto" and means ``None``."""
+    box = QDoubleSpinBox()
+    box.setRange(0.0, maximum)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setSpecialValueText(_AUTO)
+    box.setSuffix(suffix)
+    box.setValue(0.0)
+    box.setToolTip(tip)
+    return box
+
+
+def _auto_value(box: QDoubleSpinBox) -> float | None:
+    return None if box.value() <= box.minimum() else float(box.value())
+
+
+class DetectWidget(QWidget):
+    """Find atoms or domain walls in an image layer and add them as points.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer this dock widget belongs to.
+
+    Notes
+    -----
+    ``run()`` starts the detection in a worker thread (``self.worker``); set
+    ``start_thread = False`` to create the worker without starting it (tests
+    start it themselves).  ``detection_finished`` is emitted with the new Points
+    layer, or ``None`` when nothing was added.
+    """
+
+    detection_finished = Signal(object)
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.worker = None
+        self.start_thread = True
+        self._running = False
+        self._t0 = 0.0
+
+        # --- task
+        self.atoms_radio = QRadioButton("Atoms (STEM)")
+        self.walls_radio = QRadioButton("Domain walls (PFM)")
+        self.atoms_radio.setToolTip("Find atomic columns as bright peaks.")
+        self.walls_radio.setToolTip("Find walls between ferroelectric domains in amplitude/phase.")
+        self.atoms_radio.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.atoms_radio)
+        group.addButton(self.walls_radio)
+        task_row = QHBoxLayout()
+        task_row.addWidget(self.atoms_radio)
+        task_row.addWidget(self.walls_radio)
+
+        # --- atoms
+        self.image_combo = LayerCombo(viewer, Image)
+        self.image_combo.setToolTip("Image in which to find atoms (a 2-D image or a T×Y×X stack).")
+        self.atom_method = QComboBox()
+        self.atom_method.addItems(["log", "dcnn"])
+        self.atom_method.setToolTip(
+            "log: Laplacian-of-Gaussian peaks refined to sub-pixel (fast, classical).\n"
+            "dcnn: the shipped U-Net atom finder (robust to noise and contrast changes)."
+        )
+        self.spacing = _auto_spin(
+            500.0, 1, 0.5, " px", "Atom spacing in pixels; auto estimates it from the image."
+        )
+        self.threshold = _auto_spin(
+            5.0,
+            2,
+            0.05,
+            "",
+            "Smallest accepted score; auto picks it from the noise.\n"
+            "log: peak height relative to a typical atom (≈ 1; auto ≥ 0.2).\n"
+            "dcnn: heatmap value in 0–1 (auto 0.5).",
+        )
+        atoms_box = QGroupBox("Atoms")
+        form = QFormLayout(atoms_box)
+        form.addRow("Image", self.image_combo)
+        form.addRow("Method", self.atom_method)
+        form.addRow("Spacing", self.spacing)
+        form.addRow("Threshold", self.threshold)
+        self.atoms_box = atoms_box
+
+        # --- walls
+        self.phase_combo = LayerCombo(viewer, Image, optional=True)
+        self.phase_combo.setToolTip("PFM phase image (degrees or radians; wrapping is handled).")
+        self.amplitude_combo = LayerCombo(viewer, Image, optional=True)
+        self.amplitude_combo.setToolTip("PFM amplitude image (optional; walls show as dark lines).")
+        self.wall_method = QComboBox()
+        self.wall_method.addItems(["gaussian", "canny", "dcnn"])
+        self.wall_method.setToolTip(
+            "gaussian: smooth the (circular) phase, segment up/down domains, walls at the borders.\n"
+            "canny: Canny edges with automatic thresholds.\n"
+            "dcnn: the shipped U-Net wall finder."
+        )
+        self.stride = QSpinBox()
+        self.stride.setRange(1, 256)
+        self.stride.setValue(4)
+        self.stride.setSuffix(" px")
+        self.stride.setToolTip("Distance between wall points sampled along the walls.")
+        walls_box = QGroupBox("Domain walls")
+        form = QFormLayout(walls_box)
+        form.addRow("Phase", self.phase_combo)
+        form.addRow("Amplitude", self.amplitude_combo)
+        form.addRow("Method", self.wall_method)
+        form.addRow("Point stride", self.stride)
+        self.walls_box = walls_box
+        self._guess_pfm_channels()
+
+        # --- run
+        self.run_button = QPushButton("Detect")
+        self.run_button.setToolTip("Run the detection; the result appears as a new points layer.")
+        self.run_button.clicked.connect(self.run)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setVisible(False)
+        self.busy.setMaximumHeight(8)
+        self.busy.setTextVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(task_row)
+        layout.addWidget(atoms_box)
+        layout.addWidget(walls_box)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.atoms_radio.toggled.connect(self._on_task)
+        self._on_task()
+        stop_worker_on_destroy(self)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def task(self) -> str:
+        """``"atoms"`` or ``"walls"``."""
+        return "atoms" if self.atoms_radio.isChecked() else "walls"
+
+    @task.setter
+    def task(self, value: str) -> None:
+        (self.atoms_radio if value == "atoms" else self.walls_radio).setChecked(True)
+
+    def _on_task(self, *_args: Any) -> None:
+        self.atoms_box.setVisible(self.task == "atoms")
+        self.walls_box.setVisible(self.task == "walls")
+
+    def _guess_pfm_channels(self) -> None:
+        """Preselect phase/amplitude layers by name (and role metadata) when present."""
+        for combo, key in ((self.phase_combo, "phase"), (self.amplitude_combo, "amplitude")):
+            if combo.value is not None:
+                continue
+            for layer in self.viewer.layers:
+                role = str(layer.metadata.get("role", "")) if isinstance(layer, Image) else ""
+                if isinstance(layer, Image) and (role == key or key in layer.name.lower()):
+                    combo.value = layer
+                    break
+
+    def showEvent(self, event: Any) -> None:
+        self._guess_pfm_channels()
+        super().showEvent(event)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> Any:
+        """Start the detection with the current settings; returns the worker (or None)."""
+        if self._running:
+            show_warning("Detect: a detection is already running; wait for it to finish.")
+            return None
+        with notify_errors("Detect"):
+            job = self._make_job()
+            return self._start(job)
+        return None
+
+    def _make_job(self) -> dict:
+        if self.task == "atoms":
+            layer = self.image_combo.value
+            image = image_array(layer, "image")
+            return dict(
+                task="atoms",
+                ref=layer,
+                name=f"{layer.name} atoms",
+                kwargs=dict(
+                    image=image,
+                    method=self.atom_method.currentText(),
+                    spacing=_auto_value(self.spacing),
+                    threshold=_auto_value(self.threshold),
+                ),
+            )
+        phase_layer = self.phase_combo.value
+        amp_layer = self.amplitude_combo.value
+        if phase_layer is None and amp_layer is None:
+            raise ValueError("choose a phase layer, an amplitude layer or both")
+        phase = image_array(phase_layer, "phase") if phase_layer is not None else None
+        amplitude = image_array(amp_layer, "amplitude") if amp_layer is not None else None
+        ref = phase_layer if phase_layer is not None else amp_layer
+        return dict(
+            task="walls",
+            ref=ref,
+            name=f"{ref.name} walls",
+            kwargs=dict(
+                phase=phase,
+                amplitude=amplitude,
+                method=self.wall_method.currentText(),
+                stride=int(self.stride.value()),
+            ),
+        )
+
+    def _start(self, job: dict) -> Any:
+        from napari_ivae import detect
+
+        func = detect.detect_atoms if job["task"] == "atoms" else detect.detect_walls
+        kwargs = dict(job["kwargs"])
+        args = (kwargs.pop("image"),) if job["task"] == "atoms" else ()
+
+        @thread_worker(start_thread=False)
+        def _work() -> Any:
+            return guarded(func, *args, **kwargs)
+
+        worker = _work()
+        self._job = job
+        worker.returned.connect(self._on_returned)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self._running = True
+        self.run_button.setEnabled(False)
+        self.busy.setVisible(True)
+        self.status.setText(f"Detecting {job['task']} in {job['ref'].name!r} …")
+        self._t0 = time.perf_counter()
+        if self.start_thread:
+            worker.start()
+        return worker
+
+    def _on_finished(self) -> None:
+        self._running = False
+        self.run_button.setEnabled(True)
+        self.busy.setVisible(False)
+
+    def _on_returned(self, outcome: Any) -> None:
+        job = self._job
+        elapsed = time.perf_counter() - self._t0
+        if report(outcome, "Detect"):
+            self.status.setText(f"Failed: {outcome.error.message}")
+            self.detection_finished.emit(None)
+            return
+        with notify_errors("Detect"):
+            layer = self._show(job, outcome.value, elapsed, warned=bool(outcome.warnings))
+            self.detection_finished.emit(layer)
+            return
+        self.detection_finished.emit(None)
+
+    def _show(self, job: dict, result: Any, elapsed: float, *, warned: bool = False) -> Any:
+        ref = job["ref"]
+        if job["task"] == "atoms":
+            table = result
+            what = "atoms"
+        else:
+            table = result.points
+            what = "wall points"
+            self._add_labels(result.mask, ref, f"{ref.name} wall mask", opacity=0.8)
+            if getattr(result, "domains", None) is not None:
+                self._add_labels(
+                    _domains_to_labels(result.domains), ref, f"{ref.name} domains", opacity=0.3
+                )
+        if len(table) == 0:
+            msg = f"No {what} found in {ref.name!r}; try another method" + (
+                ", a smaller spacing or a lower threshold." if job["task"] == "atoms" else "."
+            )
+            if not warned:  # the core's own warning was shown already
+                show_warning("Detect: " + msg)
+            self.status.setText(msg)
+            return None
+        color = "yellow" if job["task"] == "atoms" else "cyan"
+        layer = add_points_table(
+            self.viewer, table, image_layer=ref, name=job["name"], face_color=color
+        )
+        self.viewer.layers.selection.active = layer
+        self.status.setText(
+            f"Found {len(table):,} {what} in {elapsed:.1f} s → layer {layer.name!r}."
+        )
+        return layer
+
+    def _add_labels(self, data: Any, ref: Image, name: str, *, opacity: float) -> Any:
+        import numpy as np
+
+        labels = np.asarray(data).astype(np.uint8, copy=False)
+        kwargs = dict(
+            name=name, scale=tuple(ref.scale), translate=tuple(ref.translate), opacity=opacity
+        )
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            layer.data = labels
+            return layer
+        return self.viewer.add_labels(labels, **kwargs)
+
+
+def _domains_to_labels(domains: Any) -> Any:
+    """Domain map (±1, 0 = undecided) → labels 1 (down), 2 (up), 0 (none)."""
+    import numpy as np
+
+    d = np.asarray(domains)
+    out = np.zeros(d.shape, dtype=np.uint8)
+    out[d < 0] = 1
+    out[d > 0] = 2
+    return out

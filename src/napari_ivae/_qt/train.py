@@ -1,0 +1,475 @@
+"""Train dock widget: fit an (invariant) VAE on a cropped stack, live, in a worker thread.
+
+A thin adapter over :func:`napari_ivae.train.fit` (a generator of ``Progress``
+returning ``TrainResult``) and :func:`napari_ivae.analysis.encode`.  When training
+finishes or is stopped, the latent table (``z1.., angle, dy, dx, class, p*``) is
+written into the Points layer's ``features`` by ``Stack.index`` (points dropped by
+the crop get NaN; other columns such as ``label`` are kept), and the model is kept
+in ``points_layer.metadata["ivae_model"]`` for the explorer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from napari.layers import Points
+from napari.qt.threading import thread_worker
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_ivae._qt._common import (
+    HISTORY_KEY,
+    MODEL_KEY,
+    STACK_KEY,
+    LayerCombo,
+    guarded,
+    guarded_gen,
+    join_latent,
+    notify_errors,
+    report,
+    set_features,
+    show_info,
+    show_warning,
+    stop_worker_on_destroy,
+)
+
+__all__ = ["TrainWidget"]
+
+KINDS = ("vae", "rvae", "jvae", "jrvae")
+_KIND_TIPS = {
+    "vae": "Plain VAE: latents mix content with orientation and position.",
+    "rvae": "Rotation-invariant VAE: angle and shift are separate latents (walls, molecules).",
+    "jvae": "Joint VAE: continuous latents plus a discrete class, learned without labels.",
+    "jrvae": "Joint rotation-invariant VAE: class + content, independent of angle and shift.",
+}
+
+
+def _train_job(stack: Any, model_config: Any, train_config: Any):
+    """Worker body: train, then encode the whole stack with the trained model."""
+    from napari_ivae.analysis import encode
+    from napari_ivae.train import fit
+
+    result = yield from fit(stack, model_config, train_config)
+    latent = encode(result.model, stack)
+    return result, latent
+
+
+def _stack_of(points: Points | None) -> Any:
+    if points is None:
+        raise ValueError("no points layer chosen; run Detect and Crop first")
+    stack = points.metadata.get(STACK_KEY)
+    if stack is None:
+        raise ValueError(
+            f"points layer {points.name!r} has no sub-images yet; run Crop on it first"
+        )
+    return stack
+
+
+class TrainWidget(QWidget):
+    """Train VAE / rVAE / jVAE / jrVAE on the sub-images of a points layer.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer this dock widget belongs to.
+
+    Notes
+    -----
+    ``start()`` creates the training worker (``self.worker``) and starts it
+    unless ``start_thread`` is False; ``stop()`` asks it to quit at its next
+    progress report.  ``features_written`` is emitted with the points layer once
+    the latent columns are in its features (after training, Stop or "Encode").
+    """
+
+    features_written = Signal(object)
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.worker = None
+        self.encode_worker = None
+        self.start_thread = True
+        self.model = None
+        self.history: list[dict] = []
+        self._points: Points | None = None
+        self._stack = None
+        self._last = None
+        self._curve_x: list[float] = []
+        self._curve_y: list[float] = []
+        self._training = False
+        self._encoding = False
+        self._build()
+        stop_worker_on_destroy(self, "worker")
+        self._update_stack_info()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        import pyqtgraph as pg
+
+        viewer = self.viewer
+        self.points_combo = LayerCombo(viewer, Points)
+        self.points_combo.setToolTip("Points layer whose sub-images (from Crop) are used.")
+        self.points_combo.layer_changed.connect(self._update_stack_info)
+        self.stack_info = QLabel("")
+        self.stack_info.setWordWrap(True)
+
+        self.kind = QComboBox()
+        self.kind.addItems(KINDS)
+        self.kind.setCurrentText("rvae")
+        for i, k in enumerate(KINDS):
+            self.kind.setItemData(i, _KIND_TIPS[k], 3)  # 3 = Qt.ToolTipRole
+        self.kind.setToolTip("\n".join(f"{k}: {t}" for k, t in _KIND_TIPS.items()))
+        self.latent_dim = _spin(1, 64, 2, "Number of continuous content latents z.")
+        self.classes = _spin(2, 64, 2, "Number of discrete classes (joint models jvae / jrvae).")
+        self.epochs = _spin(1, 100000, 20, "Passes over all sub-images.")
+        self.batch_size = _spin(1, 65536, 128, "Sub-images per optimisation step.")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.00001, 1.0)
+        self.lr.setSingleStep(0.0001)
+        self.lr.setValue(0.001)
+        self.lr.setToolTip("Adam learning rate.")
+        self.seed = _spin(0, 2**31 - 1, 0, "Random seed: same seed, same data → same model (CPU).")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device.setToolTip("auto: CUDA GPU if present, then Apple MPS, else CPU.")
+        self.kind.currentTextChanged.connect(self._on_kind)
+        self._on_kind(self.kind.currentText())
+
+        box = QGroupBox("Model and training")
+        form = QFormLayout(box)
+        form.addRow("Model", self.kind)
+        form.addRow("Latent dims", self.latent_dim)
+        form.addRow("Classes", self.classes)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Seed", self.seed)
+        form.addRow("Device", self.device)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Train in the background; the viewer stays usable.")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; the latents are still written.")
+        self.stop_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.start_button)
+        run_row.addWidget(self.stop_button)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        pg.setConfigOptions(antialias=True)
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(150)
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setMenuEnabled(False)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#f0a030", width=2))
+
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setToolTip("Write the trained model (weights + settings + history).")
+        self.load_button = QPushButton("Load model…")
+        self.load_button.setToolTip("Read a model saved by napari-ivae (or `ivae train`).")
+        self.encode_button = QPushButton("Encode with loaded model")
+        self.encode_button.setToolTip(
+            "Write the latents of the chosen points (after Crop) with the current model, "
+            "without training — e.g. a new image analysed with an earlier model."
+        )
+        self.save_button.clicked.connect(lambda: self.save_model())
+        self.load_button.clicked.connect(lambda: self.load_model())
+        self.encode_button.clicked.connect(lambda: self.encode())
+        io_row = QHBoxLayout()
+        io_row.addWidget(self.save_button)
+        io_row.addWidget(self.load_button)
+
+        top = QFormLayout()
+        top.addRow("Points", self.points_combo)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.stack_info)
+        layout.addWidget(box)
+        layout.addLayout(run_row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(io_row)
+        layout.addWidget(self.encode_button)
+        self._update_buttons()
+
+    def _on_kind(self, kind: str) -> None:
+        self.classes.setEnabled(kind in ("jvae", "jrvae"))
+
+    def _update_stack_info(self, *_args: Any) -> None:
+        points = self.points_combo.value
+        stack = None if points is None else points.metadata.get(STACK_KEY)
+        if points is None:
+            self.stack_info.setText("No points layer: run Detect, then Crop.")
+        elif stack is None:
+            self.stack_info.setText(f"{points.name!r} has no sub-images yet: run Crop.")
+        else:
+            n, c, h, w = stack.images.shape
+            self.stack_info.setText(f"{n:,} sub-images, {c} channel(s), {h}×{w} px.")
+
+    def showEvent(self, event: Any) -> None:
+        self._update_stack_info()
+        super().showEvent(event)
+
+    def _update_buttons(self) -> None:
+        running = self.is_running
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        for b in (self.save_button,):
+            b.setEnabled(self.model is not None and not running)
+        self.encode_button.setEnabled(self.model is not None and not running)
+        self.load_button.setEnabled(not running)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether a training or encoding worker is running."""
+        return self._training or self._encoding
+
+    # ------------------------------------------------------------------ training
+    def configs(self) -> tuple[Any, Any]:
+        """The ``ModelConfig`` and ``TrainConfig`` of the current settings."""
+        from napari_ivae.models import ModelConfig
+        from napari_ivae.train import TrainConfig
+
+        kind = self.kind.currentText()
+        mc = ModelConfig(
+            kind=kind,
+            latent_dim=int(self.latent_dim.value()),
+            n_classes=int(self.classes.value()) if kind in ("jvae", "jrvae") else None,
+        )
+        tc = TrainConfig(
+            epochs=int(self.epochs.value()),
+            batch_size=int(self.batch_size.value()),
+            lr=float(self.lr.value()),
+            seed=int(self.seed.value()),
+            device=self.device.currentText(),
+        )
+        return mc, tc
+
+    def start(self) -> Any:
+        """Start training on the chosen points' stack; returns the worker (or None)."""
+        if self.is_running:
+            show_warning("Train: training is already running; press Stop before starting again.")
+            return None
+        with notify_errors("Train"):
+            points = self.points_combo.value
+            stack = _stack_of(points)
+            mc, tc = self.configs()
+            if len(stack.index) < 2:
+                raise ValueError(
+                    f"the stack has {len(stack.index)} sub-image(s); training needs at least 2"
+                )
+            return self._start(points, stack, mc, tc)
+        return None
+
+    def _start(self, points: Points, stack: Any, mc: Any, tc: Any) -> Any:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # keep a core for the GUI
+        self._points, self._stack, self._last = points, stack, None
+        self._curve_x, self._curve_y = [], []
+        self.curve.setData([], [])
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setText(f"Training {mc.kind} on {len(stack.index):,} sub-images …")
+        worker = thread_worker(guarded_gen, start_thread=False)(_train_job(stack, mc, tc))
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_trained)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_train_finished)
+        self.worker = worker
+        self._training = True
+        self._t0 = time.perf_counter()
+        if self.start_thread:
+            worker.start()
+        self._update_buttons()
+        return worker
+
+    def _on_train_finished(self) -> None:
+        self._training = False
+        self._update_buttons()
+
+    def _on_encode_finished(self) -> None:
+        self._encoding = False
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Ask the training worker to stop at its next progress report."""
+        if self.worker is not None and self._training:
+            self.status.setText("Stopping …")
+            self.worker.quit()
+
+    def _on_progress(self, p: Any) -> None:
+        self._last = p
+        total = max(1, p.n_epochs * p.n_steps)
+        done = (p.epoch - 1) * p.n_steps + p.step
+        if self.progress.maximum() != total:
+            self.progress.setRange(0, total)
+        self.progress.setValue(min(done, total))
+        self._curve_x.append(p.epoch - 1 + p.step / max(1, p.n_steps))
+        self._curve_y.append(float(p.loss))
+        self.curve.setData(self._curve_x, self._curve_y)
+        self.status.setText(
+            f"Epoch {p.epoch}/{p.n_epochs} · step {p.step}/{p.n_steps} · loss {p.loss:.4g} · "
+            f"{p.samples_per_s:,.0f} samples/s · {p.elapsed:.0f} s"
+        )
+        self.status.setToolTip("\n".join(f"{k}: {v:.4g}" for k, v in p.terms.items()))
+
+    def _on_trained(self, out: Any) -> None:
+        if report(out, "Train"):
+            self.status.setText(f"Failed: {out.message}")
+            return
+        result, latent = out
+        self.model, self.history = result.model, list(result.history)
+        if result.stopped:
+            show_warning(f"Train: training stopped early: {result.stopped}")
+        took = time.perf_counter() - self._t0
+        self._write(self._points, self._stack, latent, f"Trained in {took:.0f} s")
+
+    def _on_aborted(self) -> None:
+        model = getattr(self._last, "model", None)
+        if model is None:
+            self.status.setText("Stopped before the first step; nothing written.")
+            return
+        self.model = model
+        self.history = []
+        self.status.setText(
+            f"Stopped at epoch {self._last.epoch}; encoding with the last weights …"
+        )
+        self._start_encode(self._points, self._stack, note=f"Stopped at epoch {self._last.epoch}")
+
+    # ------------------------------------------------------------------ encoding and output
+    def encode(self, points: Points | None = None) -> Any:
+        """Encode the chosen points' stack with the current (e.g. loaded) model, no training."""
+        if self.is_running:
+            show_warning("Train: wait for the running job to finish (or Stop it) first.")
+            return None
+        with notify_errors("Encode"):
+            if self.model is None:
+                raise ValueError("no model yet: train one or load a saved model first")
+            points = points if points is not None else self.points_combo.value
+            stack = _stack_of(points)
+            return self._start_encode(points, stack, note="Encoded with the loaded model")
+        return None
+
+    def _start_encode(self, points: Points, stack: Any, *, note: str) -> Any:
+        from napari_ivae.analysis import encode
+
+        self._points, self._stack, self._note = points, stack, note
+        model = self.model
+        worker = thread_worker(guarded, start_thread=False)(encode, model, stack)
+        worker.returned.connect(self._on_encoded)
+        worker.finished.connect(self._on_encode_finished)
+        self.encode_worker = worker
+        self._encoding = True
+        if self.start_thread:
+            worker.start()
+        self._update_buttons()
+        return worker
+
+    def _on_encoded(self, outcome: Any) -> None:
+        if report(outcome, "Encode"):
+            self.status.setText(f"Failed: {outcome.error.message}")
+            return
+        self._write(self._points, self._stack, outcome.value, self._note)
+
+    def _write(self, points: Points, stack: Any, latent: Any, note: str) -> None:
+        with notify_errors("Train"):
+            if points not in self.viewer.layers:
+                raise ValueError(f"points layer {points.name!r} was removed; nothing written")
+            table = join_latent(points.features, latent, stack.index)
+            set_features(points, table)
+            points.metadata[MODEL_KEY] = self.model
+            points.metadata[HISTORY_KEY] = list(self.history)
+            cols = [c for c in latent.columns if c not in ("y", "x", "frame")]
+            shown = ", ".join(cols[:6]) + (" …" if len(cols) > 6 else "")
+            self.status.setText(f"{note}; wrote {shown} to {points.name!r}.")
+            self._update_buttons()
+            self.features_written.emit(points)
+
+    # ------------------------------------------------------------------ save / load
+    def save_model(self, path: str | None = None) -> str | None:
+        """Save the current model (asks for a file when ``path`` is None)."""
+        if self.model is None:
+            show_warning("Train: no model to save yet; train or load one first.")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save model", "model.ivae", "napari-ivae model (*.ivae);;All files (*)"
+            )
+            if not path:
+                return None
+        from napari_ivae.train import save_model
+
+        with notify_errors("Save model"):
+            try:
+                save_model(path, self.model, self.history)
+            except OSError as err:
+                raise ValueError(f"cannot write {path!r}: {err.strerror or err}") from err
+            show_info(f"Model saved to {path}")
+            self.status.setText(f"Model saved to {path}.")
+            return str(path)
+        return None
+
+    def load_model(self, path: str | None = None) -> Any:
+        """Load a saved model (asks for a file when ``path`` is None); returns it or None."""
+        if self.is_running:
+            show_warning("Train: wait for training to finish (or Stop it) before loading a model.")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Load model", "", "napari-ivae model (*.ivae *.pt);;All files (*)"
+            )
+            if not path:
+                return None
+        from napari_ivae.train import load_model
+
+        with notify_errors("Load model"):
+            model, history = load_model(path)
+            self.model, self.history = model, list(history)
+            c = model.config
+            self.kind.setCurrentText(c.kind)
+            self.latent_dim.setValue(c.latent_dim)
+            if c.n_classes:
+                self.classes.setValue(c.n_classes)
+            self.status.setText(
+                f"Loaded {c.kind} ({c.latent_dim} latents, {c.in_channels}×{c.size}×{c.size} input) "
+                f"from {os.path.basename(str(path))}; press “Encode with loaded model”."
+            )
+            self._update_buttons()
+            return model
+        return None
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box

@@ -1,0 +1,184 @@
+"""Latent outputs of a trained model: ``encode``, ``decode``, ``manifold``, ``traversal``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from napari_ivae._errors import IvaeError, check_range
+
+__all__ = ["decode", "encode", "manifold", "traversal"]
+
+
+def _px_per_unit(model) -> float:
+    """Pixels per grid unit (the grid spans [-1, 1] over ``size`` pixels)."""
+    return (model.config.size - 1) / 2.0
+
+
+def _images(model, data) -> np.ndarray:
+    images = getattr(data, "images", data)
+    arr = np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    c = model.config
+    if arr.ndim != 4 or arr.shape[1:] != (c.in_channels, c.size, c.size):
+        raise IvaeError(
+            f"the model expects images of shape (N, {c.in_channels}, {c.size}, {c.size}), "
+            f"got {arr.shape}"
+        )
+    return arr
+
+
+@torch.no_grad()
+def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
+    """Posterior means and spreads, one row per image (stack order).
+
+    Parameters
+    ----------
+    model : IVAE
+    data : ndarray (N, C, H, W) / (N, H, W), or Stack
+        A ``Stack``'s ``yx`` and ``frame`` are carried over as ``y, x, frame``.
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    DataFrame
+        ``z1..zk``, ``z1_std..zk_std``; rotation kinds ``angle`` (radians in
+        [-π, π)), ``angle_std``, ``dy``, ``dx`` (pixels); joint kinds ``class``
+        (argmax) and ``p0..p{K-1}``; ``y, x, frame`` for a Stack.
+    """
+    check_range("batch_size", batch_size, low=1)
+    arr = _images(model, data)
+    model.eval()
+    dev = next(model.parameters()).device
+    parts: dict[str, list[np.ndarray]] = {}
+    for i in range(0, arr.shape[0], batch_size):
+        xb = torch.from_numpy(np.ascontiguousarray(arr[i : i + batch_size], dtype=np.float32))
+        p = model.posterior(xb.to(dev))
+        for k, v in p.items():
+            parts.setdefault(k, []).append(v.float().cpu().numpy())
+    p = {k: np.concatenate(v) for k, v in parts.items()}
+    cols: dict[str, np.ndarray] = {}
+    k = model.config.latent_dim
+    for j in range(k):
+        cols[f"z{j + 1}"] = p["z_mu"][:, j]
+    for j in range(k):
+        cols[f"z{j + 1}_std"] = np.exp(p["z_logstd"][:, j])
+    if "angle" in p:
+        a = p["angle"].astype(np.float64)
+        cols["angle"] = (a + math.pi) % (2 * math.pi) - math.pi
+        cols["angle_std"] = np.exp(p["angle_logstd"])
+        scale = _px_per_unit(model)
+        cols["dy"] = p["shift"][:, 0] * scale
+        cols["dx"] = p["shift"][:, 1] * scale
+    if "logits" in p:
+        logits = p["logits"].astype(np.float64)
+        prob = np.exp(logits - logits.max(1, keepdims=True))
+        prob /= prob.sum(1, keepdims=True)
+        cols["class"] = prob.argmax(1).astype(np.int64)
+        for j in range(prob.shape[1]):
+            cols[f"p{j}"] = prob[:, j]
+    df = pd.DataFrame(cols)
+    yx = getattr(data, "yx", None)
+    if yx is not None:
+        df.insert(0, "y", np.asarray(yx)[:, 0])
+        df.insert(1, "x", np.asarray(yx)[:, 1])
+    frame = getattr(data, "frame", None)
+    if frame is not None:
+        df.insert(2 if yx is not None else 0, "frame", np.asarray(frame))
+    return df
+
+
+@torch.no_grad()
+def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
+    """Images generated from latents.
+
+    Parameters
+    ----------
+    model : IVAE
+    z : array_like (N, k) or (k,)
+        Content latents.
+    angle : float or array_like (N,)
+        Rotation, radians (rotation kinds; ignored otherwise).
+    shift : (dy, dx) or array_like (N, 2)
+        Shift in pixels (rotation kinds; ignored otherwise).
+    cls : int or array_like (N,), optional
+        Class (joint kinds; default 0).
+
+    Returns
+    -------
+    ndarray (N, C, H, W) float32
+        Expected image (Gaussian mean or Bernoulli probability).
+    """
+    c = model.config
+    z = np.atleast_2d(np.asarray(z, dtype=np.float32))
+    if z.shape[1] != c.latent_dim:
+        raise IvaeError(f"z has {z.shape[1]} latent(s) per row; the model has {c.latent_dim}")
+    n = z.shape[0]
+    dev = next(model.parameters()).device
+    zt = torch.from_numpy(z).to(dev)
+    a = s = None
+    if c.rotation:
+        a = torch.as_tensor(np.broadcast_to(np.asarray(angle, np.float32), (n,)).copy()).to(dev)
+        sh = np.broadcast_to(np.asarray(shift, np.float32), (n, 2)) / _px_per_unit(model)
+        s = torch.as_tensor(np.ascontiguousarray(sh, dtype=np.float32)).to(dev)
+    onehot = None
+    if c.joint:
+        k = np.broadcast_to(np.asarray(0 if cls is None else cls), (n,)).astype(np.int64)
+        if k.min() < 0 or k.max() >= c.n_classes:
+            raise IvaeError(f"cls={cls!r} is out of range; expected 0 ≤ cls ≤ {c.n_classes - 1}")
+        onehot = torch.nn.functional.one_hot(torch.from_numpy(k), c.n_classes).float().to(dev)
+    model.eval()
+    return model.decode_mean(zt, a, s, onehot).float().cpu().numpy()
+
+
+def _tile(imgs: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    n, ch, h, w = imgs.shape
+    return imgs.reshape(rows, cols, ch, h, w).transpose(2, 0, 3, 1, 4).reshape(ch, rows * h, cols * w)
+
+
+def manifold(model, *, dims=(0, 1), n: int = 8, span: float = 2.0, cls=None) -> np.ndarray:
+    """2-D grid of decoded images over two latents (others 0, no rotation/shift).
+
+    Column j varies ``z[dims[0]]`` from -span to span (left to right); row i
+    varies ``z[dims[1]]`` from span to -span (top to bottom).
+
+    Returns
+    -------
+    ndarray (C, n*H, n*W)
+    """
+    k = model.config.latent_dim
+    d0, d1 = (int(d) for d in dims)
+    if k < 2 or not (0 <= d0 < k and 0 <= d1 < k) or d0 == d1:
+        raise IvaeError(
+            f"dims={tuple(dims)!r} must be two different latents in 0..{k - 1}"
+            + ("; the model has 1 latent, use traversal()" if k < 2 else "")
+        )
+    check_range("n", n, low=1)
+    check_range("span", span, low=0, low_inclusive=False)
+    t = np.linspace(-span, span, n, dtype=np.float32)
+    z = np.zeros((n, n, k), np.float32)
+    z[:, :, d0] = t[None, :]
+    z[:, :, d1] = t[::-1, None]
+    return _tile(decode(model, z.reshape(n * n, k), cls=cls), n, n)
+
+
+def traversal(model, dim: int, *, n: int = 8, span: float = 2.0, cls=None) -> np.ndarray:
+    """1-D traversal of ``z[dim]`` from -span to span (others 0).
+
+    Returns
+    -------
+    ndarray (C, H, n*W)
+    """
+    k = model.config.latent_dim
+    if not 0 <= int(dim) < k:
+        raise IvaeError(f"dim={dim!r} is out of range; expected 0 ≤ dim ≤ {k - 1}")
+    check_range("n", n, low=1)
+    check_range("span", span, low=0, low_inclusive=False)
+    z = np.zeros((n, k), np.float32)
+    z[:, int(dim)] = np.linspace(-span, span, n)
+    return _tile(decode(model, z, cls=cls), 1, n)

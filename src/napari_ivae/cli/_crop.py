@@ -1,0 +1,181 @@
+"""``ivae crop IMAGE --points POINTS.csv --window W -o stack.npz``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from napari_ivae._errors import IvaeError
+
+_BORDERS = ("drop", "reflect", "constant", "edge")
+_NORMALIZE = ("zscore", "minmax", "none")
+
+
+def _key(name: str) -> str:
+    return "".join(name.lower().split())
+
+
+def select_channels(layers: list, queries: tuple[str, ...], source: str) -> tuple[list, list[str]]:
+    """Pick layers by name: case-insensitive substring match, spaces ignored.
+
+    An exact name match wins, then names starting with the query, then any
+    name containing it; among several equal candidates the first in the file is
+    taken and a note says which others matched.
+
+    Returns
+    -------
+    layers : list
+        The chosen layers, in query order.
+    notes : list of str
+        Ambiguity notes to show the user.
+    """
+    chosen, notes = [], []
+    for query in queries:
+        q = _key(query)
+        if not q:
+            continue
+        names = [_key(layer.name) for layer in layers]
+        ranked = (
+            [i for i, n in enumerate(names) if n == q],
+            [i for i, n in enumerate(names) if n.startswith(q)],
+            [i for i, n in enumerate(names) if q in n],
+        )
+        hits = next((h for h in ranked if h), [])
+        if not hits:
+            available = ", ".join(repr(layer.name) for layer in layers)
+            raise IvaeError(
+                f"--channels {query!r} matches no channel of {source} (channels: {available})"
+            )
+        if len(hits) > 1:
+            others = ", ".join(repr(layers[i].name) for i in hits[1:])
+            notes.append(
+                f"--channels {query!r} -> {layers[hits[0]].name!r} (also matching: {others})"
+            )
+        chosen.append(layers[hits[0]])
+    if not chosen:
+        raise IvaeError("--channels: no channel name given")
+    return chosen, notes
+
+
+def read_points(path: str):
+    """Read a points CSV: columns ``y``, ``x`` [, ``frame``] (or napari's ``axis-0``, ``axis-1`` [, ``axis-2``])."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise IvaeError(f"{p}: points file not found")
+    try:
+        table = pd.read_csv(p)
+    except Exception as err:
+        raise IvaeError(f"{p}: cannot read as a CSV table ({err})") from err
+    cols = {str(c).strip().lower(): c for c in table.columns}
+    if "y" not in cols and "axis-0" in cols:  # napari "Save layer" points CSV
+        axis = [cols[k] for k in ("axis-0", "axis-1", "axis-2") if k in cols]
+        names = ["y", "x"] if len(axis) == 2 else ["frame", "y", "x"]
+        table = table.rename(columns=dict(zip(axis, names)))
+    elif "y" in cols and "x" in cols:
+        table = table.rename(columns={cols[k]: k for k in ("y", "x", "frame") if k in cols})
+    else:
+        found = ", ".join(map(str, table.columns)) or "none"
+        raise IvaeError(f"{p}: points table needs columns 'y' and 'x' (found: {found})")
+    if len(table) == 0:
+        raise IvaeError(f"{p}: the points table has no rows")
+    for key in ("y", "x", "frame"):
+        if key in table and not pd.api.types.is_numeric_dtype(table[key]):
+            raise IvaeError(f"{p}: column {key!r} is not numeric")
+    return table
+
+
+@click.command("crop")
+@click.argument("image", type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "--points",
+    "points_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV with columns y, x [, frame] (pixels).",
+)
+@click.option("--window", required=True, type=int, help="Crop size in pixels (2 … image size).")
+@click.option(
+    "--channels",
+    multiple=True,
+    help="Channel(s) to stack, by name (case-insensitive substring, e.g. 'amplitude'); repeat or comma-separate. Default: all channels of the file if they have the same shape, else the first.",
+)
+@click.option(
+    "--border",
+    type=click.Choice(_BORDERS),
+    default="drop",
+    show_default=True,
+    help="Windows crossing the border: drop the point, or pad.",
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(_NORMALIZE),
+    default="zscore",
+    show_default=True,
+    help="zscore: per channel over the stack; minmax: per crop.",
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output stack .npz."
+)
+def crop(
+    image: str,
+    points_path: str,
+    window: int,
+    channels: tuple[str, ...],
+    border: str,
+    normalize: str,
+    output: str,
+) -> None:
+    """Crop a (N, C, W, W) float32 stack around POINTS in IMAGE; write an npz.
+
+    The npz holds images (N,C,W,W) float32, yx (N,2), frame (N,), index (N,)
+    (row of each kept point in the points table) and channels (names).
+    """
+    from napari_ivae.cli._info import read_layers
+    from napari_ivae.crop import crop as crop_stack
+
+    if window < 2:  # before reading anything
+        raise IvaeError(f"--window={window} is too small; expected at least 2")
+    if not output.lower().endswith(".npz"):
+        raise IvaeError(f"-o {output}: the output must be a .npz file")
+    layers = read_layers(image)
+    queries = tuple(q.strip() for item in channels for q in item.split(",") if q.strip())
+    if queries:
+        chosen, notes = select_channels(layers, queries, image)
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+    else:
+        same = [la for la in layers if la.shape == layers[0].shape]
+        chosen = layers if len(same) == len(layers) else layers[:1]
+        if len(chosen) < len(layers):
+            click.echo(
+                f"note: channels differ in shape; using the first ({layers[0].name!r}); pick others with --channels",
+                err=True,
+            )
+    table = read_points(points_path)
+    try:
+        stack = crop_stack(
+            [la.data for la in chosen],
+            table,
+            window=window,
+            border=border,
+            normalize=normalize,
+            channels=[la.name for la in chosen],
+        )
+    except IvaeError as err:
+        msg = str(err)
+        if msg.startswith("window="):
+            msg = "--" + msg
+        raise IvaeError(msg) from err
+    stack.save(output)
+    dropped = len(table) - len(stack)
+    why = (
+        " (window crosses the image border)" if border == "drop" else " (centre outside the image)"
+    )
+    click.echo(
+        f"kept {len(stack)} of {len(table)} points, dropped {dropped}{why if dropped else ''}; "
+        f"channels: {', '.join(stack.channels)}"
+    )
+    click.echo(f"wrote {output}: images {stack.images.shape} float32, yx, frame, index, channels")

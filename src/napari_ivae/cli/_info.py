@@ -1,0 +1,75 @@
+"""``ivae info FILE``: what the loader sees."""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+#: value ranges are computed only for layers up to this many bytes (lazy files stay lazy)
+_RANGE_BYTES = 512 * 2**20
+
+
+def read_layers(path: str) -> list:
+    """``io.read`` with its warnings (partial NaN/inf) shown as one ``ivae: warning:`` line each."""
+    import warnings
+
+    from napari_ivae.io import read
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layers = read(path)
+    for w in caught:
+        click.echo(f"ivae: warning: {w.message}", err=True)
+    return layers
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _value_range(layer) -> str:
+    data = layer.data
+    nbytes = int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize
+    if nbytes > _RANGE_BYTES:
+        return f"(not computed: {nbytes / 2**30:.1f} GiB)"
+    arr = np.asarray(data)
+    finite = arr[np.isfinite(arr)] if np.issubdtype(arr.dtype, np.inexact) else arr
+    if finite.size == 0:
+        return "all NaN/inf"
+    unit = layer.metadata.get("value_unit")
+    text = f"{_fmt(float(finite.min()))} … {_fmt(float(finite.max()))}"
+    return f"{text} {unit}" if unit else text
+
+
+@click.command("info")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+def info(file: str) -> None:
+    """Show the layers FILE opens as: names, shapes, dtypes, roles, pixel size, value range."""
+    layers = read_layers(file)
+    fmt = layers[0].metadata.get("format", "")
+    click.echo(f"{file}: {len(layers)} layer{'s' * (len(layers) != 1)} ({fmt})")
+    for i, layer in enumerate(layers):
+        shape = "×".join(str(n) for n in layer.shape)
+        if layer.unit:
+            py, px = layer.scale[-2:]
+            size = (
+                f"{px:.4g} {layer.unit}"
+                if np.isclose(px, py)
+                else f"{py:.4g}×{px:.4g} {layer.unit}"
+            )
+        else:
+            size = "uncalibrated (1 px)"
+        label = layer.metadata.get("label")
+        click.echo(f"  [{i}] {layer.name}")
+        lines = [
+            ("shape", f"{shape} ({layer.axes}), {layer.dtype}"),
+            ("role", f"{layer.role}, colormap {layer.colormap}"),
+            ("pixel size", size),
+            ("values", _value_range(layer)),
+        ]
+        if label and label != layer.name:
+            lines.insert(0, ("label", repr(label)))
+        if layer.metadata.get("n_nonfinite"):
+            lines.append(("NaN/inf", str(layer.metadata["n_nonfinite"])))
+        for key, value in lines:
+            click.echo(f"      {key + ':':<11} {value}")

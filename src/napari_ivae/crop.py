@@ -1,0 +1,450 @@
+"""Sub-image stacks: crop windows around points from one or more channels.
+
+``crop(images, points, window=w)`` returns a :class:`Stack` of ``(N, C, w, w)``
+float32 crops plus the bookkeeping needed to join results back into the
+points table (``yx``, ``frame`` and ``index`` = row position in the table).
+
+Geometry: pixel centres sit at integer coordinates (napari's convention), and a
+point is snapped to the nearest pixel centre (``floor(v + 0.5)``).  The window
+covers rows ``iy - w//2 ... iy - w//2 + w - 1``, so the point lies at pixel
+``(w//2, w//2)`` of its crop: the exact centre for odd ``w``, the lower-right of
+the four central pixels for even ``w``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from napari_ivae._errors import IvaeError, check_choice
+
+__all__ = ["Border", "Normalize", "Stack", "crop"]
+
+Border = Literal["drop", "reflect", "constant", "edge"]
+Normalize = Literal["zscore", "minmax", "none"]
+_BORDERS: tuple[str, ...] = ("drop", "reflect", "constant", "edge")
+_NORMALIZE: tuple[str, ...] = ("zscore", "minmax", "none")
+#: crops processed at a time (bounds temporary memory)
+_CHUNK = 2048
+
+
+@dataclass
+class Stack:
+    """A stack of sub-images with their origin.
+
+    Attributes
+    ----------
+    images : ndarray
+        ``(N, C, w, w)`` float32, C-contiguous.
+    yx : ndarray
+        ``(N, 2)`` float64 source coordinates (pixels, row/column) of each crop's
+        point as given (before snapping); NaN when unknown.
+    frame : ndarray
+        ``(N,)`` int64 frame of each crop (0 for single images).
+    index : ndarray
+        ``(N,)`` int64 row position of each crop's point in the input table.
+    channels : tuple of str
+        Channel names, ``C`` of them.
+    """
+
+    images: np.ndarray
+    yx: np.ndarray
+    frame: np.ndarray
+    index: np.ndarray
+    channels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        self.images = np.ascontiguousarray(self.images, dtype=np.float32)
+        if self.images.ndim != 4:
+            raise IvaeError(f"Stack images must have shape (N, C, H, W); got {self.images.shape}")
+        n, c = self.images.shape[:2]
+        self.yx = np.asarray(self.yx, dtype=np.float64).reshape(-1, 2)
+        self.frame = np.asarray(self.frame, dtype=np.int64).reshape(-1)
+        self.index = np.asarray(self.index, dtype=np.int64).reshape(-1)
+        self.channels = tuple(str(ch) for ch in self.channels)
+        for key in ("yx", "frame", "index"):
+            if len(getattr(self, key)) != n:
+                raise IvaeError(f"Stack {key} has {len(getattr(self, key))} rows; images has {n}")
+        if len(self.channels) != c:
+            raise IvaeError(f"Stack has {c} channels but {len(self.channels)} channel names")
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def window(self) -> int:
+        """Crop size ``w`` in pixels."""
+        return int(self.images.shape[-1])
+
+    def save(self, path: str | Path) -> Path:
+        """Write the stack to an ``.npz`` file atomically (temp file + rename).
+
+        Keys: ``images``, ``yx``, ``frame``, ``index``, ``channels``.
+
+        Returns
+        -------
+        Path
+            The written path.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh,
+                    images=self.images,
+                    yx=self.yx,
+                    frame=self.frame,
+                    index=self.index,
+                    channels=np.asarray(self.channels, dtype=str),
+                )
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Stack:
+        """Read a stack written by :meth:`save`, or any npz holding ``images``.
+
+        An npz with only ``images`` of shape ``(N, H, W)`` or ``(N, C, H, W)`` is
+        accepted: ``yx`` is then NaN, ``frame`` 0, ``index`` ``0..N-1`` and the
+        channels are named ``ch0, ch1, ...``.
+
+        Raises
+        ------
+        IvaeError
+            Missing or unreadable file, no ``images``, wrong shapes.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise IvaeError(f"{path}: stack file not found")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except Exception as err:
+            raise IvaeError(f"{path}: cannot read as a .npz stack ({err})") from err
+        if "images" not in arrays:
+            raise IvaeError(
+                f"{path}: no 'images' array in the npz (found: {', '.join(arrays) or 'none'})"
+            )
+        images = arrays["images"]
+        if images.ndim == 3:
+            images = images[:, None]
+        if images.ndim != 4 or images.shape[0] == 0:
+            raise IvaeError(
+                f"{path}: 'images' has shape {images.shape}; expected (N, H, W) or (N, C, H, W) with N ≥ 1"
+            )
+        if not np.issubdtype(images.dtype, np.number):
+            raise IvaeError(f"{path}: 'images' is not numeric (dtype {images.dtype})")
+        n, c = images.shape[:2]
+        channels = arrays.get("channels")
+        channels = (
+            tuple(str(x) for x in np.atleast_1d(channels))
+            if channels is not None
+            else tuple(f"ch{i}" for i in range(c))
+        )
+        try:
+            return cls(
+                images=images,
+                yx=arrays.get("yx", np.full((n, 2), np.nan)),
+                frame=arrays.get("frame", np.zeros(n, np.int64)),
+                index=arrays.get("index", np.arange(n)),
+                channels=channels,
+            )
+        except IvaeError as err:
+            raise IvaeError(f"{path}: {err}") from err
+        except ValueError as err:
+            raise IvaeError(f"{path}: inconsistent stack arrays ({err})") from err
+
+
+def _as_channels(images, channels) -> tuple[list[np.ndarray], tuple[str, ...]]:
+    """Normalise ``images`` to a list of ``(T, Y, X)`` arrays (views) and names."""
+    if isinstance(images, np.ndarray) or hasattr(images, "shape"):
+        items = [images]
+    elif isinstance(images, Sequence) and len(images) > 0:
+        items = list(images)
+    else:
+        raise IvaeError("images: expected an array (Y,X)/(T,Y,X) or a non-empty sequence of them")
+    arrays, names = [], []
+    for i, item in enumerate(items):
+        if hasattr(item, "data") and hasattr(item, "name") and not isinstance(item, np.ndarray):
+            names.append(str(item.name))  # an io.ImageLayer
+            item = item.data
+        else:
+            names.append(f"ch{i}")
+        arr = item if isinstance(item, np.ndarray) else np.asarray(item)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise IvaeError(
+                f"images: channel {i} has shape {arr.shape}; expected (Y, X) or (T, Y, X) "
+                "(pass several channels as a list)"
+            )
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise IvaeError(f"images: channel {i} has dtype {arr.dtype}; expected real numbers")
+        arrays.append(arr)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        listed = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise IvaeError(
+            f"images: channels differ in shape ({listed}); all must have the same shape"
+        )
+    if channels is not None:
+        channels = (channels,) if isinstance(channels, str) else tuple(channels)
+        if len(channels) != len(arrays):
+            raise IvaeError(f"channels: {len(channels)} names given for {len(arrays)} images")
+        names = [str(c) for c in channels]
+    return arrays, tuple(names)
+
+
+def _as_points(points) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(y, x, frame or None)`` float arrays from a DataFrame or an (N,2)/(N,3) array."""
+    if hasattr(points, "columns"):
+        cols = {str(c).lower(): c for c in points.columns}
+        if "y" not in cols or "x" not in cols:
+            found = ", ".join(map(str, points.columns)) or "none"
+            raise IvaeError(f"points: table needs columns 'y' and 'x' (found: {found})")
+        y = points[cols["y"]].to_numpy(dtype=np.float64, na_value=np.nan)
+        x = points[cols["x"]].to_numpy(dtype=np.float64, na_value=np.nan)
+        f = (
+            points[cols["frame"]].to_numpy(dtype=np.float64, na_value=np.nan)
+            if "frame" in cols
+            else None
+        )
+        return y, x, f
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+        raise IvaeError(
+            f"points: array has shape {arr.shape}; expected (N, 2) as (y, x) or (N, 3) as (frame, y, x)"
+        )
+    if arr.shape[1] == 2:
+        return arr[:, 0], arr[:, 1], None
+    return arr[:, 1], arr[:, 2], arr[:, 0]
+
+
+def _map_index(idx: np.ndarray, n: int, border: str) -> np.ndarray:
+    """Map out-of-range indices back into ``0..n-1`` (numpy ``np.pad`` semantics)."""
+    if border == "edge":
+        return np.clip(idx, 0, n - 1)
+    if border == "reflect":  # d c b | a b c d | c b a  (edge not repeated), period 2(n-1)
+        period = 2 * (n - 1)
+        m = np.mod(idx, period)
+        return np.where(m >= n, period - m, m)
+    return np.clip(idx, 0, n - 1)  # constant: valid index, masked afterwards
+
+
+def crop(
+    images,
+    points,
+    *,
+    window: int,
+    border: Border = "drop",
+    normalize: Normalize = "zscore",
+    channels: Sequence[str] | None = None,
+) -> Stack:
+    """Crop ``window × window`` sub-images centred on points.
+
+    Parameters
+    ----------
+    images : array-like or sequence of array-like
+        One ``(Y, X)`` or ``(T, Y, X)`` array is one channel; a list/tuple of
+        them (same shape) are channels, e.g. ``[amplitude, phase]``.  A
+        :class:`napari_ivae.io.ImageLayer` may stand in for an array (its name
+        becomes the channel name).  Arrays are not copied (memmaps stay lazy).
+    points : pandas.DataFrame or array-like
+        Table with columns ``y``, ``x`` and optional ``frame`` (pixels, row/column
+        order), or an ``(N, 2)`` array ``(y, x)`` or ``(N, 3)`` ``(frame, y, x)``
+        (napari Points order).  Positions are snapped to the nearest pixel centre.
+    window : int
+        Crop size in pixels, ``2 ≤ window ≤ min(Y, X)``.
+    border : {"drop", "reflect", "constant", "edge"}
+        Points whose window crosses the image border are dropped (``"drop"``), or
+        the missing pixels are filled by mirroring without repeating the edge
+        (``"reflect"``), with 0 after normalisation (``"constant"``: the stack
+        mean for z-score), or with the nearest edge pixel (``"edge"``).  Points
+        whose centre lies outside the image are always dropped.
+    normalize : {"zscore", "minmax", "none"}
+        ``"zscore"``: per channel over the whole stack (mean 0, std 1);
+        ``"minmax"``: per crop and channel to [0, 1]; ``"none"``: raw values.
+    channels : sequence of str, optional
+        Channel names (default: the ImageLayer names, else ``ch0, ch1, ...``).
+
+    Returns
+    -------
+    Stack
+        ``images`` ``(N, C, window, window)`` float32 in input order of the kept
+        points, with ``yx``, ``frame`` and ``index``.
+
+    Raises
+    ------
+    IvaeError
+        Bad window, no points, NaN coordinates, frames outside the stack,
+        channel shape mismatch, no point left, NaN/inf pixels inside a crop.
+    """
+    check_choice("border", border, _BORDERS)
+    check_choice("normalize", normalize, _NORMALIZE)
+    arrays, names = _as_channels(images, channels)
+    t, ny, nx = arrays[0].shape
+    if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)):
+        raise IvaeError(f"window={window!r} must be an integer number of pixels")
+    window = int(window)
+    if window < 2:
+        raise IvaeError(f"window={window} is too small; expected 2 ≤ window ≤ {min(ny, nx)}")
+    if window > min(ny, nx):
+        raise IvaeError(f"window={window} is larger than the image ({ny}×{nx})")
+
+    y, x, f = _as_points(points)
+    n_in = len(y)
+    if n_in == 0:
+        raise IvaeError("points: no points given (the table is empty)")
+    bad = ~(np.isfinite(y) & np.isfinite(x))
+    if bad.any():
+        raise IvaeError(
+            f"points: {int(bad.sum())} of {n_in} points have NaN/inf y or x (first at row {int(np.argmax(bad))})"
+        )
+    if f is None:
+        if t > 1:
+            raise IvaeError(f"points: no 'frame' column, but the images have {t} frames")
+        frame = np.zeros(n_in, np.int64)
+    else:
+        if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
+            raise IvaeError("points: 'frame' must hold whole numbers")
+        frame = f.astype(np.int64)
+        out = (frame < 0) | (frame >= t)
+        if out.any():
+            i = int(np.argmax(out))
+            raise IvaeError(
+                f"points: {int(out.sum())} points have a frame outside 0…{t - 1} "
+                f"(row {i} has frame={frame[i]}; the images have {t} frame{'s' * (t != 1)})"
+            )
+
+    # snap to pixel centres; window start = centre - w//2
+    iy = np.floor(y + 0.5).astype(np.int64)
+    ix = np.floor(x + 0.5).astype(np.int64)
+    half = window // 2
+    y0, x0 = iy - half, ix - half
+    inside_centre = (iy >= 0) & (iy < ny) & (ix >= 0) & (ix < nx)
+    interior = inside_centre & (y0 >= 0) & (x0 >= 0) & (y0 + window <= ny) & (x0 + window <= nx)
+    keep = interior if border == "drop" else inside_centre
+    kept = np.flatnonzero(keep)
+    if kept.size == 0:
+        why = "window crosses the border" if border == "drop" else "centre outside the image"
+        raise IvaeError(
+            f"points: none of the {n_in} points can be cropped with window={window} "
+            f"in a {ny}×{nx} image ({why}); check the points belong to this image"
+        )
+    n, c = kept.size, len(arrays)
+    out = np.empty((n, c, window, window), dtype=np.float32)
+    inner = interior[kept]
+    pos_in, pos_edge = np.flatnonzero(inner), np.flatnonzero(~inner)
+    edge_valid = None  # (E, w, w) in-image mask of the edge crops ("constant" only)
+    if pos_edge.size:
+        off = np.arange(window) - half
+        rows = iy[kept[pos_edge], None] + off  # (E, w)
+        cols = ix[kept[pos_edge], None] + off
+        if border == "constant":
+            rv = (rows >= 0) & (rows < ny)
+            cv = (cols >= 0) & (cols < nx)
+            edge_valid = rv[:, :, None] & cv[:, None, :]
+        rows, cols = _map_index(rows, ny, border), _map_index(cols, nx, border)
+        fe = frame[kept[pos_edge]]
+    ki = kept[pos_in]
+    for ch, arr in enumerate(arrays):
+        if pos_in.size:
+            view = sliding_window_view(arr, (window, window), axis=(1, 2))
+            for s in range(0, pos_in.size, _CHUNK):  # chunks keep the gather temporary small
+                k = ki[s : s + _CHUNK]
+                out[pos_in[s : s + _CHUNK], ch] = view[frame[k], y0[k], x0[k]]
+        if pos_edge.size:
+            out[pos_edge, ch] = arr[fe[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+    bad_crop = np.zeros(n, dtype=bool)
+    for s in range(0, n, _CHUNK):
+        fin = np.isfinite(out[s : s + _CHUNK])
+        mask = _mask(s, min(s + _CHUNK, n), window, pos_edge, edge_valid)
+        if mask is not None:
+            fin |= ~mask[:, None]
+        bad_crop[s : s + _CHUNK] = ~fin.all(axis=(1, 2, 3))
+    if bad_crop.any():
+        i = int(np.argmax(bad_crop))
+        raise IvaeError(
+            f"images: NaN/inf pixels inside {int(bad_crop.sum())} of {n} crops "
+            f"(first: point at row {int(kept[i])}, y={y[kept[i]]:g}, x={x[kept[i]]:g}); "
+            "fill or mask them, or remove those points"
+        )
+    _normalize(out, normalize, pos_edge, edge_valid)
+    if edge_valid is not None:
+        for ch in range(c):
+            sub = out[pos_edge, ch]
+            sub[~edge_valid] = 0.0
+            out[pos_edge, ch] = sub
+    return Stack(
+        images=out,
+        yx=np.stack([y[kept], x[kept]], axis=1),
+        frame=frame[kept],
+        index=kept.astype(np.int64),
+        channels=names,
+    )
+
+
+def _mask(start: int, stop: int, window: int, pos_edge, edge_valid) -> np.ndarray | None:
+    """In-image mask of crops ``start:stop`` (None when all their pixels are in the image)."""
+    if edge_valid is None:
+        return None
+    lo, hi = np.searchsorted(pos_edge, [start, stop])
+    if lo == hi:
+        return None
+    mask = np.ones((stop - start, window, window), dtype=bool)
+    mask[pos_edge[lo:hi] - start] = edge_valid[lo:hi]
+    return mask
+
+
+def _normalize(out: np.ndarray, mode: str, pos_edge: np.ndarray, edge_valid) -> None:
+    """Normalise ``out`` (N, C, w, w) in place; statistics over in-image pixels only."""
+    if mode == "none":
+        return
+    n, window = out.shape[0], out.shape[-1]
+    if mode == "zscore":
+        for ch in range(out.shape[1]):
+            total = total_sq = count = 0.0
+            shift = float(np.mean(out[0, ch], dtype=np.float64))  # shifted sums: no cancellation
+            for s in range(0, n, _CHUNK):  # float64 sums, chunked (no big temporaries)
+                block = out[s : s + _CHUNK, ch].astype(np.float64) - shift
+                mask = _mask(s, min(s + _CHUNK, n), window, pos_edge, edge_valid)
+                if mask is not None:
+                    block = block[mask]
+                total += block.sum()
+                total_sq += np.square(block).sum()
+                count += block.size
+            mean_shifted = total / count
+            std = np.sqrt(max(total_sq / count - mean_shifted * mean_shifted, 0.0))
+            mean = shift + mean_shifted
+            x = out[:, ch]
+            x -= np.float32(mean)
+            if std > 1e-12 * max(1.0, abs(mean)):
+                x *= np.float32(1.0 / std)
+        return
+    # minmax per crop and channel
+    for s in range(0, n, _CHUNK):
+        block = out[s : s + _CHUNK]
+        mask = _mask(s, min(s + _CHUNK, n), window, pos_edge, edge_valid)
+        if mask is None:
+            lo = block.min(axis=(2, 3), keepdims=True)
+            hi = block.max(axis=(2, 3), keepdims=True)
+        else:
+            m = mask[:, None]
+            lo = np.where(m, block, np.inf).min(axis=(2, 3), keepdims=True)
+            hi = np.where(m, block, -np.inf).max(axis=(2, 3), keepdims=True)
+        span = hi - lo
+        block -= lo
+        np.divide(block, span, out=block, where=span > 0)

@@ -1,0 +1,350 @@
+"""Detect atom columns (STEM) and ferroelectric domain walls (PFM).
+
+Two entry points, each with classical methods and a DCNN (a small U-Net whose
+weights ship in ``detect/weights/``; torch is imported only when it is used):
+
+- :func:`detect_atoms` → a table ``y, x, score, intensity, frame``;
+- :func:`detect_walls` → a :class:`WallResult` (wall mask, domain map, wall
+  points ``y, x, frame, orientation``).
+
+Stacks ``(T, Y, X)`` are processed frame by frame; ``frame`` numbers the rows.
+Coordinates are pixels in row/column order.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae.detect.atoms import ATOM_COLUMNS, find_atoms_log, refine_positions
+from napari_ivae.detect.spacing import estimate_spacing
+from napari_ivae.detect.walls import (
+    WALL_COLUMNS,
+    canny_walls,
+    domain_field,
+    gaussian_walls,
+    orient_domains,
+    phase_to_radians,
+    ridge_walls,
+    wall_points,
+)
+
+__all__ = [
+    "ATOM_METHODS",
+    "WALL_METHODS",
+    "WallResult",
+    "detect_atoms",
+    "detect_walls",
+    "estimate_spacing",
+    "refine_positions",
+    "wall_points",
+]
+
+AtomMethod = Literal["log", "dcnn"]
+WallMethod = Literal["gaussian", "canny", "dcnn"]
+ATOM_METHODS: tuple[str, ...] = ("log", "dcnn")
+WALL_METHODS: tuple[str, ...] = ("gaussian", "canny", "dcnn")
+
+#: smallest image side the classical detectors accept
+MIN_SIDE = 16
+
+
+@dataclass
+class WallResult:
+    """Domain walls found in a PFM image or stack.
+
+    Attributes
+    ----------
+    mask : np.ndarray
+        bool, same shape as the input ((Y, X) or (T, Y, X)); thin wall lines.
+    domains : np.ndarray or None
+        int8 ``+1`` / ``-1`` domain map of the same shape (``gaussian`` with a
+        phase image), else None.  ``+1`` is the domain whose raw phase is
+        closer to +90° in the first frame, and the same phase in later frames.
+    points : pandas.DataFrame
+        Points along the walls every ``stride`` px: ``y, x, frame, orientation``
+        (radians, the wall direction from the +x axis towards +y, in (−π/2, π/2]).
+    """
+
+    mask: np.ndarray
+    domains: np.ndarray | None
+    points: pd.DataFrame
+
+    @property
+    def switched_fraction(self) -> np.ndarray | None:
+        """Fraction of ``+1`` pixels per frame ((T,) array; (1,) for one image), or None."""
+        if self.domains is None:
+            return None
+        d = self.domains if self.domains.ndim == 3 else self.domains[None]
+        return (d > 0).mean(axis=(1, 2))
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _as_stack(image, name: str) -> tuple[np.ndarray, bool]:
+    """Float32 (T, Y, X) view of a (Y, X) or (T, Y, X) image; NaNs filled; checked."""
+    if image is None:
+        raise IvaeError(f"{name} is required")
+    arr = np.asarray(image)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise IvaeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise IvaeError(f"{name} must be real-valued; got a complex array")
+    if arr.ndim not in (2, 3):
+        raise IvaeError(f"{name} must be 2-D (Y, X) or a 3-D stack (T, Y, X); got shape {arr.shape}")
+    single = arr.ndim == 2
+    arr = arr[None] if single else arr
+    if arr.shape[0] == 0:
+        raise IvaeError(f"{name} is an empty stack (shape {arr.shape})")
+    if min(arr.shape[1:]) < MIN_SIDE:
+        raise IvaeError(
+            f"{name} is {arr.shape[1]}×{arr.shape[2]}, too small; at least "
+            f"{MIN_SIDE}×{MIN_SIDE} pixels are needed"
+        )
+    arr = arr.astype(np.float32, copy=False)
+    out = np.empty(arr.shape, dtype=np.float32)
+    for t, frame in enumerate(arr):
+        finite = np.isfinite(frame)
+        where = f" (frame {t})" if not single else ""
+        if not finite.any():
+            raise IvaeError(f"{name}{where} has no finite values (all NaN or inf)")
+        if not finite.all():
+            frac = 1.0 - finite.mean()
+            warnings.warn(
+                f"{name}{where}: {frac:.1%} of the pixels are NaN/inf; filled with the median",
+                UserWarning,
+                stacklevel=3,
+            )
+            frame = np.where(finite, frame, np.median(frame[finite]))
+        if not np.ptp(frame) > 0:
+            raise IvaeError(
+                f"{name}{where} is constant ({float(frame.flat[0]):g}); there is nothing to detect"
+            )
+        out[t] = frame
+    return out, single
+
+
+# --------------------------------------------------------------------------- atoms
+
+
+def detect_atoms(
+    image,
+    *,
+    method: AtomMethod = "log",
+    spacing: float | None = None,
+    threshold: float | None = None,
+    sigma: float | None = None,
+    device: str = "auto",
+) -> pd.DataFrame:
+    """Detect atom columns in a STEM image or stack.
+
+    Parameters
+    ----------
+    image : array (Y, X) or (T, Y, X)
+        Image with bright atom columns (HAADF-like); stacks are done per frame.
+    method : {"log", "dcnn"}
+        ``"log"``: Laplacian-of-Gaussian peaks refined by a Gaussian fit
+        (:func:`napari_ivae.detect.atoms.find_atoms_log`); ``"dcnn"``: the
+        shipped U-Net (:func:`napari_ivae.detect.dcnn.detect_atoms_dcnn`).
+    spacing : float, optional
+        Nearest-neighbour atom distance in pixels; estimated from the image
+        (autocorrelation) when omitted.
+    threshold : float, optional
+        ``"log"``: smallest score (filtered peak height relative to a typical
+        atom), automatic by default; ``"dcnn"``: smallest heatmap value in
+        (0, 1), default 0.5.
+    sigma : float, optional
+        ``"log"`` only: LoG scale in pixels (default ``spacing / 5``).
+    device : str
+        ``"dcnn"`` only: "auto", "cpu", "cuda" or "mps".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``y, x`` (sub-pixel), ``score``, ``intensity`` (background-subtracted,
+        integrated over a disc of about a third of the spacing, so brighter
+        columns such as dopants stand out) and ``frame`` (int).
+
+    Raises
+    ------
+    IvaeError
+        Bad input: not 2-D/3-D, smaller than 16×16, all NaN, constant; bad options.
+
+    Warns
+    -----
+    UserWarning
+        When no atom is found.
+    """
+    check_choice("method", method, ATOM_METHODS)
+    if spacing is not None:
+        check_range("spacing", float(spacing), low=2.0)
+    if sigma is not None and method != "log":
+        raise IvaeError(f"sigma is an option of method='log' only; got method={method!r}")
+    stack, _single = _as_stack(image, "image")
+    tables = []
+    for t, frame in enumerate(stack):
+        if method == "log":
+            df = find_atoms_log(frame, spacing=spacing, threshold=threshold, sigma=sigma)
+        else:
+            from napari_ivae.detect import dcnn
+
+            thr = 0.5 if threshold is None else float(threshold)
+            df = dcnn.detect_atoms_dcnn(frame, spacing=spacing, threshold=thr, device=device)
+            df = df[ATOM_COLUMNS].astype(np.float64)
+        df = df.copy()
+        df["frame"] = np.int64(t)
+        tables.append(df)
+    out = pd.concat(tables, ignore_index=True)
+    out["frame"] = out["frame"].astype(np.int64)
+    if len(out) == 0:
+        warnings.warn(
+            f"detect_atoms(method={method!r}) found no atoms; check the image "
+            "(bright columns on a dark background?), spacing and threshold",
+            UserWarning,
+            stacklevel=2,
+        )
+    return out[[*ATOM_COLUMNS, "frame"]]
+
+
+# --------------------------------------------------------------------------- walls
+
+
+def detect_walls(
+    phase=None,
+    amplitude=None,
+    *,
+    method: WallMethod = "gaussian",
+    stride: int = 4,
+    sigma: float = 1.5,
+    min_size: int = 16,
+    phase_units: Literal["auto", "deg", "rad"] = "auto",
+    threshold: float = 0.5,
+    device: str = "auto",
+) -> WallResult:
+    """Detect ferroelectric domain walls in a PFM phase and/or amplitude image or stack.
+
+    Parameters
+    ----------
+    phase : array (Y, X) or (T, Y, X), optional
+        PFM phase in degrees or radians (detected, see ``phase_units``);
+        wrapped, offset, drifting, with scan-line offsets: all handled.
+    amplitude : array, same shape as ``phase``, optional
+        PFM amplitude; walls are its dark lines.  With a phase it weights the
+        phase (weak response → noisy phase); alone, walls are found as its
+        valleys.  At least one of ``phase`` and ``amplitude`` is needed.
+    method : {"gaussian", "canny", "dcnn"}
+        ``"gaussian"``: smoothed phasor → up/down domain map → walls between
+        domains; ``"canny"``: Canny edges of the flattened phase field with
+        data-driven thresholds; ``"dcnn"``: the shipped U-Net's wall
+        probability, thresholded and thinned.  With amplitude only,
+        ``gaussian`` and ``canny`` both use the amplitude valley detector.
+    stride : int
+        Distance in pixels between wall points.
+    sigma : float
+        Smoothing scale in pixels (classical methods).
+    min_size : int
+        ``gaussian``: smallest domain kept, in pixels; ``dcnn``, ``canny``:
+        smallest wall piece kept.
+    phase_units : {"auto", "deg", "rad"}
+        Units of ``phase``; "auto": degrees when the values span more than 2π.
+    threshold : float
+        ``dcnn`` only: probability threshold in (0, 1).
+    device : str
+        ``dcnn`` only: "auto", "cpu", "cuda" or "mps".
+
+    Returns
+    -------
+    WallResult
+        ``mask`` (bool, input shape), ``domains`` (int8 ±1 or None),
+        ``points`` (``y, x, frame, orientation``).
+
+    Raises
+    ------
+    IvaeError
+        Neither image given, shapes differ, images too small, all NaN or
+        constant, bad options.
+
+    Warns
+    -----
+    UserWarning
+        When no wall is found, or when the phase units are ambiguous.
+    """
+    check_choice("method", method, WALL_METHODS)
+    check_choice("phase_units", phase_units, ("auto", "deg", "rad"))
+    check_range("stride", stride, low=1)
+    check_range("sigma", sigma, low=0.0, high=50.0)
+    check_range("min_size", min_size, low=0)
+    if method == "dcnn" and not 0 < threshold < 1:
+        raise IvaeError(f"threshold={threshold!r} is out of range; expected 0 < threshold < 1")
+    if phase is None and amplitude is None:
+        raise IvaeError("detect_walls needs a phase and/or an amplitude image; both are None")
+    ph = amp = None
+    single = True
+    if phase is not None:
+        ph, single = _as_stack(phase, "phase")
+    if amplitude is not None:
+        amp, single_a = _as_stack(amplitude, "amplitude")
+        if ph is not None and amp.shape != ph.shape:
+            sp = ph.shape[1:] if single else ph.shape
+            sa = amp.shape[1:] if single_a else amp.shape
+            raise IvaeError(f"amplitude shape {sa} differs from phase shape {sp}")
+        single = single_a if ph is None else single
+    if ph is not None:
+        ph, _units = phase_to_radians(ph, phase_units)
+    n = (ph if ph is not None else amp).shape[0]
+    masks, doms, points = [], [], []
+    ref = None
+    for t in range(n):
+        p = None if ph is None else ph[t]
+        a = None if amp is None else amp[t]
+        dom = None
+        if method == "dcnn":
+            from napari_ivae.detect import dcnn
+
+            prob = dcnn.wall_probability(p, a, phase_units="rad", device=device)
+            mask = _thin(prob >= threshold, min_size)
+        elif p is None:
+            mask = ridge_walls(a, sigma=sigma)
+        elif method == "gaussian":
+            mask, dom, _ = gaussian_walls(p, a, sigma=sigma, min_size=min_size)
+            dom, ref = orient_domains(dom, p, ref)
+        else:
+            field = domain_field(p, a, sigma=0.0)
+            mask = _thin(canny_walls(field, sigma=max(sigma, 0.5)), min_size // 2)
+        masks.append(mask)
+        doms.append(dom)
+        points.append(wall_points(mask, stride=stride, frame=t))
+    mask = np.stack(masks)
+    domains = None if doms[0] is None else np.stack(doms)
+    if single:
+        mask = mask[0]
+        domains = None if domains is None else domains[0]
+    pts = pd.concat(points, ignore_index=True)[WALL_COLUMNS]
+    pts["frame"] = pts["frame"].astype(np.int64)
+    if not mask.any():
+        warnings.warn(
+            f"detect_walls(method={method!r}) found no walls"
+            + (" (the image holds a single domain)" if domains is not None else "")
+            + "; check the image and the options",
+            UserWarning,
+            stacklevel=2,
+        )
+    return WallResult(mask=mask, domains=domains, points=pts)
+
+
+def _thin(mask: np.ndarray, min_size: int) -> np.ndarray:
+    """Skeleton of a wall mask without pieces shorter than ``min_size`` pixels."""
+    from skimage.morphology import skeletonize
+
+    from napari_ivae.detect.walls import _drop_small
+
+    skel = skeletonize(mask) if mask.any() else mask
+    return _drop_small(skel, int(min_size), connectivity=2)

@@ -1,0 +1,176 @@
+"""Invariant VAEs: VAE, rVAE, jVAE and jrVAE built from shared nets.
+
+This subpackage imports torch; :mod:`napari_ivae` never imports it at package
+import time.  Build a model from a :class:`ModelConfig` with :func:`build_model`.
+
+The four kinds share one implementation (:class:`~napari_ivae.models.base.IVAE`):
+
+========  =================  ==============================
+kind      rotation + shift   discrete class latent
+========  =================  ==============================
+``vae``   no                 no
+``rvae``  yes                no
+``jvae``  no                 yes (``n_classes``)
+``jrvae`` yes                yes (``n_classes``)
+========  =================  ==============================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from napari_ivae._errors import IvaeError, check_choice, check_range
+
+Kind = Literal["vae", "rvae", "jvae", "jrvae"]
+KINDS: tuple[str, ...] = ("vae", "rvae", "jvae", "jrvae")
+JOINT_KINDS: tuple[str, ...] = ("jvae", "jrvae")
+ROTATION_KINDS: tuple[str, ...] = ("rvae", "jrvae")
+
+__all__ = ["JOINT_KINDS", "KINDS", "ROTATION_KINDS", "ModelConfig", "build_model"]
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of an (invariant) VAE; stored inside every checkpoint.
+
+    Parameters
+    ----------
+    kind : {"vae", "rvae", "jvae", "jrvae"}
+        Model family.  ``r`` adds the rotation and shift latents acting on the
+        decoder's coordinate grid; ``j`` adds a discrete class latent.
+    in_channels : int or None
+        Number of image channels C; ``None`` = take it from the data in ``fit``.
+    size : int or None
+        Side H = W of the square sub-images; ``None`` = take it from the data.
+    latent_dim : int
+        Number of continuous content latents z (≥ 1).
+    n_classes : int or None
+        Number of classes K of the discrete latent (joint kinds only; default 2).
+    encoder : {"mlp", "conv"}
+        Encoder network.
+    decoder : {"template", "coord"}
+        ``"coord"``: an MLP of the transformed pixel coordinate (and z) gives each
+        pixel, as in the rVAE paper.  ``"template"``: an MLP of z gives a canonical
+        image on a canvas √2 larger than the crop, sampled (bilinear,
+        differentiable) at the same rotated and shifted coordinate grid; the same
+        invariance, about 50× cheaper (see docs/vae.md).
+    hidden : int
+        Width of the MLP layers (AtomAI default 128).
+    n_layers : int
+        Number of hidden layers in encoder and decoder MLPs.
+    activation : {"tanh", "relu", "silu"}
+        Hidden activation.
+    likelihood : {"gaussian", "bernoulli"}
+        Gaussian (data any real value; ``recon_sigma`` its scale) or Bernoulli
+        (data in [0, 1]).
+    recon_sigma : float
+        Standard deviation of the Gaussian likelihood (in data units).
+    sigma_angle : float
+        Prior standard deviation s_γ of the rotation latent, radians.  The
+        default π lets the angle cover 0–360° without a large KL cost.
+    sigma_shift : float
+        Prior standard deviation s_Δr of the shift latents, in units of the
+        half-width of the crop (0.1 ≈ 2.4 px on a 48 px crop).
+    discrete : {"enumerate", "gumbel"}
+        How the class latent is handled: exact marginalisation over the K
+        classes, or a Gumbel-softmax relaxation (one decode per sample).
+    """
+
+    kind: Kind = "rvae"
+    in_channels: int | None = None
+    size: int | None = None
+    latent_dim: int = 2
+    n_classes: int | None = None
+    encoder: Literal["mlp", "conv"] = "mlp"
+    decoder: Literal["template", "coord"] = "template"
+    hidden: int = 128
+    n_layers: int = 2
+    activation: Literal["tanh", "relu", "silu"] = "tanh"
+    likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
+    recon_sigma: float = 1.0
+    sigma_angle: float = math.pi
+    sigma_shift: float = 0.1
+    discrete: Literal["enumerate", "gumbel"] = "enumerate"
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, KINDS)
+        for name in ("latent_dim", "hidden", "n_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise IvaeError(f"{name}={value!r} must be an integer")
+        check_range("latent_dim", self.latent_dim, low=1)
+        check_range("hidden", self.hidden, low=1)
+        check_range("n_layers", self.n_layers, low=1)
+        if self.in_channels is not None:
+            check_range("in_channels", self.in_channels, low=1)
+        if self.size is not None:
+            check_range("size", self.size, low=4)
+        if self.kind in JOINT_KINDS:
+            if self.n_classes is None:
+                self.n_classes = 2
+            check_range("n_classes", self.n_classes, low=2)
+        elif self.n_classes is not None:
+            raise IvaeError(
+                f"n_classes={self.n_classes!r} needs a joint model (kind 'jvae' or 'jrvae'), "
+                f"got kind={self.kind!r}"
+            )
+        check_choice("encoder", self.encoder, ("mlp", "conv"))
+        check_choice("decoder", self.decoder, ("template", "coord"))
+        check_choice("activation", self.activation, ("tanh", "relu", "silu"))
+        check_choice("likelihood", self.likelihood, ("gaussian", "bernoulli"))
+        check_choice("discrete", self.discrete, ("enumerate", "gumbel"))
+        check_range("recon_sigma", self.recon_sigma, low=0, low_inclusive=False)
+        check_range("sigma_angle", self.sigma_angle, low=0, low_inclusive=False)
+        check_range("sigma_shift", self.sigma_shift, low=0, low_inclusive=False)
+
+    @property
+    def rotation(self) -> bool:
+        """Whether the model has the rotation and shift latents."""
+        return self.kind in ROTATION_KINDS
+
+    @property
+    def joint(self) -> bool:
+        """Whether the model has a discrete class latent."""
+        return self.kind in JOINT_KINDS
+
+    def to_dict(self) -> dict:
+        """Plain dict (for checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`IvaeError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise IvaeError(f"model_config has unknown keys {unknown}")
+        return cls(**d)
+
+
+def build_model(config: ModelConfig):
+    """Build the torch module described by ``config``.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        With ``in_channels`` and ``size`` set.
+
+    Returns
+    -------
+    napari_ivae.models.base.IVAE
+    """
+    if config.in_channels is None or config.size is None:
+        raise IvaeError(
+            "in_channels and size must be set to build a model "
+            f"(got in_channels={config.in_channels!r}, size={config.size!r})"
+        )
+    from napari_ivae.models.jrvae import JRVAE
+    from napari_ivae.models.jvae import JVAE
+    from napari_ivae.models.rvae import RVAE
+    from napari_ivae.models.vae import VAE
+
+    cls = {"vae": VAE, "rvae": RVAE, "jvae": JVAE, "jrvae": JRVAE}[config.kind]
+    return cls(config)

@@ -1,0 +1,135 @@
+"""Shared networks: encoders (MLP, conv) and the spatial decoders.
+
+Coordinates follow ``torch.nn.functional.grid_sample``: a pixel grid spans
+[-1, 1] along each axis with ``align_corners=True`` and the last axis of a grid
+holds (x, y).  One pixel is ``2 / (size - 1)`` grid units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_ACT = {"tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU}
+
+
+def mlp(n_in: int, hidden: int, n_layers: int, n_out: int, activation: str) -> nn.Sequential:
+    """``n_layers`` hidden layers of width ``hidden`` then a linear output."""
+    layers: list[nn.Module] = []
+    width = n_in
+    for _ in range(n_layers):
+        layers += [nn.Linear(width, hidden), _ACT[activation]()]
+        width = hidden
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """Flatten (N, C, H, W) and map it through an MLP to ``n_out`` numbers."""
+
+    def __init__(self, in_channels, size, hidden, n_layers, n_out, activation):
+        super().__init__()
+        self.net = mlp(in_channels * size * size, hidden, n_layers, n_out, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))
+
+
+class ConvEncoder(nn.Module):
+    """Strided 3×3 convolutions (32, 64, 64 channels), global pooling, then an MLP."""
+
+    def __init__(self, in_channels, size, hidden, n_layers, n_out, activation):
+        super().__init__()
+        act = _ACT[activation]
+        chans = [in_channels, 32, 64, 64]
+        layers: list[nn.Module] = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), act()]
+        self.conv = nn.Sequential(*layers)
+        side = size
+        for _ in range(3):
+            side = (side + 1) // 2
+        self.pool = nn.AdaptiveAvgPool2d(min(side, 4))
+        self.head = mlp(64 * min(side, 4) ** 2, hidden, max(n_layers - 1, 1), n_out, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.conv(x)).flatten(1))
+
+
+def base_grid(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """(size*size, 2) grid of (x, y) in [-1, 1], row-major over (y, x)."""
+    t = torch.linspace(-1.0, 1.0, size, device=device, dtype=dtype)
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def transform_grid(grid: torch.Tensor, angle: torch.Tensor | None, shift: torch.Tensor | None):
+    """Rotate the (P, 2) grid by ``angle`` (B,) and shift it by ``shift`` (B, 2) = (dy, dx).
+
+    Returns a (B, P, 2) grid of (x, y).
+    """
+    if angle is None:
+        return grid.unsqueeze(0)
+    c, s = torch.cos(angle), torch.sin(angle)
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B, 2, 2)
+    out = grid.unsqueeze(0) @ rot.transpose(1, 2)
+    if shift is not None:
+        out = out + shift.flip(-1).unsqueeze(1)  # (dy, dx) -> (dx, dy)
+    return out
+
+
+class CoordDecoder(nn.Module):
+    """Pixel value(s) as an MLP of the transformed coordinate and the latents.
+
+    The first layer is split, ``W_c · (x', y') + W_z · z + b``: the latent part is
+    computed once per sample and broadcast over the pixels, so a decode is a few
+    batched matrix products over (B · H · W) rows.
+    """
+
+    def __init__(self, n_latent, out_channels, size, hidden, n_layers, activation):
+        super().__init__()
+        self.size, self.out_channels = size, out_channels
+        self.coord = nn.Linear(2, hidden, bias=False)
+        self.latent = nn.Linear(n_latent, hidden)
+        self.act = _ACT[activation]()
+        self.rest = mlp(hidden, hidden, n_layers - 1, out_channels, activation)
+        self.register_buffer("grid", base_grid(size), persistent=False)
+
+    def forward(self, code, angle=None, shift=None) -> torch.Tensor:
+        g = transform_grid(self.grid.to(code.dtype), angle, shift)  # (B|1, P, 2)
+        h = self.act(self.coord(g) + self.latent(code).unsqueeze(1))  # (B, P, hidden)
+        out = self.rest(h)  # (B, P, C)
+        b = code.shape[0]
+        return out.transpose(1, 2).reshape(b, self.out_channels, self.size, self.size)
+
+
+class TemplateDecoder(nn.Module):
+    """Canonical image from the latents, sampled at the transformed coordinate grid.
+
+    An MLP maps the latents to a C-channel template on a canvas of side
+    ``ceil(√2 · size) + 8`` (so a crop rotated by any angle and shifted by a few
+    pixels stays inside it); the output pixel at coordinate r is the bilinear
+    interpolation of the template at ``R(γ) r + Δr``: the decoded image is a
+    function of the transformed spatial coordinate, like :class:`CoordDecoder`.
+    With ``enlarge=False`` (models without rotation) the canvas is the crop.
+    """
+
+    def __init__(self, n_latent, out_channels, size, hidden, n_layers, activation, enlarge=True):
+        super().__init__()
+        self.size, self.out_channels = size, out_channels
+        canvas = int(math.ceil(math.sqrt(2) * size)) + 8 if enlarge else size
+        canvas += (canvas - size) % 2  # centred: same parity as size
+        self.canvas = canvas
+        self.half = (canvas - 1) / (size - 1)  # canvas half-width in crop grid units
+        self.net = mlp(n_latent, hidden, n_layers, out_channels * canvas * canvas, activation)
+        self.register_buffer("grid", base_grid(size), persistent=False)
+
+    def forward(self, code, angle=None, shift=None) -> torch.Tensor:
+        b = code.shape[0]
+        tmpl = self.net(code).view(b, self.out_channels, self.canvas, self.canvas)
+        g = transform_grid(self.grid.to(code.dtype), angle, shift) / self.half
+        g = g.expand(b, -1, -1).reshape(b, self.size, self.size, 2)
+        return F.grid_sample(tmpl, g, mode="bilinear", padding_mode="border", align_corners=True)

@@ -1,0 +1,33 @@
+"""Seeded simulators with exact ground truth (no torch, no Qt).
+
+- :func:`simulate_stem`: atom-resolved HAADF-STEM images of polycrystalline
+  graphene / TMD-like / perovskite-like lattices with dopants and vacancies.
+- :func:`simulate_pfm`: PFM amplitude + wrapped phase with 180° domains.
+- :func:`simulate_switching`: a PFM switching series (domains growing).
+- :func:`make_cards`: the rotated-glyph "cards" benchmark set for invariant VAEs.
+"""
+
+from napari_ivae.simulate.cards import CARD_CLASSES, CardsSample, make_cards
+from napari_ivae.simulate.pfm import (
+    PFMSample,
+    SwitchingSample,
+    domain_walls,
+    simulate_pfm,
+    simulate_switching,
+    wall_distance,
+)
+from napari_ivae.simulate.stem import STEMSample, simulate_stem
+
+__all__ = [
+    "CARD_CLASSES",
+    "CardsSample",
+    "PFMSample",
+    "STEMSample",
+    "SwitchingSample",
+    "domain_walls",
+    "make_cards",
+    "simulate_pfm",
+    "simulate_stem",
+    "simulate_switching",
+    "wall_distance",
+]

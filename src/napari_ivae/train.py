@@ -1,0 +1,515 @@
+"""Training: ``fit`` generator, configs, checkpoints, DDP.
+
+``fit`` is a plain generator so a GUI thread can show progress and stop it::
+
+    gen = fit(stack, ModelConfig(kind="rvae"), TrainConfig(epochs=20))
+    try:
+        while True:
+            p = next(gen)          # Progress, at least every ~0.5 s
+    except StopIteration as stop:
+        result = stop.value        # TrainResult(model, history)
+
+``gen.close()`` stops it early; ``Progress.model`` is the model being trained
+and keeps the weights of the last finished step (and the checkpoint, when
+configured, is written).  A non-finite loss stops training: the last good
+weights are restored, a final ``Progress`` with ``stopped`` set is yielded and
+the generator returns normally (``TrainResult.stopped`` says why).
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the same call trains with
+DistributedDataParallel: each rank takes its share of a seeded permutation,
+rank 0 writes the checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae.models import ModelConfig, build_model
+
+FORMAT = "napari-ivae-model"
+VERSION = 1
+
+__all__ = ["Progress", "TrainConfig", "TrainResult", "fit", "load_model", "save_model"]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; stored inside every checkpoint.
+
+    Parameters
+    ----------
+    epochs : int
+        Number of passes over the data.
+    batch_size : int
+        Samples per step (per process under DDP); the last batch may be smaller.
+    lr : float
+        Adam learning rate.
+    seed : int
+        Seed of weights, shuffling and sampling (deterministic on CPU).
+    device : {"auto", "cpu", "cuda", "mps"}
+        ``"auto"`` picks CUDA, then MPS, then CPU.
+    amp : bool
+        bfloat16 autocast (CUDA only; ignored elsewhere).
+    beta : float
+        Weight of the KL term for ``vae`` / ``rvae`` (1 = the ELBO).
+    beta_cont, beta_disc : float
+        γ weights of the capacity-controlled objective (joint kinds):
+        ``recon + beta_cont·|KL_cont − C_z(t)| + beta_disc·|KL_disc − C_α(t)|``.
+    capacity_cont : (float, float)
+        C_z from the first to the second value (nats), linear in steps.
+    capacity_disc : (float, float) or None
+        C_α likewise; ``None`` = (0, log K).
+    capacity_ramp : float
+        Fraction of all training steps over which both capacities ramp (0–1).
+    temperature : (float, float)
+        Gumbel-softmax temperature, annealed linearly (``discrete="gumbel"``).
+    checkpoint : str or None
+        Path written (atomically) after each epoch and when stopped.
+    num_threads : int or None
+        ``torch.set_num_threads`` for CPU training (``None`` leaves it).
+    progress_interval : float
+        Maximum seconds of work between two yields.
+    grad_clip : float or None
+        Gradient-norm clip.
+    z_warmup : float
+        Fraction of all steps (0–1) during which rotation kinds decode with
+        z = 0, so that orientation is learned by the angle latent first.
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = True
+    beta: float = 1.0
+    beta_cont: float = 30.0
+    beta_disc: float = 30.0
+    capacity_cont: tuple[float, float] = (0.0, 5.0)
+    capacity_disc: tuple[float, float] | None = None
+    capacity_ramp: float = 0.5
+    temperature: tuple[float, float] = (1.0, 0.3)
+    checkpoint: str | None = None
+    num_threads: int | None = None
+    progress_interval: float = 0.5
+    grad_clip: float | None = 100.0
+    z_warmup: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise IvaeError(f"{name}={v!r} must be an integer")
+        check_range("epochs", self.epochs, low=1)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("lr", self.lr, low=0, low_inclusive=False)
+        check_choice("device", self.device, ("auto", "cpu", "cuda", "mps"))
+        check_range("beta", self.beta, low=0)
+        check_range("beta_cont", self.beta_cont, low=0)
+        check_range("beta_disc", self.beta_disc, low=0)
+        check_range("capacity_ramp", self.capacity_ramp, low=0, high=1)
+        check_range("z_warmup", self.z_warmup, low=0, high=1)
+        check_range("progress_interval", self.progress_interval, low=0, low_inclusive=False)
+        self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
+        if self.capacity_disc is not None:
+            self.capacity_disc = tuple(float(v) for v in self.capacity_disc)
+        self.temperature = tuple(float(v) for v in self.temperature)
+        for name in ("capacity_cont", "capacity_disc", "temperature"):
+            v = getattr(self, name)
+            if v is not None and (len(v) != 2 or min(v) < 0):
+                raise IvaeError(f"{name}={v!r} must be two non-negative numbers (start, end)")
+        if min(self.temperature) <= 0:
+            raise IvaeError(f"temperature={self.temperature!r} must be positive")
+        if self.num_threads is not None:
+            check_range("num_threads", self.num_threads, low=1)
+        if self.grad_clip is not None:
+            check_range("grad_clip", self.grad_clip, low=0, low_inclusive=False)
+
+    def to_dict(self) -> dict:
+        """Plain dict (for checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`IvaeError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise IvaeError(f"train_config has unknown keys {unknown}")
+        return cls(**d)
+
+
+@dataclass
+class Progress:
+    """One progress report of :func:`fit`.
+
+    ``loss`` and ``terms`` are running means over the current epoch so far;
+    ``step`` counts steps within the epoch (1-based), ``epoch`` is 1-based.
+    ``stopped`` is set on the last report when training stopped itself.
+    """
+
+    epoch: int
+    n_epochs: int
+    step: int
+    n_steps: int
+    loss: float
+    terms: dict[str, float]
+    elapsed: float
+    samples_per_s: float
+    epoch_time: float | None = None  # set on the report that ends an epoch
+    stopped: str | None = None
+    model: Any = field(default=None, repr=False)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns: the trained model (eval mode, on CPU) and the history."""
+
+    model: Any
+    history: list[dict]
+    stopped: str | None = None
+
+
+# ---------------------------------------------------------------------- data
+def _as_tensor(data) -> torch.Tensor:
+    """(N, C, H, W) float32 tensor sharing memory with ``data`` where possible."""
+    images = getattr(data, "images", data)
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    try:
+        arr = np.asarray(images)
+    except Exception as err:  # pragma: no cover - exotic inputs
+        raise IvaeError(f"data must be an array or a Stack, got {type(data).__name__}") from err
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.ndim != 4:
+        raise IvaeError(f"data must have shape (N, H, W) or (N, C, H, W), got {arr.shape}")
+    n, _, h, w = arr.shape
+    if h != w:
+        raise IvaeError(f"images must be square, got {h}×{w}")
+    if h < 4:
+        raise IvaeError(f"images must be at least 4×4 pixels, got {h}×{w}")
+    if n < 2:
+        raise IvaeError(f"data has {n} sample(s); training needs at least 2")
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise IvaeError(f"data must be real numbers, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    chunk = max(1, (1 << 24) // max(arr[0].size, 1))
+    for i in range(0, n, chunk):  # chunked: no full-size temporary
+        if not np.isfinite(arr[i : i + chunk]).all():
+            bad = i + int(np.flatnonzero(~np.isfinite(arr[i : i + chunk]).reshape(-1))[0])
+            raise IvaeError(
+                f"data contains NaN or inf (first at sample {bad // arr[0].size}); "
+                "clean or re-crop the stack"
+            )
+    return torch.from_numpy(arr)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise IvaeError("device='cuda' but CUDA is not available; use device='auto' or 'cpu'")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise IvaeError("device='mps' but MPS is not available; use device='auto' or 'cpu'")
+    return torch.device(name)
+
+
+def _ramp(a: float, b: float, frac: float) -> float:
+    return a + (b - a) * min(max(frac, 0.0), 1.0)
+
+
+def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
+    kl_cont = sum(v for k, v in terms.items() if k in ("kl_z", "kl_angle", "kl_shift"))
+    if not mc.joint:
+        return terms["recon"] + tc.beta * kl_cont
+    ramp = frac / tc.capacity_ramp if tc.capacity_ramp > 0 else 1.0
+    c_z = _ramp(*tc.capacity_cont, ramp)
+    c_a = _ramp(*(tc.capacity_disc or (0.0, math.log(mc.n_classes))), ramp)
+    return (
+        terms["recon"]
+        + tc.beta_cont * (kl_cont - c_z).abs()
+        + tc.beta_disc * (terms["kl_disc"] - c_a).abs()
+    )
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _atomic_save(obj: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(path, model, history, *, train_config=None, optimizer=None) -> None:
+    """Write a checkpoint atomically (temp file + ``os.replace``).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (e.g. ``run/model.ivae``).
+    model : IVAE
+        The model (``model.config`` is stored with it).
+    history : list of dict
+        Per-epoch records.
+    train_config : TrainConfig, optional
+        Stored for reference and resuming.
+    optimizer : torch.optim.Optimizer, optional
+        Its state is stored for resuming.
+    """
+    model = getattr(model, "module", model)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    obj = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_config": model.config.to_dict(),
+        "train_config": None if train_config is None else train_config.to_dict(),
+        "history": [dict(h) for h in history],
+        "state_dict": state,
+    }
+    if optimizer is not None:
+        obj["optimizer"] = optimizer.state_dict()
+    _atomic_save(obj, path)
+
+
+def _read_checkpoint(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise IvaeError(f"model file {str(path)!r} does not exist")
+    try:
+        obj = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:
+        raise IvaeError(
+            f"{str(path)!r} is not a readable napari-ivae model (corrupt, or holds objects "
+            f"that are not loaded for safety): {str(err).splitlines()[0][:200]}"
+        ) from err
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise IvaeError(f"{str(path)!r} is not a napari-ivae model file")
+    if obj.get("version") != VERSION:
+        raise IvaeError(
+            f"{str(path)!r} has model format version {obj.get('version')!r}; "
+            f"this napari-ivae reads version {VERSION}"
+        )
+    return obj
+
+
+def load_model(path):
+    """Load a checkpoint safely (``weights_only=True``).
+
+    Returns
+    -------
+    model : IVAE
+        In eval mode, on CPU.
+    history : list of dict
+    """
+    obj = _read_checkpoint(path)
+    try:
+        config = ModelConfig.from_dict(obj["model_config"])
+        model = build_model(config)
+        model.load_state_dict(obj["state_dict"])
+    except (KeyError, TypeError, RuntimeError, IvaeError) as err:
+        raise IvaeError(f"{str(path)!r} holds an incompatible model: {err}") from err
+    model.eval()
+    return model, list(obj.get("history") or [])
+
+
+# ---------------------------------------------------------------------- fit
+def _dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return world, rank
+
+
+def fit(
+    data,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    *,
+    resume: str | os.PathLike | None = None,
+) -> Generator[Progress, None, TrainResult]:
+    """Train a model; a generator of :class:`Progress`, returning :class:`TrainResult`.
+
+    Parameters
+    ----------
+    data : ndarray (N, C, H, W) or (N, H, W), or Stack
+        Square sub-images, finite values, N ≥ 2.
+    model_config : ModelConfig, optional
+        ``in_channels`` / ``size`` left ``None`` are taken from the data.
+        Default: ``ModelConfig()`` (rVAE).  With ``resume`` it may be ``None``
+        (the checkpoint's configuration is used) or must match it.
+    train_config : TrainConfig, optional
+        Default ``TrainConfig()``.
+    resume : path, optional
+        Checkpoint to continue from: weights, optimizer state and history are
+        restored and training runs until ``train_config.epochs`` epochs in total.
+    """
+    tc = train_config or TrainConfig()
+    x_all = _as_tensor(data)
+    n, ch, size, _ = x_all.shape
+    ckpt = None
+    if resume is not None:
+        ckpt = _read_checkpoint(resume)
+        saved = ModelConfig.from_dict(ckpt["model_config"])
+        if model_config is not None:
+            mc = dataclasses.replace(
+                model_config,
+                in_channels=model_config.in_channels or saved.in_channels,
+                size=model_config.size or saved.size,
+            )
+            if mc != saved:
+                raise IvaeError(
+                    f"model_config differs from the one in {str(resume)!r}; pass None to resume"
+                )
+        mc = saved
+    else:
+        mc = model_config or ModelConfig()
+        mc = dataclasses.replace(mc, in_channels=mc.in_channels or ch, size=mc.size or size)
+    if (mc.in_channels, mc.size) != (ch, size):
+        raise IvaeError(
+            f"the model expects {mc.in_channels} channel(s) of {mc.size}×{mc.size} pixels, "
+            f"the data has {ch} channel(s) of {size}×{size}"
+        )
+    if mc.likelihood == "bernoulli" and (x_all.min() < 0 or x_all.max() > 1):
+        raise IvaeError(
+            "likelihood='bernoulli' needs data in [0, 1]; use normalize='minmax' or 'gaussian'"
+        )
+    return _fit(x_all, mc, tc, ckpt)
+
+
+def _fit(x_all, mc, tc, ckpt):  # noqa: C901 - the training loop, kept in one place
+    world, rank = _dist_info()
+    distributed = world > 1
+    device = _device(tc.device)
+    if tc.num_threads is not None and device.type == "cpu":
+        torch.set_num_threads(tc.num_threads)
+    own_group = False
+    if distributed and not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend)
+        own_group = True
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+    torch.manual_seed(tc.seed)
+    model = build_model(mc)
+    history: list[dict] = []
+    if ckpt is not None:
+        model.load_state_dict(ckpt["state_dict"])
+        history = list(ckpt.get("history") or [])
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    if ckpt is not None and "optimizer" in ckpt:
+        opt.load_state_dict(ckpt["optimizer"])
+    net = model
+    if distributed:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(tc.seed * 1000 + rank + 1)
+    use_amp = tc.amp and device.type == "cuda"
+
+    n = x_all.shape[0]
+    n_local = n // world if distributed else n
+    n_steps = max(1, math.ceil(n_local / tc.batch_size))
+    start_epoch = len(history)
+    total_steps = tc.epochs * n_steps
+    t0 = time.perf_counter()
+    last_yield = t0
+    stopped = None
+    good_state = None
+    model.train()
+    try:
+        for epoch in range(start_epoch, tc.epochs):
+            te = time.perf_counter()
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed + epoch))
+            if distributed:
+                perm = perm[rank::world][:n_local]
+            sums: dict[str, float] = {}
+            seen = 0
+            for step in range(n_steps):
+                idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
+                xb = x_all[idx].to(device, non_blocking=True)
+                frac = (epoch * n_steps + step) / max(total_steps, 1)
+                temp = _ramp(*tc.temperature, frac)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    terms = net(xb, gen, temp, frac >= tc.z_warmup or not mc.rotation)
+                terms = {k: v.float() for k, v in terms.items()}
+                loss = _loss(terms, mc, tc, frac)
+                if not torch.isfinite(loss):
+                    stopped = f"non-finite loss at epoch {epoch + 1} step {step + 1}"
+                    break
+                good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if tc.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.step()
+                b = xb.shape[0]
+                seen += b
+                sums["loss"] = sums.get("loss", 0.0) + loss.item() * b
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v.item() * b
+                now = time.perf_counter()
+                end = step == n_steps - 1
+                if end or now - last_yield >= tc.progress_interval:
+                    means = {k: v / seen for k, v in sums.items()}
+                    rec = None
+                    if end:
+                        rec = {"epoch": epoch + 1, **means, "time": now - te}
+                        history.append(rec)
+                        if tc.checkpoint and rank == 0:
+                            save_model(tc.checkpoint, model, history, train_config=tc, optimizer=opt)
+                    last_yield = now
+                    yield Progress(
+                        epoch=epoch + 1, n_epochs=tc.epochs, step=step + 1, n_steps=n_steps,
+                        loss=means["loss"], terms={k: v for k, v in means.items() if k != "loss"},
+                        elapsed=now - t0, samples_per_s=seen * world / max(now - te, 1e-9),
+                        epoch_time=None if rec is None else rec["time"], model=model,
+                    )  # fmt: skip
+                    last_yield = time.perf_counter()
+            if stopped:
+                break
+        if stopped:
+            if good_state is not None:
+                model.load_state_dict(good_state)
+            if tc.checkpoint and rank == 0:
+                save_model(tc.checkpoint, model, history, train_config=tc, optimizer=opt)
+            now = time.perf_counter()
+            yield Progress(
+                epoch=epoch + 1, n_epochs=tc.epochs, step=step + 1, n_steps=n_steps,
+                loss=float("nan"), terms={}, elapsed=now - t0, samples_per_s=0.0,
+                stopped=stopped + "; restored the last good weights", model=model,
+            )  # fmt: skip
+    except GeneratorExit:
+        if tc.checkpoint and rank == 0:
+            save_model(tc.checkpoint, model, history, train_config=tc, optimizer=opt)
+        raise
+    finally:
+        model.eval()
+        if own_group:
+            torch.distributed.destroy_process_group()
+    model.to("cpu")
+    return TrainResult(model=model, history=history, stopped=stopped)

@@ -1,0 +1,113 @@
+"""Crop widget: points + image channels → Stack in the points' metadata, gallery, counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_ivae._qt._common import STACK_KEY
+from napari_ivae._qt.crop import CropWidget
+
+pytestmark = pytest.mark.gui
+
+
+def _errors(notes):
+    return [text for sev, text in notes if "error" in sev.lower()]
+
+
+def test_crop_cuts_windows_at_the_points(dock, make_blobs):
+    img, centres = make_blobs()
+    viewer, w = dock(CropWidget)
+    image = viewer.add_image(img, name="img")
+    # 3 extra points close to the edge: dropped with border="drop" and window 16
+    edge = np.array([[2.0, 40.0], [50.0, 93.0], [5.0, 5.0]])
+    pts = np.vstack([centres, edge])
+    points = viewer.add_points(pts, name="img atoms", features={"label": ["x"] * len(pts)})
+    w.points_combo.value = points
+    w.images_list.value = [image]
+    w.window.setValue(16)
+    w.border.setCurrentText("drop")
+    w.normalize.setCurrentText("none")
+
+    stack = w.run()
+
+    assert stack is not None and points.metadata[STACK_KEY] is stack
+    inside = np.all((pts >= 8) & (pts + 8 <= 96), axis=1)
+    np.testing.assert_array_equal(stack.index, np.flatnonzero(inside))
+    assert stack.images.shape == (inside.sum(), 1, 16, 16)
+    # the crop of a point holds the image around it (raw values with normalize="none")
+    k = 5
+    y, x = pts[stack.index[k]].astype(int)
+    np.testing.assert_allclose(stack.images[k, 0], img[y - 8 : y + 8, x - 8 : x + 8])
+    gallery = viewer.layers["img atoms gallery"]
+    assert gallery.data.shape == (inside.sum(), 16, 16)
+    dropped = len(pts) - inside.sum()
+    assert f"Kept {inside.sum()} of {len(pts)}" in w.status.text()
+    assert f"{dropped} dropped" in w.status.text()
+    assert list(points.features["label"]) == ["x"] * len(pts)  # features untouched
+
+
+def test_two_channels_and_scaled_layers(dock, make_blobs):
+    img, centres = make_blobs()
+    viewer, w = dock(CropWidget)
+    a = viewer.add_image(img, name="Amplitude", scale=(2.0, 2.0))
+    p = viewer.add_image(-img, name="Phase", scale=(2.0, 2.0))
+    # points given in world units (scale 1): the widget maps them onto the image pixels
+    points = viewer.add_points(centres * 2.0, name="pts")
+    w.points_combo.value = points
+    w.images_list.value = [a, p]
+    w.window.setValue(12)
+    w.normalize.setCurrentText("none")
+    stack = w.run()
+    assert stack.images.shape[1] == 2 and stack.channels == ("Amplitude", "Phase")
+    np.testing.assert_allclose(stack.images[:, 1], -stack.images[:, 0])
+    np.testing.assert_allclose(stack.yx, centres[stack.index])
+    # the brightest pixel of every crop is its centre (the blob peak)
+    c = stack.images[:, 0]
+    peak = np.unravel_index(c.reshape(len(c), -1).argmax(1), c.shape[1:])
+    assert np.all(np.abs(np.column_stack(peak) - 6) <= 1)
+
+
+def test_bad_input_gives_a_notification_and_the_widget_stays_usable(dock, make_blobs, notes):
+    img, centres = make_blobs()
+    viewer, w = dock(CropWidget)
+    # no points layer
+    assert w.run() is None
+    assert any("no points layer" in t for t in _errors(notes))
+    image = viewer.add_image(img, name="img")
+    points = viewer.add_points(centres, name="pts")
+    w.points_combo.value = points
+    w.images_list.value = [image]
+    # window larger than the image
+    w.window.setValue(128)
+    notes.clear()
+    assert w.run() is None
+    errs = _errors(notes)
+    assert len(errs) == 1 and "window" in errs[0] and "128" in errs[0]
+    assert "Traceback" not in errs[0]
+    assert STACK_KEY not in points.metadata
+    # no channel checked
+    w.images_list.value = []
+    w.window.setValue(16)
+    notes.clear()
+    assert w.run() is None
+    assert any("channel" in t for t in _errors(notes))
+    # still usable
+    w.images_list.value = [image]
+    assert w.run() is not None and STACK_KEY in points.metadata
+
+
+def test_layer_lists_follow_the_viewer(dock, make_blobs):
+    img, centres = make_blobs()
+    viewer, w = dock(CropWidget)
+    assert w.points_combo.value is None and w.images_list.value == []
+    image = viewer.add_image(img, name="img")
+    points = viewer.add_points(centres, name="pts")
+    assert w.points_combo.value is points
+    assert w.images_list.value == [image]
+    points.name = "renamed"
+    assert w.points_combo.itemText(w.points_combo.currentIndex()) == "renamed"
+    viewer.layers.remove(points)
+    assert w.points_combo.value is None and w.points_combo.count() == 0
+    viewer.layers.remove(image)
+    assert w.images_list.count() == 0

@@ -1,0 +1,148 @@
+"""Detect widget: atoms / walls in a worker → Points (+ Labels) layers on the image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from napari_ivae._qt.detect import DetectWidget
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT = 30_000
+
+
+def _messages(notes, kind=("error", "warning")):
+    return [text for sev, text in notes if any(k in sev for k in kind)]
+
+
+def _run(w, qtbot):
+    """Run the widget's detection with the worker started by the test."""
+    w.start_thread = False
+    worker = w.run()
+    assert worker is not None
+    with qtbot.waitSignal(w.detection_finished, timeout=TIMEOUT) as blocker:
+        worker.start()
+    qtbot.waitUntil(lambda: w.run_button.isEnabled(), timeout=TIMEOUT)
+    return blocker.args[0]
+
+
+def two_domains(shape=(96, 96), seed=0):
+    """A wrapped phase (degrees) with a vertical 180° wall at x = 48 and its amplitude."""
+    rng = np.random.default_rng(seed)
+    _yy, xx = np.mgrid[: shape[0], : shape[1]]
+    up = xx < shape[1] // 2
+    phase = np.where(up, 90.0, -90.0) + rng.normal(0, 10, shape)
+    phase = (phase + 180) % 360 - 180
+    amplitude = 1.0 - 0.8 * np.exp(-((xx - shape[1] / 2 + 0.5) ** 2) / 4.0)
+    amplitude += rng.normal(0, 0.03, shape)
+    return phase.astype(np.float32), amplitude.astype(np.float32)
+
+
+def test_atoms_log_finds_the_lattice(dock, make_blobs, qtbot):
+    img, centres = make_blobs(shape=(96, 96), spacing=12)
+    viewer, w = dock(DetectWidget)
+    image = viewer.add_image(img, name="lattice", scale=(0.05, 0.05))
+    w.task = "atoms"
+    w.image_combo.value = image
+    w.atom_method.setCurrentText("log")
+    layer = _run(w, qtbot)
+
+    assert layer is viewer.layers["lattice atoms"]
+    for col in ("y", "x", "score", "intensity", "frame"):
+        assert col in layer.features
+    assert tuple(layer.scale) == (0.05, 0.05)
+    found = layer.data  # pixel coordinates of the image (scale copied)
+    d, _ = cKDTree(found).query(centres)
+    assert len(found) == len(centres)
+    assert d.max() < 0.5
+    np.testing.assert_allclose(found, layer.features[["y", "x"]].to_numpy())
+    assert float(np.max(layer.size)) < 6  # drawn small (a fraction of the spacing)
+    assert "Found" in w.status.text()
+
+
+def test_walls_gaussian_gives_points_mask_and_domains(dock, qtbot):
+    phase, amplitude = two_domains()
+    viewer, w = dock(DetectWidget)
+    amp = viewer.add_image(amplitude, name="Amplitude")
+    ph = viewer.add_image(phase, name="Phase", colormap="twilight")
+    w.task = "walls"
+    w.phase_combo.value = ph
+    w.amplitude_combo.value = amp
+    w.wall_method.setCurrentText("gaussian")
+    w.stride.setValue(4)
+    layer = _run(w, qtbot)
+
+    assert layer is viewer.layers["Phase walls"]
+    for col in ("y", "x", "frame", "orientation"):
+        assert col in layer.features
+    # all wall points lie on the true wall (x ≈ 47.5), spread along it
+    x = layer.features["x"].to_numpy()
+    assert np.all(np.abs(x - 47.5) <= 2.0)
+    assert np.ptp(layer.features["y"]) > 60
+    mask = viewer.layers["Phase wall mask"].data
+    assert mask.shape == phase.shape and mask.any()
+    cols = np.flatnonzero(mask.any(axis=0))
+    assert np.all(np.abs(cols - 47.5) <= 2.0)
+    domains = viewer.layers["Phase domains"].data
+    # two domains, one on each side of the wall
+    assert len(set(np.unique(domains[:, :40]))) == 1
+    assert len(set(np.unique(domains[:, 56:]))) == 1
+    assert domains[0, 0] != domains[0, -1]
+
+
+def test_rerun_replaces_the_layer(dock, make_blobs, qtbot):
+    img, _ = make_blobs()
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(img, name="lattice")
+    _run(w, qtbot)
+    n_layers = len(viewer.layers)
+    _run(w, qtbot)
+    assert len(viewer.layers) == n_layers
+
+
+def test_bad_input_notifies_and_widget_stays_usable(dock, make_blobs, qtbot, notes):
+    img, _ = make_blobs()
+    viewer, w = dock(DetectWidget)
+    # no layer at all
+    w.task = "atoms"
+    assert w.run() is None
+    assert any("no image layer" in t for t in _messages(notes))
+    # walls with neither phase nor amplitude
+    viewer.add_image(img, name="lattice")
+    w.task = "walls"
+    w.phase_combo.value = None
+    w.amplitude_combo.value = None
+    notes.clear()
+    assert w.run() is None
+    assert any("phase" in t and "amplitude" in t for t in _messages(notes))
+    # zero detections: a threshold far above any atom's score
+    w.task = "atoms"
+    w.threshold.setValue(4.9)
+    notes.clear()
+    n_layers = len(viewer.layers)
+    assert _run(w, qtbot) is None
+    msgs = _messages(notes)
+    assert msgs and "Traceback" not in msgs[0]
+    assert len(viewer.layers) == n_layers
+    # running twice at once: refused with a notification
+    w.threshold.setValue(0.0)  # auto
+    w.start_thread = False
+    worker = w.run()
+    notes.clear()
+    assert w.run() is None
+    assert any("already running" in t for t in _messages(notes))
+    with qtbot.waitSignal(w.detection_finished, timeout=TIMEOUT) as blocker:
+        worker.start()
+    assert blocker.args[0] is not None  # still usable
+
+
+def test_pfm_channels_are_preselected_by_role(dock):
+    phase, amplitude = two_domains()
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(amplitude, name="Amplitude 1", metadata={"role": "amplitude"})
+    viewer.add_image(phase, name="Ph 1", metadata={"role": "phase"})
+    w._guess_pfm_channels()
+    assert w.phase_combo.value.name == "Ph 1"
+    assert w.amplitude_combo.value.name == "Amplitude 1"

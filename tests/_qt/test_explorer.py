@@ -1,0 +1,275 @@
+"""Latent explorer: selection both ways, hover, recolour, labels and exports (real Qt + napari)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pyqtgraph")
+
+
+from napari_ivae._qt.explorer import HIGHLIGHT_KEY, ExplorerWidget
+from napari_ivae.crop import Stack
+
+pytestmark = pytest.mark.gui
+
+
+def _two_clusters(n=400, seed=0):
+    """Points with two latent clusters: rows 0..n/2-1 at z≈(-3, 0), the rest at z≈(+3, 0).
+
+    Positions: cluster A on the left half of a 100×100 image, cluster B on the right.
+    Each point has a stack entry (in reverse order, to test the index mapping) whose
+    image is filled with the point's row number.
+    """
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    z1 = np.r_[rng.normal(-3, 0.3, half), rng.normal(3, 0.3, n - half)]
+    z2 = rng.normal(0, 0.3, n)
+    y = rng.uniform(0, 100, n)
+    x = np.r_[rng.uniform(0, 45, half), rng.uniform(55, 100, n - half)]
+    feats = pd.DataFrame(
+        {
+            "y": y,
+            "x": x,
+            "frame": np.zeros(n, dtype=np.int64),
+            "z1": z1,
+            "z2": z2,
+            "angle": rng.uniform(-np.pi, np.pi, n),
+            "class": np.r_[np.zeros(half, int), np.ones(n - half, int)],
+            "intensity": rng.normal(size=n),
+        }
+    )
+    order = np.arange(n)[::-1]
+    images = np.broadcast_to(order[:, None, None, None].astype(np.float32), (n, 1, 8, 8)).copy()
+    stack = Stack(images=images, yx=np.c_[y, x][order], frame=np.zeros(n), index=order, channels=("a",))
+    return np.c_[y, x], feats, stack
+
+
+@pytest.fixture
+def setup(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    coords, feats, stack = _two_clusters()
+    layer = viewer.add_points(coords, features=feats, size=2, name="walls")
+    layer.metadata["ivae_stack"] = stack
+    w = ExplorerWidget(viewer)
+    qtbot.addWidget(w)
+    return viewer, layer, w
+
+
+def test_defaults_to_z_axes_and_lasso_highlights_exactly_the_cluster(setup):
+    viewer, layer, w = setup
+    assert w.layer is layer
+    assert (w._xcol, w._ycol) == ("z1", "z2")
+    sel = w.lasso(np.array([[-6, -3], [0, -3], [0, 3], [-6, 3]]))
+    assert np.array_equal(sel, np.arange(200))
+    hl = w.highlight_layer
+    assert hl is not None and hl in viewer.layers and hl.name == "walls selection"
+    assert hl.metadata[HIGHLIGHT_KEY] is layer
+    got = np.asarray(hl.data)
+    assert got.shape == (200, 2)
+    assert np.allclose(np.sort(got, axis=0), np.sort(np.asarray(layer.data)[:200], axis=0))
+    # the points layer keeps its colours (never rewritten) and stays the active layer
+    assert np.allclose(layer.face_color, layer.face_color[0])
+    assert viewer.layers.selection.active is layer
+    # the highlight layer is not offered as a layer to explore
+    assert [w.layer_combo.itemText(i) for i in range(w.layer_combo.count())] == ["walls"]
+    # shift-add the other cluster with a rectangle, then clear
+    w.rect(0, -3, 6, 3, add=True)
+    assert np.array_equal(w.selected, np.arange(400))
+    assert len(hl.data) == 400
+    w.select_indices([])
+    assert len(hl.data) == 0 and w.selected.size == 0
+
+
+def test_napari_selection_rings_points_in_scatter(setup):
+    _viewer, layer, w = setup
+    layer.selected_data = {3, 250, 7}
+    assert np.array_equal(w.selected, [3, 7, 250])
+    sx, sy = w.scatter._sel.getData()
+    assert np.allclose(np.sort(sx), np.sort(layer.features["z1"].to_numpy()[[3, 7, 250]]))
+    assert len(w.highlight_layer.data) == 3
+    # the explorer does not write back into napari's selection (no loop)
+    w.select_indices([1])
+    assert set(layer.selected_data) == {3, 250, 7}
+
+
+def test_recolour_categorical_cyclic_sequential(setup):
+    _viewer, _layer, w = setup
+    w.set_color_by("class")
+    colors = w.scatter.point_colors()
+    assert len(np.unique(colors, axis=0)) == 2  # two classes → two shared markers
+    assert (colors[:200] == colors[0]).all() and (colors[200:] == colors[399]).all()
+    assert "class" in w.legend.text()
+    w.set_color_by("angle")
+    assert "cyclic" in w.legend.text()
+    w.set_color_by("intensity")
+    assert "cyclic" not in w.legend.text()
+    colors = w.scatter.point_colors()
+    assert len(colors) == 400 and len(np.unique(colors, axis=0)) > 20
+    # the sequential map is monotonic in the value: the darkest points have the lowest values
+    v = w.layer.features["intensity"].to_numpy()
+    lum = colors[:, :3].astype(float) @ [0.3, 0.6, 0.1]
+    assert np.corrcoef(v, lum)[0, 1] > 0.8
+    assert len(w.scatter._points) == 400
+    with pytest.raises(ValueError, match="col='nope'"):
+        w.set_color_by("nope")
+
+
+def test_axes_switch_and_hover_shows_the_right_sub_image(setup, qtbot):
+    _viewer, layer, w = setup
+    w.set_axes("x", "y")
+    w.scatter.resize(300, 300)
+    w.scatter.auto_range()
+    row = 123
+    x, y = layer.features.loc[row, ["x", "y"]]
+    assert w.hover_at(x, y) == row
+    # the stack is stored in reverse order: entry n-1-row holds the image of `row`
+    assert w.hover_entry == 400 - 1 - row
+    assert float(layer.metadata["ivae_stack"].images[w.hover_entry].mean()) == row
+    assert not w.preview.pixmap().isNull()
+    with pytest.raises(ValueError, match="xcol='label'"):
+        w.set_axes("label", "y")
+
+
+def test_labels_assign_relabel_clear_and_export_csv(setup, tmp_path):
+    _viewer, layer, w = setup
+    w.add_class("charged", "#ff0000")
+    w.select_indices(np.arange(0, 10))
+    w.assign_label("charged")
+    w.select_indices(np.arange(200, 205))
+    w.assign_label("neutral")  # a new class is added on the fly
+    assert list(w.classes)[-2:] == ["charged", "neutral"]
+    lab = layer.features["label"]
+    assert isinstance(lab.dtype, pd.CategoricalDtype)
+    assert (lab[:10] == "charged").all() and (lab[200:205] == "neutral").all()
+    assert (lab[10:200] == "").all()
+    # relabel two of them, unlabel one
+    w.select_indices([0, 1])
+    w.assign_label("neutral")
+    w.select_indices([2])
+    w.clear_labels(selected_only=True)
+    # scatter coloured by label: unlabeled grey + two classes
+    assert w._color_col == "label"
+    _, counts = np.unique(w.scatter.point_colors(), axis=0, return_counts=True)
+    assert sorted(counts) == [7, 7, 386]
+    assert (w.scatter.point_colors()[5] == [255, 0, 0, 255]).all()
+    out = w.export_points(tmp_path / "labels.csv")
+    csv = pd.read_csv(out, keep_default_na=False)
+    assert len(csv) == 14
+    assert dict(zip(csv["point"], csv["label"])) == {
+        **{i: "neutral" for i in (0, 1, 200, 201, 202, 203, 204)},
+        **{i: "charged" for i in range(3, 10)},
+    }
+    assert np.allclose(csv["z1"], layer.features["z1"].to_numpy()[csv["point"]])
+    # napari colours by label on request, with the class colours
+    w.color_points_by_label()
+    assert np.allclose(layer.face_color[5], [1, 0, 0, 1])
+    w.clear_labels()
+    assert (layer.features["label"] == "").all()
+    with pytest.raises(ValueError, match="no labeled points"):
+        w.export_points(tmp_path / "none.csv")
+
+
+def test_labels_survive_a_features_rewrite(setup):
+    _viewer, layer, w = setup
+    w.select_indices([5, 6])
+    w.assign_label("a")
+    df = layer.features.drop(columns=["label"])
+    df["z1"] = -df["z1"]  # "retrained"
+    layer.features = df
+    assert list(layer.features["label"][[5, 6, 7]]) == ["a", "a", ""]
+    assert np.allclose(w.scatter.x, df["z1"])
+
+
+def test_export_label_mask_nearest_wall_point(make_napari_viewer, qtbot, tmp_path):
+    import tifffile
+
+    viewer = make_napari_viewer()
+    mask = np.zeros((40, 60), dtype=np.uint8)
+    mask[10, 5:55] = 1  # a horizontal wall
+    mask[5:35, 30] = 1  # a vertical wall
+    viewer.add_labels(mask, name="walls mask")
+    coords = np.array([[10, 10], [10, 50], [20, 30], [30, 30]], float)
+    feats = pd.DataFrame({"y": coords[:, 0], "x": coords[:, 1], "z1": [0, 1, 2, 3.0], "z2": [0, 1, 0, 1.0]})
+    viewer.add_points(coords, features=feats, name="pts")
+    w = ExplorerWidget(viewer)
+    qtbot.addWidget(w)
+    w.select_indices([0])
+    w.assign_label("class 1")
+    w.select_indices([2, 3])
+    w.assign_label("class 2")
+    out = w.export_label_mask(tmp_path / "m.tif")
+    lab = tifffile.imread(out)
+    assert lab.shape == mask.shape and lab.dtype == np.uint8
+    assert (lab[mask == 0] == 0).all()
+    assert lab[10, 5] == 1 and lab[10, 20] == 1  # nearest is point 0
+    assert lab[10, 45] == 0 and lab[10, 54] == 0  # nearest is point 1 (unlabeled)
+    assert lab[34, 30] == 2 and lab[15, 30] == 2  # vertical wall → points 2, 3
+    shown = w.show_label_mask()
+    assert np.array_equal(shown.data, lab)
+
+
+def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(make_napari_viewer, qtbot, monkeypatch):
+    messages = []
+    import napari_ivae._qt.explorer as ex
+
+    monkeypatch.setattr(ex, "show_warning", messages.append)
+    viewer = make_napari_viewer()
+    w = ExplorerWidget(viewer)
+    qtbot.addWidget(w)
+    assert w.layer is None and w.layer_combo.count() == 0
+    empty = viewer.add_points(np.zeros((0, 2)), name="empty")
+    assert w.layer is empty
+    assert messages and "no points" in messages[-1]
+    w.select_indices([])  # nothing to select: no crash
+    assert w.lasso(np.array([[0, 0], [1, 0], [1, 1]])).size == 0
+    plain = viewer.add_points(np.random.default_rng(0).uniform(0, 9, (5, 2)), name="plain",
+                              features={"name": list("abcde")})
+    assert w.layer_combo.count() == 2
+    w.set_layer(plain)
+    assert "numeric" in messages[-1]
+    coords, feats, _ = _two_clusters(50)
+    good = viewer.add_points(coords, features=feats, name="good")
+    assert w.layer is good  # a layer with latents is preferred
+    viewer.layers.remove(good)
+    assert w.layer_combo.count() == 2 and w.layer is not good
+    # a points layer whose features gain z1.. later (training) is picked up
+    w.set_layer(plain)
+    plain.features = pd.DataFrame({"name": list("abcde"), "z1": np.arange(5.0), "z2": np.ones(5)})
+    assert (w._xcol, w._ycol) == ("z1", "z2")
+    assert len(w.scatter.x) == 5
+
+
+def test_points_added_in_napari_refresh_the_scatter(setup):
+    _viewer, layer, w = setup
+    w.select_indices([1, 2])
+    layer.add([[50.0, 50.0]])
+    assert len(w.scatter.x) == 401
+    # napari selects the new point; the explorer follows napari's selection
+    assert np.array_equal(w.selected, sorted(layer.selected_data))
+    assert len(w.highlight_layer.data) == len(layer.selected_data)
+
+
+def test_manifold_layer_and_decode_in_empty_latent_space(setup):
+    pytest.importorskip("torch")
+    from napari_ivae.analysis import decode
+    from napari_ivae.models import ModelConfig, build_model
+
+    viewer, layer, w = setup
+    model = build_model(ModelConfig(kind="vae", in_channels=1, size=8, latent_dim=3))
+    layer.metadata["ivae_model"] = model
+    img = w.decode_at(0.5, -1.0)
+    expected = decode(model, np.array([[0.5, -1.0, 0.0]]))[0]
+    assert np.allclose(img, expected, atol=1e-6)
+    manifold_layer = w.show_manifold(n=4)
+    assert manifold_layer in viewer.layers
+    assert manifold_layer.data.shape == (4 * 8, 4 * 8)
+    # placed beside the points, not over them
+    assert manifold_layer.translate[-1] > layer.extent.world[1, -1]
+    # a layer without a model: a notification, not a crash
+    del layer.metadata["ivae_model"]
+    assert w.show_manifold() is None
+    with pytest.raises(ValueError, match="trained model"):
+        w.decode_at(0.0, 0.0)

@@ -1,0 +1,151 @@
+"""Atom detection against the STEM simulator's exact ground truth."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from napari_ivae import IvaeError
+from napari_ivae.detect import detect_atoms, estimate_spacing, refine_positions
+from napari_ivae.detect._metrics import match_points
+from napari_ivae.simulate import simulate_stem
+
+
+def _truth(sample) -> np.ndarray:
+    return sample.atoms[["y", "x"]].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def graphene():
+    return simulate_stem((256, 256), lattice="graphene", seed=1000)
+
+
+def test_graphene_default_noise_accuracy(graphene):
+    table = detect_atoms(graphene.image)
+    assert list(table.columns) == ["y", "x", "score", "intensity", "frame"]
+    m = match_points(table[["y", "x"]].to_numpy(), _truth(graphene), radius=2.0)
+    assert m["f1"] >= 0.99, m
+    assert m["rmse"] <= 0.3, m
+    assert (table["frame"] == 0).all()
+
+
+@pytest.mark.parametrize("seed", [1001, 1002])
+def test_graphene_twice_the_noise(seed):
+    s = simulate_stem((256, 256), lattice="graphene", noise_scale=2.0, seed=seed)
+    m = match_points(detect_atoms(s.image)[["y", "x"]].to_numpy(), _truth(s))
+    assert m["f1"] >= 0.99, m
+    assert m["rmse"] <= 0.4, m
+
+
+@pytest.mark.parametrize("lattice", ["hexagonal", "square"])
+def test_two_sublattice_lattices(lattice):
+    s = simulate_stem((256, 256), lattice=lattice, seed=1003)
+    m = match_points(detect_atoms(s.image)[["y", "x"]].to_numpy(), _truth(s))
+    assert m["f1"] >= 0.98, m
+    assert m["rmse"] <= 0.35, m
+
+
+@pytest.mark.parametrize(
+    ("lattice", "spacing"), [("graphene", 8.0), ("hexagonal", 9.0), ("square", 10.0), ("graphene", 5.0)]
+)
+def test_spacing_estimate(lattice, spacing):
+    s = simulate_stem((256, 256), lattice=lattice, spacing=spacing, seed=1004)
+    assert estimate_spacing(s.image) == pytest.approx(spacing, rel=0.05)
+
+
+def test_given_spacing_matches_estimated(graphene):
+    a = detect_atoms(graphene.image)
+    b = detect_atoms(graphene.image, spacing=8.0)
+    assert abs(len(a) - len(b)) <= 2
+
+
+def test_dopants_stand_out_in_intensity():
+    s = simulate_stem((256, 256), lattice="graphene", dopant_fraction=0.05, seed=1005)
+    table = detect_atoms(s.image)
+    m = match_points(table[["y", "x"]].to_numpy(), _truth(s))
+    pred = table.iloc[m["pairs"][:, 0]]
+    kind = s.atoms["kind"].to_numpy()[m["pairs"][:, 1]]
+    dop = pred["intensity"].to_numpy()[kind == "dopant"]
+    host = pred["intensity"].to_numpy()[kind == "host"]
+    assert len(dop) > 10
+    # dopants are 1.8x brighter: their integrated intensity clearly separates
+    assert np.median(dop) > 1.5 * np.median(host)
+    assert np.mean(dop > np.percentile(host, 99)) > 0.9
+
+
+def test_stack_gets_frame_column():
+    a = simulate_stem((128, 128), seed=1006)
+    b = simulate_stem((128, 128), seed=1007)
+    table = detect_atoms(np.stack([a.image, b.image]))
+    assert set(table["frame"].unique()) == {0, 1}
+    assert table["frame"].dtype == np.int64
+    for t, s in enumerate([a, b]):
+        sub = table[table["frame"] == t]
+        assert match_points(sub[["y", "x"]].to_numpy(), _truth(s))["f1"] >= 0.98
+
+
+def test_refine_positions_subpixel():
+    yy, xx = np.mgrid[0:64, 0:64]
+    true = np.array([[20.3, 30.7], [40.62, 12.15], [33.5, 45.5]])
+    img = np.zeros((64, 64))
+    for y, x in true:
+        img += 100 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
+    img += 10
+    out = refine_positions(img, np.rint(true), radius=2.7)
+    assert np.abs(out - true).max() < 0.02
+
+
+def test_partial_nan_warns_and_still_works(graphene):
+    img = graphene.image.copy()
+    img[:5, :5] = np.nan
+    with pytest.warns(UserWarning, match="NaN"):
+        table = detect_atoms(img)
+    assert match_points(table[["y", "x"]].to_numpy(), _truth(graphene))["f1"] >= 0.98
+
+
+@pytest.mark.parametrize(
+    ("image", "match"),
+    [
+        (np.full((64, 64), 3.0), "constant"),
+        (np.full((64, 64), np.nan), "NaN"),
+        (np.ones((8, 8)), "too small"),
+        (np.ones(100), "2-D"),
+        (np.ones((2, 2, 32, 32)), "2-D"),
+    ],
+)
+def test_bad_images_raise(image, match):
+    with pytest.raises(IvaeError, match=match):
+        detect_atoms(image)
+
+
+def test_bad_options_raise(graphene):
+    with pytest.raises(IvaeError, match="method"):
+        detect_atoms(graphene.image, method="blob")
+    with pytest.raises(IvaeError, match="spacing"):
+        detect_atoms(graphene.image, spacing=1.0)
+    with pytest.raises(IvaeError, match="threshold"):
+        detect_atoms(graphene.image, threshold=-1.0)
+
+
+def test_noise_image_is_never_a_silent_result():
+    """Pure noise: either a clear error (no lattice) or a warning-free, near-empty table."""
+    rng = np.random.default_rng(1008)
+    img = rng.normal(100, 10, (128, 128))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            table = detect_atoms(img)
+        except IvaeError as err:
+            assert "spacing" in str(err)
+            return
+    # a lattice-free image must not be covered with "atoms"
+    assert len(table) < 40 or any("no atoms" in str(w.message) for w in caught)
+
+
+def test_no_atoms_warns(graphene):
+    with pytest.warns(UserWarning, match="no atoms"):
+        table = detect_atoms(graphene.image, threshold=100.0)
+    assert len(table) == 0
+    assert list(table.columns) == ["y", "x", "score", "intensity", "frame"]
