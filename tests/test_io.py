@@ -307,6 +307,15 @@ def test_ibw_without_image_channels(tmp_path, monkeypatch):
     path.write_bytes(b"x")
     with pytest.raises(IvaeError, match=r"force\.ibw: no image channels"):
         read(path)
+    # Asylum force curve: [points, channel] with channel labels on axis 1
+    curves = np.stack([curve, 2 * curve, 3 * curve], axis=1)
+    fake2 = _fake_ibw(curves[:, :, None], [])
+    fake2["wave"]["wData"] = curves
+    fake2["wave"]["wave_header"]["nDim"] = np.array([500, 3, 0, 0])
+    fake2["wave"]["labels"] = [[], [b"", b"Raw", b"Defl", b"ZSnsr"], [], []]
+    monkeypatch.setattr(binarywave, "load", lambda path: fake2)
+    with pytest.raises(IvaeError, match=r"force\.ibw: no image channels .*\(500, 3\)"):
+        read(path)
 
 
 def test_dm_calibrated_and_spectra_skipped(tmp_path, monkeypatch):

@@ -147,6 +147,14 @@ def test_npe2_adapters_layer_data():
     assert spkw["colormap"] == "twilight"
 
 
+def test_npe2_layer_data_builds_napari_layers():
+    layers = pytest.importorskip("napari.layers")
+    for data, kwargs, kind in stem_sample() + pfm_sample() + switching_sample():
+        layer = layers.Layer.create(data, kwargs, kind)
+        assert layer.name == kwargs["name"]
+        assert np.allclose(layer.scale, kwargs["scale"])
+
+
 def test_sample_data_does_not_import_napari_or_torch():
     code = (
         "import sys; from napari_ivae import sample_data as s; s.stem_sample(); s.pfm_sample(); "

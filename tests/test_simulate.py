@@ -163,6 +163,15 @@ def test_stem_noise_scale_doubles_noise():
     assert 5 <= peak / np.std(s1.image - s1.clean) <= 12
 
 
+def test_stem_line_noise_is_per_row_and_separate_stream():
+    a = simulate_stem((128, 128), seed=5)
+    b = simulate_stem((128, 128), seed=5, line_noise=0.1)
+    pd.testing.assert_frame_equal(a.atoms, b.atoms)
+    d = (b.image - a.image).astype(np.float64)
+    assert np.allclose(d, d[:, :1], atol=1e-3)  # one offset per row
+    assert d[:, 0].std() == pytest.approx(0.1 * a.params["dose"], rel=0.3)
+
+
 def test_stem_deterministic_and_seeded():
     a, b, c = (
         simulate_stem((96, 96), seed=7),
@@ -243,6 +252,29 @@ def test_pfm_deterministic_and_random_offset():
     assert np.array_equal(a.phase, b.phase) and np.array_equal(a.domains, b.domains)
     offsets = {simulate_pfm((32, 32), seed=s).params["phase_offset"] for s in range(4)}
     assert len(offsets) == 4
+
+
+def test_pfm_options_up_fraction_stripes_and_amplitude_field():
+    base = simulate_pfm((128, 128), seed=6)
+    minority = simulate_pfm((128, 128), seed=6, up_fraction=0.2)
+    assert abs((minority.domains == 1).mean() - 0.2) < 0.05
+    assert np.array_equal(minority.walls, boundary_pixels(minority.domains))
+    stripes = simulate_pfm((128, 128), seed=6, domain_shape="stripes", domain_size=16)
+    assert np.array_equal(stripes.walls, boundary_pixels(stripes.domains))
+    # stripes of width 16 px: a 2-px wall line every 16 px
+    assert stripes.walls.mean() == pytest.approx(2 / 16, rel=0.35)
+    assert abs((stripes.domains == 1).mean() - 0.5) < 0.1
+    # the slow amplitude field has its own random stream: domains and phase unchanged
+    varied = simulate_pfm((128, 128), seed=6, amplitude_variation=0.4)
+    assert np.array_equal(varied.domains, base.domains)
+    assert np.array_equal(varied.phase, base.phase)
+    ratio = varied.amplitude / base.amplitude
+    assert 0.25 < ratio.std() < 0.55 and np.percentile(ratio, 0.1) > 0.15  # clipped at 0.2
+    asym = simulate_pfm((128, 128), seed=6, amplitude_asymmetry=0.4)
+    far = ~boundary_pixels(asym.domains)
+    up = asym.amplitude[far & (asym.domains == 1)].mean()
+    down = asym.amplitude[far & (asym.domains == -1)].mean()
+    assert up / down == pytest.approx(1.2 / 0.8, rel=0.05)
 
 
 def test_pfm_bad_arguments():

@@ -74,6 +74,7 @@ def _train(tr, qtbot, kind, classes=None):
 def _lasso_label_export(ex, points, qtbot, tmp_path, name):
     """Lasso the left half of the (z1, z2) cloud, label it, export; check every step."""
     ex.set_layer(points)
+    ex.set_axes("z1", "z2")
     feats = points.features
     z = feats[["z1", "z2"]].to_numpy()
     finite = np.isfinite(z).all(axis=1)
@@ -142,10 +143,11 @@ def test_pfm_walls_to_labels(make_napari_viewer, qtbot, tmp_path):
     import tifffile
 
     lab = tifffile.imread(mask_path)
-    assert lab.shape == phase.data.shape and (lab == 1).any()
+    code = list(ex.classes).index("wall A") + 1
+    assert lab.shape == phase.data.shape and (lab == code).any()
     yx = points.features.loc[selected, ["y", "x"]].to_numpy()
     iy, ix = np.clip(np.rint(yx).astype(int), 0, np.array(lab.shape) - 1).T
-    near = [(lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == 1).any() for y, x in zip(iy, ix)]
+    near = [(lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == code).any() for y, x in zip(iy, ix)]
     assert np.mean(near) > 0.9
 
     # retraining keeps the labels

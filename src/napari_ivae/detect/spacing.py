@@ -173,8 +173,9 @@ def estimate_spacing(image: np.ndarray, *, min_spacing: float = 3.0) -> float:
     if min(ny, nx) < 2 * 64:
         tiles = [img]
     else:
-        ys = np.linspace(0, ny - tile, max(1, min(3, ny // tile))).astype(int)
-        xs = np.linspace(0, nx - tile, max(1, min(3, nx // tile))).astype(int)
+        # up to 3 × 3 tiles, overlapping by half when the image is small
+        ys = np.linspace(0, ny - tile, max(1, min(3, 2 * ny // tile - 1))).astype(int)
+        xs = np.linspace(0, nx - tile, max(1, min(3, 2 * nx // tile - 1))).astype(int)
         tiles = [img[y : y + tile, x : x + tile] for y in ys for x in xs]
     found = []
     for t in tiles:

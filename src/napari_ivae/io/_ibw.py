@@ -68,7 +68,10 @@ def read_ibw(path: Path) -> list[ImageLayer]:
     header = wave["wave_header"]
     data = np.asarray(wave["wData"])
     ndim = int(np.count_nonzero(np.asarray(header.get("nDim", data.shape))))
-    if data.ndim < 2 or ndim < 2 or min(data.shape[:2]) < 2:
+    labels_all = wave.get("labels") or []
+    dim1_labels = [x for x in (labels_all[1] if len(labels_all) > 1 else []) if _text(x)]
+    # force curves / spectra: 1-D, or 2-D [points, channel] with named channels on axis 1
+    if data.ndim < 2 or ndim < 2 or (data.ndim == 2 and (dim1_labels or min(data.shape) < 8)):
         raise IvaeError(
             f"{path}: no image channels in this .ibw (wave of shape {data.shape}; a force curve or spectrum?)"
         )
@@ -79,7 +82,6 @@ def read_ibw(path: Path) -> list[ImageLayer]:
     if data.ndim == 2:
         data = data[:, :, None]
     note = _parse_note(wave.get("note", b""))
-    labels_all = wave.get("labels") or []
     raw_labels = [_text(x) for x in labels_all[2]] if len(labels_all) > 2 else []
     raw_labels = raw_labels[1:] if len(raw_labels) == data.shape[2] + 1 else raw_labels
     # pixel size

@@ -234,9 +234,7 @@ def _render_pfm(
     return amp, phase, background
 
 
-def _gain_field(
-    shape: tuple[int, int], variation: float, seed: int | None
-) -> np.ndarray | None:
+def _gain_field(shape: tuple[int, int], variation: float, seed: int | None) -> np.ndarray | None:
     """Slow multiplicative amplitude field ``max(1 + variation · f, 0.2)`` (None when 0).
 
     Drawn from its own random stream, so switching it on leaves every other

@@ -1,0 +1,162 @@
+"""Domain-wall detection against the PFM simulator's exact ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_ivae import IvaeError
+from napari_ivae.detect import WallResult, detect_walls, wall_points
+from napari_ivae.detect._metrics import wall_f1
+from napari_ivae.detect.walls import phase_to_radians
+from napari_ivae.simulate import simulate_pfm, simulate_switching
+
+#: hard case: wrapped phase, strong drift, scan-line offsets and noise
+HARD = {"noise": 30.0, "drift": 120.0, "scanline_noise": 15.0}
+
+
+def _agreement(domains: np.ndarray, truth: np.ndarray) -> float:
+    """Fraction of pixels with the right domain, up to the global sign."""
+    a = float((domains == truth).mean())
+    return max(a, 1.0 - a)
+
+
+@pytest.fixture(scope="module")
+def default_sample():
+    return simulate_pfm((192, 192), seed=1000)
+
+
+@pytest.fixture(scope="module")
+def hard_sample():
+    return simulate_pfm((192, 192), seed=1001, **HARD)
+
+
+@pytest.mark.parametrize("which", ["default_sample", "hard_sample"])
+def test_gaussian_walls_and_domains(which, request):
+    s = request.getfixturevalue(which)
+    res = detect_walls(s.phase, s.amplitude, method="gaussian")
+    assert isinstance(res, WallResult)
+    assert res.mask.shape == s.phase.shape and res.mask.dtype == bool
+    assert wall_f1(res.mask, s.walls)["f1"] >= 0.95
+    assert res.domains.dtype == np.int8 and set(np.unique(res.domains)) == {-1, 1}
+    assert _agreement(res.domains, s.domains) >= 0.98
+    # thin: far fewer wall pixels than the 2-px-thick truth
+    assert res.mask.sum() < 0.75 * s.walls.sum()
+
+
+@pytest.mark.parametrize("which", ["default_sample", "hard_sample"])
+def test_canny_walls(which, request):
+    s = request.getfixturevalue(which)
+    res = detect_walls(s.phase, s.amplitude, method="canny")
+    assert wall_f1(res.mask, s.walls)["f1"] >= 0.85
+    assert res.domains is None
+
+
+def test_phase_only_radians_and_seeds():
+    for seed in (1002, 1003):
+        s = simulate_pfm((160, 160), units="rad", seed=seed, **HARD)
+        res = detect_walls(s.phase)  # no amplitude
+        assert wall_f1(res.mask, s.walls)["f1"] >= 0.95
+        assert wall_f1(detect_walls(s.phase, method="canny").mask, s.walls)["f1"] >= 0.85
+
+
+def test_degrees_and_radians_give_the_same_walls(default_sample):
+    s = default_sample
+    deg = detect_walls(s.phase, s.amplitude)
+    rad = detect_walls(np.deg2rad(s.phase), s.amplitude)
+    forced = detect_walls(np.deg2rad(s.phase), s.amplitude, phase_units="rad")
+    assert (deg.mask == rad.mask).mean() > 0.999
+    assert np.array_equal(rad.mask, forced.mask)
+
+
+def test_phase_unit_detection_warns_when_ambiguous():
+    with pytest.warns(UserWarning, match="taken as degrees"):
+        _, units = phase_to_radians(np.array([0.0, 10.0]))
+    assert units == "deg"
+    _, units = phase_to_radians(np.array([-np.pi, np.pi]))
+    assert units == "rad"
+    _, units = phase_to_radians(np.array([-90.0, 270.0]))
+    assert units == "deg"
+
+
+def test_amplitude_only(default_sample):
+    s = default_sample
+    for method in ("gaussian", "canny"):
+        res = detect_walls(amplitude=s.amplitude, method=method)
+        assert res.domains is None
+        assert wall_f1(res.mask, s.walls)["f1"] >= 0.9
+
+
+def test_switching_stack_keeps_the_domain_sign():
+    s = simulate_switching((128, 128), n_frames=4, seed=1004)
+    res = detect_walls(s.phase, s.amplitude)
+    assert res.mask.shape == s.phase.shape
+    assert res.domains.shape == s.phase.shape
+    # one global sign for the whole stack: align on frame 0, then every frame agrees
+    sign = 1 if (res.domains[0] == s.domains[0]).mean() > 0.5 else -1
+    for t in range(len(s.phase)):
+        assert (sign * res.domains[t] == s.domains[t]).mean() >= 0.98
+    frac = res.switched_fraction if sign > 0 else 1 - res.switched_fraction
+    np.testing.assert_allclose(frac, s.switched_fraction, atol=0.02)
+    assert set(res.points["frame"].unique()) == set(range(len(s.phase)))
+    assert wall_f1(res.mask, s.walls)["f1"] >= 0.95
+
+
+def test_wall_points_orientation_and_stride():
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[50, 10:90] = True  # horizontal wall
+    pts = wall_points(mask, stride=5, frame=3)
+    assert list(pts.columns) == ["y", "x", "frame", "orientation"]
+    assert (pts["frame"] == 3).all()
+    inner = pts[(pts["x"] > 20) & (pts["x"] < 80)]
+    assert np.allclose(inner["orientation"], 0.0, atol=0.1)
+    gaps = np.diff(np.sort(pts["x"].to_numpy()))
+    assert 4 <= np.median(gaps) <= 6
+    # vertical and diagonal walls
+    v = np.zeros((100, 100), dtype=bool)
+    v[10:90, 40] = True
+    ov = wall_points(v, stride=4)["orientation"].to_numpy()[3:-3]
+    assert np.allclose(np.abs(ov), np.pi / 2, atol=0.1)
+    d = np.zeros((100, 100), dtype=bool)
+    rr = np.arange(10, 90)
+    d[rr, rr] = True  # y = x: 45° downwards to the right
+    od = wall_points(d, stride=4)["orientation"].to_numpy()[3:-3]
+    assert np.allclose(od, np.pi / 4, atol=0.1)
+
+
+def test_points_follow_the_mask(default_sample):
+    res = detect_walls(default_sample.phase, default_sample.amplitude, stride=6)
+    pts = res.points
+    assert len(pts) > 20
+    yi, xi = pts["y"].to_numpy().astype(int), pts["x"].to_numpy().astype(int)
+    assert res.mask[yi, xi].all()
+
+
+def test_single_domain_warns_and_canny_ignores_noise():
+    rng = np.random.default_rng(1005)
+    phase = 40.0 + rng.normal(0, 20.0, (128, 128))  # one domain, noisy, degrees
+    phase[0, 0] = -150.0  # make the span unambiguously degrees
+    for method in ("gaussian", "canny"):
+        with pytest.warns(UserWarning, match="no walls"):
+            res = detect_walls(phase, method=method, phase_units="deg")
+        assert res.mask.sum() == 0
+
+
+def test_bad_inputs(default_sample):
+    s = default_sample
+    with pytest.raises(IvaeError, match="differs"):
+        detect_walls(s.phase, s.amplitude[:100])
+    with pytest.raises(IvaeError, match="both are None"):
+        detect_walls()
+    with pytest.raises(IvaeError, match="constant"):
+        detect_walls(np.zeros((64, 64)))
+    with pytest.raises(IvaeError, match="NaN"):
+        detect_walls(np.full((64, 64), np.nan))
+    with pytest.raises(IvaeError, match="too small"):
+        detect_walls(np.random.default_rng(0).normal(size=(8, 8)))
+    with pytest.raises(IvaeError, match="method"):
+        detect_walls(s.phase, method="sobel")
+    with pytest.raises(IvaeError, match="stride"):
+        detect_walls(s.phase, stride=0)
+    with pytest.raises(IvaeError, match="2-D"):
+        detect_walls(np.ones((2, 2, 32, 32)))
