@@ -142,7 +142,7 @@ def main(argv=None) -> dict:
         w.scatter.grab()
         clock["draw"] = time.perf_counter() - t
 
-    parts = {"explorer": lambda: clock["explorer"], "redraw": lambda: clock["draw"]}
+
 
     # lasso → highlight layer updated and the napari canvas redrawn
     res["lasso_to_highlight"] = {}
@@ -155,7 +155,10 @@ def main(argv=None) -> dict:
         entry = timed(
             lambda poly=poly: (w.lasso(poly), draw_napari()),
             setup=lambda: (w.select_indices([]), napari_draw()),
-            parts={"lasso_and_highlight_layer": lambda: clock["explorer"], "napari_redraw": lambda: clock["draw"]},
+            parts={
+                "lasso_and_highlight_layer": lambda: clock["explorer"],
+                "napari_redraw": lambda: clock["draw"],
+            },
         )
         entry["n_selected"] = n_in
         res["lasso_to_highlight"][frac_name] = entry
@@ -171,7 +174,10 @@ def main(argv=None) -> dict:
         entry = timed(
             lambda idx=idx: (setattr(layer, "selected_data", idx), draw_scatter()),
             setup=lambda: (setattr(layer, "selected_data", set()), w.scatter.grab()),
-            parts={"explorer_slot": lambda: clock["explorer"], "scatter_repaint": lambda: clock["draw"]},
+            parts={
+                "explorer_slot": lambda: clock["explorer"],
+                "scatter_repaint": lambda: clock["draw"],
+            },
         )
         assert w.selected.size == k
         entry["n_selected"] = k

@@ -128,11 +128,12 @@ def run(kind, x, labels, angles, args, eval_every):
         n_classes=4 if kind in ("jvae", "jrvae") else None, decoder=args.decoder,
         encoder=args.encoder, likelihood=args.likelihood, recon_sigma=args.recon_sigma,
         sigma_angle=args.sigma_angle, discrete=args.discrete,
+        angle_inference=args.angle_inference, angle_bins=args.angle_bins,
     )  # fmt: skip
     tc = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device="cpu", num_threads=args.threads, beta_cont=args.gamma, beta_disc=args.gamma,
-        capacity_cont=(0.0, args.cz), capacity_ramp=args.ramp,
+        capacity_cont=(0.0, args.cz), capacity_ramp=args.ramp, z_warmup=args.z_warmup,
     )  # fmt: skip
     gen = fit(x, mc, tc)
     t0 = time.perf_counter()
@@ -209,6 +210,9 @@ def main():
     ap.add_argument("--recon-sigma", type=float, default=1.0)
     ap.add_argument("--sigma-angle", type=float, default=math.pi)
     ap.add_argument("--discrete", default="enumerate")
+    ap.add_argument("--angle-inference", default="grid")
+    ap.add_argument("--angle-bins", type=int, default=36)
+    ap.add_argument("--z-warmup", type=float, default=0.0)
     ap.add_argument("--gamma", type=float, default=30.0)
     ap.add_argument("--cz", type=float, default=5.0)
     ap.add_argument("--ramp", type=float, default=0.5)

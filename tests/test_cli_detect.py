@@ -45,7 +45,9 @@ def test_atoms_csv_contract(tmp_path, stem, capsys):
 
 def test_atoms_stack_has_frame_column(tmp_path, stem):
     src = tmp_path / "stack.tif"
-    tifffile.imwrite(src, np.stack([stem.image, stem.image[::-1]]), imagej=True, metadata={"axes": "TYX"})
+    tifffile.imwrite(
+        src, np.stack([stem.image, stem.image[::-1]]), imagej=True, metadata={"axes": "TYX"}
+    )
     out = tmp_path / "atoms.csv"
     assert main(["detect", "atoms", str(src), "--method", "log", "-o", str(out)]) == 0
     assert out.read_text().splitlines()[0] == "y,x,score,intensity,frame"
@@ -58,12 +60,17 @@ def test_atoms_channel_by_name(tmp_path, stem):
     src = tmp_path / "two.tif"
     data = np.stack([np.random.default_rng(0).normal(size=stem.image.shape), stem.image])
     tifffile.imwrite(
-        src, data.astype(np.float32), imagej=True, metadata={"axes": "CYX", "Labels": ["BF", "HAADF"]}
+        src,
+        data.astype(np.float32),
+        imagej=True,
+        metadata={"axes": "CYX", "Labels": ["BF", "HAADF"]},
     )
     out = tmp_path / "a.csv"
     assert main(["detect", "atoms", str(src), "--channel", "haadf", "-o", str(out)]) == 0
     table = pd.read_csv(out)
-    assert match_points(table[["y", "x"]].to_numpy(), stem.atoms[["y", "x"]].to_numpy())["f1"] >= 0.99
+    assert (
+        match_points(table[["y", "x"]].to_numpy(), stem.atoms[["y", "x"]].to_numpy())["f1"] >= 0.99
+    )
     assert main(["detect", "atoms", str(src), "--channel", "nope", "-o", str(out)]) == 2
 
 
@@ -74,7 +81,19 @@ def test_walls_multichannel_contract(tmp_path, pfm, method):
     out = tmp_path / "walls.tif"
     pts = tmp_path / "walls.csv"
     code = main(
-        ["detect", "walls", str(src), "--method", method, "-o", str(out), "--points", str(pts), "--stride", "5"]
+        [
+            "detect",
+            "walls",
+            str(src),
+            "--method",
+            method,
+            "-o",
+            str(out),
+            "--points",
+            str(pts),
+            "--stride",
+            "5",
+        ]
     )
     assert code == 0
     mask = tifffile.imread(out)
@@ -93,7 +112,22 @@ def test_walls_separate_amplitude_and_domains(tmp_path, pfm):
     np.save(ph, pfm.phase)
     np.save(amp, pfm.amplitude)
     out, dom = tmp_path / "w.npy", tmp_path / "d.tif"
-    assert main(["detect", "walls", str(ph), "--amplitude", str(amp), "-o", str(out), "--domains", str(dom)]) == 0
+    assert (
+        main(
+            [
+                "detect",
+                "walls",
+                str(ph),
+                "--amplitude",
+                str(amp),
+                "-o",
+                str(out),
+                "--domains",
+                str(dom),
+            ]
+        )
+        == 0
+    )
     mask = np.load(out)
     assert mask.dtype == np.uint8 and mask.shape == pfm.phase.shape
     d = tifffile.imread(dom)

@@ -48,7 +48,8 @@ def test_two_sublattice_lattices(lattice):
 
 
 @pytest.mark.parametrize(
-    ("lattice", "spacing"), [("graphene", 8.0), ("hexagonal", 9.0), ("square", 10.0), ("graphene", 5.0)]
+    ("lattice", "spacing"),
+    [("graphene", 8.0), ("hexagonal", 9.0), ("square", 10.0), ("graphene", 5.0)],
 )
 def test_spacing_estimate(lattice, spacing):
     s = simulate_stem((256, 256), lattice=lattice, spacing=spacing, seed=1004)
@@ -149,3 +150,56 @@ def test_no_atoms_warns(graphene):
         table = detect_atoms(graphene.image, threshold=100.0)
     assert len(table) == 0
     assert list(table.columns) == ["y", "x", "score", "intensity", "frame"]
+
+
+def test_dcnn_dispatch_adds_frames(monkeypatch, graphene):
+    """method="dcnn" calls the network per frame and returns the same table layout."""
+    import pandas as pd
+
+    from napari_ivae.detect import dcnn
+
+    calls = []
+
+    def fake_dcnn(image2d, *, spacing=None, threshold=0.5, device="auto"):
+        calls.append((image2d.shape, spacing, threshold))
+        yx = graphene.atoms[["y", "x"]].to_numpy()
+        return pd.DataFrame({"y": yx[:, 0], "x": yx[:, 1], "score": 0.9, "intensity": 1.0})
+
+    monkeypatch.setattr(dcnn, "detect_atoms_dcnn", fake_dcnn)
+    table = detect_atoms(np.stack([graphene.image] * 3), method="dcnn", spacing=8.0)
+    assert calls == [((256, 256), 8.0, 0.5)] * 3
+    assert list(table.columns) == ["y", "x", "score", "intensity", "frame"]
+    assert table.groupby("frame").size().tolist() == [len(graphene.atoms)] * 3
+    with pytest.raises(IvaeError, match="sigma"):
+        detect_atoms(graphene.image, method="dcnn", sigma=2.0)
+
+
+@pytest.mark.real
+def test_real_perovskite_stem(real_data):
+    """The real perovskite HAADF image: columns ~14.6 px apart, every detection on a bright column."""
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
+
+    from napari_ivae.io import read
+
+    layer = read(real_data / "DMReader_Image_SI-Survey.dm3")[0]
+    img = np.asarray(layer.data, dtype=np.float32)
+    spacing = estimate_spacing(img)
+    assert 13.5 < spacing < 15.5
+    table = detect_atoms(img)
+    assert 800 < len(table) < 1000  # about 35 × 25 columns in 512 × 512
+    d, _ = cKDTree(table[["y", "x"]].to_numpy()).query(table[["y", "x"]].to_numpy(), k=2)
+    assert np.median(d[:, 1]) == pytest.approx(spacing, rel=0.05)
+    # detections sit on columns brighter than their surroundings
+    iy, ix = np.rint(table["y"]).astype(int), np.rint(table["x"]).astype(int)
+    local = ndimage.uniform_filter(img, 2 * int(spacing) + 1)
+    assert np.mean(ndimage.gaussian_filter(img, 1.5)[iy, ix] > local[iy, ix]) > 0.93
+
+
+def test_saturated_and_uint8_images(graphene):
+    """Clipped (saturated) columns and 8-bit images are still found once each."""
+    clipped = np.clip(graphene.image, None, np.percentile(graphene.image, 90))
+    u8 = (np.clip(graphene.image / graphene.image.max(), 0, 1) * 255).astype(np.uint8)
+    for img in (clipped, u8):
+        table = detect_atoms(img)
+        assert match_points(table[["y", "x"]].to_numpy(), _truth(graphene))["f1"] >= 0.99

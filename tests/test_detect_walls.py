@@ -77,6 +77,10 @@ def test_phase_unit_detection_warns_when_ambiguous():
     assert units == "rad"
     _, units = phase_to_radians(np.array([-90.0, 270.0]))
     assert units == "deg"
+    with pytest.warns(UserWarning, match="raw instrument"):
+        phase_to_radians(np.array([0.0, 32767.0]))
+    with pytest.warns(UserWarning, match="taken as radians"):
+        phase_to_radians(np.array([0.0, 0.2]))
 
 
 def test_amplitude_only(default_sample):
@@ -120,8 +124,11 @@ def test_wall_points_orientation_and_stride():
     d = np.zeros((100, 100), dtype=bool)
     rr = np.arange(10, 90)
     d[rr, rr] = True  # y = x: 45° downwards to the right
-    od = wall_points(d, stride=4)["orientation"].to_numpy()[3:-3]
-    assert np.allclose(od, np.pi / 4, atol=0.1)
+    pd_ = wall_points(d, stride=4)
+    assert np.allclose(pd_["orientation"].to_numpy()[3:-3], np.pi / 4, atol=0.1)
+    # about `stride` apart along a diagonal too (not stride * sqrt(2))
+    step = np.hypot(np.diff(pd_["y"].to_numpy()), np.diff(pd_["x"].to_numpy()))
+    assert 4 <= step.min() and step.max() <= 5.5
 
 
 def test_points_follow_the_mask(default_sample):
@@ -160,3 +167,68 @@ def test_bad_inputs(default_sample):
         detect_walls(s.phase, stride=0)
     with pytest.raises(IvaeError, match="2-D"):
         detect_walls(np.ones((2, 2, 32, 32)))
+
+
+def test_dcnn_dispatch_thins_the_probability_map(monkeypatch, default_sample):
+    """method="dcnn": the network's probability map becomes thin walls and points.
+
+    The network itself is tested in test_dcnn.py; here a stand-in returns a
+    blurred version of the true walls, which must come back as thin lines on
+    the walls, frame by frame, with the phase handed over in radians.
+    """
+    from scipy import ndimage
+
+    from napari_ivae.detect import dcnn
+
+    seen = {}
+
+    def fake_probability(phase2d, amplitude2d, *, phase_units="auto", device="auto"):
+        seen["units"] = phase_units
+        seen["max_phase"] = float(np.abs(phase2d).max())
+        return ndimage.gaussian_filter(default_sample.walls.astype(np.float32), 1.5) * 2.5
+
+    monkeypatch.setattr(dcnn, "wall_probability", fake_probability)
+    s = default_sample
+    res = detect_walls(np.stack([s.phase, s.phase]), np.stack([s.amplitude] * 2), method="dcnn")
+    assert seen["units"] == "rad" and seen["max_phase"] <= np.pi + 1e-5
+    assert res.mask.shape == (2, *s.phase.shape) and res.domains is None
+    assert wall_f1(res.mask[1], s.walls)["f1"] >= 0.95
+    assert res.mask[0].sum() < 0.75 * s.walls.sum()  # thinned
+    assert set(res.points["frame"]) == {0, 1}
+    with pytest.raises(IvaeError, match="threshold"):
+        detect_walls(s.phase, method="dcnn", threshold=1.5)
+
+
+@pytest.mark.real
+@pytest.mark.parametrize(
+    ("name", "min_agree"), [("scan_0001.ibw", 0.97), ("PTO_Funakubo0007.tif", 0.96)]
+)
+def test_real_pfm_walls_follow_amplitude_dips_and_phase_levels(real_data, name, min_agree):
+    """Real PFM: the walls sit on the dark lines of the amplitude, the domains on the phase levels."""
+    from scipy import ndimage
+
+    from napari_ivae.io import read
+
+    layers = read(real_data / name)
+    phase = np.asarray(next(ly for ly in layers if ly.role == "phase").data, dtype=np.float64)
+    amp = np.asarray(next(ly for ly in layers if ly.role == "amplitude").data, dtype=np.float64)
+    res = detect_walls(phase, amp)
+    assert res.mask.sum() > 300
+    # walls are the dark lines of the amplitude (instrument reading, independent of the phase)
+    assert np.median(amp[res.mask]) < 0.4 * np.median(amp)
+    # domains = the two phase levels (a plain two-level split of these clean phases)
+    z = np.exp(1j * np.deg2rad(phase))
+    axis = np.angle(np.mean(z**2)) / 2
+    simple = ndimage.median_filter(np.real(z * np.exp(-1j * axis)), 5) > 0
+    assert _agreement(res.domains > 0, simple) >= min_agree
+
+
+def test_clean_single_domain_gives_no_canny_edges():
+    """A low-noise single-domain crop: no walls in the truth, none found (Canny's floor)."""
+    s = simulate_pfm((64, 64), seed=2)
+    crop = (slice(0, 32), slice(0, 32))
+    assert not s.walls[crop].any()
+    for method in ("canny", "gaussian"):
+        with pytest.warns(UserWarning, match="no walls"):
+            res = detect_walls(s.phase[crop], s.amplitude[crop], method=method)
+        assert not res.mask.any()

@@ -172,6 +172,16 @@ def test_stem_line_noise_is_per_row_and_separate_stream():
     assert d[:, 0].std() == pytest.approx(0.1 * a.params["dose"], rel=0.3)
 
 
+def test_stem_position_jitter_truth_exact():
+    a = simulate_stem((96, 96), background=0.0, seed=5)
+    b = simulate_stem((96, 96), background=0.0, seed=5, position_jitter=0.5)
+    d, _ = cKDTree(a.atoms[["y", "x"]].to_numpy()).query(b.atoms[["y", "x"]].to_numpy())
+    assert 0.4 < np.sqrt(np.mean(d**2)) / np.sqrt(2) < 0.6  # really displaced
+    inner = interior(b.atoms, b.clean.shape)
+    fit = log_quadratic_peaks(b.clean.astype(np.float64), inner[["y", "x"]].to_numpy())
+    assert np.median(np.hypot(*(fit - inner[["y", "x"]].to_numpy()).T)) < 0.005
+
+
 def test_stem_deterministic_and_seeded():
     a, b, c = (
         simulate_stem((96, 96), seed=7),

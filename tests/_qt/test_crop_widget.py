@@ -111,3 +111,26 @@ def test_layer_lists_follow_the_viewer(dock, make_blobs):
     assert w.points_combo.value is None and w.points_combo.count() == 0
     viewer.layers.remove(image)
     assert w.images_list.count() == 0
+
+
+def test_train_widget_follows_the_new_stack_and_galleries_are_not_channels(dock, make_blobs):
+    from napari_ivae._qt.train import TrainWidget
+
+    img, centres = make_blobs()
+    viewer, w = dock(CropWidget)
+    _, tr = dock(TrainWidget, viewer=viewer)
+    image = viewer.add_image(img, name="img")
+    first = viewer.add_points(centres, name="first")
+    second = viewer.add_points(centres[:10], name="second")
+    tr.points_combo.value = first
+    assert "no sub-images" in tr.stack_info.text()
+    w.points_combo.value = second
+    w.images_list.value = [image]
+    w.window.setValue(12)
+    stack = w.run()
+    assert tr.points_combo.value is second
+    assert f"{len(stack)} sub-images" in tr.stack_info.text()
+    gallery = viewer.layers["second gallery"]
+    names = [w.images_list.item(i).text() for i in range(w.images_list.count())]
+    assert gallery.name not in names and names == ["img"]
+    assert viewer.layers.selection.active is second

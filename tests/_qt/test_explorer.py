@@ -43,7 +43,9 @@ def _two_clusters(n=400, seed=0):
     )
     order = np.arange(n)[::-1]
     images = np.broadcast_to(order[:, None, None, None].astype(np.float32), (n, 1, 8, 8)).copy()
-    stack = Stack(images=images, yx=np.c_[y, x][order], frame=np.zeros(n), index=order, channels=("a",))
+    stack = Stack(
+        images=images, yx=np.c_[y, x][order], frame=np.zeros(n), index=order, channels=("a",)
+    )
     return np.c_[y, x], feats, stack
 
 
@@ -87,7 +89,7 @@ def test_napari_selection_rings_points_in_scatter(setup):
     _viewer, layer, w = setup
     layer.selected_data = {3, 250, 7}
     assert np.array_equal(w.selected, [3, 7, 250])
-    sx, sy = w.scatter._sel.getData()
+    sx, _sy = w.scatter._sel.getData()
     assert np.allclose(np.sort(sx), np.sort(layer.features["z1"].to_numpy()[[3, 7, 250]]))
     assert len(w.highlight_layer.data) == 3
     # the explorer does not write back into napari's selection (no loop)
@@ -192,7 +194,9 @@ def test_export_label_mask_nearest_wall_point(make_napari_viewer, qtbot, tmp_pat
     mask[5:35, 30] = 1  # a vertical wall
     viewer.add_labels(mask, name="walls mask")
     coords = np.array([[10, 10], [10, 50], [20, 30], [30, 30]], float)
-    feats = pd.DataFrame({"y": coords[:, 0], "x": coords[:, 1], "z1": [0, 1, 2, 3.0], "z2": [0, 1, 0, 1.0]})
+    feats = pd.DataFrame(
+        {"y": coords[:, 0], "x": coords[:, 1], "z1": [0, 1, 2, 3.0], "z2": [0, 1, 0, 1.0]}
+    )
     viewer.add_points(coords, features=feats, name="pts")
     w = ExplorerWidget(viewer)
     qtbot.addWidget(w)
@@ -211,7 +215,9 @@ def test_export_label_mask_nearest_wall_point(make_napari_viewer, qtbot, tmp_pat
     assert np.array_equal(shown.data, lab)
 
 
-def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(make_napari_viewer, qtbot, monkeypatch):
+def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(
+    make_napari_viewer, qtbot, monkeypatch
+):
     messages = []
     import napari_ivae._qt.explorer as ex
 
@@ -225,8 +231,11 @@ def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(make_napari_view
     assert messages and "no points" in messages[-1]
     w.select_indices([])  # nothing to select: no crash
     assert w.lasso(np.array([[0, 0], [1, 0], [1, 1]])).size == 0
-    plain = viewer.add_points(np.random.default_rng(0).uniform(0, 9, (5, 2)), name="plain",
-                              features={"name": list("abcde")})
+    plain = viewer.add_points(
+        np.random.default_rng(0).uniform(0, 9, (5, 2)),
+        name="plain",
+        features={"name": list("abcde")},
+    )
     assert w.layer_combo.count() == 2
     w.set_layer(plain)
     assert "numeric" in messages[-1]

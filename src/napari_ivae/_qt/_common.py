@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from napari.layers import Image, Layer, Points
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
 
 from napari_ivae._errors import IvaeError
@@ -36,10 +36,42 @@ MODEL_KEY = "ivae_model"
 HISTORY_KEY = "ivae_history"
 """Key of the training history in ``points_layer.metadata``."""
 
+GALLERY_KEY = "ivae_gallery_of"
+"""Metadata key marking a crop-gallery image layer (value: name of the points layer)."""
+
+
+def is_source_image(layer: Layer) -> bool:
+    """Whether an image layer is a real image (not a gallery of crops made by the plugin)."""
+    return GALLERY_KEY not in layer.metadata
+
+
+def is_data_points(layer: Layer) -> bool:
+    """Whether a points layer holds data (not the explorer's selection highlight)."""
+    return "ivae_highlight_of" not in layer.metadata
+
+
+class _Bus(QObject):
+    """Process-wide signals between the dock widgets (they never hold each other)."""
+
+    stack_changed = Signal(object)  # the Points layer whose Stack was (re)made
+
+
+_BUS: _Bus | None = None
+
+
+def bus() -> _Bus:
+    """The shared :class:`_Bus` (created on first use, in the GUI thread)."""
+    global _BUS
+    if _BUS is None:
+        _BUS = _Bus()
+    return _BUS
+
+
 #: Columns written by :func:`napari_ivae.analysis.encode` (replaced on re-encoding).
 LATENT_COLUMN = re.compile(r"^(z\d+(_std)?|angle(_std)?|dy|dx|class|p\d+)$")
 
 __all__ = [
+    "GALLERY_KEY",
     "HISTORY_KEY",
     "LATENT_COLUMN",
     "MODEL_KEY",
@@ -49,9 +81,12 @@ __all__ = [
     "Outcome",
     "UserError",
     "add_points_table",
+    "bus",
     "guarded",
     "guarded_gen",
     "image_array",
+    "is_data_points",
+    "is_source_image",
     "join_latent",
     "notify_errors",
     "point_size",
@@ -275,7 +310,7 @@ class LayerCombo(QComboBox):
 
     def refresh(self, *_args: Any, inserted: Layer | None = None) -> None:
         """Rebuild the list, keeping the current choice when it still exists."""
-        current = self.value
+        current = before = self.value
         layers: list[Layer | None] = [None] if self._optional else []
         layers += self._candidates()
         self.blockSignals(True)
@@ -292,7 +327,7 @@ class LayerCombo(QComboBox):
                 self.setCurrentIndex(0)
         finally:
             self.blockSignals(False)
-        if self.value is not current:
+        if self.value is not before:
             self.layer_changed.emit(self.value)
 
     @property
@@ -319,10 +354,18 @@ class LayerChecklist(QListWidget):
 
     changed = Signal()
 
-    def __init__(self, viewer: Any, layer_type: type | tuple[type, ...], parent: Any = None):
+    def __init__(
+        self,
+        viewer: Any,
+        layer_type: type | tuple[type, ...],
+        *,
+        accept: Callable[[Layer], bool] | None = None,
+        parent: Any = None,
+    ):
         super().__init__(parent)
         self._viewer = viewer
         self._type = layer_type
+        self._accept = accept
         self._layers: list[Layer] = []
         self._checked: list[Layer] = []
         self._started = False
@@ -333,7 +376,11 @@ class LayerChecklist(QListWidget):
 
     def refresh(self, *_args: Any, inserted: Layer | None = None) -> None:
         """Rebuild the list, keeping check states by layer identity."""
-        layers = [layer for layer in self._viewer.layers if isinstance(layer, self._type)]
+        layers = [
+            layer
+            for layer in self._viewer.layers
+            if isinstance(layer, self._type) and (self._accept is None or self._accept(layer))
+        ]
         checked = [layer for layer in self._checked if layer in layers]
         if not checked and layers and (inserted in layers or not self._started):
             checked = [inserted if inserted in layers else layers[0]]

@@ -22,6 +22,7 @@ from pyqtgraph import functions as fn
 from pyqtgraph.Qt import internals
 from qtpy.QtCore import QPointF, QRectF, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QImage, QLinearGradient, QPainter, QPen, QPixmap
+from qtpy.QtWidgets import QGraphicsItem
 
 __all__ = [
     "ColorScheme",
@@ -449,6 +450,9 @@ class ScatterView(pg.PlotWidget):
         self.showGrid(x=False, y=False)
         self.setMenuEnabled(False)
         self._points = PaletteScatterItem(4.0)
+        # the many points are rendered once into a device pixmap and re-blitted while only the
+        # selection overlay changes (re-rendered on zoom/pan or recolour)
+        self._points.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self._points)
         self._sel = PaletteScatterItem(6.0, ring=True)
         self._sel.setZValue(10)

@@ -22,10 +22,14 @@ from qtpy.QtWidgets import (
 )
 
 from napari_ivae._qt._common import (
+    GALLERY_KEY,
     STACK_KEY,
     LayerChecklist,
     LayerCombo,
+    bus,
     image_array,
+    is_data_points,
+    is_source_image,
     notify_errors,
     points_table,
 )
@@ -54,9 +58,9 @@ class CropWidget(QWidget):
         self.viewer = viewer
         self.stack = None
 
-        self.points_combo = LayerCombo(viewer, Points)
+        self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)
         self.points_combo.setToolTip("Points (atoms or wall points) to crop around.")
-        self.images_list = LayerChecklist(viewer, Image)
+        self.images_list = LayerChecklist(viewer, Image, accept=is_source_image)
         self.images_list.setToolTip(
             "Image layer(s) to crop; each checked layer becomes one channel "
             "(e.g. amplitude + phase), in list order."
@@ -158,19 +162,31 @@ class CropWidget(QWidget):
         text += f"; {dropped:,} dropped at the border." if dropped else "."
         self.status.setText(text)
         self.stack_ready.emit(points, stack)
+        bus().stack_changed.emit(points)
         return stack
 
     def _show_gallery(self, points: Points, stack: Any, image: Image) -> Any:
-        """Show the first channel of the crops as an (N, w, w) stack beside the image."""
+        """Show the first channel of the crops as an (N, w, w) stack below the image.
+
+        The crops are drawn enlarged (about a third of the image height) so that a
+        single crop is readable; the slider of the first axis pages through them.
+        """
         name = f"{points.name} gallery"
         data = stack.images[:, 0]  # a view: no copy, even for 10⁵ crops
-        meta = {"ivae_points": points.name, "channels": tuple(stack.channels)}
+        meta = {GALLERY_KEY: points.name, "channels": tuple(stack.channels)}
+        shape = image.data[0].shape if image.multiscale else image.data.shape
+        height, w = shape[-2], data.shape[-1]
         sy, sx = (float(v) for v in image.scale[-2:])
         ty, tx = (float(v) for v in image.translate[-2:])
-        width = image.data.shape[-1] if not image.multiscale else image.data[0].shape[-1]
-        place = dict(scale=(1.0, sy, sx), translate=(0.0, ty, tx + (width + 8) * sx))
+        zoom = max(1.0, height / 3.0 / w)
+        half = (zoom - 1.0) / 2.0  # napari centres pixels on the grid: align the edges
+        place = dict(
+            scale=(1.0, sy * zoom, sx * zoom),
+            translate=(0.0, ty + (height + 4 + half) * sy, tx + half * sx),
+        )
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
         layer = self.viewer.add_image(data, name=name, colormap="gray", metadata=meta, **place)
         self.viewer.dims.set_current_step(0, 0)
+        self.viewer.layers.selection.active = points  # keep working on the points
         return layer

@@ -34,6 +34,7 @@ from napari_ivae._qt._common import (
     add_points_table,
     guarded,
     image_array,
+    is_source_image,
     notify_errors,
     report,
     show_warning,
@@ -102,7 +103,7 @@ class DetectWidget(QWidget):
         task_row.addWidget(self.walls_radio)
 
         # --- atoms
-        self.image_combo = LayerCombo(viewer, Image)
+        self.image_combo = LayerCombo(viewer, Image, accept=is_source_image)
         self.image_combo.setToolTip("Image in which to find atoms (a 2-D image or a T×Y×X stack).")
         self.atom_method = QComboBox()
         self.atom_method.addItems(["log", "dcnn"])
@@ -131,9 +132,9 @@ class DetectWidget(QWidget):
         self.atoms_box = atoms_box
 
         # --- walls
-        self.phase_combo = LayerCombo(viewer, Image, optional=True)
+        self.phase_combo = LayerCombo(viewer, Image, optional=True, accept=is_source_image)
         self.phase_combo.setToolTip("PFM phase image (degrees or radians; wrapping is handled).")
-        self.amplitude_combo = LayerCombo(viewer, Image, optional=True)
+        self.amplitude_combo = LayerCombo(viewer, Image, optional=True, accept=is_source_image)
         self.amplitude_combo.setToolTip("PFM amplitude image (optional; walls show as dark lines).")
         self.wall_method = QComboBox()
         self.wall_method.addItems(["gaussian", "canny", "dcnn"])

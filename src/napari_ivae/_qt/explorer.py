@@ -108,7 +108,8 @@ def _numeric_columns(df: pd.DataFrame) -> list[str]:
     return [
         str(c)
         for c in df.columns
-        if pd.api.types.is_numeric_dtype(df[c].dtype) and not pd.api.types.is_bool_dtype(df[c].dtype)
+        if pd.api.types.is_numeric_dtype(df[c].dtype)
+        and not pd.api.types.is_bool_dtype(df[c].dtype)
     ]
 
 
@@ -265,7 +266,11 @@ class ExplorerWidget(QWidget):
             ("Add", self._add_dialog, "Add a class"),
             ("Rename", self._rename_dialog, "Rename the active class"),
             ("Colour", self._colour_dialog, "Change the colour of the active class"),
-            ("Remove", self._remove_active, "Remove the active class (its points become unlabeled)"),
+            (
+                "Remove",
+                self._remove_active,
+                "Remove the active class (its points become unlabeled)",
+            ),
         ):
             b = QToolButton()
             b.setText(text)
@@ -371,11 +376,7 @@ class ExplorerWidget(QWidget):
             # prefer a layer with latent columns, then the active one, then the last one
             active = self.viewer.layers.selection.active
             with_z = [lay for lay in layers if "z1" in lay.features.columns]
-            keep = (
-                with_z[-1]
-                if with_z
-                else (active if active in layers else layers[-1])
-            )
+            keep = with_z[-1] if with_z else (active if active in layers else layers[-1])
         if keep is not None:
             self.layer_combo.setCurrentIndex(layers.index(keep))
         self.layer_combo.blockSignals(False)
@@ -588,7 +589,11 @@ class ExplorerWidget(QWidget):
 
     def _on_data_changed(self, event=None):
         # points added or removed in napari: the rows changed, re-read everything
-        if self._layer is not None and self._df is not None and len(self._layer.data) != len(self._df):
+        if (
+            self._layer is not None
+            and self._df is not None
+            and len(self._layer.data) != len(self._df)
+        ):
             self._selected = np.zeros(0, dtype=np.int64)
             self._on_features_changed()
             self._update_highlight()
@@ -610,7 +615,9 @@ class ExplorerWidget(QWidget):
         numeric = _numeric_columns(self._df)
         for name, col in (("xcol", xcol), ("ycol", ycol)):
             if col not in numeric:
-                raise IvaeError(f"{name}={col!r} is not a numeric feature column; choose one of {numeric}")
+                raise IvaeError(
+                    f"{name}={col!r} is not a numeric feature column; choose one of {numeric}"
+                )
         self._xcol, self._ycol = xcol, ycol
         self._set_combo(self.x_combo, numeric, xcol)
         self._set_combo(self.y_combo, numeric, ycol)
@@ -652,7 +659,9 @@ class ExplorerWidget(QWidget):
         idx = idx.astype(np.int64, copy=False).ravel()
         n = 0 if self._df is None else len(self._df)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise IvaeError(f"indices must be in 0..{n - 1}; got {int(idx.min())}..{int(idx.max())}")
+            raise IvaeError(
+                f"indices must be in 0..{n - 1}; got {int(idx.min())}..{int(idx.max())}"
+            )
         if add and self._selected.size:
             idx = np.union1d(self._selected, idx)
         else:
@@ -779,7 +788,9 @@ class ExplorerWidget(QWidget):
         text = f"point {i}"
         if self._color_col in self._df:
             v = self._df[self._color_col].iloc[i]
-            text += f"<br>{self._color_col} = " + (f"{v:.3g}" if isinstance(v, float | np.floating) else str(v))
+            text += f"<br>{self._color_col} = " + (
+                f"{v:.3g}" if isinstance(v, float | np.floating) else str(v)
+            )
         if entry >= 0:
             stack = self._layer.metadata[STACK_KEY]
             img = np.asarray(stack.images[entry])
@@ -871,8 +882,12 @@ class ExplorerWidget(QWidget):
                 f"Manifold: {cols[0]} left→right, {cols[1]} bottom→top, ±{span:.2f}"
             )
             return self.viewer.add_image(
-                img, name=name, colormap="gray", translate=(float(ext[0, -2]), translate[1]),
-                scale=scale, **kwargs
+                img,
+                name=name,
+                colormap="gray",
+                translate=(float(ext[0, -2]), translate[1]),
+                scale=scale,
+                **kwargs,
             )
 
     # ------------------------------------------------------------------ labels
@@ -1153,7 +1168,9 @@ class ExplorerWidget(QWidget):
         mask = np.asarray(mlayer.data)
         labels = self._labels()
         classes = list(self._classes())
-        code = np.array([0 if v == "" else classes.index(v) + 1 if v in classes else 0 for v in labels])
+        code = np.array(
+            [0 if v == "" else classes.index(v) + 1 if v in classes else 0 for v in labels]
+        )
         if not (code > 0).any():
             raise IvaeError("no labeled points; assign a label to a selection first")
         df = self._layer.features
@@ -1209,12 +1226,18 @@ class ExplorerWidget(QWidget):
             lay.colormap = cmap
             return lay
         return self.viewer.add_labels(
-            lab, name=name, scale=mlayer.scale, translate=mlayer.translate, colormap=cmap,
+            lab,
+            name=name,
+            scale=mlayer.scale,
+            translate=mlayer.translate,
+            colormap=cmap,
             opacity=0.9,
         )
 
     def _export_points_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Export labeled points", "labels.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export labeled points", "labels.csv", "CSV (*.csv)"
+        )
         if path:
             self._guard("Export points", self.export_points, path)
 

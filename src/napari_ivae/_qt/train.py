@@ -37,8 +37,10 @@ from napari_ivae._qt._common import (
     MODEL_KEY,
     STACK_KEY,
     LayerCombo,
+    bus,
     guarded,
     guarded_gen,
+    is_data_points,
     join_latent,
     notify_errors,
     report,
@@ -115,6 +117,7 @@ class TrainWidget(QWidget):
         self._encoding = False
         self._build()
         stop_worker_on_destroy(self, "worker")
+        bus().stack_changed.connect(self._on_stack_changed)
         self._update_stack_info()
 
     # ------------------------------------------------------------------ layout
@@ -122,7 +125,7 @@ class TrainWidget(QWidget):
         import pyqtgraph as pg
 
         viewer = self.viewer
-        self.points_combo = LayerCombo(viewer, Points)
+        self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)
         self.points_combo.setToolTip("Points layer whose sub-images (from Crop) are used.")
         self.points_combo.layer_changed.connect(self._update_stack_info)
         self.stack_info = QLabel("")
@@ -232,6 +235,12 @@ class TrainWidget(QWidget):
         else:
             n, c, h, w = stack.images.shape
             self.stack_info.setText(f"{n:,} sub-images, {c} channel(s), {h}×{w} px.")
+
+    def _on_stack_changed(self, points: Points) -> None:
+        """A crop was made: follow that points layer (unless training) and show its stack."""
+        if not self.is_running and points in self.viewer.layers:
+            self.points_combo.value = points
+        self._update_stack_info()
 
     def showEvent(self, event: Any) -> None:
         self._update_stack_info()

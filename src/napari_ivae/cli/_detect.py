@@ -48,8 +48,13 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+#: decimals written per CSV column (positions to 1e-4 px)
+_DECIMALS = {"y": 4, "x": 4, "score": 5, "intensity": 4, "orientation": 5}
+
+
 def _write_csv(path: Path, table) -> None:
-    _atomic_write(path, lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+    rounded = table.round({k: v for k, v in _DECIMALS.items() if k in table.columns})
+    _atomic_write(path, lambda p: rounded.to_csv(p, index=False))
 
 
 def _write_image(path: Path, data: np.ndarray) -> None:
@@ -67,7 +72,9 @@ def _write_image(path: Path, data: np.ndarray) -> None:
                 np.save(fh, data)
 
     else:
-        raise IvaeError(f"output {path} must end in .tif, .tiff or .npy; got {suffix or 'no suffix'!r}")
+        raise IvaeError(
+            f"output {path} must end in .tif, .tiff or .npy; got {suffix or 'no suffix'!r}"
+        )
     _atomic_write(path, write)
 
 
@@ -128,7 +135,9 @@ def detect() -> None:
     help="Laplacian of Gaussian + Gaussian fit, or the shipped U-Net.",
 )
 @click.option("--channel", default=None, help="Channel name of a multichannel file.")
-@click.option("--spacing", type=float, default=None, help="Atom spacing in pixels (default: estimated).")
+@click.option(
+    "--spacing", type=float, default=None, help="Atom spacing in pixels (default: estimated)."
+)
 @click.option(
     "--threshold",
     type=float,
@@ -152,7 +161,9 @@ def atoms(image, method, channel, spacing, threshold, device, output) -> None:
     data = np.asarray(layer.data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = detect_atoms(data, method=method, spacing=spacing, threshold=threshold, device=device)
+        table = detect_atoms(
+            data, method=method, spacing=spacing, threshold=threshold, device=device
+        )
     _echo_warnings(caught)
     cols = ["y", "x", "score", "intensity"] + (["frame"] if data.ndim == 3 else [])
     _write_csv(Path(output), table[cols])
@@ -186,7 +197,11 @@ def atoms(image, method, channel, spacing, threshold, device, output) -> None:
 @click.option("--sigma", type=float, default=1.5, show_default=True, help="Smoothing in pixels.")
 @click.option("--device", default="auto", show_default=True, help="dcnn: auto, cpu, cuda or mps.")
 @click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output mask (.tif/.npy)."
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output mask (.tif/.npy).",
 )
 @click.option(
     "--points",

@@ -99,7 +99,9 @@ def _as_stack(image, name: str) -> tuple[np.ndarray, bool]:
     if np.iscomplexobj(arr):
         raise IvaeError(f"{name} must be real-valued; got a complex array")
     if arr.ndim not in (2, 3):
-        raise IvaeError(f"{name} must be 2-D (Y, X) or a 3-D stack (T, Y, X); got shape {arr.shape}")
+        raise IvaeError(
+            f"{name} must be 2-D (Y, X) or a 3-D stack (T, Y, X); got shape {arr.shape}"
+        )
     single = arr.ndim == 2
     arr = arr[None] if single else arr
     if arr.shape[0] == 0:

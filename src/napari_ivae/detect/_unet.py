@@ -105,12 +105,13 @@ def predict_tiled(
     mult = 2 ** (len(net.enc) - 1)
     pad = [(0, 0), (margin, margin), (margin, margin)]
     xp = np.pad(x, pad, mode="reflect")
+    # pad the end so both sides are multiples of ``mult``: every tile then starts on the
+    # pooling grid of a single pass, and tiling does not change the result
     py, px = xp.shape[1:]
-    ty = min(tile, -(-py // mult) * mult)
-    tx = min(tile, -(-px // mult) * mult)
-    # pad further (at the end) so that tiles are multiples of ``mult`` and fit
-    xp = np.pad(xp, [(0, 0), (0, max(0, ty - py)), (0, max(0, tx - px))], mode="symmetric")
+    xp = np.pad(xp, [(0, 0), (0, -py % mult), (0, -px % mult)], mode="symmetric")
     py, px = xp.shape[1:]
+    tile = max(tile // mult * mult, 2 * margin + mult)
+    ty, tx = min(tile, py), min(tile, px)
     out = np.zeros((ny, nx), np.float32)
     boxes = [
         (y0, x0)

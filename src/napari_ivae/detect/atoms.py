@@ -10,17 +10,15 @@ The steps, all vectorised over the atoms:
 3. local maxima at least ``0.45 d`` apart (Chebyshev distance) are kept when
    their filtered height exceeds a data-driven threshold: a fraction of the
    typical atom height, and several times the filtered noise level;
-4. positions are refined to sub-pixel precision by an iterated, background
-   subtracted, intensity-weighted centroid on a disc of radius ``d / 3``
-   (:func:`refine_positions`);
+4. positions are refined to sub-pixel precision by a background-subtracted
+   centroid on a disc of radius ``d / 3``, then a least-squares fit of a 2-D
+   Gaussian on the raw pixels (:func:`refine_positions`);
 5. ``intensity`` integrates the background-subtracted image over that disc,
    so that heavier (brighter) columns such as dopants stand out, and
    ``score`` is the filtered height relative to a typical atom.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -156,8 +154,11 @@ def _gauss_fit(
     base = np.rint(pos).astype(np.int64)
     offs = _disc_offsets(radius)
     v = _pixels(img, base, offs.astype(np.int64)).astype(np.float32)  # (N, K)
-    # coordinates relative to the rounded start (edge clamping ignored: the
-    # few border atoms lose a little precision, never their sanity)
+    # pixels outside the image get zero weight (border atoms stay unbiased)
+    py = base[:, None, 0] + offs[None, :, 0]
+    px = base[:, None, 1] + offs[None, :, 1]
+    wv = ((py >= 0) & (py < img.shape[0]) & (px >= 0) & (px < img.shape[1])).astype(np.float32)
+    # coordinates relative to the rounded start
     oy = offs[None, :, 0].astype(np.float32)
     ox = offs[None, :, 1].astype(np.float32)
     y0 = (pos[:, 0] - base[:, 0]).astype(np.float32)
@@ -174,26 +175,17 @@ def _gauss_fit(
         inv = (1.0 / (s * s))[:, None]
         g = np.exp(-0.5 * r2 * inv)
         ag = a[:, None] * g
-        res = v - b[:, None] - ag
-        agi = ag * inv
-        cols = [None, g, agi * dy, agi * dx]  # None: the constant column (ones)
+        res = (v - b[:, None] - ag) * wv
+        agi = ag * inv * wv
+        cols = [wv, g * wv, agi * dy, agi * dx]  # weighted Jacobian columns
         if fit_sigma:
             cols.append(agi * r2 / s[:, None])
         jtj = np.empty((n, npar, npar), dtype=np.float32)
         jtr = np.empty((n, npar), dtype=np.float32)
-        k = v.shape[1]
         for p in range(npar):
-            cp = cols[p]
-            jtr[:, p] = res.sum(axis=1) if cp is None else (cp * res).sum(axis=1)
+            jtr[:, p] = (cols[p] * res).sum(axis=1)
             for q in range(p, npar):
-                cq = cols[q]
-                if cp is None and cq is None:
-                    val = np.full(n, float(k), dtype=np.float32)
-                elif cp is None or cq is None:
-                    val = (cq if cp is None else cp).sum(axis=1)
-                else:
-                    val = (cp * cq).sum(axis=1)
-                jtj[:, p, q] = jtj[:, q, p] = val
+                jtj[:, p, q] = jtj[:, q, p] = (cols[p] * cols[q]).sum(axis=1)
         # Levenberg damping for stability
         jtj += 1e-3 * eye * np.maximum(np.einsum("nii->ni", jtj), 1e-12)[:, :, None]
         try:
@@ -265,7 +257,7 @@ def find_atoms_log(
         Nearest-neighbour atom distance in pixels; estimated when omitted.
     threshold : float, optional
         Smallest accepted ``score`` (filtered peak height relative to a typical
-        atom, see Returns); default automatic: 0.2, raised to stay 4 noise
+        atom, see Returns); default automatic: 0.2, raised to stay 3.5
         standard deviations above the filtered noise.
     sigma : float, optional
         LoG scale in pixels; default ``spacing / 5``.
@@ -274,8 +266,8 @@ def find_atoms_log(
     -------
     pandas.DataFrame
         Columns ``y, x`` (sub-pixel), ``score`` (filtered peak height divided
-        by the median height of the detected atoms, so a typical atom scores
-        about 1) and ``intensity`` (see :func:`integrated_intensity`, disc of
+        by the median height of the peaks clearly above the noise, so a
+        typical atom scores about 1) and ``intensity`` (see :func:`integrated_intensity`, disc of
         radius ``spacing / 3``).
     """
     img = np.asarray(image, dtype=np.float32)
@@ -293,6 +285,11 @@ def find_atoms_log(
     mx = ndimage.maximum_filter(filt, size=size, mode="nearest")
     cand = (filt == mx) & (filt > 0)
     iy, ix = np.nonzero(cand)
+    # plateaus (e.g. saturated columns) give several equal maxima: keep one each
+    lab, n_lab = ndimage.label(cand, structure=np.ones((3, 3)))
+    if n_lab < len(iy):
+        _, first = np.unique(lab[iy, ix], return_index=True)
+        iy, ix = iy[first], ix[first]
     h = filt[iy, ix]
     # filtered noise level: noise sigma times the L2 norm of the filter kernel
     delta = np.zeros((8 * int(sigma) + 9,) * 2, dtype=np.float32)
@@ -327,9 +324,3 @@ def find_atoms_log(
         },
         columns=ATOM_COLUMNS,
     )
-
-
-def warn_if_empty(table: pd.DataFrame, what: str) -> None:
-    """Warn (not fail) when a detector found nothing."""
-    if len(table) == 0:
-        warnings.warn(f"no {what} found; check the image and the threshold", UserWarning, stacklevel=3)

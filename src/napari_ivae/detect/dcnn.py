@@ -219,7 +219,7 @@ def integrated_intensity(image: np.ndarray, yx: np.ndarray, radius: float) -> np
     ix = np.rint(yx[:, 1]).astype(int)[:, None] + ox + r
     iy = np.clip(iy, 0, padded.shape[0] - 1)
     ix = np.clip(ix, 0, padded.shape[1] - 1)
-    return padded[iy, ix].sum(axis=1)
+    return padded[iy, ix].astype(np.float64).sum(axis=1)
 
 
 def detect_atoms_dcnn(
@@ -248,8 +248,10 @@ def detect_atoms_dcnn(
     Returns
     -------
     pandas.DataFrame
-        Columns ``y, x`` (sub-pixel), ``score`` (heatmap peak value) and ``intensity``
-        (raw image summed over a disc of 0.3 × the median neighbour distance).
+        Columns ``y, x`` (sub-pixel: the heatmap maximum, refined by a Gaussian fit
+        on the raw image with :func:`napari_ivae.detect.atoms.refine_positions`),
+        ``score`` (heatmap peak value) and ``intensity`` (background-subtracted raw
+        image summed over a disc of a third of the median neighbour distance).
     """
     from skimage.feature import peak_local_max
 
@@ -265,13 +267,21 @@ def detect_atoms_dcnn(
     score = heat[peaks[:, 0], peaks[:, 1]].astype(np.float64)
     if factor != 1.0:  # pixel-centre convention of skimage.transform.rescale
         yx = (yx + 0.5) / factor - 0.5
+    yx = np.clip(yx, 0, np.array(img.shape) - 1.0)
     radius = 2.0
     if len(yx) > 1:
         from scipy.spatial import cKDTree
 
         d, _ = cKDTree(yx).query(yx, k=2)
-        radius = max(1.0, 0.3 * float(np.median(d[:, 1])))
-    intensity = integrated_intensity(img, yx, radius)
+        radius = max(1.0, float(np.median(d[:, 1])) / 3)
+    try:  # the classical finder's raw-image Gaussian fit and background-subtracted sum
+        from napari_ivae.detect.atoms import integrated_intensity as _integrate
+        from napari_ivae.detect.atoms import refine_positions
+    except ImportError:
+        intensity = integrated_intensity(img, yx, radius)
+    else:
+        yx = refine_positions(img, yx, radius=radius)
+        intensity = _integrate(img, yx, radius=radius)
     return pd.DataFrame({"y": yx[:, 0], "x": yx[:, 1], "score": score, "intensity": intensity})
 
 

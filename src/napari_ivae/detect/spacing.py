@@ -123,6 +123,7 @@ def _estimate_one(img: np.ndarray, min_spacing: float) -> float:
     iy, ix = np.nonzero(sig)
     j = int(np.argmin(r[iy, ix]))
     py, px = iy[j], ix[j]
+
     # parabolic sub-pixel refinement along both axes
     def _shift(m1: float, c0: float, p1: float) -> float:
         den = m1 - 2 * c0 + p1

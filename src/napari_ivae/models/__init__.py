@@ -77,6 +77,15 @@ class ModelConfig:
     discrete : {"enumerate", "gumbel"}
         How the class latent is handled: exact marginalisation over the K
         classes, or a Gumbel-softmax relaxation (one decode per sample).
+    angle_inference : {"grid", "encoder"}
+        ``"grid"``: q(γ|x) is a categorical over ``angle_bins`` rotations of the
+        grid (plus an encoder-predicted sub-bin offset), the reconstruction is
+        marginalised exactly over them and the prior is N(0, s_γ²) wrapped on
+        the circle and integrated per bin.  ``"encoder"``: q(γ|x) =
+        N(μ(x), σ(x)²) reparameterised, as in the rVAE paper; it often leaves γ
+        stuck in a local optimum for 0–360° rotations (docs/vae.md).
+    angle_bins : int
+        Number M of rotation bins for ``angle_inference="grid"``.
     """
 
     kind: Kind = "rvae"
@@ -94,10 +103,12 @@ class ModelConfig:
     sigma_angle: float = math.pi
     sigma_shift: float = 0.1
     discrete: Literal["enumerate", "gumbel"] = "enumerate"
+    angle_inference: Literal["grid", "encoder"] = "grid"
+    angle_bins: int = 36
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
-        for name in ("latent_dim", "hidden", "n_layers"):
+        for name in ("latent_dim", "hidden", "n_layers", "angle_bins"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise IvaeError(f"{name}={value!r} must be an integer")
@@ -122,6 +133,8 @@ class ModelConfig:
         check_choice("activation", self.activation, ("tanh", "relu", "silu"))
         check_choice("likelihood", self.likelihood, ("gaussian", "bernoulli"))
         check_choice("discrete", self.discrete, ("enumerate", "gumbel"))
+        check_choice("angle_inference", self.angle_inference, ("grid", "encoder"))
+        check_range("angle_bins", self.angle_bins, low=2)
         check_range("recon_sigma", self.recon_sigma, low=0, low_inclusive=False)
         check_range("sigma_angle", self.sigma_angle, low=0, low_inclusive=False)
         check_range("sigma_shift", self.sigma_shift, low=0, low_inclusive=False)

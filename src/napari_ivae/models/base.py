@@ -8,7 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from napari_ivae.models.nets import ConvEncoder, CoordDecoder, MLPEncoder, TemplateDecoder
+from napari_ivae.models.nets import (
+    ConvEncoder,
+    CoordDecoder,
+    MLPEncoder,
+    TemplateDecoder,
+    base_grid,
+    transform_grid,
+)
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
 
@@ -20,15 +27,24 @@ def kl_normal(mu: torch.Tensor, logstd: torch.Tensor, prior_std: float) -> torch
     return kl.sum(-1)
 
 
+def wrapped_normal_bins(n_bins: int, std: float) -> torch.Tensor:
+    """Log-probabilities of N(0, std²) wrapped on the circle, per angle bin."""
+    centers = torch.arange(n_bins, dtype=torch.float64) * (2 * math.pi / n_bins)
+    centers = (centers + math.pi) % (2 * math.pi) - math.pi
+    k = torch.arange(-5, 6, dtype=torch.float64)[:, None] * 2 * math.pi
+    dens = torch.exp(-0.5 * ((centers[None] + k) / std) ** 2).sum(0)
+    return torch.log(dens / dens.sum()).float()
+
+
 class IVAE(nn.Module):
     """(Invariant, joint) VAE.  Subclasses only pin the ``kind``.
 
-    The encoder gives, per image: the mean and log-std of z; for rotation
-    kinds a 2-vector whose direction is the mean angle (no wrap-around
-    discontinuity for the encoder to learn), the angle log-std, the mean and
-    log-std of the shift (dy, dx); for joint kinds the class logits.
-    ``forward(x)`` returns the per-sample averages of the loss terms; the
-    trainer combines them (β-weighting or capacity control).
+    Encoder outputs per image: mean and log-std of z; for rotation kinds the
+    angle posterior (``angle_inference="grid"``: M bin logits and a sub-bin
+    offset; ``"encoder"``: a 2-vector whose direction is the mean angle and a
+    log-std) and the mean and log-std of the shift (dy, dx); for joint kinds
+    the class logits.  ``forward(x)`` returns per-sample averages of the loss
+    terms; the trainer combines them (β weighting or capacity control).
     """
 
     kind = "vae"
@@ -40,7 +56,9 @@ class IVAE(nn.Module):
         self.config = config
         c, k = config, config.latent_dim
         self.n_classes = c.n_classes if c.joint else 0
-        n_out = 2 * k + (7 if c.rotation else 0) + self.n_classes
+        self.grid_angles = c.rotation and c.angle_inference == "grid"
+        n_rot = (c.angle_bins + 1 if self.grid_angles else 3) + 4 if c.rotation else 0
+        n_out = 2 * k + n_rot + self.n_classes
         enc = MLPEncoder if c.encoder == "mlp" else ConvEncoder
         self.encoder = enc(c.in_channels, c.size, c.hidden, c.n_layers, n_out, c.activation)
         n_code = k + self.n_classes
@@ -53,35 +71,64 @@ class IVAE(nn.Module):
                 n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation,
                 enlarge=c.rotation,
             )  # fmt: skip
+        if self.grid_angles:
+            m = c.angle_bins
+            centers = torch.arange(m) * (2 * math.pi / m)
+            self.register_buffer("bin_centers", (centers + math.pi) % (2 * math.pi) - math.pi)
+            self.register_buffer("log_prior_bins", wrapped_normal_bins(m, c.sigma_angle))
+            # x_m(u) = x(R(-θ_m) u): the input seen in the frame of bin m
+            rot = transform_grid(base_grid(c.size), -self.bin_centers[None], None)[0]  # (M, P, 2)
+            self.register_buffer("rot_grid", rot, persistent=False)
+            self.register_buffer("disk", base_grid(c.size).norm(dim=1) <= 1.0, persistent=False)
 
     # ----------------------------------------------------------------- encoder
     def posterior(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Posterior parameters for a batch (N, C, H, W).
 
         Returns a dict with ``z_mu``, ``z_logstd`` (N, k); for rotation kinds
-        ``angle`` (N,) radians in (-π, π], ``angle_logstd`` (N,), ``shift``
-        and ``shift_logstd`` (N, 2) = (dy, dx) in grid units; for joint kinds
-        ``logits`` (N, K).
+        ``angle`` (N,) radians (the posterior mode), ``angle_logstd`` (N,),
+        ``shift``, ``shift_logstd`` (N, 2) = (dy, dx) in grid units, and with
+        grid inference ``angle_logits`` (N, M) and ``angle_offset`` (N,); for
+        joint kinds ``logits`` (N, K).
         """
+        c = self.config
         h = self.encoder(x)
-        k = self.config.latent_dim
+        k = c.latent_dim
         out = {"z_mu": h[:, :k], "z_logstd": h[:, k : 2 * k].clamp(_LOGSTD_MIN, _LOGSTD_MAX)}
         i = 2 * k
-        if self.config.rotation:
-            out["angle"] = torch.atan2(h[:, i + 1], h[:, i])
-            out["angle_logstd"] = h[:, i + 2].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
-            out["shift"] = h[:, i + 3 : i + 5]
-            out["shift_logstd"] = h[:, i + 5 : i + 7].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
-            i += 7
+        if c.rotation:
+            if self.grid_angles:
+                m = c.angle_bins
+                logits = h[:, i : i + m]
+                offset = torch.tanh(h[:, i + m]) * (math.pi / m)
+                out["angle_logits"], out["angle_offset"] = logits, offset
+                q = F.softmax(logits.float(), dim=1)
+                out["angle"] = self.bin_centers[q.argmax(1)] + offset
+                r = (q * torch.exp(1j * self.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
+                out["angle_logstd"] = 0.5 * torch.log(-2 * torch.log(r) + 1e-12)  # circular std
+                i += m + 1
+            else:
+                out["angle"] = torch.atan2(h[:, i + 1], h[:, i])
+                out["angle_logstd"] = h[:, i + 2].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
+                i += 3
+            out["shift"] = h[:, i : i + 2]
+            out["shift_logstd"] = h[:, i + 2 : i + 4].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
+            i += 4
         if self.n_classes:
             out["logits"] = h[:, i : i + self.n_classes]
         return out
 
     # ----------------------------------------------------------------- decoder
     def decode_raw(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
-        """Decoder output (Gaussian mean or Bernoulli logits), (N, C, H, W)."""
+        """Decoder output (Gaussian mean or Bernoulli logits).
+
+        ``angle`` (N,) gives (N, C, H, W); ``angle`` (N, M) gives (N, M, C, H, W).
+        """
         code = z if onehot is None else torch.cat([z, onehot.to(z.dtype)], dim=1)
-        return self.decoder(code, angle, shift)
+        if angle is not None and angle.dim() == 1:
+            return self.decoder(code, angle[:, None], shift)[:, 0]
+        out = self.decoder(code, angle, shift)
+        return out if angle is not None else out[:, 0]
 
     def decode_mean(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
         """Expected image under the likelihood, (N, C, H, W)."""
@@ -89,12 +136,16 @@ class IVAE(nn.Module):
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
 
     def _nll(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Per-sample negative log-likelihood summed over pixels (constants dropped)."""
+        """Negative log-likelihood summed over (C, H, W) (constants dropped).
+
+        ``x`` (B, C, H, W), ``out`` (B, M, C, H, W) -> (B, M).
+        """
+        x = x[:, None].expand_as(out)
         if self.config.likelihood == "bernoulli":
             nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
         else:
             nll = 0.5 * (out - x).pow(2) / self.config.recon_sigma**2
-        return nll.flatten(1).sum(1)
+        return nll.flatten(2).sum(2)
 
     # ----------------------------------------------------------------- ELBO terms
     def forward(
@@ -107,6 +158,7 @@ class IVAE(nn.Module):
         decoder must then explain orientation through the grid, not through z).
         """
         c = self.config
+        b = x.shape[0]
         p = self.posterior(x)
 
         def sample(mu, logstd):
@@ -117,32 +169,63 @@ class IVAE(nn.Module):
         if not use_z:
             z = torch.zeros_like(z)
         terms = {"kl_z": kl_normal(p["z_mu"], p["z_logstd"], 1.0)}
-        angle = shift = None
+        angles = shift = None
         if c.rotation:
-            angle = sample(p["angle"], p["angle_logstd"])
             shift = sample(p["shift"], p["shift_logstd"])
-            terms["kl_angle"] = kl_normal(
-                p["angle"][:, None], p["angle_logstd"][:, None], c.sigma_angle
-            )
             terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
-        if not self.n_classes:
-            terms["recon"] = self._nll(x, self.decode_raw(z, angle, shift))
+            if self.grid_angles:
+                logq_rot = F.log_softmax(p["angle_logits"].float(), dim=1)
+                terms["kl_angle"] = (logq_rot.exp() * (logq_rot - self.log_prior_bins)).sum(1)
+                angles = p["angle_offset"]
+            else:
+                angles = sample(p["angle"], p["angle_logstd"])
+                terms["kl_angle"] = kl_normal(
+                    p["angle"][:, None], p["angle_logstd"][:, None], c.sigma_angle
+                )
+        kk = self.n_classes
+        q = None
+        if not kk:
+            out = self.decode_raw(z, angles, shift)[:, None]  # (B, 1, C, H, W)
         else:
             logq = F.log_softmax(p["logits"].float(), dim=1)
             q = logq.exp()
-            terms["kl_disc"] = (q * logq).sum(1) + math.log(self.n_classes)
-            kk = self.n_classes
+            terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
             if c.discrete == "enumerate":
-                b = x.shape[0]
-                eye = torch.eye(kk, device=x.device, dtype=z.dtype)
-                onehot = eye.repeat(b, 1)  # (B*K, K): sample-major
+                onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
                 rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
-                out = self.decode_raw(rep(z), rep(angle), rep(shift), onehot)
-                nll = self._nll(rep(x), out).view(b, kk)
-                terms["recon"] = (q * nll).sum(1)
+                out = self.decode_raw(rep(z), rep(angles), rep(shift), onehot)
+                out = out.view(b, kk, *out.shape[1:])
             else:
                 u = torch.rand(q.shape, generator=generator, device=x.device).clamp(1e-10, 1)
-                g = -torch.log(-torch.log(u))
-                soft = F.softmax((logq + g) / temperature, dim=1)
-                terms["recon"] = self._nll(x, self.decode_raw(z, angle, shift, soft))
+                soft = F.softmax((logq - torch.log(-torch.log(u))) / temperature, dim=1)
+                out = self.decode_raw(z, angles, shift, soft)[:, None]
+                q = None
+        if self.grid_angles:
+            nll = self._nll_bins(x, out)  # (B, K', M)
+            nll = (logq_rot.exp()[:, None, :] * nll).sum(2)
+        else:
+            nll = self._nll(x, out)  # (B, K')
+        terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
         return {k: v.mean() for k, v in terms.items()}
+
+    def _nll_bins(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """NLL of ``x`` under ``out`` rotated by each bin angle, on the inscribed disk.
+
+        ``x`` (B, C, H, W), ``out`` (B, K, C, H, W) -> (B, K, M).  The input is
+        rotated (no gradient needed) instead of the output, and the NLL is linear
+        in the data given the output, so all M bins cost one batched product.
+        """
+        b, ch, h, w = x.shape
+        m = self.config.angle_bins
+        with torch.no_grad():
+            g = self.rot_grid.to(x.dtype)[None].expand(b, -1, -1, -1).reshape(b, m * h, w, 2)
+            xm = F.grid_sample(x, g, mode="bilinear", padding_mode="zeros", align_corners=True)
+            xm = xm.view(b, ch, m, h * w)[..., self.disk].transpose(1, 2).reshape(b, m, -1)
+            x0 = x.flatten(2)[..., self.disk].reshape(b, -1)
+        o = out.flatten(3)[..., self.disk].flatten(2)  # (B, K, C*Pd)
+        cross = o @ xm.transpose(1, 2).to(o.dtype)  # (B, K, M)
+        if self.config.likelihood == "bernoulli":
+            return F.softplus(o).sum(2, keepdim=True) - cross
+        s2 = self.config.recon_sigma**2
+        xx = x0.pow(2).sum(1)[:, None, None]
+        return 0.5 / s2 * (xx - 2 * cross + o.pow(2).sum(2, keepdim=True))

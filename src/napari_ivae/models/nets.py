@@ -67,18 +67,18 @@ def base_grid(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
 
 
 def transform_grid(grid: torch.Tensor, angle: torch.Tensor | None, shift: torch.Tensor | None):
-    """Rotate the (P, 2) grid by ``angle`` (B,) and shift it by ``shift`` (B, 2) = (dy, dx).
+    """Rotate the (P, 2) grid by ``angle`` (B, M) and shift it by ``shift`` (B, 2) = (dy, dx).
 
-    Returns a (B, P, 2) grid of (x, y).
+    Returns a (B, M, P, 2) grid of (x, y) (``(1, 1, P, 2)`` when both are ``None``).
     """
-    if angle is None:
-        return grid.unsqueeze(0)
-    c, s = torch.cos(angle), torch.sin(angle)
-    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B, 2, 2)
-    out = grid.unsqueeze(0) @ rot.transpose(1, 2)
+    g = grid[None, None]
+    if angle is not None:
+        c, s = torch.cos(angle)[..., None], torch.sin(angle)[..., None]  # (B, M, 1)
+        x, y = g[..., 0], g[..., 1]
+        g = torch.stack([c * x - s * y, s * x + c * y], dim=-1)
     if shift is not None:
-        out = out + shift.flip(-1).unsqueeze(1)  # (dy, dx) -> (dx, dy)
-    return out
+        g = g + shift.flip(-1)[:, None, None, :]  # (dy, dx) -> (dx, dy)
+    return g
 
 
 class CoordDecoder(nn.Module):
@@ -86,7 +86,7 @@ class CoordDecoder(nn.Module):
 
     The first layer is split, ``W_c · (x', y') + W_z · z + b``: the latent part is
     computed once per sample and broadcast over the pixels, so a decode is a few
-    batched matrix products over (B · H · W) rows.
+    batched matrix products over (B · M · H · W) rows.
     """
 
     def __init__(self, n_latent, out_channels, size, hidden, n_layers, activation):
@@ -99,11 +99,13 @@ class CoordDecoder(nn.Module):
         self.register_buffer("grid", base_grid(size), persistent=False)
 
     def forward(self, code, angle=None, shift=None) -> torch.Tensor:
-        g = transform_grid(self.grid.to(code.dtype), angle, shift)  # (B|1, P, 2)
-        h = self.act(self.coord(g) + self.latent(code).unsqueeze(1))  # (B, P, hidden)
-        out = self.rest(h)  # (B, P, C)
+        """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle)."""
         b = code.shape[0]
-        return out.transpose(1, 2).reshape(b, self.out_channels, self.size, self.size)
+        g = transform_grid(self.grid.to(code.dtype), angle, shift)  # (B|1, M, P, 2)
+        h = self.act(self.coord(g) + self.latent(code)[:, None, None, :])  # (B, M, P, hidden)
+        out = self.rest(h)  # (B, M, P, C)
+        m = out.shape[1]
+        return out.transpose(2, 3).reshape(b, m, self.out_channels, self.size, self.size)
 
 
 class TemplateDecoder(nn.Module):
@@ -115,6 +117,7 @@ class TemplateDecoder(nn.Module):
     interpolation of the template at ``R(γ) r + Δr``: the decoded image is a
     function of the transformed spatial coordinate, like :class:`CoordDecoder`.
     With ``enlarge=False`` (models without rotation) the canvas is the crop.
+    Several angles per sample reuse one template (one ``grid_sample`` call).
     """
 
     def __init__(self, n_latent, out_channels, size, hidden, n_layers, activation, enlarge=True):
@@ -128,8 +131,13 @@ class TemplateDecoder(nn.Module):
         self.register_buffer("grid", base_grid(size), persistent=False)
 
     def forward(self, code, angle=None, shift=None) -> torch.Tensor:
-        b = code.shape[0]
+        """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle)."""
+        b, h = code.shape[0], self.size
         tmpl = self.net(code).view(b, self.out_channels, self.canvas, self.canvas)
+        if angle is None and shift is None and self.canvas == h:
+            return tmpl[:, None]
         g = transform_grid(self.grid.to(code.dtype), angle, shift) / self.half
-        g = g.expand(b, -1, -1).reshape(b, self.size, self.size, 2)
-        return F.grid_sample(tmpl, g, mode="bilinear", padding_mode="border", align_corners=True)
+        m = g.shape[1]
+        g = g.expand(b, m, -1, -1).reshape(b, m * h, h, 2)
+        out = F.grid_sample(tmpl, g, mode="bilinear", padding_mode="border", align_corners=True)
+        return out.view(b, self.out_channels, m, h, h).transpose(1, 2)

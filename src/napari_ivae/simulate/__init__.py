@@ -5,6 +5,14 @@
 - :func:`simulate_pfm`: PFM amplitude + wrapped phase with 180° domains.
 - :func:`simulate_switching`: a PFM switching series (domains growing).
 - :func:`make_cards`: the rotated-glyph "cards" benchmark set for invariant VAEs.
+
+Conventions: positions are pixels, row/column order (``y``, ``x``), pixel
+``(i, j)`` sampled at ``y = i, x = j``.  Every simulator takes ``seed`` and is
+deterministic for it; options that are off by default and draw random numbers
+(STEM ``line_noise``, ``position_jitter``; PFM ``amplitude_variation``) use their
+own random streams, so turning them on leaves the rest of a seed's sample
+unchanged.  PFM walls are the boundary pixels between domains
+(:func:`domain_walls`).
 """
 
 from napari_ivae.simulate.cards import CARD_CLASSES, CardsSample, make_cards

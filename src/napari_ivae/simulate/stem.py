@@ -201,6 +201,7 @@ def simulate_stem(
     intensity_jitter: float = 0.05,
     scan_distortion: float = 0.0,
     line_noise: float = 0.0,
+    position_jitter: float = 0.0,
     seed: int = 0,
 ) -> STEMSample:
     """Simulate an atom-resolved HAADF-STEM image of a polycrystalline 2-D lattice.
@@ -224,7 +225,8 @@ def simulate_stem(
         Number of grains (Voronoi cells around random seeds), each with its own
         orientation and lattice offset.  Where two grains meet, atoms of the
         later grain closer than 0.7·spacing to an atom of an earlier grain are
-        not placed (so no two atoms are closer than that).
+        not placed (so no two atoms are closer than that, before
+        ``position_jitter`` and ``scan_distortion``).
     dopant_fraction : float
         Fraction of all atoms that are substitutional dopants; they replace
         ``host`` sites and are ``dopant_contrast`` times brighter.
@@ -260,6 +262,10 @@ def simulate_stem(
         artefacts), in units of a host atom peak; scaled by ``noise_scale``.
         Drawn from its own random stream, so switching it on leaves the atoms
         and the other noise of a seed unchanged.  0 disables it.
+    position_jitter : float
+        Standard deviation (px) of a random displacement of every atom from its
+        lattice site (static disorder); the ground truth holds the displaced
+        positions.  Drawn from its own random stream.  Up to ``0.1 * spacing``.
     seed : int
         Seed of the random generator; the same arguments give the same sample.
 
@@ -288,6 +294,7 @@ def simulate_stem(
     check_range("intensity_jitter", intensity_jitter, low=0.0, high=0.3)
     check_range("scan_distortion", scan_distortion, low=0.0, high=spacing)
     check_range("line_noise", line_noise, low=0.0, high=1.0)
+    check_range("position_jitter", position_jitter, low=0.0, high=0.1 * spacing)
 
     rng = np.random.default_rng(seed)
     n_grains = int(n_grains)
@@ -317,6 +324,10 @@ def simulate_stem(
     pts = np.concatenate(parts_pts)
     sub = np.concatenate(parts_sub)
     grain = np.concatenate(parts_grain)
+
+    if position_jitter > 0:
+        jitter_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+        pts = pts + jitter_rng.normal(0.0, position_jitter, pts.shape)
 
     # scan distortion: probe offsets per row; apparent (recorded) positions solve r + ey(r) = y_u
     ex = ey = None
@@ -407,6 +418,7 @@ def simulate_stem(
         "intensity_jitter": float(intensity_jitter),
         "scan_distortion": float(scan_distortion),
         "line_noise": float(line_noise),
+        "position_jitter": float(position_jitter),
         "seed": seed,
         "grain_angles": [float(a) for a in angles],
         "grain_seeds": [[float(v) for v in s] for s in seeds],
