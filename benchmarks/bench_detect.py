@@ -189,6 +189,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sets and images (smoke run)")
     ap.add_argument("--methods", default=None, help="comma-separated subset, e.g. log,gaussian")
+    ap.add_argument(
+        "--sections",
+        default="atoms,walls,speed",
+        help="comma-separated subset of atoms,walls,speed",
+    )
     args = ap.parse_args()
     try:
         import torch
@@ -205,23 +210,29 @@ def main() -> None:
         wall_methods = [m for m in wall_methods if m in keep]
     if note:
         print(f"note: {note}; DCNN rows skipped", flush=True)
+    sections = set(args.sections.split(","))
     seeds = [1000, 1001] if args.quick else [1000, 1001, 1002]
     shape = (256, 256) if args.quick else (512, 512)
-    print(f"\n### Atoms ({len(seeds)} images {shape[0]}×{shape[1]} per row, seeds {seeds})\n")
-    print("| lattice | noise | method | atoms | precision | recall | F1 | RMSE (px) |")
-    print("|---|---|---|---|---|---|---|---|")
-    bench_atoms(atom_methods, seeds, shape)
+    if "atoms" in sections:
+        print(f"\n### Atoms ({len(seeds)} images {shape[0]}×{shape[1]} per row, seeds {seeds})\n")
+        print("| lattice | noise | method | atoms | precision | recall | F1 | RMSE (px) |")
+        print("|---|---|---|---|---|---|---|---|")
+        bench_atoms(atom_methods, seeds, shape)
     wseeds = list(range(1000, 1003 if args.quick else 1005))
-    print(
-        f"\n### Walls ({len(wseeds)} images 256×256 per row, seeds {wseeds}; F1 with 2 px tolerance)\n"
-    )
-    print("| test set | method | inputs | F1 mean | F1 min |")
-    print("|---|---|---|---|---|")
-    bench_walls(wall_methods, wseeds, (256, 256))
-    print("\n### Speed (best of 3; thread pools capped at 2) and peak memory (tracemalloc)\n")
-    print("| task | method | wall time (s) | CPU time (s) | peak memory (MiB) |")
-    print("|---|---|---|---|---|")
-    bench_speed(atom_methods, wall_methods, args.quick)
+    if "walls" in sections:
+        print(
+            f"\n### Walls ({len(wseeds)} images 256×256 per row, seeds {wseeds}; "
+            "F1 with 2 px tolerance)\n"
+        )
+        print("| test set | method | inputs | F1 mean | F1 min |")
+        print("|---|---|---|---|---|")
+        bench_walls(wall_methods, wseeds, (256, 256))
+    if "speed" in sections:
+        print("\n### Speed (best of 3; thread pools capped at 2) and peak memory (tracemalloc)\n")
+        print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores)")
+        print("| task | method | wall time (s) | CPU time (s) | peak memory (MiB) |")
+        print("|---|---|---|---|---|")
+        bench_speed(atom_methods, wall_methods, args.quick)
 
 
 if __name__ == "__main__":

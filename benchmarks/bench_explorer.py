@@ -7,7 +7,8 @@ for napari, the update of the highlight layer (its data, vispy node and pending
 Qt events).  The napari OpenGL canvas is only rendered with ``--show-viewer``:
 under Xvfb that is llvmpipe software rendering of *all* points of *all* layers
 (seconds for 200,000 points), which measures the CPU rasteriser, not the
-explorer; on a GPU it is a few ms.  Peak memory is the process's peak RSS.
+explorer (GPU canvas times were not measured).  Peak memory is the process's
+peak RSS.
 
     xvfb-run -a nice -n 5 python benchmarks/bench_explorer.py [--n 200000] [--repeat 3] [--json out.json] [--show-viewer]
 """
@@ -142,15 +143,17 @@ def main(argv=None) -> dict:
         w.scatter.grab()
         clock["draw"] = time.perf_counter() - t
 
-
-
     # lasso → highlight layer updated and the napari canvas redrawn
     res["lasso_to_highlight"] = {}
-    for frac_name, poly in {
-        "cluster_corner": np.array([[-4.5, -1.0], [-3.0, -1.0], [-3.0, 1.0], [-4.5, 1.0]]),
-        "one_cluster": np.array([[-5, -2], [-0.8, -2], [-0.8, 2.2], [-5, 2.2]]),
-        "half": np.array([[-6, -6], [0.3, -6], [0.3, 6], [-6, 6]]),
-    }.items():
+    z1, z2 = feats["z1"].to_numpy(), feats["z2"].to_numpy()
+    lo1, lo2, hi2 = z1.min() - 1, z2.min() - 1, z2.max() + 1
+    cases = {}
+    for target in (1_000, 10_000, 25_000, 50_000, 100_000):
+        edge = float(np.quantile(z1, target / args.n))  # a lasso around the `target` lowest z1
+        cases[f"{target // 1000}k"] = np.array(
+            [[lo1, lo2], [edge, lo2], [edge, 0.5 * (lo2 + hi2)], [edge, hi2], [lo1, hi2]]
+        )
+    for frac_name, poly in cases.items():
         n_in = int(w.lasso(poly).size)
         entry = timed(
             lambda poly=poly: (w.lasso(poly), draw_napari()),

@@ -73,7 +73,9 @@ def child_write(n: int, path: str) -> None:
     np.savez(path, images=_make_stack(n))
 
 
-def child_train(mode: str, n: int, steps: int, model: str, batch_size: int, path: str | None) -> dict:
+def child_train(
+    mode: str, n: int, steps: int, model: str, batch_size: int, path: str | None
+) -> dict:
     import torch
 
     torch.set_num_threads(2)

@@ -2,7 +2,8 @@
 
 A full session per dataset, driven through the dock widgets' own controls:
 Detect (walls, gaussian) → Crop → Train (rVAE, live loss curve) → Explore
-(lasso selection and its highlight in the image) → Label (two classes, points
+(lasso selection and its highlight in the image; the latent manifold and a
+decoded point of latent space) → Label (two classes, points
 coloured by class, the labeled wall mask).
 
 Datasets: the shipped simulated PFM sample (``napari_ivae.sample_data``) and a
@@ -102,10 +103,16 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     stack = crop.run()
     if stack is None:
         raise RuntimeError("crop failed")
+    gallery = [lay for lay in viewer.layers if "gallery" in lay.name.lower()]
+    for lay in gallery:  # show the gallery (below the image) with a readable contrast
+        sample = np.asarray(lay.data[: min(len(lay.data), 200)])
+        lo, hi = np.percentile(sample, [1, 99])
+        lay.contrast_limits = (float(lo), float(hi))
+    viewer.reset_view()
     _shot(viewer, f"{tag}_2_crop")
-    for lay in list(viewer.layers):  # hide the gallery for the next steps
-        if lay.metadata.get("ivae_gallery") or "gallery" in lay.name.lower():
-            lay.visible = False
+    for lay in gallery:  # the gallery (a 3-D stack) is not needed any more
+        viewer.layers.remove(lay)
+    viewer.reset_view()
 
     # 3 train ---------------------------------------------------------------
     train = TrainWidget(viewer)
@@ -119,7 +126,9 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     t0 = time.perf_counter()
     _wait(train.start())
     _settle(viewer, 1.0)
-    print(f"  trained {epochs} epochs on {len(stack.images)} crops in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"  trained {epochs} epochs on {len(stack.images)} crops in {time.perf_counter() - t0:.0f} s"
+    )
     viewer.layers.selection.active = points
     _shot(viewer, f"{tag}_3_train")
 
@@ -145,6 +154,17 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     ex.hover_at(*points.features.loc[row, ["z1", "z2"]].to_numpy(float))
     viewer.layers.selection.active = points
     _shot(viewer, f"{tag}_4_explore")
+
+    # 4b the model's latent manifold beside the image, and a decoded point of latent space
+    manifold = ex.show_manifold(n=10)
+    ex.decode_at(*np.percentile(zf, [90, 90], axis=0).diagonal())
+    viewer.reset_view()
+    viewer.layers.selection.active = points
+    _shot(viewer, f"{tag}_4b_manifold")
+    for lay in manifold if isinstance(manifold, list) else [manifold]:
+        if lay is not None:
+            lay.visible = False
+    viewer.reset_view()
 
     # 5 label ---------------------------------------------------------------
     ex.rename_class("class 1", "type A")

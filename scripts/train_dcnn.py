@@ -167,13 +167,12 @@ def wall_f1(pred_mask: np.ndarray, true_mask: np.ndarray, tol: float = 2.0):
 
 
 def thin_walls(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    from skimage.morphology import remove_small_objects, skeletonize
+    from skimage.morphology import skeletonize
 
-    mask = remove_small_objects(prob > threshold, 8)
-    return skeletonize(mask)
+    return skeletonize(prob > threshold)
 
 
-def evaluate(task: str, weights=None, seeds=range(1000, 1005), size=256, device="auto"):
+def evaluate(task: str, weights=None, seeds=range(1000, 1005), size=512, device="auto"):
     from napari_ivae.simulate import simulate_pfm, simulate_stem
 
     rows = []
@@ -196,14 +195,26 @@ def evaluate(task: str, weights=None, seeds=range(1000, 1005), size=256, device=
                 f"F1={r[:, 2].mean():.4f} (min {r[:, 2].min():.4f}) RMSE={np.nanmean(r[:, 3]):.3f} px"
             )
     else:
-        for sd in seeds:
-            s = simulate_pfm((size, size), seed=sd)
-            prob = dcnn.wall_probability(s.phase, s.amplitude, device=device, weights=weights)
-            rows.append(wall_f1(thin_walls(prob), np.asarray(s.walls, bool)))
-        r = np.array(rows)
-        print(
-            f"eval walls: P={r[:, 0].mean():.4f} R={r[:, 1].mean():.4f} F1={r[:, 2].mean():.4f} (min {r[:, 2].min():.4f})"
-        )
+        hard = {"noise": 20.0, "drift": 120.0, "scanline_noise": 12.0, "amplitude_noise": 0.2}
+        for name, kw, chans in [
+            ("default", {}, "both"),
+            ("hard", hard, "both"),
+            ("default", {}, "phase only"),
+            ("default", {}, "amplitude only"),
+        ]:
+            res = []
+            for sd in seeds:
+                s = simulate_pfm((size, size), seed=sd, **kw)
+                ph = None if chans == "amplitude only" else s.phase
+                am = None if chans == "phase only" else s.amplitude
+                prob = dcnn.wall_probability(ph, am, device=device, weights=weights)
+                res.append(wall_f1(thin_walls(prob), np.asarray(s.walls, bool)))
+            r = np.array(res)
+            rows.append((name, chans, *r.mean(axis=0)))
+            print(
+                f"eval walls {name} ({chans}): P={r[:, 0].mean():.4f} R={r[:, 1].mean():.4f} "
+                f"F1={r[:, 2].mean():.4f} (min {r[:, 2].min():.4f})"
+            )
     return rows
 
 

@@ -24,7 +24,9 @@ def _images(n: int = N, c: int = 1, seed: int = 0) -> np.ndarray:
     out = np.empty((n, c, W, W), np.float32)
     for i in range(n):
         a = rng.uniform(0, np.pi)
-        bar = np.exp(-((yy * np.cos(a) + xx * np.sin(a)) ** 2) / 3) * (np.abs(yy * np.sin(a) - xx * np.cos(a)) < 6)
+        bar = np.exp(-((yy * np.cos(a) + xx * np.sin(a)) ** 2) / 3) * (
+            np.abs(yy * np.sin(a) - xx * np.cos(a)) < 6
+        )
         disc = np.exp(-(yy**2 + xx**2) / 10)
         img = bar if i % 2 == 0 else disc
         for ch in range(c):
@@ -107,7 +109,7 @@ def test_train_images_only_3d_joint(jrvae_run):
 
 def test_train_images_only_4d_vae(files, capsys):
     run = files["dir"] / "run_vae"
-    code, out, err = _run(["train", files["images4d"], "--model", "vae", "--latent-dim", "3",
+    code, _out, err = _run(["train", files["images4d"], "--model", "vae", "--latent-dim", "3",
                            "--epochs", "1", "--batch-size", "48", "-o", run], capsys)  # fmt: skip
     assert code == 0, err
     lat = pd.read_csv(run / "latent.csv")
@@ -169,7 +171,7 @@ BAD = [
 @pytest.mark.parametrize(("args", "word"), BAD)
 def test_train_bad_options(files, tmp_path, capsys, args, word):
     run = tmp_path / "run"
-    code, out, err = _run(["train", files["stack"], *args, "-o", run], capsys)
+    code, _out, err = _run(["train", files["stack"], *args, "-o", run], capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("ivae: error:") and word in err
     assert "Traceback" not in err
@@ -182,7 +184,12 @@ def test_train_bad_files(tmp_path, capsys):
     np.savez(tmp_path / "nan.npz", images=bad)
     np.savez(tmp_path / "noimages.npz", points=np.zeros((3, 2)))
     (tmp_path / "junk.npz").write_text("not a zip")
-    cases = {"nan.npz": "NaN", "noimages.npz": "images", "junk.npz": "npz", "missing.npz": "not found"}
+    cases = {
+        "nan.npz": "NaN",
+        "noimages.npz": "images",
+        "junk.npz": "npz",
+        "missing.npz": "not found",
+    }
     before = sorted(tmp_path.iterdir())
     for name, word in cases.items():
         code, _, err = _run(["train", tmp_path / name, "--model", "rvae", "--latent-dim", "2",

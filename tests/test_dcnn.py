@@ -62,7 +62,7 @@ def test_tiling_matches_single_pass_and_handles_odd_and_small_sizes():
     net, cfg, dev = dcnn.load_network("atoms", device="cpu")
     img = dcnn.normalize(simulate_stem((203, 171), seed=1001).image)[None]
     single = predict_tiled(net, img, device=dev, tile=512, margin=cfg["margin"])
-    tiled = predict_tiled(net, img, device=dev, tile=96, margin=cfg["margin"], batch=3)
+    tiled = predict_tiled(net, img, device=dev, tile=128, margin=cfg["margin"], batch=8)
     assert single.shape == tiled.shape == (203, 171)
     assert np.abs(single - tiled).max() < 0.05
     assert np.abs(single - tiled).mean() < 1e-3

@@ -18,6 +18,31 @@ def _px_per_unit(model) -> float:
     return (model.config.size - 1) / 2.0
 
 
+def _rot(angle: np.ndarray, v: np.ndarray, inverse: bool) -> np.ndarray:
+    """Rotate (N, 2) vectors given as (dy, dx) by ``angle`` (N,) in the decoder's (x, y) frame."""
+    c, s = np.cos(angle), np.sin(angle)
+    if inverse:
+        s = -s
+    x, y = v[:, 1], v[:, 0]
+    return np.stack([s * x + c * y, c * x - s * y], axis=1)  # (dy, dx)
+
+
+def shift_to_pixels(model, shift_units, angle) -> np.ndarray:
+    """Decoder shift Δ (grid units, (dy, dx)) -> object displacement (pixels).
+
+    The decoder evaluates the template at ``R(γ) r + Δ``, so the template's
+    centre appears at ``r = -R(γ)⁻¹ Δ``.
+    """
+    a = np.asarray(angle, np.float64)
+    return -_rot(a, np.asarray(shift_units, np.float64), inverse=True) * _px_per_unit(model)
+
+
+def pixels_to_shift(model, d_pixels, angle) -> np.ndarray:
+    """Inverse of :func:`shift_to_pixels`."""
+    a = np.asarray(angle, np.float64)
+    return -_rot(a, np.asarray(d_pixels, np.float64) / _px_per_unit(model), inverse=False)
+
+
 def _images(model, data) -> np.ndarray:
     images = getattr(data, "images", data)
     arr = np.asarray(images)
@@ -48,7 +73,8 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
     -------
     DataFrame
         ``z1..zk``, ``z1_std..zk_std``; rotation kinds ``angle`` (radians in
-        [-π, π)), ``angle_std``, ``dy``, ``dx`` (pixels); joint kinds ``class``
+        [-π, π)), ``angle_std``, ``dy``, ``dx`` (displacement of the object
+        from the crop centre, pixels, rows down / columns right); joint kinds ``class``
         (argmax) and ``p0..p{K-1}``; ``y, x, frame`` for a Stack.
     """
     check_range("batch_size", batch_size, low=1)
@@ -72,9 +98,8 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
         a = p["angle"].astype(np.float64)
         cols["angle"] = (a + math.pi) % (2 * math.pi) - math.pi
         cols["angle_std"] = np.exp(p["angle_logstd"])
-        scale = _px_per_unit(model)
-        cols["dy"] = p["shift"][:, 0] * scale
-        cols["dx"] = p["shift"][:, 1] * scale
+        d = shift_to_pixels(model, p["shift"], a)
+        cols["dy"], cols["dx"] = d[:, 0], d[:, 1]
     if "logits" in p:
         logits = p["logits"].astype(np.float64)
         prob = np.exp(logits - logits.max(1, keepdims=True))
@@ -105,7 +130,9 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
     angle : float or array_like (N,)
         Rotation, radians (rotation kinds; ignored otherwise).
     shift : (dy, dx) or array_like (N, 2)
-        Shift in pixels (rotation kinds; ignored otherwise).
+        Displacement of the object from the crop centre in pixels, rows down
+        and columns right (rotation kinds; ignored otherwise), as ``encode``
+        reports it.
     cls : int or array_like (N,), optional
         Class (joint kinds; default 0).
 
@@ -123,9 +150,10 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
     zt = torch.from_numpy(z).to(dev)
     a = s = None
     if c.rotation:
-        a = torch.as_tensor(np.broadcast_to(np.asarray(angle, np.float32), (n,)).copy()).to(dev)
-        sh = np.broadcast_to(np.asarray(shift, np.float32), (n, 2)) / _px_per_unit(model)
-        s = torch.as_tensor(np.ascontiguousarray(sh, dtype=np.float32)).to(dev)
+        an = np.broadcast_to(np.asarray(angle, np.float64), (n,))
+        sh = pixels_to_shift(model, np.broadcast_to(np.asarray(shift, np.float64), (n, 2)), an)
+        a = torch.as_tensor(an.astype(np.float32)).to(dev)
+        s = torch.as_tensor(sh.astype(np.float32)).to(dev)
     onehot = None
     if c.joint:
         k = np.broadcast_to(np.asarray(0 if cls is None else cls), (n,)).astype(np.int64)

@@ -48,7 +48,11 @@ __all__ = ["DemoSettings", "run_demo"]
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes and epochs of the demo (``quick`` for tests, full for ``ivae demo``)."""
+    """Sizes and epochs of the demo (``quick`` for tests, full for ``ivae demo``).
+
+    The models are trained on at most ``max_train`` crops (a seeded random
+    subset) and then encode every crop.
+    """
 
     stem_epochs: int
     stem_classes: int
@@ -59,18 +63,21 @@ class DemoSettings:
     wall_stride: int
     batch_size: int
     hidden: int
+    max_train: int
 
     @classmethod
     def choose(cls, quick: bool) -> DemoSettings:
         """The quick (seconds) or full (a few minutes on 2 CPU cores) settings."""
         if quick:
             return cls(
-                stem_epochs=4, stem_classes=2, stem_latent_dim=2, pfm_epochs=4,
+                stem_epochs=3, stem_classes=2, stem_latent_dim=2, pfm_epochs=3,
                 pfm_latent_dim=2, wall_window=32, wall_stride=6, batch_size=64, hidden=64,
+                max_train=400,
             )  # fmt: skip
         return cls(
-            stem_epochs=60, stem_classes=2, stem_latent_dim=2, pfm_epochs=80,
+            stem_epochs=20, stem_classes=2, stem_latent_dim=2, pfm_epochs=40,
             pfm_latent_dim=2, wall_window=32, wall_stride=3, batch_size=64, hidden=128,
+            max_train=1500,
         )  # fmt: skip
 
 
@@ -126,7 +133,9 @@ def _figure(ncols: int, nrows: int = 1, *, size: float = 4.0, aspect: float = 1.
 
 
 def _imshow(ax, image: np.ndarray, *, cmap: str = "gray", title: str = "", **kw) -> Any:
-    lo, hi = np.percentile(image, [0.5, 99.5]) if "vmin" not in kw else (kw.pop("vmin"), kw.pop("vmax"))
+    lo, hi = (
+        np.percentile(image, [0.5, 99.5]) if "vmin" not in kw else (kw.pop("vmin"), kw.pop("vmax"))
+    )
     im = ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest", **kw)
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
@@ -183,9 +192,13 @@ def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: 
     from napari_ivae.train import TrainConfig, fit
 
     mc = ModelConfig(kind=kind, latent_dim=latent_dim, n_classes=n_classes, hidden=settings.hidden)
-    tc = TrainConfig(epochs=epochs, batch_size=min(settings.batch_size, len(stack)), seed=seed,
+    images = stack.images
+    if len(images) > settings.max_train:
+        pick = np.random.default_rng(seed).choice(len(images), settings.max_train, replace=False)
+        images = images[np.sort(pick)]
+    tc = TrainConfig(epochs=epochs, batch_size=min(settings.batch_size, len(images)), seed=seed,
                      device="cpu", progress_interval=2.0)  # fmt: skip
-    gen = fit(stack, mc, tc)
+    gen = fit(images, mc, tc)
     last = 0.0
     while True:
         try:
@@ -292,9 +305,12 @@ def stem_stage(out: Path, sample: dict, st: DemoSettings, *, seed: int,
         sel = cls == k
         ax[0, 0].scatter(table.loc[sel, "z1"], table.loc[sel, "z2"], s=6, color=colors[k],
                          label=f"class {k} ({sel.sum()})", alpha=0.7, lw=0)  # fmt: skip
+    dop = table["true_kind"].to_numpy() == "dopant"
+    ax[0, 0].scatter(table.loc[dop, "z1"], table.loc[dop, "z2"], s=30, facecolors="none",
+                     edgecolors="black", lw=0.8, label=f"true dopant ({dop.sum()})")  # fmt: skip
     ax[0, 0].set_xlabel("z1")
     ax[0, 0].set_ylabel("z2")
-    ax[0, 0].legend(markerscale=3, fontsize=8)
+    ax[0, 0].legend(markerscale=1.5, fontsize=8)
     ax[0, 0].set_title("jrVAE latent space, coloured by class", fontsize=10)
     a = table["angle"].to_numpy()
     for k in range(st.stem_classes):
@@ -366,9 +382,7 @@ def pfm_stage(out: Path, sample: dict, st: DemoSettings, *, seed: int,
 
     amp, phase, true_walls = sample["amplitude"], sample["phase"], sample["walls"]
     results, scores, seconds = {}, {}, {}
-    from napari_ivae.detect.dcnn import WEIGHTS_DIR  # TEMPORARY until the weights ship
-
-    methods = ("gaussian", "canny", "dcnn") if (WEIGHTS_DIR / "walls.pt").is_file() else ("gaussian", "canny")
+    methods = ("gaussian", "canny", "dcnn")
     for method in methods:
         t0 = time.perf_counter()
         results[method] = detect_walls(phase, amp, method=method, stride=st.wall_stride)
@@ -444,8 +458,11 @@ def pfm_stage(out: Path, sample: dict, st: DemoSettings, *, seed: int,
 
     summary = {
         "walls": {
-            m: {**{k: float(v) for k, v in scores[m].items()}, "seconds": seconds[m],
-                "points": len(results[m].points)}  # fmt: skip
+            m: {
+                **{k: float(v) for k, v in scores[m].items()},
+                "seconds": seconds[m],
+                "points": len(results[m].points),
+            }
             for m in results
         },
         "phase_axis_deg": math.degrees(phi0),

@@ -28,14 +28,14 @@ def _run(w, qtbot):
     return blocker.args[0]
 
 
-def two_domains(shape=(96, 96), seed=0):
-    """A wrapped phase (degrees) with a vertical 180° wall at x = 48 and its amplitude."""
+def two_domains(shape=(96, 96), seed=0, wall=48):
+    """A wrapped phase (degrees) with a vertical 180° wall at x = wall − 0.5 and its amplitude."""
     rng = np.random.default_rng(seed)
     _yy, xx = np.mgrid[: shape[0], : shape[1]]
-    up = xx < shape[1] // 2
+    up = xx < wall
     phase = np.where(up, 90.0, -90.0) + rng.normal(0, 10, shape)
     phase = (phase + 180) % 360 - 180
-    amplitude = 1.0 - 0.8 * np.exp(-((xx - shape[1] / 2 + 0.5) ** 2) / 4.0)
+    amplitude = 1.0 - 0.8 * np.exp(-((xx - wall + 0.5) ** 2) / 4.0)
     amplitude += rng.normal(0, 0.03, shape)
     return phase.astype(np.float32), amplitude.astype(np.float32)
 
@@ -146,3 +146,34 @@ def test_pfm_channels_are_preselected_by_role(dock):
     w._guess_pfm_channels()
     assert w.phase_combo.value.name == "Ph 1"
     assert w.amplitude_combo.value.name == "Amplitude 1"
+
+
+def test_walls_in_a_stack_keep_their_frame(dock, qtbot):
+    # three frames; the wall moves right by 8 px per frame (switching)
+    phase = np.stack([two_domains(seed=t, wall=48 + 8 * t)[0] for t in range(3)])
+    viewer, w = dock(DetectWidget)
+    ph = viewer.add_image(phase, name="Phase")
+    w.task = "walls"
+    w.phase_combo.value = ph
+    w.amplitude_combo.value = None
+    layer = _run(w, qtbot)
+    assert layer.ndim == 3
+    feats = layer.features
+    np.testing.assert_array_equal(np.asarray(layer.data)[:, 0], feats["frame"])
+    for t in range(3):
+        x = feats.loc[feats["frame"] == t, "x"].to_numpy()
+        assert len(x) > 10
+        assert np.median(np.abs(x - (47.5 + 8 * t))) <= 1.5
+
+
+@pytest.mark.slow
+def test_widgets_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import napari_ivae._qt.detect, napari_ivae._qt.crop, napari_ivae._qt.train; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

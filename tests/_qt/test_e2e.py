@@ -147,7 +147,9 @@ def test_pfm_walls_to_labels(make_napari_viewer, qtbot, tmp_path):
     assert lab.shape == phase.data.shape and (lab == code).any()
     yx = points.features.loc[selected, ["y", "x"]].to_numpy()
     iy, ix = np.clip(np.rint(yx).astype(int), 0, np.array(lab.shape) - 1).T
-    near = [(lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == code).any() for y, x in zip(iy, ix)]
+    near = [
+        (lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == code).any() for y, x in zip(iy, ix)
+    ]
     assert np.mean(near) > 0.9
 
     # retraining keeps the labels

@@ -60,7 +60,7 @@ def setup(make_napari_viewer, qtbot):
     return viewer, layer, w
 
 
-def test_defaults_to_z_axes_and_lasso_highlights_exactly_the_cluster(setup):
+def test_defaults_to_z_axes_and_lasso_highlights_exactly_the_cluster(setup, qtbot):
     viewer, layer, w = setup
     assert w.layer is layer
     assert (w._xcol, w._ycol) == ("z1", "z2")
@@ -68,7 +68,7 @@ def test_defaults_to_z_axes_and_lasso_highlights_exactly_the_cluster(setup):
     assert np.array_equal(sel, np.arange(200))
     hl = w.highlight_layer
     assert hl is not None and hl in viewer.layers and hl.name == "walls selection"
-    assert hl.metadata[HIGHLIGHT_KEY] is layer
+    assert hl.metadata[HIGHLIGHT_KEY] == "walls"
     got = np.asarray(hl.data)
     assert got.shape == (200, 2)
     assert np.allclose(np.sort(got, axis=0), np.sort(np.asarray(layer.data)[:200], axis=0))
@@ -83,6 +83,14 @@ def test_defaults_to_z_axes_and_lasso_highlights_exactly_the_cluster(setup):
     assert len(hl.data) == 400
     w.select_indices([])
     assert len(hl.data) == 0 and w.selected.size == 0
+    # renaming follows in the combo and in the highlight layer's name
+    layer.name = "walls B"
+    assert w.layer_combo.currentText() == "walls B"
+    assert hl.name == "walls B selection"
+    # removing the points layer removes its highlight layer too
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: hl not in viewer.layers, timeout=2000)
+    assert w.layer is None
 
 
 def test_napari_selection_rings_points_in_scatter(setup):
@@ -249,6 +257,19 @@ def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(
     plain.features = pd.DataFrame({"name": list("abcde"), "z1": np.arange(5.0), "z2": np.ones(5)})
     assert (w._xcol, w._ycol) == ("z1", "z2")
     assert len(w.scatter.x) == 5
+    # detection points (y, x, score) are plotted y against x until training writes z1, z2
+    det = viewer.add_points(
+        np.c_[np.arange(6.0), np.arange(6.0)],
+        features={"y": np.arange(6.0), "x": np.arange(6.0), "score": np.ones(6)},
+        name="det",
+    )
+    w.set_layer(det)
+    assert (w._xcol, w._ycol) == ("y", "x")
+    f = det.features.copy()
+    f["z1"], f["z2"] = np.arange(6.0), -np.arange(6.0)
+    det.features = f
+    assert (w._xcol, w._ycol) == ("z1", "z2")
+    assert np.allclose(w.scatter.y, -np.arange(6.0))
 
 
 def test_points_added_in_napari_refresh_the_scatter(setup):
@@ -282,3 +303,40 @@ def test_manifold_layer_and_decode_in_empty_latent_space(setup):
     assert w.show_manifold() is None
     with pytest.raises(ValueError, match="trained model"):
         w.decode_at(0.0, 0.0)
+
+
+def test_label_mask_of_a_time_series_uses_the_points_of_each_frame(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    mask = np.zeros((2, 20, 30), dtype=np.uint8)
+    mask[:, 10, 2:28] = 1  # the same wall in both frames
+    viewer.add_labels(mask, name="series wall mask")
+    coords = np.array([[0, 10, 15], [1, 10, 15]], float)  # (frame, y, x)
+    feats = pd.DataFrame(
+        {"y": [10.0, 10.0], "x": [15.0, 15.0], "frame": [0, 1], "z1": [0.0, 1.0], "z2": [1.0, 0.0]}
+    )
+    layer = viewer.add_points(coords, features=feats, name="series walls")
+    w = ExplorerWidget(viewer)
+    qtbot.addWidget(w)
+    w.select_indices([1])
+    w.assign_label("class 2")
+    assert np.array_equal(w.highlight_layer.data, coords[[1]])  # 3-D coordinates, same frame
+    lab = w.label_mask()
+    assert (lab[0] == 0).all()  # frame 0: its only wall point is unlabeled
+    assert (lab[1][mask[1] > 0] == 2).all() and (lab[1][mask[1] == 0] == 0).all()
+    assert layer.features["label"].tolist() == ["", "class 2"]
+
+
+def test_manifold_of_a_two_channel_model_is_one_layer_with_channels_side_by_side(setup):
+    pytest.importorskip("torch")
+    from napari_ivae.models import ModelConfig, build_model
+
+    viewer, layer, w = setup
+    layer.metadata["ivae_model"] = build_model(
+        ModelConfig(kind="vae", in_channels=2, size=8, latent_dim=2)
+    )
+    n_layers = len(viewer.layers)
+    lay = w.show_manifold(n=3)
+    assert len(viewer.layers) == n_layers + 1
+    assert lay.data.shape == (3 * 8, 2 * 3 * 8 + 2)
+    assert np.isnan(lay.data[:, 24:26]).all()  # the gap between the channels
+    assert w.show_manifold(n=3) is lay  # updated in place, not piled up

@@ -160,6 +160,15 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes,
     errs = _errors(notes)
     assert len(errs) == 1 and "junk.ivae" in errs[0] and "Traceback" not in errs[0]
     assert w.model is None
+    # a valid torch file that is not a napari-ivae model
+    import torch
+
+    other = tmp_path / "weights.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, other)
+    notes.clear()
+    assert w.load_model(str(other)) is None
+    assert any("not a napari-ivae model" in t for t in _errors(notes))
+    assert w.model is None
     # encoding without a model
     notes.clear()
     assert w.encode() is None
@@ -177,7 +186,7 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes,
     assert "z1" in points.features
 
 
-def test_save_load_and_encode_new_points(dock, stacked, qtbot, tmp_path):
+def test_save_load_and_encode_new_points(dock, stacked, qtbot, tmp_path, notes):
     _img, _pts, add = stacked
     viewer, w = dock(TrainWidget)
     points = add(viewer)
@@ -207,6 +216,18 @@ def test_save_load_and_encode_new_points(dock, stacked, qtbot, tmp_path):
     )
     assert other.metadata[MODEL_KEY] is w2.model
 
+    # a stack of another window size than the model's: a notification, nothing written
+    from napari_ivae.crop import crop
+
+    third = viewer.add_points(np.asarray(other.data), name="pts3")
+    third.metadata[STACK_KEY] = crop(_img, np.asarray(other.data), window=14)
+    w2.points_combo.value = third
+    enc = w2.encode()
+    with qtbot.waitSignal(w2.encode_worker.finished, timeout=TIMEOUT):
+        enc.start()
+    assert any("14" in t for t in _errors(notes))
+    assert "z1" not in third.features
+
 
 def test_classes_enabled_only_for_joint_models(dock):
     _viewer, w = dock(TrainWidget)
@@ -231,3 +252,23 @@ def test_viewer_closed_during_training_stops_the_worker(make_napari_viewer, stac
     with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
         viewer.close()
     assert worker.abort_requested
+
+
+def test_closing_the_dock_widget_during_training_stops_the_worker(dock, stacked, qtbot):
+    _img, _pts, add = stacked
+    viewer, w = dock(TrainWidget)
+    points = add(viewer)
+    w.points_combo.value = points
+    _small(w, "rvae", epochs=500)
+    w.start_thread = True
+    worker = w.start()
+    qtbot.waitSignal(worker.yielded, timeout=TIMEOUT).wait()
+    # closing the panel (napari's "x") stops training as Stop does: latents still written
+    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+        viewer.window.remove_dock_widget(w)
+        if w.encode_worker is None:
+            qtbot.waitSignal(worker.aborted, timeout=TIMEOUT).wait()
+    assert worker.abort_requested
+    assert "z1" in points.features
+    assert "Stopped at epoch" in w.status.text()
+    w.deleteLater()

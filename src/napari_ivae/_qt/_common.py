@@ -369,7 +369,6 @@ class LayerChecklist(QListWidget):
         self._layers: list[Layer] = []
         self._checked: list[Layer] = []
         self._started = False
-        self.setMaximumHeight(90)
         self.itemChanged.connect(self._on_item_changed)
         _connect_viewer(viewer, self)
         self.refresh()
@@ -399,6 +398,9 @@ class LayerChecklist(QListWidget):
         finally:
             self.blockSignals(False)
         self._checked = checked
+        rows = min(max(len(layers), 2), 6)  # show up to six layers without scrolling
+        row_h = self.sizeHintForRow(0) if len(layers) else self.fontMetrics().height() + 4
+        self.setFixedHeight(rows * max(row_h, 16) + 2 * self.frameWidth() + 2)
         self.changed.emit()
 
     def _on_item_changed(self, _item: QListWidgetItem) -> None:

@@ -449,6 +449,8 @@ class ScatterView(pg.PlotWidget):
         self.setBackground((25, 25, 28))
         self.showGrid(x=False, y=False)
         self.setMenuEnabled(False)
+        for ax in ("left", "bottom"):
+            self.getAxis(ax).enableAutoSIPrefix(False)
         self._points = PaletteScatterItem(4.0)
         # the many points are rendered once into a device pixmap and re-blitted while only the
         # selection overlay changes (re-rendered on zoom/pan or recolour)

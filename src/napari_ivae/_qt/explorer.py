@@ -64,7 +64,7 @@ from napari_ivae._qt._scatter import (
 __all__ = ["ExplorerWidget"]
 
 HIGHLIGHT_KEY = "ivae_highlight_of"
-"""Metadata key marking a highlight layer (value: name of the points layer)."""
+"""Metadata key marking a highlight layer (value: name of its points layer when created)."""
 CLASSES_KEY = "ivae_label_classes"
 """Metadata key of the label classes: ordered dict name → "#rrggbb"."""
 LABELS_BACKUP_KEY = "ivae_labels"
@@ -104,6 +104,21 @@ def _atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+def _channels_side_by_side(grid: np.ndarray) -> np.ndarray:
+    """(C, H, W) → (H, C·W + gaps): channels next to each other, each z-scored on its own."""
+    grid = np.asarray(grid, dtype=np.float32)
+    if grid.shape[0] == 1:
+        return grid[0]
+    gap = max(2, grid.shape[-1] // 40)
+    parts = []
+    for k, ch in enumerate(grid):
+        sd = float(np.nanstd(ch)) or 1.0
+        parts.append((ch - float(np.nanmean(ch))) / sd)
+        if k < len(grid) - 1:
+            parts.append(np.full((ch.shape[0], gap), np.nan, dtype=np.float32))
+    return np.concatenate(parts, axis=1)
+
+
 def _numeric_columns(df: pd.DataFrame) -> list[str]:
     return [
         str(c)
@@ -132,6 +147,7 @@ class ExplorerWidget(QWidget):
         self._color_col: str | None = None
         self._selected = np.zeros(0, dtype=np.int64)
         self._highlight: Points | None = None
+        self._highlights: dict[int, Points] = {}  # id(highlight layer) -> its points layer
         self._updating = False  # guards napari → explorer → napari feedback
         self._row_to_entry: np.ndarray | None = None
         self._hover_row: int | None = None
@@ -142,11 +158,14 @@ class ExplorerWidget(QWidget):
         ev.inserted.connect(self._on_layers_changed)
         ev.removed.connect(self._on_layers_changed)
         ev.moved.connect(self._on_layers_changed)
+        for lay in viewer.layers:
+            lay.events.name.connect(self._on_layer_renamed)
         self.destroyed.connect(self._disconnect_viewer_factory())
         self._refresh_layers()
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self):
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
 
@@ -203,7 +222,8 @@ class ExplorerWidget(QWidget):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.scatter = ScatterView()
-        self.scatter.setMinimumSize(220, 220)
+        self.scatter.setMinimumSize(240, 280)
+        self.scatter.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.scatter.sigPolygon.connect(self._on_polygon)
         self.scatter.sigClick.connect(self._on_click)
         self.scatter.sigHover.connect(self._on_hover_moved)
@@ -351,6 +371,11 @@ class ExplorerWidget(QWidget):
     def _on_layers_changed(self, event=None):
         if self._highlight is not None and self._highlight not in self.viewer.layers:
             self._highlight = None
+        if getattr(event, "type", "") == "inserted":
+            event.value.events.name.connect(self._on_layer_renamed)
+        if getattr(event, "type", "") == "removed":
+            # a removed points layer takes its highlight layer with it (after this event)
+            QTimer.singleShot(0, self._remove_orphan_highlights)
         self._refresh_layers()
         new = getattr(event, "value", None) if getattr(event, "type", "") == "inserted" else None
         if (
@@ -363,6 +388,18 @@ class ExplorerWidget(QWidget):
             self.set_layer(new)
         elif self._layer is not None and self._layer not in self.viewer.layers:
             self.set_layer(None)
+
+    def _on_layer_renamed(self, event=None):
+        self._refresh_layers()
+        if self._highlight is not None and self._layer is not None:
+            self._highlight.name = f"{self._layer.name} selection"
+
+    def _remove_orphan_highlights(self):
+        for lay in list(self.viewer.layers):
+            src = self._highlights.get(id(lay))
+            if src is not None and src not in self.viewer.layers:
+                self._highlights.pop(id(lay), None)
+                self.viewer.layers.remove(lay)
 
     def _refresh_layers(self):
         layers = self._candidate_layers()
@@ -415,6 +452,8 @@ class ExplorerWidget(QWidget):
         if layer is self._layer and layer is not None:
             return
         self._disconnect_layer()
+        if self._highlight is not None and self._highlight in self.viewer.layers:
+            self._highlight.data = np.zeros((0, self._highlight.ndim))  # selection is per layer
         self._layer = layer
         self._selected = np.zeros(0, dtype=np.int64)
         self._highlight = self._find_highlight(layer) if layer is not None else None
@@ -444,7 +483,7 @@ class ExplorerWidget(QWidget):
 
     def _find_highlight(self, layer: Points) -> Points | None:
         for lay in self.viewer.layers:
-            if isinstance(lay, Points) and lay.metadata.get(HIGHLIGHT_KEY) is layer:
+            if isinstance(lay, Points) and self._highlights.get(id(lay)) is layer:
                 return lay
         return None
 
@@ -585,6 +624,12 @@ class ExplorerWidget(QWidget):
             # the features were rewritten (e.g. by retraining) without the labels: keep them
             self._write_labels(np.asarray(backup, dtype=object))
         n_old = 0 if self._df is None else len(self._df)
+        had_z = self._df is not None and {"z1", "z2"} <= {str(c) for c in self._df.columns}
+        has_z = {"z1", "z2"} <= {str(c) for c in layer.features.columns}
+        if has_z and not had_z:  # latents just arrived (training finished): show them
+            self._xcol = self._ycol = None
+            if self._color_col in ("x", "y", None):
+                self._color_col = None
         self._reload(autorange=n_old != len(layer.data))
 
     def _on_data_changed(self, event=None):
@@ -744,12 +789,13 @@ class ExplorerWidget(QWidget):
             rotate=layer.rotate,
             shear=layer.shear,
             affine=layer.affine,
-            metadata={HIGHLIGHT_KEY: layer},
+            metadata={HIGHLIGHT_KEY: layer.name},
             blending="translucent_no_depth",
         )
         active = self.viewer.layers.selection.active
         selection = set(self.viewer.layers.selection)
         self._highlight = hl
+        self._highlights[id(hl)] = layer
         self.viewer.layers.append(hl)
         # keep the user's layer selection: the highlight layer is not for editing
         self.viewer.layers.selection.clear()
@@ -866,28 +912,33 @@ class ExplorerWidget(QWidget):
                 vals = np.abs(self._df[cols].to_numpy(dtype=float))
                 vals = vals[np.isfinite(vals)]
                 if vals.size:
-                    span = float(np.clip(np.percentile(vals, 98), 0.5, 6.0))
+                    span = float(np.clip(np.percentile(vals, 98), 0.05, 6.0))
             grid = manifold(model, dims=dims, n=n, span=span)
+            img = _channels_side_by_side(grid)
             name = f"{self._layer.name} manifold {cols[0]}-{cols[1]}"
-            img = grid[0] if grid.shape[0] == 1 else grid
-            kwargs = {"channel_axis": 0} if grid.shape[0] > 1 else {}
-            if name in self.viewer.layers and not kwargs:
-                self.viewer.layers[name].data = img
-                return self.viewer.layers[name]
-            # place it to the right of the points so that it does not cover the image
-            ext = np.asarray(self._layer.extent.world)
-            translate = (0.0, float(ext[1, -1]) + 0.05 * float(ext[1, -1] - ext[0, -1]))
-            scale = self._layer.scale[-2:]
             self.status.setText(
                 f"Manifold: {cols[0]} left→right, {cols[1]} bottom→top, ±{span:.2f}"
+                + (f"; {grid.shape[0]} channels side by side" if grid.shape[0] > 1 else "")
             )
+            limits = tuple(float(v) for v in np.nanpercentile(img, [1, 99]))
+            if limits[1] <= limits[0]:
+                limits = (limits[0], limits[0] + 1.0)
+            if name in self.viewer.layers:
+                lay = self.viewer.layers[name]
+                lay.data = img
+                lay.contrast_limits = limits
+                lay.visible = True
+                return lay
+            # place it to the right of the points so that it does not cover the image
+            ext = np.asarray(self._layer.extent.world)
+            right = float(ext[1, -1]) + 0.05 * float(ext[1, -1] - ext[0, -1])
             return self.viewer.add_image(
                 img,
                 name=name,
                 colormap="gray",
-                translate=(float(ext[0, -2]), translate[1]),
-                scale=scale,
-                **kwargs,
+                contrast_limits=limits,
+                translate=(float(ext[0, -2]), right),
+                scale=self._layer.scale[-2:],
             )
 
     # ------------------------------------------------------------------ labels

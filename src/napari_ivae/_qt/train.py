@@ -10,13 +10,14 @@ in ``points_layer.metadata["ivae_model"]`` for the explorer.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from typing import Any
 
 from napari.layers import Points
 from napari.qt.threading import thread_worker
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QEvent, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -61,14 +62,45 @@ _KIND_TIPS = {
 }
 
 
-def _train_job(stack: Any, model_config: Any, train_config: Any):
-    """Worker body: train, then encode the whole stack with the trained model."""
-    from napari_ivae.analysis import encode
-    from napari_ivae.train import fit
+def _background_thread() -> None:
+    """Make the calling (worker) thread yield the CPU to the GUI thread.
 
+    On Linux the nice value is per thread: raising it for the training thread
+    (and the torch threads it spawns) keeps the event loop responsive on a busy
+    machine.  Elsewhere this does nothing.
+    """
+    import threading
+
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 5))
+    except (AttributeError, OSError):  # not Linux, or not permitted
+        pass
+
+
+def _train_job(stack: Any, model_config: Any, train_settings: dict):
+    """Worker body: train, then encode the whole stack with the trained model.
+
+    Runs entirely in the worker thread, the torch import included, so the GUI
+    thread never waits for it.  ``train_settings`` are the ``TrainConfig``
+    arguments; ``num_threads`` (cores − 1) makes ``fit`` call
+    ``torch.set_num_threads`` before training, so a core stays free for the GUI.
+    """
+    _background_thread()
+    from napari_ivae.analysis import encode
+    from napari_ivae.train import TrainConfig, fit
+
+    train_config = TrainConfig(**train_settings)
     result = yield from fit(stack, model_config, train_config)
     latent = encode(result.model, stack)
     return result, latent
+
+
+def _encode_job(model: Any, stack: Any) -> Any:
+    _background_thread()
+    from napari_ivae.analysis import encode
+
+    return encode(model, stack)
 
 
 def _stack_of(points: Points | None) -> Any:
@@ -190,6 +222,8 @@ class TrainWidget(QWidget):
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMenuEnabled(False)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#f0a030", width=2))
 
         self.save_button = QPushButton("Save model…")
@@ -242,6 +276,12 @@ class TrainWidget(QWidget):
             self.points_combo.value = points
         self._update_stack_info()
 
+    def changeEvent(self, event: Any) -> None:
+        """The panel was closed (napari unparents the widget): stop training like Stop."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self.stop()
+        super().changeEvent(event)
+
     def showEvent(self, event: Any) -> None:
         self._update_stack_info()
         super().showEvent(event)
@@ -263,8 +303,14 @@ class TrainWidget(QWidget):
     # ------------------------------------------------------------------ training
     def configs(self) -> tuple[Any, Any]:
         """The ``ModelConfig`` and ``TrainConfig`` of the current settings."""
-        from napari_ivae.models import ModelConfig
         from napari_ivae.train import TrainConfig
+
+        mc, settings = self._settings()
+        return mc, TrainConfig(**settings)
+
+    def _settings(self) -> tuple[Any, dict]:
+        """``ModelConfig`` and the ``TrainConfig`` arguments (no torch import needed)."""
+        from napari_ivae.models import ModelConfig
 
         kind = self.kind.currentText()
         mc = ModelConfig(
@@ -272,14 +318,15 @@ class TrainWidget(QWidget):
             latent_dim=int(self.latent_dim.value()),
             n_classes=int(self.classes.value()) if kind in ("jvae", "jrvae") else None,
         )
-        tc = TrainConfig(
+        settings = dict(
             epochs=int(self.epochs.value()),
             batch_size=int(self.batch_size.value()),
             lr=float(self.lr.value()),
             seed=int(self.seed.value()),
             device=self.device.currentText(),
+            num_threads=max(1, (os.cpu_count() or 2) - 1),  # a core stays free for the GUI
         )
-        return mc, tc
+        return mc, settings
 
     def start(self) -> Any:
         """Start training on the chosen points' stack; returns the worker (or None)."""
@@ -289,25 +336,22 @@ class TrainWidget(QWidget):
         with notify_errors("Train"):
             points = self.points_combo.value
             stack = _stack_of(points)
-            mc, tc = self.configs()
+            mc, settings = self._settings()
             if len(stack.index) < 2:
                 raise ValueError(
                     f"the stack has {len(stack.index)} sub-image(s); training needs at least 2"
                 )
-            return self._start(points, stack, mc, tc)
+            return self._start(points, stack, mc, settings)
         return None
 
-    def _start(self, points: Points, stack: Any, mc: Any, tc: Any) -> Any:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # keep a core for the GUI
+    def _start(self, points: Points, stack: Any, mc: Any, settings: dict) -> Any:
         self._points, self._stack, self._last = points, stack, None
         self._curve_x, self._curve_y = [], []
         self.curve.setData([], [])
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status.setText(f"Training {mc.kind} on {len(stack.index):,} sub-images …")
-        worker = thread_worker(guarded_gen, start_thread=False)(_train_job(stack, mc, tc))
+        worker = thread_worker(guarded_gen, start_thread=False)(_train_job(stack, mc, settings))
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_trained)
         worker.aborted.connect(self._on_aborted)
@@ -315,12 +359,17 @@ class TrainWidget(QWidget):
         self.worker = worker
         self._training = True
         self._t0 = time.perf_counter()
+        # Long-lived napari/torch objects out of the cyclic GC while training: a full
+        # collection triggered in the training thread would hold the GIL (and so the
+        # GUI) for up to a second.  Undone when training ends.
+        gc.freeze()
         if self.start_thread:
             worker.start()
         self._update_buttons()
         return worker
 
     def _on_train_finished(self) -> None:
+        gc.unfreeze()
         self._training = False
         self._update_buttons()
 
@@ -388,11 +437,8 @@ class TrainWidget(QWidget):
         return None
 
     def _start_encode(self, points: Points, stack: Any, *, note: str) -> Any:
-        from napari_ivae.analysis import encode
-
         self._points, self._stack, self._note = points, stack, note
-        model = self.model
-        worker = thread_worker(guarded, start_thread=False)(encode, model, stack)
+        worker = thread_worker(guarded, start_thread=False)(_encode_job, self.model, stack)
         worker.returned.connect(self._on_encoded)
         worker.finished.connect(self._on_encode_finished)
         self.encode_worker = worker

@@ -38,4 +38,6 @@ def demo(out: Path, quick: bool, seed: int, quiet: bool) -> None:
     say = None if quiet else (lambda msg: click.echo(msg, err=True))
     result = run_demo(out, quick=quick, seed=seed, progress=say)
     n = len(result["figures"])
-    click.echo(f"ivae demo: {n} figures and summary.json in {out} ({time.perf_counter() - t0:.0f} s)")
+    click.echo(
+        f"ivae demo: {n} figures and summary.json in {out} ({time.perf_counter() - t0:.0f} s)"
+    )

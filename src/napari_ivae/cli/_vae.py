@@ -42,7 +42,6 @@ JOINT_KINDS = ("jvae", "jrvae")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-
 # ----------------------------------------------------------------------------- inputs
 def load_stack_npz(path: str | os.PathLike):
     """Load a stack npz: a full :class:`~napari_ivae.crop.Stack` or ``images`` only.
@@ -303,13 +302,18 @@ def train(
                 break
             if bar is None and _use_bar(quiet):
                 bar = tqdm(
-                    total=p.n_epochs * p.n_steps, unit="step", desc=f"{kind}", leave=True,
+                    total=p.n_epochs * p.n_steps,
+                    unit="step",
+                    desc=f"{kind}",
+                    leave=True,
                     dynamic_ncols=True,
                 )
             if bar is not None:
                 done = max(0, (p.epoch - 1)) * p.n_steps + p.step
                 bar.update(max(0, done - bar.n))
-                bar.set_postfix(epoch=f"{p.epoch}/{p.n_epochs}", loss=f"{p.loss:.4g}", refresh=False)
+                bar.set_postfix(
+                    epoch=f"{p.epoch}/{p.n_epochs}", loss=f"{p.loss:.4g}", refresh=False
+                )
     finally:
         if bar is not None:
             bar.close()
@@ -378,7 +382,11 @@ def _check_compatible(model, images: np.ndarray, stack: Path) -> None:
     cfg = _model_config(model)
     if cfg is None:
         return
-    want = (getattr(cfg, "in_channels", None), getattr(cfg, "size", None), getattr(cfg, "size", None))
+    want = (
+        getattr(cfg, "in_channels", None),
+        getattr(cfg, "size", None),
+        getattr(cfg, "size", None),
+    )
     got = tuple(images.shape[1:])
     if None not in want and want != got:
         raise IvaeError(

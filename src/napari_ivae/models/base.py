@@ -80,6 +80,9 @@ class IVAE(nn.Module):
             rot = transform_grid(base_grid(c.size), -self.bin_centers[None], None)[0]  # (M, P, 2)
             self.register_buffer("rot_grid", rot, persistent=False)
             self.register_buffer("disk", base_grid(c.size).norm(dim=1) <= 1.0, persistent=False)
+            t = torch.arange(-3, 4, dtype=torch.float32)
+            kern = torch.exp(-0.5 * (t / 1.0) ** 2)
+            self.register_buffer("blur_kernel", kern / kern.sum(), persistent=False)
 
     # ----------------------------------------------------------------- encoder
     def posterior(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -111,7 +114,10 @@ class IVAE(nn.Module):
                 out["angle"] = torch.atan2(h[:, i + 1], h[:, i])
                 out["angle_logstd"] = h[:, i + 2].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
                 i += 3
-            out["shift"] = h[:, i : i + 2]
+            # bounded to ±3 s_Δr: otherwise a large shift lets the decoder pick
+            # another part of the template canvas, a back door around the angle
+            lim = 3.0 * c.sigma_shift
+            out["shift"] = lim * torch.tanh(h[:, i : i + 2] / lim)
             out["shift_logstd"] = h[:, i + 2 : i + 4].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
             i += 4
         if self.n_classes:
@@ -208,16 +214,31 @@ class IVAE(nn.Module):
         terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
         return {k: v.mean() for k, v in terms.items()}
 
+    def smooth(self, x: torch.Tensor) -> torch.Tensor:
+        """Gaussian blur (σ = 1 px) applied to the input before it is rotated.
+
+        Without it, the bins at multiples of 90° (no interpolation) fit sharp
+        images better than the others, and every image is sent to them.
+        """
+        b, ch, h, w = x.shape
+        k = self.blur_kernel.to(x.dtype)
+        y = x.reshape(b * ch, 1, h, w)
+        y = F.conv2d(F.pad(y, (3, 3, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+        y = F.conv2d(F.pad(y, (0, 0, 3, 3), mode="replicate"), k.view(1, 1, -1, 1))
+        return y.view(b, ch, h, w)
+
     def _nll_bins(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """NLL of ``x`` under ``out`` rotated by each bin angle, on the inscribed disk.
 
         ``x`` (B, C, H, W), ``out`` (B, K, C, H, W) -> (B, K, M).  The input is
-        rotated (no gradient needed) instead of the output, and the NLL is linear
+        smoothed (:meth:`smooth`) and rotated (no gradient needed) instead of the
+        output, and the NLL is linear
         in the data given the output, so all M bins cost one batched product.
         """
         b, ch, h, w = x.shape
         m = self.config.angle_bins
         with torch.no_grad():
+            x = self.smooth(x)
             g = self.rot_grid.to(x.dtype)[None].expand(b, -1, -1, -1).reshape(b, m * h, w, 2)
             xm = F.grid_sample(x, g, mode="bilinear", padding_mode="zeros", align_corners=True)
             xm = xm.view(b, ch, m, h * w)[..., self.disk].transpose(1, 2).reshape(b, m, -1)

@@ -1,0 +1,181 @@
+"""Trainer: generator protocol, determinism, checkpoints, bad input."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from napari_ivae import IvaeError
+from napari_ivae.models import ModelConfig
+from napari_ivae.models.base import IVAE
+from napari_ivae.train import Progress, TrainConfig, fit, load_model, save_model
+
+
+def _data(n=40, c=1, size=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, c, size, size), dtype=np.float32)
+
+
+def _run(gen):
+    reports = []
+    try:
+        while True:
+            reports.append(next(gen))
+    except StopIteration as stop:
+        return reports, stop.value
+
+
+def _small(kind="rvae", **kw):
+    joint = kind in ("jvae", "jrvae")
+    return ModelConfig(kind=kind, hidden=16, angle_bins=8, n_classes=3 if joint else None, **kw)
+
+
+def test_yields_each_epoch_and_returns_result():
+    tc = TrainConfig(epochs=3, batch_size=16, device="cpu")
+    reports, result = _run(fit(_data(), _small(), tc))
+    ends = [r for r in reports if r.epoch_time is not None]
+    assert [r.epoch for r in ends] == [1, 2, 3]
+    assert all(isinstance(r, Progress) and np.isfinite(r.loss) for r in reports)
+    assert ends[-1].step == ends[-1].n_steps == 3  # 40 samples / 16 -> 3 steps, last one smaller
+    assert len(result.history) == 3 and result.stopped is None
+    assert {"recon", "kl_z", "kl_angle", "kl_shift"} <= set(ends[0].terms)
+    assert not result.model.training
+
+
+def test_yields_often_within_an_epoch():
+    tc = TrainConfig(epochs=1, batch_size=4, device="cpu", progress_interval=1e-6)
+    reports, _ = _run(fit(_data(), _small(), tc))
+    assert len(reports) == 10  # every step once the interval has passed
+
+
+@pytest.mark.parametrize("kind", ["vae", "jrvae"])
+def test_deterministic_for_a_seed(kind):
+    tc = TrainConfig(epochs=2, batch_size=8, device="cpu", seed=3)
+    _, r1 = _run(fit(_data(), _small(kind), tc))
+    _, r2 = _run(fit(_data(), _small(kind), tc))
+    for (k, a), b in zip(r1.model.state_dict().items(), r2.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    _, r3 = _run(fit(_data(), _small(kind), TrainConfig(epochs=2, batch_size=8, seed=4)))
+    assert not torch.equal(r1.model.encoder.net[0].weight, r3.model.encoder.net[0].weight)
+
+
+def test_stack_input_and_2d_images():
+    class FakeStack:
+        images = _data(20, c=2)
+
+    _, res = _run(fit(FakeStack(), _small("vae"), TrainConfig(epochs=1, device="cpu")))
+    assert res.model.config.in_channels == 2
+    _, res = _run(fit(_data(20)[:, 0], _small("vae"), TrainConfig(epochs=1, device="cpu")))
+    assert res.model.config.in_channels == 1 and res.model.config.size == 12
+
+
+def test_bad_data_raises():
+    x = _data()
+    x[5, 0, 3, 3] = np.nan
+    with pytest.raises(IvaeError, match="NaN"):
+        fit(x, _small())
+    x[5, 0, 3, 3] = np.inf
+    with pytest.raises(IvaeError, match="inf"):
+        next(fit(x, _small()))
+    with pytest.raises(IvaeError, match="at least 2"):
+        fit(_data(1), _small())
+    with pytest.raises(IvaeError, match="shape"):
+        fit(np.zeros((4, 1, 1, 8, 8), np.float32), _small())
+    with pytest.raises(IvaeError, match="channel"):
+        fit(_data(c=2), _small(in_channels=1))
+    with pytest.raises(IvaeError, match="bernoulli"):
+        fit(_data() * 3, _small(likelihood="bernoulli"))
+    with pytest.raises(IvaeError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(IvaeError, match="device"):
+        TrainConfig(device="tpu")
+
+
+def test_close_keeps_finite_weights_and_writes_checkpoint(tmp_path):
+    ck = tmp_path / "run" / "model.ivae"
+    tc = TrainConfig(epochs=50, batch_size=4, device="cpu", progress_interval=1e-6, checkpoint=str(ck))
+    gen = fit(_data(), _small(), tc)
+    for _ in range(15):
+        p = next(gen)
+    gen.close()
+    model = p.model
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+    loaded, history = load_model(ck)
+    assert len(history) == 1  # 10 steps per epoch: stopped in epoch 2
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+    assert not list(ck.parent.glob("*.tmp"))
+
+
+def test_non_finite_loss_stops_and_restores(monkeypatch):
+    calls = {"n": 0}
+    orig = IVAE.forward
+
+    def flaky(self, *a, **k):
+        calls["n"] += 1
+        terms = orig(self, *a, **k)
+        if calls["n"] == 4:
+            terms["recon"] = terms["recon"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(IVAE, "forward", flaky)
+    reports, res = _run(fit(_data(), _small(), TrainConfig(epochs=3, batch_size=16, device="cpu")))
+    assert res.stopped == "non-finite loss at epoch 2 step 1"
+    assert "non-finite loss at epoch 2 step 1" in reports[-1].stopped
+    assert len(res.history) == 1
+    assert all(torch.isfinite(v).all() for v in res.model.state_dict().values())
+
+
+def test_checkpoint_roundtrip_and_resume(tmp_path):
+    from napari_ivae.analysis import encode
+
+    ck = tmp_path / "m.ivae"
+    x = _data()
+    tc = TrainConfig(epochs=2, batch_size=16, device="cpu", checkpoint=str(ck))
+    _, res = _run(fit(x, _small("jrvae"), tc))
+    model, history = load_model(ck)
+    assert history == res.history
+    assert model.config == res.model.config
+    np.testing.assert_array_equal(encode(model, x).to_numpy(), encode(res.model, x).to_numpy())
+    save_model(tmp_path / "again.ivae", model, history)
+    assert load_model(tmp_path / "again.ivae")[1] == history
+    # resume to 3 epochs in total: one more epoch, history continues
+    tc3 = TrainConfig(epochs=3, batch_size=16, device="cpu", checkpoint=str(ck))
+    reports, res3 = _run(fit(x, None, tc3, resume=ck))
+    assert [r.epoch for r in reports if r.epoch_time] == [3]
+    assert [h["epoch"] for h in res3.history] == [1, 2, 3]
+    with pytest.raises(IvaeError, match="differs"):
+        fit(x, _small("rvae"), tc3, resume=ck)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_unsafe_and_corrupt_files_are_refused(tmp_path):
+    evil = tmp_path / "evil.ivae"
+    torch.save({"format": "napari-ivae-model", "version": 1, "payload": _Evil()}, evil)
+    with pytest.raises(IvaeError, match="evil.ivae"):
+        load_model(evil)
+    raw = tmp_path / "raw.ivae"
+    raw.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(IvaeError, match="raw.ivae"):
+        load_model(raw)
+    junk = tmp_path / "junk.ivae"
+    junk.write_bytes(b"\x00not a checkpoint" * 10)
+    with pytest.raises(IvaeError, match="junk.ivae"):
+        load_model(junk)
+    other = tmp_path / "other.ivae"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(IvaeError, match="not a napari-ivae model"):
+        load_model(other)
+    future = tmp_path / "future.ivae"
+    torch.save({"format": "napari-ivae-model", "version": 99}, future)
+    with pytest.raises(IvaeError, match="version"):
+        load_model(future)
+    with pytest.raises(IvaeError, match="does not exist"):
+        load_model(tmp_path / "missing.ivae")
