@@ -200,6 +200,7 @@ def test_train_bad_files(tmp_path, capsys):
     assert sorted(tmp_path.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_train_into_existing_dir_and_exit_code(files, tmp_path):
     """A real process: exit code 0, files replaced inside an existing RUN_DIR."""
     run = tmp_path / "run"

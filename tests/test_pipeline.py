@@ -83,4 +83,4 @@ def test_demo_cli_out_is_a_file(tmp_path, capsys):
     f.write_text("x")
     assert main(["demo", "--out", str(f), "--quick"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not a folder" in err
+    assert err.count("\n") == 1 and err.startswith("ivae: error:") and "--out" in err
