@@ -148,7 +148,11 @@ def run(kind, x, labels, angles, args, eval_every):
             if p.epoch_time is None:
                 continue
             train_time += p.epoch_time
-            row = {"epoch": p.epoch, "s_per_epoch": round(p.epoch_time, 2), "loss": round(p.loss, 2)}
+            row = {
+                "epoch": p.epoch,
+                "s_per_epoch": round(p.epoch_time, 2),
+                "loss": round(p.loss, 2),
+            }
             row.update({k: round(v, 3) for k, v in p.terms.items()})
             if p.epoch % eval_every == 0 or p.epoch == args.epochs:
                 row.update(evaluate(p.model, x, labels, angles))

@@ -61,8 +61,13 @@ def atoms_sample(rng: np.random.Generator, sim_seed: int, size: int = PATCH):
 
     lattice = rng.choice(["graphene", "hexagonal", "square"], p=[0.4, 0.3, 0.3])
     spacing = float(np.exp(rng.uniform(*np.log(SPACING_RANGE))))
+    # half of the samples are stretched along y or x (rectangular projections, drift)
+    stretch = np.ones(2)
+    if rng.random() < 0.5:
+        stretch[rng.integers(2)] = np.exp(rng.uniform(np.log(0.75), np.log(1.5)))
+    sim_size = int(np.ceil(size / stretch.min())) + 1
     s = simulate_stem(
-        (size, size),
+        (sim_size, sim_size),
         lattice=str(lattice),
         spacing=spacing,
         n_grains=int(rng.integers(1, 5)),
@@ -76,9 +81,12 @@ def atoms_sample(rng: np.random.Generator, sim_seed: int, size: int = PATCH):
         scan_distortion=float(rng.uniform(0, 0.3 * spacing) if rng.random() < 0.5 else 0.0),
         seed=sim_seed,
     )
-    img = dcnn.normalize(s.image)
-    tgt = atom_target(img.shape, s.atoms[["y", "x"]].to_numpy())
-    return img[None], tgt[None]
+    img, yx = s.image, s.atoms[["y", "x"]].to_numpy() * stretch
+    if (stretch != 1).any():  # output pixel (i, j) samples the simulation at (i, j) / stretch
+        img = ndi.affine_transform(img, 1 / stretch, order=1, output_shape=(size, size))
+    yx = yx[(yx >= 0).all(axis=1) & (yx <= size - 1).all(axis=1)]
+    img = dcnn.normalize(img[:size, :size])
+    return img[None], atom_target(img.shape, yx)[None]
 
 
 def walls_sample(rng: np.random.Generator, sim_seed: int, size: int = PATCH):
@@ -102,6 +110,12 @@ def walls_sample(rng: np.random.Generator, sim_seed: int, size: int = PATCH):
     )
     phase = dcnn.phase_to_radians(np.asarray(s.phase, np.float32), units)
     amp = np.asarray(s.amplitude, np.float32)
+    if rng.random() < 0.35:  # patches of weak response: speckled (random) phase, low amplitude
+        field = ndi.gaussian_filter(rng.standard_normal(phase.shape), rng.uniform(3, 10))
+        region = field > np.quantile(field, rng.uniform(0.75, 0.95))
+        speck = region & (rng.random(phase.shape) < rng.uniform(0.3, 1.0))
+        phase = np.where(speck, rng.uniform(-np.pi, np.pi, phase.shape), phase).astype(np.float32)
+        amp = np.where(region, amp * rng.uniform(0.2, 0.8), amp).astype(np.float32)
     drop = rng.random()  # channel dropout: 15 % amplitude only, 15 % phase only
     x = dcnn.wall_inputs(phase if drop >= 0.15 else None, amp if drop < 0.85 else None)
     walls = ndi.binary_dilation(np.asarray(s.walls, bool), iterations=1)
@@ -271,7 +285,7 @@ def train(args) -> None:
         "out_channels": 1,
         "base": args.base,
         "depth": args.depth,
-        "tile": 384,
+        "tile": 768,
         "margin": 32,
         "seed": args.seed,
         "steps": step,

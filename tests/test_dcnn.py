@@ -133,3 +133,11 @@ def test_wall_bad_input():
         dcnn.wall_probability(rng.random((64, 64)), rng.random((64, 80)))
     with pytest.raises(IvaeError, match="phase_units"):
         dcnn.wall_probability(rng.random((64, 64)), phase_units="grad")
+
+
+def test_unavailable_or_unknown_device_raises():
+    with pytest.raises(IvaeError, match="device"):
+        dcnn.load_network("atoms", device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(IvaeError, match="not available"):
+            dcnn.load_network("atoms", device="cuda")

@@ -96,7 +96,9 @@ def test_bad_data_raises():
 
 def test_close_keeps_finite_weights_and_writes_checkpoint(tmp_path):
     ck = tmp_path / "run" / "model.ivae"
-    tc = TrainConfig(epochs=50, batch_size=4, device="cpu", progress_interval=1e-6, checkpoint=str(ck))
+    tc = TrainConfig(
+        epochs=50, batch_size=4, device="cpu", progress_interval=1e-6, checkpoint=str(ck)
+    )
     gen = fit(_data(), _small(), tc)
     for _ in range(15):
         p = next(gen)
@@ -159,15 +161,15 @@ class _Evil:
 def test_unsafe_and_corrupt_files_are_refused(tmp_path):
     evil = tmp_path / "evil.ivae"
     torch.save({"format": "napari-ivae-model", "version": 1, "payload": _Evil()}, evil)
-    with pytest.raises(IvaeError, match="evil.ivae"):
+    with pytest.raises(IvaeError, match=r"evil\.ivae"):
         load_model(evil)
     raw = tmp_path / "raw.ivae"
     raw.write_bytes(pickle.dumps(_Evil()))
-    with pytest.raises(IvaeError, match="raw.ivae"):
+    with pytest.raises(IvaeError, match=r"raw\.ivae"):
         load_model(raw)
     junk = tmp_path / "junk.ivae"
     junk.write_bytes(b"\x00not a checkpoint" * 10)
-    with pytest.raises(IvaeError, match="junk.ivae"):
+    with pytest.raises(IvaeError, match=r"junk\.ivae"):
         load_model(junk)
     other = tmp_path / "other.ivae"
     torch.save({"weights": torch.zeros(3)}, other)

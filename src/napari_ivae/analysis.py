@@ -165,8 +165,10 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
 
 
 def _tile(imgs: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    n, ch, h, w = imgs.shape
-    return imgs.reshape(rows, cols, ch, h, w).transpose(2, 0, 3, 1, 4).reshape(ch, rows * h, cols * w)
+    _n, ch, h, w = imgs.shape
+    return (
+        imgs.reshape(rows, cols, ch, h, w).transpose(2, 0, 3, 1, 4).reshape(ch, rows * h, cols * w)
+    )
 
 
 def manifold(model, *, dims=(0, 1), n: int = 8, span: float = 2.0, cls=None) -> np.ndarray:

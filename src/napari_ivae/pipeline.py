@@ -342,7 +342,10 @@ def stem_stage(out: Path, sample: dict, st: DemoSettings, *, seed: int,
     fig, ax = _figure(st.stem_classes, size=4)
     for k in range(st.stem_classes):
         grid = manifold(model, dims=(0, 1), n=8, span=2.0, cls=k)[0]
-        _imshow(ax[0, k], grid, title=f"class {k}: decoded z1 (→) × z2 (↑)")
+        _imshow(ax[0, k], grid, title=f"class {k}: decoded z1 (→) × z2 (↑), ±2")
+        for edge in np.arange(1, 8) * window - 0.5:  # thin separators between the tiles
+            ax[0, k].axhline(edge, color="tab:orange", lw=0.5)
+            ax[0, k].axvline(edge, color="tab:orange", lw=0.5)
     files["stem_manifold"] = _save_fig(fig, out / "stem_manifold.png")
 
     summary = {
@@ -436,7 +439,8 @@ def pfm_stage(out: Path, sample: dict, st: DemoSettings, *, seed: int,
     fig, ax = _figure(2, size=4.5)
     sc = ax[0, 0].scatter(table["z1"], table["z2"], c=np.degrees(ang), cmap="twilight",
                           vmin=-180, vmax=180, s=8, lw=0)  # fmt: skip
-    fig.colorbar(sc, ax=ax[0, 0], label="learned angle (°)")
+    cb = fig.colorbar(sc, ax=ax[0, 0])
+    cb.ax.set_title("angle (°)", fontsize=8)
     ax[0, 0].set_xlabel("z1")
     ax[0, 0].set_ylabel("z2")
     ax[0, 0].set_title("rVAE latent space of wall crops, coloured by angle", fontsize=10)

@@ -369,7 +369,7 @@ def fit(
     """
     tc = train_config or TrainConfig()
     x_all = _as_tensor(data)
-    n, ch, size, _ = x_all.shape
+    _n, ch, size, _ = x_all.shape
     ckpt = None
     if resume is not None:
         ckpt = _read_checkpoint(resume)
@@ -400,7 +400,7 @@ def fit(
     return _fit(x_all, mc, tc, ckpt)
 
 
-def _fit(x_all, mc, tc, ckpt):  # noqa: C901 - the training loop, kept in one place
+def _fit(x_all, mc, tc, ckpt):
     world, rank = _dist_info()
     distributed = world > 1
     device = _device(tc.device)
@@ -481,7 +481,9 @@ def _fit(x_all, mc, tc, ckpt):  # noqa: C901 - the training loop, kept in one pl
                         rec = {"epoch": epoch + 1, **means, "time": now - te}
                         history.append(rec)
                         if tc.checkpoint and rank == 0:
-                            save_model(tc.checkpoint, model, history, train_config=tc, optimizer=opt)
+                            save_model(
+                                tc.checkpoint, model, history, train_config=tc, optimizer=opt
+                            )
                     last_yield = now
                     yield Progress(
                         epoch=epoch + 1, n_epochs=tc.epochs, step=step + 1, n_steps=n_steps,

@@ -8,8 +8,6 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-pytestmark = pytest.mark.gui
-
 
 class _Notes(list):
     """Notifications dispatched since the fixture started: (severity, text) pairs."""

@@ -177,3 +177,34 @@ def test_widgets_do_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_preview_searches_only_the_visible_region(make_napari_viewer, make_blobs, qtbot):
+    img, centres = make_blobs(shape=(192, 192), spacing=12)
+    viewer = make_napari_viewer(show=True)
+    w = DetectWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    image = viewer.add_image(img, name="lattice")
+    viewer.camera.zoom *= 3
+    viewer.camera.center = (0, 60, 60)
+    qtbot.wait(100)
+    y0, y1, x0, x1, frame = w._view_box(image)
+    assert frame is None and (y1 - y0) < 150 and (x1 - x0) < 150
+    w.start_thread = False
+    worker = w.run(preview=True)
+    with qtbot.waitSignal(w.detection_finished, timeout=TIMEOUT) as blocker:
+        worker.start()
+    layer = blocker.args[0]
+    assert layer.name == "lattice atoms preview"
+    found = np.asarray(layer.data)
+    inside = centres[
+        (centres[:, 0] >= y0 + 3)
+        & (centres[:, 0] < y1 - 3)
+        & (centres[:, 1] >= x0 + 3)
+        & (centres[:, 1] < x1 - 3)
+    ]
+    d, _ = cKDTree(found).query(inside)
+    assert d.max() < 0.5  # every atom well inside the view is found at the right place
+    assert len(found) < len(centres) / 2
+    assert (found[:, 0] >= y0 - 1).all() and (found[:, 0] <= y1).all()
+    assert "lattice atoms" not in viewer.layers  # the full result layer is not touched

@@ -160,7 +160,16 @@ class DetectWidget(QWidget):
         # --- run
         self.run_button = QPushButton("Detect")
         self.run_button.setToolTip("Run the detection; the result appears as a new points layer.")
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(lambda: self.run())
+        self.preview_button = QPushButton("Preview in view")
+        self.preview_button.setToolTip(
+            "Detect only in the part of the image shown in the canvas (current frame): a quick\n"
+            "check of the settings on a big image.  The result goes to a '… preview' layer."
+        )
+        self.preview_button.clicked.connect(lambda: self.run(preview=True))
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button, 2)
+        run_row.addWidget(self.preview_button, 1)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setVisible(False)
@@ -173,7 +182,7 @@ class DetectWidget(QWidget):
         layout.addLayout(task_row)
         layout.addWidget(atoms_box)
         layout.addWidget(walls_box)
-        layout.addWidget(self.run_button)
+        layout.addLayout(run_row)
         layout.addWidget(self.busy)
         layout.addWidget(self.status)
         layout.addStretch(1)
@@ -212,17 +221,48 @@ class DetectWidget(QWidget):
         super().showEvent(event)
 
     # ------------------------------------------------------------------ run
-    def run(self) -> Any:
-        """Start the detection with the current settings; returns the worker (or None)."""
+    def run(self, preview: bool = False) -> Any:
+        """Start the detection with the current settings; returns the worker (or None).
+
+        With ``preview``, only the part of the image visible in the canvas (current
+        frame) is searched and the result goes to a ``"… preview"`` points layer.
+        """
         if self._running:
             show_warning("Detect: a detection is already running; wait for it to finish.")
             return None
         with notify_errors("Detect"):
-            job = self._make_job()
+            job = self._make_job(preview)
             return self._start(job)
         return None
 
-    def _make_job(self) -> dict:
+    def _view_box(self, layer: Image) -> tuple[int, int, int, int, int | None]:
+        """Visible region (y0, y1, x0, x1) of ``layer`` in data pixels and its frame."""
+        import numpy as np
+
+        corners = np.asarray(layer.corner_pixels)[:, -2:]
+        shape = layer.data[0].shape if layer.multiscale else layer.data.shape
+        (y0, x0), (y1, x1) = corners.min(0), corners.max(0) + 1
+        y0, x0 = max(0, int(y0)), max(0, int(x0))
+        y1, x1 = min(shape[-2], int(y1)), min(shape[-1], int(x1))
+        frame = None
+        if len(shape) == 3:
+            pos = layer.world_to_data(self.viewer.dims.point)
+            frame = int(np.clip(round(float(pos[0])), 0, shape[0] - 1))
+        return y0, y1, x0, x1, frame
+
+    def _make_job(self, preview: bool = False) -> dict:
+        job = self._make_plain_job()
+        if not preview:
+            return job
+        y0, y1, x0, x1, frame = self._view_box(job["ref"])
+        lead = () if frame is None else (frame,)
+        for key in ("image", "phase", "amplitude"):
+            if job["kwargs"].get(key) is not None:
+                job["kwargs"][key] = job["kwargs"][key][(*lead, slice(y0, y1), slice(x0, x1))]
+        job.update(preview=(y0, x0, frame), name=f"{job['name']} preview")
+        return job
+
+    def _make_plain_job(self) -> dict:
         if self.task == "atoms":
             layer = self.image_combo.value
             image = image_array(layer, "image")
@@ -274,6 +314,7 @@ class DetectWidget(QWidget):
         self.worker = worker
         self._running = True
         self.run_button.setEnabled(False)
+        self.preview_button.setEnabled(False)
         self.busy.setVisible(True)
         self.status.setText(f"Detecting {job['task']} in {job['ref'].name!r} …")
         self._t0 = time.perf_counter()
@@ -284,6 +325,7 @@ class DetectWidget(QWidget):
     def _on_finished(self) -> None:
         self._running = False
         self.run_button.setEnabled(True)
+        self.preview_button.setEnabled(True)
         self.busy.setVisible(False)
 
     def _on_returned(self, outcome: Any) -> None:
@@ -301,12 +343,14 @@ class DetectWidget(QWidget):
 
     def _show(self, job: dict, result: Any, elapsed: float, *, warned: bool = False) -> Any:
         ref = job["ref"]
-        if job["task"] == "atoms":
-            table = result
-            what = "atoms"
-        else:
-            table = result.points
-            what = "wall points"
+        table = result if job["task"] == "atoms" else result.points
+        what = "atoms" if job["task"] == "atoms" else "wall points"
+        if job.get("preview") is not None:  # back to the whole image's pixels
+            y0, x0, frame = job["preview"]
+            table = table.assign(y=table["y"] + y0, x=table["x"] + x0)
+            if frame is not None:
+                table = table.assign(frame=frame)
+        elif job["task"] == "walls":
             self._add_labels(result.mask, ref, f"{ref.name} wall mask", opacity=0.8)
             if getattr(result, "domains", None) is not None:
                 self._add_labels(
@@ -321,6 +365,8 @@ class DetectWidget(QWidget):
             self.status.setText(msg)
             return None
         color = "yellow" if job["task"] == "atoms" else "cyan"
+        if job.get("preview") is not None:
+            color = "orange"
         layer = add_points_table(
             self.viewer, table, image_layer=ref, name=job["name"], face_color=color
         )

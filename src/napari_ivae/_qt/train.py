@@ -368,12 +368,21 @@ class TrainWidget(QWidget):
         self._update_buttons()
         return worker
 
+    def _is_current(self, worker: Any) -> bool:
+        """Whether the signal being handled comes from ``worker`` (not an older one)."""
+        sender = self.sender()
+        return sender is None or worker is None or sender is getattr(worker, "signals", sender)
+
     def _on_train_finished(self) -> None:
+        if not self._is_current(self.worker):
+            return
         gc.unfreeze()
         self._training = False
         self._update_buttons()
 
     def _on_encode_finished(self) -> None:
+        if not self._is_current(self.encode_worker):
+            return
         self._encoding = False
         self._update_buttons()
 
@@ -400,6 +409,7 @@ class TrainWidget(QWidget):
         self.status.setToolTip("\n".join(f"{k}: {v:.4g}" for k, v in p.terms.items()))
 
     def _on_trained(self, out: Any) -> None:
+        self._training = False  # the worker is done; its `finished` may come later
         if report(out, "Train"):
             self.status.setText(f"Failed: {out.message}")
             return
@@ -449,6 +459,7 @@ class TrainWidget(QWidget):
         return worker
 
     def _on_encoded(self, outcome: Any) -> None:
+        self._encoding = False  # the worker is done; its `finished` may come later
         if report(outcome, "Encode"):
             self.status.setText(f"Failed: {outcome.error.message}")
             return

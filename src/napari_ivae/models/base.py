@@ -57,7 +57,7 @@ class IVAE(nn.Module):
         c, k = config, config.latent_dim
         self.n_classes = c.n_classes if c.joint else 0
         self.grid_angles = c.rotation and c.angle_inference == "grid"
-        n_rot = (c.angle_bins + 1 if self.grid_angles else 3) + 4 if c.rotation else 0
+        n_rot = (1 if self.grid_angles else 3) + 4 if c.rotation else 0
         n_out = 2 * k + n_rot + self.n_classes
         enc = MLPEncoder if c.encoder == "mlp" else ConvEncoder
         self.encoder = enc(c.in_channels, c.size, c.hidden, c.n_layers, n_out, c.activation)
@@ -80,8 +80,8 @@ class IVAE(nn.Module):
             rot = transform_grid(base_grid(c.size), -self.bin_centers[None], None)[0]  # (M, P, 2)
             self.register_buffer("rot_grid", rot, persistent=False)
             self.register_buffer("disk", base_grid(c.size).norm(dim=1) <= 1.0, persistent=False)
-            t = torch.arange(-3, 4, dtype=torch.float32)
-            kern = torch.exp(-0.5 * (t / 1.0) ** 2)
+            t = torch.arange(-4, 5, dtype=torch.float32)
+            kern = torch.exp(-0.5 * (t / 1.5) ** 2)
             self.register_buffer("blur_kernel", kern / kern.sum(), persistent=False)
 
     # ----------------------------------------------------------------- encoder
@@ -101,15 +101,8 @@ class IVAE(nn.Module):
         i = 2 * k
         if c.rotation:
             if self.grid_angles:
-                m = c.angle_bins
-                logits = h[:, i : i + m]
-                offset = torch.tanh(h[:, i + m]) * (math.pi / m)
-                out["angle_logits"], out["angle_offset"] = logits, offset
-                q = F.softmax(logits.float(), dim=1)
-                out["angle"] = self.bin_centers[q.argmax(1)] + offset
-                r = (q * torch.exp(1j * self.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
-                out["angle_logstd"] = 0.5 * torch.log(-2 * torch.log(r) + 1e-12)  # circular std
-                i += m + 1
+                out["angle_offset"] = torch.tanh(h[:, i]) * (math.pi / c.angle_bins)
+                i += 1
             else:
                 out["angle"] = torch.atan2(h[:, i + 1], h[:, i])
                 out["angle_logstd"] = h[:, i + 2].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
@@ -122,7 +115,25 @@ class IVAE(nn.Module):
             i += 4
         if self.n_classes:
             out["logits"] = h[:, i : i + self.n_classes]
+        if self.grid_angles:
+            out.update(self._angle_posterior(x, out))
         return out
+
+    def _angle_posterior(self, x, p) -> dict[str, torch.Tensor]:
+        """Exact posterior over the angle bins at the posterior means of z and Δr
+        (most probable class for joint kinds)."""
+        onehot = None
+        if self.n_classes:
+            onehot = F.one_hot(p["logits"].argmax(1), self.n_classes).to(x.dtype)
+        out = self.decode_raw(p["z_mu"], p["angle_offset"], p["shift"], onehot)
+        logits = self.log_prior_bins - self._nll_bins(x, out[:, None])[:, 0]
+        q = F.softmax(logits.float(), dim=1)
+        r = (q * torch.exp(1j * self.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
+        return {
+            "angle_logits": logits,
+            "angle": self.bin_centers[q.argmax(1)] + p["angle_offset"],
+            "angle_logstd": 0.5 * torch.log(-2 * torch.log(r) + 1e-12),  # circular std
+        }
 
     # ----------------------------------------------------------------- decoder
     def decode_raw(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
@@ -180,8 +191,6 @@ class IVAE(nn.Module):
             shift = sample(p["shift"], p["shift_logstd"])
             terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
             if self.grid_angles:
-                logq_rot = F.log_softmax(p["angle_logits"].float(), dim=1)
-                terms["kl_angle"] = (logq_rot.exp() * (logq_rot - self.log_prior_bins)).sum(1)
                 angles = p["angle_offset"]
             else:
                 angles = sample(p["angle"], p["angle_logstd"])
@@ -207,15 +216,21 @@ class IVAE(nn.Module):
                 out = self.decode_raw(z, angles, shift, soft)[:, None]
                 q = None
         if self.grid_angles:
-            nll = self._nll_bins(x, out)  # (B, K', M)
-            nll = (logq_rot.exp()[:, None, :] * nll).sum(2)
+            # exact posterior over the bins given z, Δr (and the class):
+            # E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)
+            nll = self._nll_bins(x, out).float()  # (B, K', M)
+            logq_rot = F.log_softmax(self.log_prior_bins - nll, dim=2)
+            q_rot = logq_rot.exp()
+            kl_rot = (q_rot * (logq_rot - self.log_prior_bins)).sum(2)  # (B, K')
+            nll = (q_rot * nll).sum(2)
+            terms["kl_angle"] = kl_rot[:, 0] if q is None else (q * kl_rot).sum(1)
         else:
             nll = self._nll(x, out)  # (B, K')
         terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
         return {k: v.mean() for k, v in terms.items()}
 
     def smooth(self, x: torch.Tensor) -> torch.Tensor:
-        """Gaussian blur (σ = 1 px) applied to the input before it is rotated.
+        """Gaussian blur (σ = 1.5 px) applied to the input before it is rotated.
 
         Without it, the bins at multiples of 90° (no interpolation) fit sharp
         images better than the others, and every image is sent to them.
@@ -223,8 +238,8 @@ class IVAE(nn.Module):
         b, ch, h, w = x.shape
         k = self.blur_kernel.to(x.dtype)
         y = x.reshape(b * ch, 1, h, w)
-        y = F.conv2d(F.pad(y, (3, 3, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-        y = F.conv2d(F.pad(y, (0, 0, 3, 3), mode="replicate"), k.view(1, 1, -1, 1))
+        y = F.conv2d(F.pad(y, (4, 4, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+        y = F.conv2d(F.pad(y, (0, 0, 4, 4), mode="replicate"), k.view(1, 1, -1, 1))
         return y.view(b, ch, h, w)
 
     def _nll_bins(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

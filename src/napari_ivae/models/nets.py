@@ -7,6 +7,7 @@ holds (x, y).  One pixel is ``2 / (size - 1)`` grid units.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -46,7 +47,7 @@ class ConvEncoder(nn.Module):
         act = _ACT[activation]
         chans = [in_channels, 32, 64, 64]
         layers: list[nn.Module] = []
-        for a, b in zip(chans[:-1], chans[1:]):
+        for a, b in itertools.pairwise(chans):
             layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), act()]
         self.conv = nn.Sequential(*layers)
         side = size
@@ -123,7 +124,7 @@ class TemplateDecoder(nn.Module):
     def __init__(self, n_latent, out_channels, size, hidden, n_layers, activation, enlarge=True):
         super().__init__()
         self.size, self.out_channels = size, out_channels
-        canvas = int(math.ceil(math.sqrt(2) * size)) + 8 if enlarge else size
+        canvas = math.ceil(math.sqrt(2) * size) + 8 if enlarge else size
         canvas += (canvas - size) % 2  # centred: same parity as size
         self.canvas = canvas
         self.half = (canvas - 1) / (size - 1)  # canvas half-width in crop grid units
