@@ -53,6 +53,26 @@ from napari_ivae._qt._common import (
 
 __all__ = ["TrainWidget"]
 
+
+def _preload_torch() -> None:
+    """Import torch (and its lazily loaded optimizer machinery) in a daemon thread.
+
+    The first ``optimizer.step()`` imports ``torch._dynamo`` and sympy; done inside
+    the training worker, that import holds the GIL for ~0.5 s and stalls the GUI on
+    the first Start of a session.  Doing it once while the widget opens moves that
+    cost out of training.
+    """
+    import threading
+
+    def _run() -> None:
+        try:
+            import torch
+            import torch._dynamo  # noqa: F401
+        except ImportError:  # pragma: no cover - torch is a hard dependency
+            return
+
+    threading.Thread(target=_run, name="ivae-preload-torch", daemon=True).start()
+
 KINDS = ("vae", "rvae", "jvae", "jrvae")
 _KIND_TIPS = {
     "vae": "Plain VAE: latents mix content with orientation and position.",
@@ -151,6 +171,7 @@ class TrainWidget(QWidget):
         stop_worker_on_destroy(self, "worker")
         bus().stack_changed.connect(self._on_stack_changed)
         self._update_stack_info()
+        _preload_torch()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
