@@ -213,7 +213,7 @@ def main():
     ap.add_argument("--likelihood", default="gaussian")
     ap.add_argument("--recon-sigma", type=float, default=1.0)
     ap.add_argument("--sigma-angle", type=float, default=math.pi)
-    ap.add_argument("--discrete", default="enumerate")
+    ap.add_argument("--discrete", default="exact")
     ap.add_argument("--angle-inference", default="grid")
     ap.add_argument("--angle-bins", type=int, default=36)
     ap.add_argument("--z-warmup", type=float, default=0.0)

@@ -443,7 +443,7 @@ def pfm_stage(out: Path, sample: dict, st: DemoSettings, *, seed: int,
     cb.ax.set_title("angle (°)", fontsize=8)
     ax[0, 0].set_xlabel("z1")
     ax[0, 0].set_ylabel("z2")
-    ax[0, 0].set_title("rVAE latent space of wall crops, coloured by angle", fontsize=10)
+    ax[0, 0].set_title("rVAE latent space of wall crops", fontsize=10)
     ax[0, 1].scatter(np.degrees(ori), np.degrees(ang), s=5, lw=0, alpha=0.6)
     ax[0, 1].set_xlabel("wall orientation from the detector (°)")
     ax[0, 1].set_ylabel("learned angle (°)")

@@ -83,6 +83,11 @@ class TrainConfig:
         Maximum seconds of work between two yields.
     grad_clip : float or None
         Gradient-norm clip.
+    capacity_terms : {"content", "all"}
+        Which KL the continuous capacity controls in joint kinds: ``"content"``
+        (KL_z only; the rotation/shift KL keeps weight ``beta``) or ``"all"``
+        (KL_z + KL_angle + KL_shift, as in AtomAI).  With ``"all"`` the capacity
+        starting at 0 forces the angle posterior onto its prior early on.
     z_warmup : float
         Fraction of all steps (0–1) during which rotation kinds decode with
         z = 0, so that orientation is learned by the angle latent first.
@@ -106,6 +111,7 @@ class TrainConfig:
     progress_interval: float = 0.5
     grad_clip: float | None = 100.0
     z_warmup: float = 0.0
+    capacity_terms: Literal["content", "all"] = "content"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "seed"):
@@ -121,6 +127,7 @@ class TrainConfig:
         check_range("beta_disc", self.beta_disc, low=0)
         check_range("capacity_ramp", self.capacity_ramp, low=0, high=1)
         check_range("z_warmup", self.z_warmup, low=0, high=1)
+        check_choice("capacity_terms", self.capacity_terms, ("content", "all"))
         check_range("progress_interval", self.progress_interval, low=0, low_inclusive=False)
         self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
         if self.capacity_disc is not None:
@@ -241,11 +248,16 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
     kl_cont = sum(v for k, v in terms.items() if k in ("kl_z", "kl_angle", "kl_shift"))
     if not mc.joint:
         return terms["recon"] + tc.beta * kl_cont
+    kl_pose = 0.0
+    if tc.capacity_terms == "content":
+        kl_pose = kl_cont - terms["kl_z"]
+        kl_cont = terms["kl_z"]
     ramp = frac / tc.capacity_ramp if tc.capacity_ramp > 0 else 1.0
     c_z = _ramp(*tc.capacity_cont, ramp)
     c_a = _ramp(*(tc.capacity_disc or (0.0, math.log(mc.n_classes))), ramp)
     return (
         terms["recon"]
+        + tc.beta * kl_pose
         + tc.beta_cont * (kl_cont - c_z).abs()
         + tc.beta_disc * (terms["kl_disc"] - c_a).abs()
     )

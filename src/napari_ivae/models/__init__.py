@@ -56,7 +56,7 @@ class ModelConfig:
         pixel, as in the rVAE paper.  ``"template"``: an MLP of z gives a canonical
         image on a canvas √2 larger than the crop, sampled (bilinear,
         differentiable) at the same rotated and shifted coordinate grid; the same
-        invariance, about 50× cheaper (see docs/vae.md).
+        invariance, far cheaper on CPU (measured in docs/vae.md).
     hidden : int
         Width of the MLP layers (AtomAI default 128).
     n_layers : int
@@ -76,7 +76,10 @@ class ModelConfig:
         half-width of the crop (0.1 ≈ 2.4 px on a 48 px crop).
     discrete : {"enumerate", "gumbel"}
         How the class latent is handled: exact marginalisation over the K
-        classes, or a Gumbel-softmax relaxation (one decode per sample).
+        classes with the encoder's q(α|x), a Gumbel-softmax relaxation (one
+        decode per sample), or ``"exact"``: marginalise over the classes with
+        the exact posterior q(α|x) ∝ p(x|α, z, γ, Δ) (EM-like; the encoder's
+        class head is not used).
     angle_inference : {"grid", "encoder"}
         ``"grid"``: q(γ|x) is a categorical over ``angle_bins`` rotations of the
         grid (plus an encoder-predicted sub-bin offset), the reconstruction is
@@ -102,7 +105,7 @@ class ModelConfig:
     recon_sigma: float = 1.0
     sigma_angle: float = math.pi
     sigma_shift: float = 0.1
-    discrete: Literal["enumerate", "gumbel"] = "enumerate"
+    discrete: Literal["enumerate", "gumbel", "exact"] = "enumerate"
     angle_inference: Literal["grid", "encoder"] = "grid"
     angle_bins: int = 36
 
@@ -132,7 +135,7 @@ class ModelConfig:
         check_choice("decoder", self.decoder, ("template", "coord"))
         check_choice("activation", self.activation, ("tanh", "relu", "silu"))
         check_choice("likelihood", self.likelihood, ("gaussian", "bernoulli"))
-        check_choice("discrete", self.discrete, ("enumerate", "gumbel"))
+        check_choice("discrete", self.discrete, ("enumerate", "gumbel", "exact"))
         check_choice("angle_inference", self.angle_inference, ("grid", "encoder"))
         check_range("angle_bins", self.angle_bins, low=2)
         check_range("recon_sigma", self.recon_sigma, low=0, low_inclusive=False)

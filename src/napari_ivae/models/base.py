@@ -115,9 +115,24 @@ class IVAE(nn.Module):
             i += 4
         if self.n_classes:
             out["logits"] = h[:, i : i + self.n_classes]
+        if self.n_classes and c.discrete == "exact":
+            out["logits"] = self._class_posterior(x, out)
         if self.grid_angles:
             out.update(self._angle_posterior(x, out))
         return out
+
+    def _class_posterior(self, x, p) -> torch.Tensor:
+        """Exact class log-posterior (up to a constant) at the posterior means."""
+        b, kk = x.shape[0], self.n_classes
+        onehot = torch.eye(kk, device=x.device, dtype=x.dtype).repeat(b, 1)
+        rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
+        angle = p.get("angle_offset", p.get("angle"))
+        out = self.decode_raw(rep(p["z_mu"]), rep(angle), rep(p.get("shift")), onehot)
+        out = out.view(b, kk, *out.shape[1:])
+        if self.grid_angles:
+            nll = self._nll_bins(x, out).float()
+            return torch.logsumexp(self.log_prior_bins - nll, dim=2)
+        return -self._nll(x, out)
 
     def _angle_posterior(self, x, p) -> dict[str, torch.Tensor]:
         """Exact posterior over the angle bins at the posterior means of z and Δr
@@ -202,10 +217,11 @@ class IVAE(nn.Module):
         if not kk:
             out = self.decode_raw(z, angles, shift)[:, None]  # (B, 1, C, H, W)
         else:
-            logq = F.log_softmax(p["logits"].float(), dim=1)
-            q = logq.exp()
-            terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
-            if c.discrete == "enumerate":
+            if c.discrete != "exact":
+                logq = F.log_softmax(p["logits"].float(), dim=1)
+                q = logq.exp()
+                terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
+            if c.discrete in ("enumerate", "exact"):
                 onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
                 rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
                 out = self.decode_raw(rep(z), rep(angles), rep(shift), onehot)
@@ -226,6 +242,14 @@ class IVAE(nn.Module):
             terms["kl_angle"] = kl_rot[:, 0] if q is None else (q * kl_rot).sum(1)
         else:
             nll = self._nll(x, out)  # (B, K')
+        if c.discrete == "exact" and kk:
+            # exact class posterior given z and Δ: q(k) ∝ exp(-(nll_k + KL_angle,k))
+            per_class = nll + (kl_rot if self.grid_angles else 0.0)
+            logq = F.log_softmax(-per_class, dim=1)
+            q = logq.exp()
+            terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
+            if self.grid_angles:
+                terms["kl_angle"] = (q * kl_rot).sum(1)
         terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
         return {k: v.mean() for k, v in terms.items()}
 
