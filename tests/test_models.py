@@ -102,3 +102,24 @@ def test_wrapped_prior_bins():
     assert abs(float(p.sum()) - 1) < 1e-5
     assert int(p.argmax()) == 0  # bin 0 is centred on angle 0
     assert float(p.max() / p.min()) < 3  # broad: covers 0-360°
+
+
+@pytest.mark.parametrize("kind", ["jvae", "jrvae"])
+def test_exact_class_posterior(kind):
+    """``discrete="exact"``: the class posterior favours the class whose decode fits."""
+    torch.manual_seed(3)
+    cfg = ModelConfig(kind=kind, in_channels=1, size=12, hidden=16, n_classes=3,
+                      discrete="exact", angle_bins=8)  # fmt: skip
+    model = build_model(cfg)
+    x = torch.rand(4, 1, 12, 12)
+    p = model.posterior(x)
+    assert p["logits"].shape == (4, 3)
+    terms = model(x)
+    assert torch.isfinite(sum(terms.values()))
+    sum(terms.values()).backward()
+    if kind == "jvae":  # the logits are the per-class log-likelihoods at z_mu
+        with torch.no_grad():
+            for k in range(3):
+                out = model.decode_raw(p["z_mu"], None, None, torch.eye(3)[[k] * 4])
+                want = -(0.5 * (out - x).pow(2)).flatten(1).sum(1)
+                torch.testing.assert_close(p["logits"][:, k], want, rtol=1e-4, atol=1e-3)
