@@ -105,7 +105,7 @@ class ModelConfig:
     recon_sigma: float = 1.0
     sigma_angle: float = math.pi
     sigma_shift: float = 0.1
-    discrete: Literal["enumerate", "gumbel", "exact"] = "enumerate"
+    discrete: Literal["enumerate", "gumbel", "exact"] = "exact"
     angle_inference: Literal["grid", "encoder"] = "grid"
     angle_bins: int = 36
 
