@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "napari_ivae"
-FORBIDDEN = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari", "magicgui", "pyqtgraph",
-             "superqt", "vispy")
+FORBIDDEN = (
+    "qtpy",
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+    "PySide6",
+    "napari",
+    "magicgui",
+    "pyqtgraph",
+    "superqt",
+    "vispy",
+)
 WIDGET_LAYER = PKG / "_qt"
 
 
@@ -80,9 +90,18 @@ def test_cli_entry_point_is_cheap():
 
 @pytest.mark.parametrize(
     "module",
-    ["napari_ivae.io", "napari_ivae.detect", "napari_ivae.crop", "napari_ivae.simulate",
-     "napari_ivae.sample_data", "napari_ivae._reader", "napari_ivae.models", "napari_ivae.train",
-     "napari_ivae.analysis", "napari_ivae.pipeline"],
+    [
+        "napari_ivae.io",
+        "napari_ivae.detect",
+        "napari_ivae.crop",
+        "napari_ivae.simulate",
+        "napari_ivae.sample_data",
+        "napari_ivae._reader",
+        "napari_ivae.models",
+        "napari_ivae.train",
+        "napari_ivae.analysis",
+        "napari_ivae.pipeline",
+    ],
 )
 def test_core_module_runtime_imports_no_gui(module: str):
     loaded = _modules_after(f"import {module}")

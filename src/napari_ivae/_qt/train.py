@@ -73,6 +73,7 @@ def _preload_torch() -> None:
 
     threading.Thread(target=_run, name="ivae-preload-torch", daemon=True).start()
 
+
 KINDS = ("vae", "rvae", "jvae", "jrvae")
 _KIND_TIPS = {
     "vae": "Plain VAE: latents mix content with orientation and position.",
