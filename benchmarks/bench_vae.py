@@ -134,6 +134,7 @@ def run(kind, x, labels, angles, args, eval_every):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device="cpu", num_threads=args.threads, beta_cont=args.gamma, beta_disc=args.gamma,
         capacity_cont=(0.0, args.cz), capacity_ramp=args.ramp, z_warmup=args.z_warmup,
+        class_balance=args.class_balance,
     )  # fmt: skip
     gen = fit(x, mc, tc)
     t0 = time.perf_counter()
@@ -217,6 +218,7 @@ def main():
     ap.add_argument("--angle-inference", default="grid")
     ap.add_argument("--angle-bins", type=int, default=36)
     ap.add_argument("--z-warmup", type=float, default=0.0)
+    ap.add_argument("--class-balance", type=float, default=0.0)
     ap.add_argument("--gamma", type=float, default=30.0)
     ap.add_argument("--cz", type=float, default=5.0)
     ap.add_argument("--ramp", type=float, default=0.5)

@@ -181,3 +181,23 @@ def test_unsafe_and_corrupt_files_are_refused(tmp_path):
         load_model(future)
     with pytest.raises(IvaeError, match="does not exist"):
         load_model(tmp_path / "missing.ivae")
+
+
+def test_class_balance_validated_and_weighted():
+    """class_balance < 0 is refused; the balance term is a KL in [0, log K] added
+    to the joint loss with weight ``class_balance``."""
+    import math
+
+    from napari_ivae.models import build_model
+    from napari_ivae.train import _loss
+
+    with pytest.raises(IvaeError, match="class_balance"):
+        TrainConfig(class_balance=-1.0)
+    torch.manual_seed(0)
+    mc = ModelConfig(kind="jvae", n_classes=3, in_channels=1, size=8)
+    terms = build_model(mc)(torch.rand(16, 1, 8, 8))
+    kl = float(terms["kl_marg"])
+    assert 0.0 <= kl <= math.log(3) + 1e-6
+    off = float(_loss(terms, mc, TrainConfig(), 0.5))
+    on = float(_loss(terms, mc, TrainConfig(class_balance=10.0), 0.5))
+    assert math.isclose(on - off, 10.0 * kl, rel_tol=1e-4, abs_tol=1e-5)

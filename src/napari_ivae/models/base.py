@@ -184,7 +184,9 @@ class IVAE(nn.Module):
         self, x, generator=None, temperature: float = 1.0, use_z: bool = True
     ) -> dict[str, torch.Tensor]:
         """Loss terms averaged over the batch: ``recon``, ``kl_z`` [, ``kl_angle``,
-        ``kl_shift``] [, ``kl_disc``].
+        ``kl_shift``] [, ``kl_disc``] [, ``kl_marg``: KL of the batch-mean class
+        posterior from uniform, joint kinds with ``discrete`` "exact" or
+        "enumerate"; weighted by ``TrainConfig.class_balance``].
 
         ``use_z=False`` decodes with z = 0 (the trainer's rotation warm-up: the
         decoder must then explain orientation through the grid, not through z).
@@ -251,6 +253,10 @@ class IVAE(nn.Module):
             if self.grid_angles:
                 terms["kl_angle"] = (q * kl_rot).sum(1)
         terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
+        if q is not None:
+            # KL of the batch-mean class posterior from uniform (class balance)
+            qbar = q.mean(0).clamp_min(1e-12)
+            terms["kl_marg"] = ((qbar * qbar.log()).sum() + math.log(kk)).expand(b)
         return {k: v.mean() for k, v in terms.items()}
 
     def smooth(self, x: torch.Tensor) -> torch.Tensor:
