@@ -13,8 +13,6 @@ the four central pixels for even ``w``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError, check_choice
 
 __all__ = ["Border", "Normalize", "Stack", "crop"]
@@ -93,11 +92,9 @@ class Stack:
         Path
             The written path.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
+
+        def _write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
                 np.savez(
                     fh,
                     images=self.images,
@@ -106,11 +103,8 @@ class Stack:
                     index=self.index,
                     channels=np.asarray(self.channels, dtype=str),
                 )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+
+        return atomic_write(path, _write)
 
     @classmethod
     def load(cls, path: str | Path) -> Stack:

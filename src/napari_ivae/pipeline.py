@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from napari_ivae._atomic import atomic_write
 
 __all__ = ["DemoSettings", "run_demo"]
 
@@ -82,21 +83,9 @@ class DemoSettings:
 
 
 # ----------------------------------------------------------------------------- writing
-def _atomic(path: Path, write: Callable[[str], None]) -> Path:
+def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temp file beside ``path``, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, write)
 
 
 def _save_fig(fig, path: Path) -> Path:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError, check_choice, check_range
 from napari_ivae.models import ModelConfig, build_model
 
@@ -274,16 +274,7 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
 
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_save(obj: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def save_model(path, model, history, *, train_config=None, optimizer=None) -> None:

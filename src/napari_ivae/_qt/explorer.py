@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError
 from napari_ivae._qt._common import MODEL_KEY, STACK_KEY, notify_errors, show_info, show_warning
 from napari_ivae._qt._scatter import (
@@ -89,19 +89,7 @@ def _swatch(hex_color: str, size: int = 12) -> QIcon:
 
 def _atomic_write(path: str | os.PathLike, write) -> Path:
     """Write through ``write(tmp_path)`` into a temp file beside ``path``, then rename."""
-    path = Path(path)
-    if not path.parent.exists():
-        raise IvaeError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, write, make_parents=False)
 
 
 def _channels_side_by_side(grid: np.ndarray) -> np.ndarray:

@@ -15,8 +15,6 @@ renamed).  User mistakes exit with code 2 and one ``ivae: error: ...`` line.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError
 
 __all__ = ["detect"]
@@ -34,18 +33,7 @@ __all__ = ["detect"]
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise IvaeError(f"output folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=folder)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write, make_parents=False)
 
 
 #: decimals written per CSV column (positions to 1e-4 px)

@@ -35,6 +35,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError, check_range
 
 MODEL_KINDS = ("vae", "rvae", "jvae", "jrvae")
@@ -116,17 +117,7 @@ def _chmod_default(path: Path, *, folder: bool = False) -> None:
 
 def _atomic_csv(df, path: Path) -> None:
     """Write a DataFrame as CSV atomically (temp file in the same folder + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-        _chmod_default(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
 
 
 def grid_to_uint8(grid: np.ndarray) -> np.ndarray:
@@ -162,17 +153,7 @@ def grid_to_uint8(grid: np.ndarray) -> np.ndarray:
 def _atomic_png(image_u8: np.ndarray, path: Path) -> None:
     import imageio.v3 as iio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        iio.imwrite(tmp, image_u8, extension=".png")
-        _chmod_default(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: iio.imwrite(tmp, image_u8, extension=".png"))
 
 
 def _latent_table(model, data):
