@@ -60,6 +60,7 @@ from napari_ivae._qt._scatter import (
     gradient_pixmap,
     points_in_polygon,
 )
+from napari_ivae.labels import paint_wall_labels
 
 __all__ = ["ExplorerWidget"]
 
@@ -1199,8 +1200,6 @@ class ExplorerWidget(QWidget):
         of :attr:`classes`) of the nearest wall point of the same frame; pixels
         whose nearest point is unlabeled, and non-wall pixels, are 0.
         """
-        from scipy.spatial import cKDTree
-
         if self._layer is None:
             raise IvaeError("no points layer chosen; choose a Points layer first")
         mlayer = self._mask_layer(mask_layer)
@@ -1222,20 +1221,7 @@ class ExplorerWidget(QWidget):
         else:
             frame = np.zeros(len(yx))
         frame = np.nan_to_num(np.asarray(frame, dtype=float)).astype(np.int64)
-        dtype = np.uint8 if len(classes) < 255 else np.uint16
-        out = np.zeros(mask.shape, dtype=dtype)
-        planes = [mask] if mask.ndim == 2 else list(mask.reshape(-1, *mask.shape[-2:]))
-        out_planes = [out] if mask.ndim == 2 else out.reshape(-1, *mask.shape[-2:])
-        ok = np.isfinite(yx).all(axis=1)
-        for t, (plane, oplane) in enumerate(zip(planes, out_planes)):
-            sel = ok & ((frame == t) if mask.ndim > 2 else True)
-            wall = np.argwhere(plane > 0)
-            if wall.size == 0 or not sel.any():
-                continue
-            tree = cKDTree(yx[sel])
-            _, nn = tree.query(wall.astype(float))
-            oplane[wall[:, 0], wall[:, 1]] = code[sel][nn]
-        return out
+        return paint_wall_labels(mask, yx, code, frame=frame)
 
     def export_label_mask(self, path, mask_layer=None) -> Path:
         """Write :meth:`label_mask` as a TIFF (0 = unlabeled / no wall, k = k-th class)."""
