@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from napari_ivae._atomic import atomic_write
+from napari_ivae._config import DictConfig
 from napari_ivae._errors import IvaeError, check_choice, check_range
 from napari_ivae.models import ModelConfig, build_model
 
@@ -45,7 +46,7 @@ __all__ = ["Progress", "TrainConfig", "TrainResult", "fit", "load_model", "save_
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     """Optimisation settings; stored inside every checkpoint.
 
     Parameters
@@ -151,19 +152,6 @@ class TrainConfig:
             check_range("num_threads", self.num_threads, low=1)
         if self.grad_clip is not None:
             check_range("grad_clip", self.grad_clip, low=0, low_inclusive=False)
-
-    def to_dict(self) -> dict:
-        """Plain dict (for checkpoints)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`IvaeError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise IvaeError(f"train_config has unknown keys {unknown}")
-        return cls(**d)
 
 
 @dataclass

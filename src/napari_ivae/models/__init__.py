@@ -17,11 +17,11 @@ kind      rotation + shift   discrete class latent
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
 
+from napari_ivae._config import DictConfig
 from napari_ivae._errors import IvaeError, check_choice, check_range
 
 Kind = Literal["vae", "rvae", "jvae", "jrvae"]
@@ -33,7 +33,7 @@ __all__ = ["JOINT_KINDS", "KINDS", "ROTATION_KINDS", "ModelConfig", "build_model
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Architecture of an (invariant) VAE; stored inside every checkpoint.
 
     Parameters
@@ -151,19 +151,6 @@ class ModelConfig:
     def joint(self) -> bool:
         """Whether the model has a discrete class latent."""
         return self.kind in JOINT_KINDS
-
-    def to_dict(self) -> dict:
-        """Plain dict (for checkpoints)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`IvaeError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise IvaeError(f"model_config has unknown keys {unknown}")
-        return cls(**d)
 
 
 def build_model(config: ModelConfig):
