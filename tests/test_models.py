@@ -79,21 +79,63 @@ def test_decoder_rotates_the_grid(decoder):
     assert np.abs(out[0] - out[1]).max() > 1e-3  # it does depend on the angle
 
 
-def test_bin_likelihood_matches_direct_rotation():
-    """The rotate-the-input NLL over bins equals the NLL of the rotated output on the disk."""
+@pytest.mark.parametrize("shift_px", [(0, 0), (1, -2)])
+def test_bin_likelihood_matches_direct_rotation(shift_px):
+    """The rotate-the-input NLL over bins equals the windowed NLL of the decoded
+    output rotated by the bin angle and shifted by Δ in the image frame.
+
+    4 bins and whole-pixel shifts put the resampled points exactly on pixels,
+    so the two must agree to rounding.
+    """
     torch.manual_seed(2)
-    cfg = ModelConfig(kind="rvae", in_channels=2, size=15, angle_bins=4, hidden=8)
+    size = 15
+    cfg = ModelConfig(kind="rvae", in_channels=2, size=size, angle_bins=4, hidden=8)
     model = build_model(cfg)
-    x = torch.rand(3, 2, 15, 15)
+    x = torch.rand(3, 2, size, size)
     z = torch.randn(3, 2)
-    out = model.decode_raw(z, torch.zeros(3), torch.zeros(3, 2))  # (3, C, H, W)
-    got = model._nll_bins(x, out[:, None])[:, 0]  # (3, 4)
-    disk = model.disk.view(15, 15)
+    step = 2.0 / (size - 1)
+    shift = torch.tensor([shift_px], dtype=torch.float32).expand(3, 2) * step  # (dy, dx)
+    out = model._decode_bins(z, torch.zeros(3))  # template at the lattice points
+    got = model._nll_bins(x, out[:, None], shift)[:, 0]  # (3, 4)
+    r2 = model.crop_grid.pow(2).sum(1).view(size, size)
+    window = ((1.0 - r2) / (4 * step)).clamp(0, 1)
     xs = model.smooth(x)
     for m, theta in enumerate(model.bin_centers.tolist()):
-        rot = model.decode_raw(z, torch.full((3,), theta), torch.zeros(3, 2))
-        want = (0.5 * (rot - xs).pow(2))[..., disk].flatten(1).sum(1)
+        rot = model.decode_raw(z, torch.full((3,), theta), shift)
+        want = (0.5 * window * (rot - xs).pow(2)).flatten(1).sum(1)
         np.testing.assert_allclose(got[:, m].detach(), want.detach(), rtol=1e-4, atol=1e-3)
+
+
+def test_bin_likelihood_is_lowest_at_the_true_pose():
+    """A glyph rotated by bin 7 and shifted by Δ: the NLL over bins and a grid
+    of shifts is lowest at exactly that bin and shift (the shift lives in the
+    image frame, independent of the angle)."""
+    cfg = ModelConfig(kind="rvae", in_channels=1, size=48, recon_sigma=0.3)
+    model = build_model(cfg)
+
+    def glyph(px, py):  # elongated blob with an off-centre bump: no symmetry
+        return torch.exp(-(px**2 / 0.15 + py**2 / 0.03)) + 0.7 * torch.exp(
+            -((px - 0.3) ** 2 + (py - 0.2) ** 2) / 0.01
+        )
+
+    t = torch.linspace(-1, 1, 48)
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    s = (0.1, -0.15)  # (dy, dx) grid units
+    theta = float(model.bin_centers[7])
+    px, py = xx - s[1], yy - s[0]
+    c, si = math.cos(theta), math.sin(theta)
+    img = glyph(c * px - si * py, si * px + c * py)[None, None]
+    pts = model.bin_points
+    out = glyph(pts[:, 0], pts[:, 1])[None, None, None]
+    grid = torch.linspace(-0.25, 0.25, 11)
+    shifts = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    nll = model._nll_bins(
+        img.expand(len(shifts), -1, -1, -1), out.expand(len(shifts), -1, -1, -1), shifts
+    )
+    flat = int(nll[:, 0].argmin())
+    i_shift, i_bin = divmod(flat, nll.shape[2])
+    assert i_bin == 7
+    np.testing.assert_allclose(shifts[i_shift].numpy(), s, atol=1e-6)
 
 
 def test_wrapped_prior_bins():

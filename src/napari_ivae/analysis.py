@@ -18,29 +18,18 @@ def _px_per_unit(model) -> float:
     return (model.config.size - 1) / 2.0
 
 
-def _rot(angle: np.ndarray, v: np.ndarray, inverse: bool) -> np.ndarray:
-    """Rotate (N, 2) vectors given as (dy, dx) by ``angle`` (N,) in the decoder's (x, y) frame."""
-    c, s = np.cos(angle), np.sin(angle)
-    if inverse:
-        s = -s
-    x, y = v[:, 1], v[:, 0]
-    return np.stack([s * x + c * y, c * x - s * y], axis=1)  # (dy, dx)
-
-
-def shift_to_pixels(model, shift_units, angle) -> np.ndarray:
+def shift_to_pixels(model, shift_units) -> np.ndarray:
     """Decoder shift Δ (grid units, (dy, dx)) -> object displacement (pixels).
 
-    The decoder evaluates the template at ``R(γ) r + Δ``, so the template's
-    centre appears at ``r = -R(γ)⁻¹ Δ``.
+    The decoder evaluates the template at ``R(γ) (r - Δ)``, so the template's
+    centre appears at ``r = Δ`` whatever the angle.
     """
-    a = np.asarray(angle, np.float64)
-    return -_rot(a, np.asarray(shift_units, np.float64), inverse=True) * _px_per_unit(model)
+    return np.asarray(shift_units, np.float64) * _px_per_unit(model)
 
 
-def pixels_to_shift(model, d_pixels, angle) -> np.ndarray:
+def pixels_to_shift(model, d_pixels) -> np.ndarray:
     """Inverse of :func:`shift_to_pixels`."""
-    a = np.asarray(angle, np.float64)
-    return -_rot(a, np.asarray(d_pixels, np.float64) / _px_per_unit(model), inverse=False)
+    return np.asarray(d_pixels, np.float64) / _px_per_unit(model)
 
 
 def _images(model, data) -> np.ndarray:
@@ -98,7 +87,7 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
         a = p["angle"].astype(np.float64)
         cols["angle"] = (a + math.pi) % (2 * math.pi) - math.pi
         cols["angle_std"] = np.exp(p["angle_logstd"])
-        d = shift_to_pixels(model, p["shift"], a)
+        d = shift_to_pixels(model, p["shift"])
         cols["dy"], cols["dx"] = d[:, 0], d[:, 1]
     if "logits" in p:
         logits = p["logits"].astype(np.float64)
@@ -151,7 +140,7 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
     a = s = None
     if c.rotation:
         an = np.broadcast_to(np.asarray(angle, np.float64), (n,))
-        sh = pixels_to_shift(model, np.broadcast_to(np.asarray(shift, np.float64), (n, 2)), an)
+        sh = pixels_to_shift(model, np.broadcast_to(np.asarray(shift, np.float64), (n, 2)))
         a = torch.as_tensor(an.astype(np.float32)).to(dev)
         s = torch.as_tensor(sh.astype(np.float32)).to(dev)
     onehot = None

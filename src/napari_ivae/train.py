@@ -98,6 +98,15 @@ class TrainConfig(DictConfig):
         > 0 keeps classes from dying but assumes roughly balanced classes
         (docs/vae.md: cards jrVAE ARI 0.50 → 0.66 with 100; 0.98 with 2500
         and recon_sigma=0.2 for seed 0, 0.64 for seed 1).
+    class_init : {"kmeans", "none"}
+        Joint kinds: ``"kmeans"`` seeds the classes with k-means of
+        rotation- and shift-invariant features (angular Fourier magnitudes of
+        the crop about its centre of contrast, on up to 20,000 images) and
+        trains with those classes for the first ``class_init_fraction`` of the
+        steps, then with the model's own class posterior.  From a random start
+        the classes and the alignment lock each other in (docs/vae.md).
+    class_init_fraction : float
+        Fraction of all steps (0–1) trained with the k-means classes.
     """
 
     epochs: int = 20
@@ -120,6 +129,8 @@ class TrainConfig(DictConfig):
     z_warmup: float = 0.0
     capacity_terms: Literal["content", "all"] = "content"
     class_balance: float = 0.0
+    class_init: Literal["kmeans", "none"] = "kmeans"
+    class_init_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "seed"):
@@ -137,6 +148,8 @@ class TrainConfig(DictConfig):
         check_range("z_warmup", self.z_warmup, low=0, high=1)
         check_range("class_balance", self.class_balance, low=0)
         check_choice("capacity_terms", self.capacity_terms, ("content", "all"))
+        check_choice("class_init", self.class_init, ("kmeans", "none"))
+        check_range("class_init_fraction", self.class_init_fraction, low=0, high=1)
         check_range("progress_interval", self.progress_interval, low=0, low_inclusive=False)
         self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
         if self.capacity_disc is not None:
@@ -400,6 +413,21 @@ def fit(
     return _fit(x_all, mc, tc, ckpt)
 
 
+def _class_seeds(x_all, model, mc, tc):
+    """k-means of rotation-invariant features on up to 20,000 images (seeded)."""
+    from napari_ivae.models.class_init import fit_class_seeds, invariant_features
+
+    n = x_all.shape[0]
+    pick = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed))[:20_000]
+    pick = pick.sort().values
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(pick), 1024):
+            xb = x_all[pick[i : i + 1024]].float()
+            feats.append(invariant_features(xb, model.centroid(xb)))
+    return fit_class_seeds(torch.cat(feats).numpy(), mc.n_classes, seed=tc.seed)
+
+
 def _fit(x_all, mc, tc, ckpt):
     world, rank = _dist_info()
     distributed = world > 1
@@ -436,6 +464,9 @@ def _fit(x_all, mc, tc, ckpt):
     n_steps = max(1, math.ceil(n_local / tc.batch_size))
     start_epoch = len(history)
     total_steps = tc.epochs * n_steps
+    seeds = None
+    if mc.joint and tc.class_init == "kmeans" and ckpt is None and tc.class_init_fraction > 0:
+        seeds = _class_seeds(x_all, model, mc, tc).to(device)
     t0 = time.perf_counter()
     last_yield = t0
     stopped = None
@@ -455,7 +486,10 @@ def _fit(x_all, mc, tc, ckpt):
                 frac = (epoch * n_steps + step) / max(total_steps, 1)
                 temp = _ramp(*tc.temperature, frac)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    terms = net(xb, gen, temp, frac >= tc.z_warmup or not mc.rotation)
+                    target = None
+                    if seeds is not None and frac < tc.class_init_fraction:
+                        target = seeds.labels(xb, model.centroid(xb))
+                    terms = net(xb, gen, temp, frac >= tc.z_warmup or not mc.rotation, target)
                 terms = {k: v.float() for k, v in terms.items()}
                 loss = _loss(terms, mc, tc, frac)
                 if not torch.isfinite(loss):

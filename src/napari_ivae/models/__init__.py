@@ -89,6 +89,13 @@ class ModelConfig(DictConfig):
         stuck in a local optimum for 0–360° rotations (docs/vae.md).
     angle_bins : int
         Number M of rotation bins for ``angle_inference="grid"``.
+    shift_init : {"centroid", "none"}
+        ``"centroid"``: the shift latent is the centre of contrast of the crop
+        (centroid of ``|x - median|``) plus an encoder correction, so the object
+        position needs no learning from scratch (an amortised shift learned from
+        scratch often converged to a wrong, even anti-correlated, solution and
+        misaligned the angles, docs/vae.md).  ``"none"``: encoder only.  Used by
+        ``angle_inference="grid"``.
     """
 
     kind: Kind = "rvae"
@@ -108,6 +115,7 @@ class ModelConfig(DictConfig):
     discrete: Literal["enumerate", "gumbel", "exact"] = "exact"
     angle_inference: Literal["grid", "encoder"] = "grid"
     angle_bins: int = 36
+    shift_init: Literal["centroid", "none"] = "centroid"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -137,6 +145,7 @@ class ModelConfig(DictConfig):
         check_choice("likelihood", self.likelihood, ("gaussian", "bernoulli"))
         check_choice("discrete", self.discrete, ("enumerate", "gumbel", "exact"))
         check_choice("angle_inference", self.angle_inference, ("grid", "encoder"))
+        check_choice("shift_init", self.shift_init, ("centroid", "none"))
         check_range("angle_bins", self.angle_bins, low=2)
         check_range("recon_sigma", self.recon_sigma, low=0, low_inclusive=False)
         check_range("sigma_angle", self.sigma_angle, low=0, low_inclusive=False)

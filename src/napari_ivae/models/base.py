@@ -71,21 +71,42 @@ class IVAE(nn.Module):
                 n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation,
                 enlarge=c.rotation,
             )  # fmt: skip
+        self.register_buffer("crop_grid", base_grid(c.size), persistent=False)
         if self.grid_angles:
             m = c.angle_bins
             centers = torch.arange(m) * (2 * math.pi / m)
             self.register_buffer("bin_centers", (centers + math.pi) % (2 * math.pi) - math.pi)
             self.register_buffer("log_prior_bins", wrapped_normal_bins(m, c.sigma_angle))
-            # x_m(u) = x(R(-θ_m) u): the input seen in the frame of bin m
-            rot = transform_grid(base_grid(c.size), -self.bin_centers[None], None)[0]  # (M, P, 2)
-            self.register_buffer("rot_grid", rot, persistent=False)
-            self.register_buffer("disk", base_grid(c.size).norm(dim=1) <= 1.0, persistent=False)
+            # template-frame points u that the fixed crop disk |r| ≤ 1 can reach
+            # through r = R(-θ) u + Δ with |Δ| ≤ 3 s_Δr (pixel spacing, centred)
+            step = 2.0 / (c.size - 1)
+            reach = 1.0 + 3.0 * math.sqrt(2) * c.sigma_shift
+            pad = math.ceil((reach - 1.0) / step)
+            t = (
+                torch.arange(c.size + 2 * pad, dtype=torch.float32) - (c.size - 1) / 2 - pad
+            ) * step
+            pts = torch.stack(torch.meshgrid(t, t, indexing="xy"), dim=-1).reshape(-1, 2)
+            if c.size >= 24:
+                # quincunx lattice (every other point, spacing √2 px): the input
+                # is smoothed (σ = 1.5 px) first, so this halves the cost of all
+                # M bins at a small loss; each point then stands for 2 pixels
+                ij = torch.arange(len(t))
+                keep = ((ij[:, None] + ij[None, :]) % 2 == 0).reshape(-1)
+                pts = pts[keep]
+            self.lattice_weight = 2.0 if c.size >= 24 else 1.0
+            rad = pts.norm(dim=1)
+            order = torch.argsort(rad[rad <= reach + 1e-6], stable=True)
+            pts, rad = pts[rad <= reach + 1e-6][order], rad[rad <= reach + 1e-6][order]
+            self.register_buffer("bin_points", pts, persistent=False)  # (Pd, 2) (x, y)
+            self.register_buffer("bin_radius", rad, persistent=False)  # sorted
+            rot = transform_grid(pts, -self.bin_centers[None], None)[0]  # (M, Pd, 2)
+            self.register_buffer("rot_points", rot, persistent=False)
             t = torch.arange(-4, 5, dtype=torch.float32)
             kern = torch.exp(-0.5 * (t / 1.5) ** 2)
             self.register_buffer("blur_kernel", kern / kern.sum(), persistent=False)
 
     # ----------------------------------------------------------------- encoder
-    def posterior(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def posterior(self, x: torch.Tensor, exact: bool = True) -> dict[str, torch.Tensor]:
         """Posterior parameters for a batch (N, C, H, W).
 
         Returns a dict with ``z_mu``, ``z_logstd`` (N, k); for rotation kinds
@@ -110,11 +131,19 @@ class IVAE(nn.Module):
             # bounded to ±3 s_Δr: otherwise a large shift lets the decoder pick
             # another part of the template canvas, a back door around the angle
             lim = 3.0 * c.sigma_shift
-            out["shift"] = lim * torch.tanh(h[:, i : i + 2] / lim)
-            out["shift_logstd"] = h[:, i + 2 : i + 4].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
+            shift = lim * torch.tanh(h[:, i : i + 2] / lim)
+            if c.shift_init == "centroid":
+                shift = (self.centroid(x) + shift).clamp(-lim, lim)
+            out["shift"] = shift
+            # never wider than the prior (an untrained encoder starts at about
+            # the prior width instead of e^0 = a whole crop of jitter)
+            log_s = math.log(c.sigma_shift)
+            out["shift_logstd"] = (h[:, i + 2 : i + 4] + log_s).clamp(_LOGSTD_MIN, log_s)
             i += 4
         if self.n_classes:
             out["logits"] = h[:, i : i + self.n_classes]
+        if not exact:  # the training loss computes these itself
+            return out
         if self.n_classes and c.discrete == "exact":
             out["logits"] = self._class_posterior(x, out)
         if self.grid_angles:
@@ -126,13 +155,13 @@ class IVAE(nn.Module):
         b, kk = x.shape[0], self.n_classes
         onehot = torch.eye(kk, device=x.device, dtype=x.dtype).repeat(b, 1)
         rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
-        angle = p.get("angle_offset", p.get("angle"))
-        out = self.decode_raw(rep(p["z_mu"]), rep(angle), rep(p.get("shift")), onehot)
-        out = out.view(b, kk, *out.shape[1:])
-        if self.grid_angles:
-            nll = self._nll_bins(x, out).float()
+        if self.grid_angles:  # the input is centred on the shift instead
+            out = self._decode_bins(rep(p["z_mu"]), rep(p["angle_offset"]), onehot)
+            out = out.view(b, kk, *out.shape[1:])
+            nll = self._nll_bins(x, out, p["shift"]).float()
             return torch.logsumexp(self.log_prior_bins - nll, dim=2)
-        return -self._nll(x, out)
+        out = self.decode_raw(rep(p["z_mu"]), rep(p.get("angle")), rep(p.get("shift")), onehot)
+        return -self._nll(x, out.view(b, kk, *out.shape[1:]))
 
     def _angle_posterior(self, x, p) -> dict[str, torch.Tensor]:
         """Exact posterior over the angle bins at the posterior means of z and Δr
@@ -140,8 +169,8 @@ class IVAE(nn.Module):
         onehot = None
         if self.n_classes:
             onehot = F.one_hot(p["logits"].argmax(1), self.n_classes).to(x.dtype)
-        out = self.decode_raw(p["z_mu"], p["angle_offset"], p["shift"], onehot)
-        logits = self.log_prior_bins - self._nll_bins(x, out[:, None])[:, 0]
+        out = self._decode_bins(p["z_mu"], p["angle_offset"], onehot)
+        logits = self.log_prior_bins - self._nll_bins(x, out[:, None], p["shift"])[:, 0]
         q = F.softmax(logits.float(), dim=1)
         r = (q * torch.exp(1j * self.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
         return {
@@ -162,6 +191,12 @@ class IVAE(nn.Module):
         out = self.decoder(code, angle, shift)
         return out if angle is not None else out[:, 0]
 
+    def _decode_bins(self, z, offset, onehot=None) -> torch.Tensor:
+        """Template rotated by the sub-bin ``offset`` (N,) at :attr:`bin_points`:
+        (N, C, Pd), the frame in which :meth:`_nll_bins` compares it."""
+        code = z if onehot is None else torch.cat([z, onehot.to(z.dtype)], dim=1)
+        return self.decoder(code, offset[:, None], None, points=self.bin_points)[:, 0]
+
     def decode_mean(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
         """Expected image under the likelihood, (N, C, H, W)."""
         out = self.decode_raw(z, angle, shift, onehot)
@@ -181,7 +216,12 @@ class IVAE(nn.Module):
 
     # ----------------------------------------------------------------- ELBO terms
     def forward(
-        self, x, generator=None, temperature: float = 1.0, use_z: bool = True
+        self,
+        x,
+        generator=None,
+        temperature: float = 1.0,
+        use_z: bool = True,
+        class_target: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Loss terms averaged over the batch: ``recon``, ``kl_z`` [, ``kl_angle``,
         ``kl_shift``] [, ``kl_disc``] [, ``kl_marg``: KL of the batch-mean class
@@ -190,10 +230,12 @@ class IVAE(nn.Module):
 
         ``use_z=False`` decodes with z = 0 (the trainer's rotation warm-up: the
         decoder must then explain orientation through the grid, not through z).
+        ``class_target`` (B,) int: joint kinds use this class for every image
+        instead of the posterior (the trainer's k-means seeding of the classes).
         """
         c = self.config
         b = x.shape[0]
-        p = self.posterior(x)
+        p = self.posterior(x, exact=False)
 
         def sample(mu, logstd):
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
@@ -203,21 +245,29 @@ class IVAE(nn.Module):
         if not use_z:
             z = torch.zeros_like(z)
         terms = {"kl_z": kl_normal(p["z_mu"], p["z_logstd"], 1.0)}
-        angles = shift = None
+        angles = shift = dec_shift = None
         if c.rotation:
-            shift = sample(p["shift"], p["shift_logstd"])
+            lim = 3.0 * c.sigma_shift
+            shift = sample(p["shift"], p["shift_logstd"]).clamp(-lim, lim)
             terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
             if self.grid_angles:
-                angles = p["angle_offset"]
+                # the decoder draws the template in its own frame (sub-bin
+                # offset only); _nll_bins moves the input instead
+                angles, dec_shift = p["angle_offset"], None
             else:
                 angles = sample(p["angle"], p["angle_logstd"])
                 terms["kl_angle"] = kl_normal(
                     p["angle"][:, None], p["angle_logstd"][:, None], c.sigma_angle
                 )
+                dec_shift = shift
         kk = self.n_classes
         q = None
+        dec = self._decode_bins if self.grid_angles else (
+            lambda zz, aa, oh=None: self.decode_raw(zz, aa, None if dec_shift is None else
+                                                    dec_shift.repeat_interleave(len(zz) // b, 0), oh)
+        )  # fmt: skip
         if not kk:
-            out = self.decode_raw(z, angles, shift)[:, None]  # (B, 1, C, H, W)
+            out = dec(z, angles)[:, None]  # (B, 1, C, H, W) or (B, 1, C, Pd)
         else:
             if c.discrete != "exact":
                 logq = F.log_softmax(p["logits"].float(), dim=1)
@@ -226,17 +276,19 @@ class IVAE(nn.Module):
             if c.discrete in ("enumerate", "exact"):
                 onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
                 rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
-                out = self.decode_raw(rep(z), rep(angles), rep(shift), onehot)
+                out = dec(rep(z), rep(angles), onehot)
                 out = out.view(b, kk, *out.shape[1:])
             else:
                 u = torch.rand(q.shape, generator=generator, device=x.device).clamp(1e-10, 1)
                 soft = F.softmax((logq - torch.log(-torch.log(u))) / temperature, dim=1)
-                out = self.decode_raw(z, angles, shift, soft)[:, None]
+                if class_target is not None:
+                    soft = F.one_hot(class_target, kk).to(z.dtype)
+                out = dec(z, angles, soft)[:, None]
                 q = None
         if self.grid_angles:
             # exact posterior over the bins given z, Δr (and the class):
             # E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)
-            nll = self._nll_bins(x, out).float()  # (B, K', M)
+            nll = self._nll_bins(x, out, shift).float()  # (B, K', M)
             logq_rot = F.log_softmax(self.log_prior_bins - nll, dim=2)
             q_rot = logq_rot.exp()
             kl_rot = (q_rot * (logq_rot - self.log_prior_bins)).sum(2)  # (B, K')
@@ -249,15 +301,32 @@ class IVAE(nn.Module):
             per_class = nll + (kl_rot if self.grid_angles else 0.0)
             logq = F.log_softmax(-per_class, dim=1)
             q = logq.exp()
+            if class_target is not None:
+                q = F.one_hot(class_target, kk).to(q.dtype)
+                logq = torch.log(q.clamp_min(1e-12))
             terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
             if self.grid_angles:
                 terms["kl_angle"] = (q * kl_rot).sum(1)
+        if class_target is not None and c.discrete == "enumerate":
+            q = F.one_hot(class_target, kk).to(nll.dtype)
         terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
         if q is not None:
             # KL of the batch-mean class posterior from uniform (class balance)
             qbar = q.mean(0).clamp_min(1e-12)
             terms["kl_marg"] = ((qbar * qbar.log()).sum() + math.log(kk)).expand(b)
         return {k: v.mean() for k, v in terms.items()}
+
+    def centroid(self, x: torch.Tensor) -> torch.Tensor:
+        """Centre of contrast (dy, dx) in grid units: the centroid of
+        ``|x - median|`` (channels summed).  A translation- and rotation-
+        equivariant first guess of the object position that the encoder only
+        corrects (``shift_init="centroid"``); about 0 for crops of a lattice or
+        a wall centred by detection."""
+        with torch.no_grad():
+            v = x.flatten(2)
+            w = (v - v.median(dim=2, keepdim=True).values).abs().sum(1)  # (B, P)
+            w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+            return (w @ self.crop_grid).flip(-1)  # (x, y) -> (dy, dx)
 
     def smooth(self, x: torch.Tensor) -> torch.Tensor:
         """Gaussian blur (σ = 1.5 px) applied to the input before it is rotated.
@@ -272,26 +341,50 @@ class IVAE(nn.Module):
         y = F.conv2d(F.pad(y, (0, 0, 4, 4), mode="replicate"), k.view(1, 1, -1, 1))
         return y.view(b, ch, h, w)
 
-    def _nll_bins(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """NLL of ``x`` under ``out`` rotated by each bin angle, on the inscribed disk.
+    def _nll_bins(self, x: torch.Tensor, out: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """NLL of ``x`` on the crop disk under the template rotated by each bin angle.
 
-        ``x`` (B, C, H, W), ``out`` (B, K, C, H, W) -> (B, K, M).  The input is
-        smoothed (:meth:`smooth`) and rotated (no gradient needed) instead of the
-        output, and the NLL is linear
-        in the data given the output, so all M bins cost one batched product.
+        ``x`` (B, C, H, W); ``out`` (B, K, C, Pd): the template (sub-bin offset
+        applied) at :attr:`bin_points`; ``shift`` (B, 2) (dy, dx) grid units
+        -> (B, K, M).  The model is ``x(r) = T(R(θ_m + δ)(r - Δ))``.  With
+        ``u = R(θ_m)(r - Δ)`` this reads ``x(R(-θ_m) u + Δ) = T(R(δ) u)``: instead
+        of decoding M rotated and shifted outputs, the smoothed input
+        (:meth:`smooth`) is resampled at ``R(-θ_m) u + Δ`` (differentiable in Δ)
+        and compared with the one template where that point lies on the fixed
+        crop disk ``|r| ≤ 1``.  The shift lives in the image frame, so the
+        encoder predicts it without knowing the angle (a shift in the rotated
+        frame couples the two and left near-symmetric glyphs misaligned,
+        docs/vae.md).  The NLL is linear in the data given the output, so all M
+        bins cost batched products.
         """
-        b, ch, h, w = x.shape
-        m = self.config.angle_bins
+        ch = x.shape[1]
+        m, pd = self.rot_points.shape[:2]
         with torch.no_grad():
             x = self.smooth(x)
-            g = self.rot_grid.to(x.dtype)[None].expand(b, -1, -1, -1).reshape(b, m * h, w, 2)
-            xm = F.grid_sample(x, g, mode="bilinear", padding_mode="zeros", align_corners=True)
-            xm = xm.view(b, ch, m, h * w)[..., self.disk].transpose(1, 2).reshape(b, m, -1)
-            x0 = x.flatten(2)[..., self.disk].reshape(b, -1)
-        o = out.flatten(3)[..., self.disk].flatten(2)  # (B, K, C*Pd)
-        cross = o @ xm.transpose(1, 2).to(o.dtype)  # (B, K, M)
+        # only the points that can reach the crop disk for this batch's shifts
+        # (bin_points are sorted by radius)
+        reach = 1.0 + float(shift.detach().norm(dim=1).max()) + 1e-4
+        pd = min(pd, int(torch.searchsorted(self.bin_radius, reach)))
+        rot = self.rot_points[:, :pd].to(x.dtype)
+        d = shift.to(x.dtype).flip(-1)  # (B, 2) (x, y)
+        g = rot[None] + d[:, None, None, :]  # (B, M, Pd, 2)
+        xm = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
+        # window fixed in the image frame: 1 inside |r| ≤ 1 - 2 px, linear to 0
+        # at the crop's inscribed circle; differentiable in Δ, so moving the
+        # lattice through it adds no spurious boundary gradient (a hard disk
+        # pushed Δ outwards).  |g|² = |u|² + 2 (R(-θ)u)·Δ + |Δ|²
+        proj = (rot.reshape(m * pd, 2) @ d.T).T.reshape(-1, m, pd)  # (R(-θ)u)·Δ
+        r2 = 2 * proj + (self.bin_radius[:pd] ** 2 + d.pow(2).sum(1)[:, None])[:, None, :]
+        edge = 2 * (2.0 / (self.config.size - 1))  # 2 px
+        mask = ((1.0 - r2) / (2 * edge)).clamp(0.0, 1.0)  # ≈ (1 - |r|) / edge
+        o = out[..., :pd]  # (B, K, C, Pd)
+        xw = xm * mask[:, None]  # (B, C, M, Pd)
+        cross = sum(o[:, :, j] @ xw[:, j].transpose(1, 2) for j in range(ch))  # (B, K, M)
+        mask_t = mask.transpose(1, 2).to(o.dtype)
+        w = self.lattice_weight
         if self.config.likelihood == "bernoulli":
-            return F.softplus(o).sum(2, keepdim=True) - cross
+            return w * (F.softplus(o).sum(2) @ mask_t - cross)
         s2 = self.config.recon_sigma**2
-        xx = x0.pow(2).sum(1)[:, None, None]
-        return 0.5 / s2 * (xx - 2 * cross + o.pow(2).sum(2, keepdim=True))
+        oo = o.pow(2).sum(2) @ mask_t
+        xx = (xw * xm).sum((1, 3))[:, None, :]
+        return (0.5 * w / s2) * (xx - 2 * cross + oo)

@@ -68,17 +68,21 @@ def base_grid(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
 
 
 def transform_grid(grid: torch.Tensor, angle: torch.Tensor | None, shift: torch.Tensor | None):
-    """Rotate the (P, 2) grid by ``angle`` (B, M) and shift it by ``shift`` (B, 2) = (dy, dx).
+    """Map the (P, 2) grid r to ``R(angle) (r - shift)``.
 
-    Returns a (B, M, P, 2) grid of (x, y) (``(1, 1, P, 2)`` when both are ``None``).
+    ``angle`` is (B, M) radians, ``shift`` (B, 2) = (dy, dx) in grid units: the
+    position of the template's origin in the crop, so a decoder evaluated on the
+    returned grid draws the object rotated by ``angle`` about its own centre and
+    centred at ``shift``.  Returns a (B, M, P, 2) grid of (x, y) (``(1, 1, P, 2)``
+    when both are ``None``).
     """
     g = grid[None, None]
+    if shift is not None:
+        g = g - shift.flip(-1)[:, None, None, :]  # (dy, dx) -> (dx, dy)
     if angle is not None:
         c, s = torch.cos(angle)[..., None], torch.sin(angle)[..., None]  # (B, M, 1)
         x, y = g[..., 0], g[..., 1]
         g = torch.stack([c * x - s * y, s * x + c * y], dim=-1)
-    if shift is not None:
-        g = g + shift.flip(-1)[:, None, None, :]  # (dy, dx) -> (dx, dy)
     return g
 
 
@@ -99,14 +103,17 @@ class CoordDecoder(nn.Module):
         self.rest = mlp(hidden, hidden, n_layers - 1, out_channels, activation)
         self.register_buffer("grid", base_grid(size), persistent=False)
 
-    def forward(self, code, angle=None, shift=None) -> torch.Tensor:
-        """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle)."""
+    def forward(self, code, angle=None, shift=None, points=None) -> torch.Tensor:
+        """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle); with
+        ``points`` (P, 2) (x, y) instead of the crop grid, (B, M, C, P)."""
         b = code.shape[0]
-        g = transform_grid(self.grid.to(code.dtype), angle, shift)  # (B|1, M, P, 2)
+        grid = self.grid if points is None else points
+        g = transform_grid(grid.to(code.dtype), angle, shift)  # (B|1, M, P, 2)
         h = self.act(self.coord(g) + self.latent(code)[:, None, None, :])  # (B, M, P, hidden)
-        out = self.rest(h)  # (B, M, P, C)
-        m = out.shape[1]
-        return out.transpose(2, 3).reshape(b, m, self.out_channels, self.size, self.size)
+        out = self.rest(h).transpose(2, 3)  # (B, M, C, P)
+        if points is not None:
+            return out
+        return out.reshape(b, out.shape[1], self.out_channels, self.size, self.size)
 
 
 class TemplateDecoder(nn.Module):
@@ -115,7 +122,7 @@ class TemplateDecoder(nn.Module):
     An MLP maps the latents to a C-channel template on a canvas of side
     ``ceil(√2 · size) + 8`` (so a crop rotated by any angle and shifted by a few
     pixels stays inside it); the output pixel at coordinate r is the bilinear
-    interpolation of the template at ``R(γ) r + Δr``: the decoded image is a
+    interpolation of the template at ``R(γ) (r - Δr)``: the decoded image is a
     function of the transformed spatial coordinate, like :class:`CoordDecoder`.
     With ``enlarge=False`` (models without rotation) the canvas is the crop.
     Several angles per sample reuse one template (one ``grid_sample`` call).
@@ -131,14 +138,16 @@ class TemplateDecoder(nn.Module):
         self.net = mlp(n_latent, hidden, n_layers, out_channels * canvas * canvas, activation)
         self.register_buffer("grid", base_grid(size), persistent=False)
 
-    def forward(self, code, angle=None, shift=None) -> torch.Tensor:
-        """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle)."""
+    def forward(self, code, angle=None, shift=None, points=None) -> torch.Tensor:
+        """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle); with
+        ``points`` (P, 2) (x, y) instead of the crop grid, (B, M, C, P)."""
         b, h = code.shape[0], self.size
         tmpl = self.net(code).view(b, self.out_channels, self.canvas, self.canvas)
-        if angle is None and shift is None and self.canvas == h:
+        if points is None and angle is None and shift is None and self.canvas == h:
             return tmpl[:, None]
-        g = transform_grid(self.grid.to(code.dtype), angle, shift) / self.half
-        m = g.shape[1]
-        g = g.expand(b, m, -1, -1).reshape(b, m * h, h, 2)
+        grid = self.grid if points is None else points
+        g = transform_grid(grid.to(code.dtype), angle, shift) / self.half
+        g = g.expand(b, g.shape[1], -1, -1)
         out = F.grid_sample(tmpl, g, mode="bilinear", padding_mode="border", align_corners=True)
-        return out.view(b, self.out_channels, m, h, h).transpose(1, 2)
+        out = out.transpose(1, 2)  # (B, M, C, P)
+        return out if points is not None else out.reshape(b, out.shape[1], -1, h, h)

@@ -1,0 +1,104 @@
+"""Rotation-invariant features and a k-means start for the class latent.
+
+A joint model learns its classes and the alignment of every image to its
+class template at the same time; from a random start the two lock each other
+in (several glyphs share one template, the template averages their
+misalignments; docs/vae.md).  The classical cure (2-D classification in
+cryo-EM) is to seed the classes with features that do not depend on the
+orientation: here the magnitudes of the angular Fourier harmonics of the crop
+in polar coordinates about its centre of contrast, per radius and channel.
+They are invariant to rotation (a rotation is a phase ramp over the angle) and,
+being taken about the centroid, to the shift.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["ClassSeeds", "fit_class_seeds", "invariant_features"]
+
+_N_RADII, _N_ANGLES, _N_HARMONICS = 12, 32, 7
+
+
+def invariant_features(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Rotation-invariant features of a batch (B, C, H, W) -> (B, C·12·7).
+
+    ``centre`` (B, 2) is (dy, dx) in grid units (crop spans [-1, 1]).  The crop
+    is resampled on 12 radii × 32 angles about the centre (radii up to 0.85 of
+    the half-width); the feature is ``|FFT over the angle|`` for harmonics
+    0..6, divided by the number of angles.
+    """
+    b = x.shape[0]
+    r = (torch.arange(_N_RADII, dtype=x.dtype, device=x.device) + 0.5) * (0.85 / _N_RADII)
+    a = torch.arange(_N_ANGLES, dtype=x.dtype, device=x.device) * (2 * math.pi / _N_ANGLES)
+    pts = torch.stack([r[:, None] * torch.cos(a), r[:, None] * torch.sin(a)], dim=-1)
+    g = pts[None] + centre.to(x.dtype).flip(-1)[:, None, None, :]  # (B, R, A, 2) (x, y)
+    polar = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
+    spec = torch.fft.rfft(polar, dim=-1).abs()[..., :_N_HARMONICS] / _N_ANGLES
+    return spec.reshape(b, -1)
+
+
+class ClassSeeds:
+    """Standardisation, PCA basis and k-means centres of the invariant features.
+
+    ``labels(x, centre)`` assigns every image of a batch to its nearest centre.
+    """
+
+    def __init__(self, mean, scale, basis, centres):
+        self.mean, self.scale, self.basis, self.centres = mean, scale, basis, centres
+
+    def to(self, device) -> ClassSeeds:
+        return ClassSeeds(
+            *(t.to(device) for t in (self.mean, self.scale, self.basis, self.centres))
+        )
+
+    def project(self, feats: torch.Tensor) -> torch.Tensor:
+        return ((feats - self.mean) / self.scale) @ self.basis
+
+    def labels(self, x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        p = self.project(invariant_features(x, centre).float())
+        return torch.cdist(p, self.centres).argmin(1)
+
+
+def fit_class_seeds(feats: np.ndarray, n_classes: int, *, seed: int = 0, n_pcs: int = 8):
+    """PCA + k-means (k-means++ start, best of 5) on invariant features.
+
+    Parameters
+    ----------
+    feats : ndarray (N, F)
+        Output of :func:`invariant_features` for (a sample of) the data.
+    n_classes : int
+        Number of clusters K.
+    seed : int
+        Seed of the k-means starts.
+    n_pcs : int
+        Principal components kept.
+
+    Returns
+    -------
+    ClassSeeds
+    """
+    from scipy.cluster.vq import kmeans2
+
+    f = np.asarray(feats, np.float64)
+    mean = f.mean(0)
+    scale = f.std(0) + 1e-6 * (f.std(0).max() + 1e-12)
+    z = (f - mean) / scale
+    _, _, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
+    basis = vt[: min(n_pcs, vt.shape[0])].T
+    p = z @ basis
+    best, best_cost = None, np.inf
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        centres, lab = kmeans2(p, n_classes, minit="++", seed=rng)
+        cost = ((p - centres[lab]) ** 2).sum()
+        if np.unique(lab).size == n_classes and cost < best_cost:
+            best, best_cost = centres, cost
+    if best is None:  # degenerate data (fewer distinct images than classes)
+        best = centres
+    t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    return ClassSeeds(t(mean), t(scale), t(basis), t(best))
