@@ -57,6 +57,10 @@ class TrainConfig(DictConfig):
         Samples per step (per process under DDP); the last batch may be smaller.
     lr : float
         Adam learning rate.
+    lr_schedule : {"cosine", "constant"}
+        ``"cosine"``: the learning rate falls from ``lr`` to ``lr / 10`` over
+        all steps (half a cosine), which settles the angle and class
+        assignments at the end of a run; ``"constant"``: ``lr`` throughout.
     seed : int
         Seed of weights, shuffling and sampling (deterministic on CPU).
     device : {"auto", "cpu", "cuda", "mps"}
@@ -112,6 +116,7 @@ class TrainConfig(DictConfig):
     epochs: int = 20
     batch_size: int = 128
     lr: float = 1e-3
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     amp: bool = True
@@ -149,6 +154,7 @@ class TrainConfig(DictConfig):
         check_range("class_balance", self.class_balance, low=0)
         check_choice("capacity_terms", self.capacity_terms, ("content", "all"))
         check_choice("class_init", self.class_init, ("kmeans", "none"))
+        check_choice("lr_schedule", self.lr_schedule, ("cosine", "constant"))
         check_range("class_init_fraction", self.class_init_fraction, low=0, high=1)
         check_range("progress_interval", self.progress_interval, low=0, low_inclusive=False)
         self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
@@ -500,6 +506,9 @@ def _fit(x_all, mc, tc, ckpt):
                 loss.backward()
                 if tc.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                if tc.lr_schedule == "cosine":
+                    for group in opt.param_groups:
+                        group["lr"] = tc.lr * (0.55 + 0.45 * math.cos(math.pi * frac))
                 opt.step()
                 b = xb.shape[0]
                 seen += b
