@@ -40,7 +40,7 @@ from napari_ivae._errors import IvaeError, check_choice, check_range
 from napari_ivae.models import ModelConfig, build_model
 
 FORMAT = "napari-ivae-model"
-VERSION = 1
+VERSION = 2  # 2: shift in the image frame, invariant z encoder
 
 __all__ = ["Progress", "TrainConfig", "TrainResult", "fit", "load_model", "save_model"]
 

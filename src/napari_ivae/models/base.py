@@ -8,12 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from napari_ivae.models.class_init import CODE_PER_CHANNEL, invariant_code
 from napari_ivae.models.nets import (
     ConvEncoder,
     CoordDecoder,
     MLPEncoder,
     TemplateDecoder,
     base_grid,
+    mlp,
     transform_grid,
 )
 
@@ -58,9 +60,20 @@ class IVAE(nn.Module):
         self.n_classes = c.n_classes if c.joint else 0
         self.grid_angles = c.rotation and c.angle_inference == "grid"
         n_rot = (1 if self.grid_angles else 3) + 4 if c.rotation else 0
-        n_out = 2 * k + n_rot + self.n_classes
+        # z from rotation- and shift-invariant features, so z cannot carry the
+        # orientation (and the decoder cannot rotate through z); "auto": rvae
+        # only (in jrvae an invariant z competes with the class latent)
+        self.invariant_z = c.z_encoder == "invariant" or (
+            c.z_encoder == "auto" and c.kind == "rvae"
+        )
+        n_out = (0 if self.invariant_z else 2 * k) + n_rot + self.n_classes
         enc = MLPEncoder if c.encoder == "mlp" else ConvEncoder
         self.encoder = enc(c.in_channels, c.size, c.hidden, c.n_layers, n_out, c.activation)
+        if self.invariant_z:
+            n_feat = c.in_channels * CODE_PER_CHANNEL
+            self.z_encoder = nn.Sequential(
+                nn.LayerNorm(n_feat), mlp(n_feat, c.hidden, c.n_layers, 2 * k, c.activation)
+            )
         n_code = k + self.n_classes
         if c.decoder == "coord":
             self.decoder = CoordDecoder(
@@ -118,8 +131,8 @@ class IVAE(nn.Module):
         c = self.config
         h = self.encoder(x)
         k = c.latent_dim
-        out = {"z_mu": h[:, :k], "z_logstd": h[:, k : 2 * k].clamp(_LOGSTD_MIN, _LOGSTD_MAX)}
-        i = 2 * k
+        i = 0 if self.invariant_z else 2 * k
+        out = {"z_mu": h[:, :k], "z_logstd": h[:, k : 2 * k]}
         if c.rotation:
             if self.grid_angles:
                 out["angle_offset"] = torch.tanh(h[:, i]) * (math.pi / c.angle_bins)
@@ -132,14 +145,21 @@ class IVAE(nn.Module):
             # another part of the template canvas, a back door around the angle
             lim = 3.0 * c.sigma_shift
             shift = lim * torch.tanh(h[:, i : i + 2] / lim)
+            centre = self.centroid(x) if c.shift_init == "centroid" or self.invariant_z else None
             if c.shift_init == "centroid":
-                shift = (self.centroid(x) + shift).clamp(-lim, lim)
+                shift = (centre + shift).clamp(-lim, lim)
             out["shift"] = shift
             # never wider than the prior (an untrained encoder starts at about
             # the prior width instead of e^0 = a whole crop of jitter)
             log_s = math.log(c.sigma_shift)
             out["shift_logstd"] = (h[:, i + 2 : i + 4] + log_s).clamp(_LOGSTD_MIN, log_s)
             i += 4
+            if self.invariant_z:
+                # about the centre of contrast (equivariant), not the learned
+                # shift: z is then exactly invariant to rotations of the crop
+                hz = self.z_encoder(invariant_code(x, centre))
+                out["z_mu"], out["z_logstd"] = hz[:, :k], hz[:, k:]
+        out["z_logstd"] = out["z_logstd"].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
         if self.n_classes:
             out["logits"] = h[:, i : i + self.n_classes]
         if not exact:  # the training loss computes these itself
@@ -318,13 +338,17 @@ class IVAE(nn.Module):
 
     def centroid(self, x: torch.Tensor) -> torch.Tensor:
         """Centre of contrast (dy, dx) in grid units: the centroid of
-        ``|x - median|`` (channels summed).  A translation- and rotation-
+        ``|x - median|`` above its noise floor (channels summed).  A translation- and rotation-
         equivariant first guess of the object position that the encoder only
         corrects (``shift_init="centroid"``); about 0 for crops of a lattice or
         a wall centred by detection."""
         with torch.no_grad():
             v = x.flatten(2)
-            w = (v - v.median(dim=2, keepdim=True).values).abs().sum(1)  # (B, P)
+            dev = (v - v.median(dim=2, keepdim=True).values).abs()
+            # minus 3 robust standard deviations: the noise floor of a mostly
+            # flat crop would pull the centroid towards the middle
+            noise = 3 * 1.4826 * dev.median(dim=2, keepdim=True).values
+            w = (dev - noise).clamp_min(0).sum(1)  # (B, P)
             w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
             return (w @ self.crop_grid).flip(-1)  # (x, y) -> (dy, dx)
 

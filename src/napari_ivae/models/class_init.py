@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ClassSeeds", "fit_class_seeds", "invariant_features"]
+__all__ = ["ClassSeeds", "fit_class_seeds", "invariant_code", "invariant_features"]
 
 _N_RADII, _N_ANGLES, _N_HARMONICS = 12, 32, 7
 
@@ -40,6 +40,31 @@ def invariant_features(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
     polar = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
     spec = torch.fft.rfft(polar, dim=-1).abs()[..., :_N_HARMONICS] / _N_ANGLES
     return spec.reshape(b, -1)
+
+
+def invariant_code(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Richer rotation-invariant description for the content encoder (B, C·238).
+
+    The magnitudes of :func:`invariant_features` plus, for every harmonic, the
+    real and imaginary parts of ``F_n(r) · conj(F_n(r'))`` for neighbouring
+    radii: a rotation multiplies every ``F_n`` by the same phase, which cancels
+    in these products, while the relative orientation of the rings is kept.
+    Differentiable in ``x``.
+    """
+    b = x.shape[0]
+    r = (torch.arange(_N_RADII, dtype=x.dtype, device=x.device) + 0.5) * (0.85 / _N_RADII)
+    a = torch.arange(_N_ANGLES, dtype=x.dtype, device=x.device) * (2 * math.pi / _N_ANGLES)
+    pts = torch.stack([r[:, None] * torch.cos(a), r[:, None] * torch.sin(a)], dim=-1)
+    g = pts[None] + centre.to(x.dtype).flip(-1)[:, None, None, :]
+    polar = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
+    spec = torch.fft.rfft(polar, dim=-1)[..., :_N_HARMONICS] / _N_ANGLES  # (B, C, R, H)
+    cross = spec[:, :, 1:] * spec[:, :, :-1].conj()
+    parts = [spec.abs(), cross.real, cross.imag]
+    return torch.cat([p.reshape(b, -1) for p in parts], dim=1)
+
+
+#: length of :func:`invariant_code` per channel
+CODE_PER_CHANNEL = _N_RADII * _N_HARMONICS + 2 * (_N_RADII - 1) * _N_HARMONICS
 
 
 class ClassSeeds:
