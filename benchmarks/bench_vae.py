@@ -129,12 +129,14 @@ def run(kind, x, labels, angles, args, eval_every):
         encoder=args.encoder, likelihood=args.likelihood, recon_sigma=args.recon_sigma,
         sigma_angle=args.sigma_angle, discrete=args.discrete,
         angle_inference=args.angle_inference, angle_bins=args.angle_bins,
+        shift_init=args.shift_init, z_encoder=args.z_encoder,
     )  # fmt: skip
     tc = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device="cpu", num_threads=args.threads, beta_cont=args.gamma, beta_disc=args.gamma,
         capacity_cont=(0.0, args.cz), capacity_ramp=args.ramp, z_warmup=args.z_warmup,
-        class_balance=args.class_balance,
+        class_balance=args.class_balance, class_init=args.class_init,
+        lr_schedule=args.lr_schedule,
     )  # fmt: skip
     gen = fit(x, mc, tc)
     t0 = time.perf_counter()
@@ -222,6 +224,10 @@ def main():
     ap.add_argument("--gamma", type=float, default=30.0)
     ap.add_argument("--cz", type=float, default=5.0)
     ap.add_argument("--ramp", type=float, default=0.5)
+    ap.add_argument("--shift-init", default="centroid")
+    ap.add_argument("--z-encoder", default="auto")
+    ap.add_argument("--class-init", default="kmeans")
+    ap.add_argument("--lr-schedule", default="cosine")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory", action="store_true")
