@@ -136,7 +136,7 @@ def run(kind, x, labels, angles, args, eval_every):
         device="cpu", num_threads=args.threads, beta_cont=args.gamma, beta_disc=args.gamma,
         capacity_cont=(0.0, args.cz), capacity_ramp=args.ramp, z_warmup=args.z_warmup,
         class_balance=args.class_balance, class_init=args.class_init,
-        lr_schedule=args.lr_schedule,
+        lr_schedule=args.lr_schedule, pose_init=args.pose_init,
     )  # fmt: skip
     gen = fit(x, mc, tc)
     t0 = time.perf_counter()
@@ -228,6 +228,7 @@ def main():
     ap.add_argument("--z-encoder", default="auto")
     ap.add_argument("--class-init", default="kmeans")
     ap.add_argument("--lr-schedule", default="cosine")
+    ap.add_argument("--pose-init", default="none")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory", action="store_true")

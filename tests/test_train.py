@@ -201,3 +201,26 @@ def test_class_balance_validated_and_weighted():
     off = float(_loss(terms, mc, TrainConfig(), 0.5))
     on = float(_loss(terms, mc, TrainConfig(class_balance=10.0), 0.5))
     assert math.isclose(on - off, 10.0 * kl, rel_tol=1e-4, abs_tol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["rvae", "jrvae"])
+def test_warm_starts_train_with_the_seeded_targets(kind, monkeypatch):
+    """k-means class seeds (joint) and the opt-in pose warm start feed their
+    targets to the model for the first ``init_fraction`` of the steps only."""
+    from napari_ivae.models.base import IVAE
+
+    seen = []
+    orig = IVAE.forward
+
+    def spy(self, x, *args):
+        seen.append((args[3] is not None if len(args) > 3 else False,
+                     args[4] is not None if len(args) > 4 else False))  # fmt: skip
+        return orig(self, x, *args)
+
+    monkeypatch.setattr(IVAE, "forward", spy)
+    tc = TrainConfig(epochs=4, batch_size=10, device="cpu", pose_init="cluster", init_fraction=0.5)
+    _, result = _run(fit(_data(), _small(kind), tc))
+    assert result.stopped is None and len(seen) == 16
+    joint = kind == "jrvae"
+    assert seen[:8] == [(joint, True)] * 8  # 4 steps per epoch, half of 16 steps seeded
+    assert seen[8:] == [(False, False)] * 8

@@ -242,6 +242,7 @@ class IVAE(nn.Module):
         temperature: float = 1.0,
         use_z: bool = True,
         class_target: torch.Tensor | None = None,
+        angle_target: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Loss terms averaged over the batch: ``recon``, ``kl_z`` [, ``kl_angle``,
         ``kl_shift``] [, ``kl_disc``] [, ``kl_marg``: KL of the batch-mean class
@@ -252,6 +253,9 @@ class IVAE(nn.Module):
         decoder must then explain orientation through the grid, not through z).
         ``class_target`` (B,) int: joint kinds use this class for every image
         instead of the posterior (the trainer's k-means seeding of the classes).
+        ``angle_target`` (B,) int: rotation kinds with grid inference use this
+        angle bin for every image instead of the posterior over bins (the
+        trainer's warm start from per-cluster alignment).
         """
         c = self.config
         b = x.shape[0]
@@ -310,6 +314,10 @@ class IVAE(nn.Module):
             # E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)
             nll = self._nll_bins(x, out, shift).float()  # (B, K', M)
             logq_rot = F.log_softmax(self.log_prior_bins - nll, dim=2)
+            if angle_target is not None:
+                q_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]
+                logq_rot = torch.log(q_rot.clamp_min(1e-12)).expand_as(nll)
+                q_rot = q_rot.expand_as(nll)
             q_rot = logq_rot.exp()
             kl_rot = (q_rot * (logq_rot - self.log_prior_bins)).sum(2)  # (B, K')
             nll = (q_rot * nll).sum(2)

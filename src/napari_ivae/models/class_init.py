@@ -127,3 +127,62 @@ def fit_class_seeds(feats: np.ndarray, n_classes: int, *, seed: int = 0, n_pcs: 
         best = centres
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     return ClassSeeds(t(mean), t(scale), t(basis), t(best))
+
+
+def align_clusters(
+    model,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    n_clusters: int,
+    *,
+    iters: int = 6,
+    per_cluster: int = 512,
+) -> torch.Tensor:
+    """Reference-free alignment of every cluster (hard EM over the model's angle bins).
+
+    For each cluster: start from the mean of its crops centred on their centre
+    of contrast, then ``iters`` times send every crop to its best angle bin
+    (:meth:`IVAE._nll_bins`, the model's own likelihood and frame) and replace
+    the template by the mean of the crops resampled at that bin.  This is
+    2-D classification practice (cryo-EM): per cluster it aligns near-symmetric
+    glyphs that a shared template leaves in symmetric modes (docs/vae.md).
+
+    Parameters
+    ----------
+    model : IVAE
+        A rotation model with grid angle inference (its bins and lattice are used).
+    x : Tensor (N, C, H, W)
+        A sample of the crops.
+    labels : Tensor (N,)
+        Cluster of every crop (from :class:`ClassSeeds`).
+    n_clusters : int
+    iters, per_cluster : int
+        EM iterations; crops per cluster used.
+
+    Returns
+    -------
+    Tensor (K, C, Pd)
+        One aligned template per cluster at ``model.bin_points`` (zeros for an
+        empty cluster).
+    """
+    ch, pd = x.shape[1], model.bin_points.shape[0]
+    out = torch.zeros(n_clusters, ch, pd, dtype=x.dtype, device=x.device)
+    with torch.no_grad():
+        for k in range(n_clusters):
+            xk = x[labels == k][:per_cluster]
+            if len(xk) == 0:
+                continue
+            shift = model.centroid(xk)
+            xs = model.smooth(xk)
+            m_best = torch.zeros(len(xk), dtype=torch.long, device=x.device)
+            for it in range(iters + 1):
+                g = model.rot_points[m_best] + shift.flip(-1)[:, None, :]  # (n, Pd, 2)
+                xm = F.grid_sample(xs, g[:, None], mode="bilinear", padding_mode="border",
+                                   align_corners=True)[:, :, 0]  # (n, C, Pd)  # fmt: skip
+                tmpl = xm.mean(0)
+                if it == iters:
+                    break
+                nll = model._nll_bins(xk, tmpl.expand(len(xk), 1, -1, -1), shift)[:, 0]
+                m_best = nll.argmin(1)
+            out[k] = tmpl
+    return out
