@@ -10,7 +10,7 @@ import torch
 
 from napari_ivae import IvaeError
 from napari_ivae.models import ModelConfig, build_model
-from napari_ivae.models.base import wrapped_normal_bins
+from napari_ivae.models.bins import wrapped_normal_bins
 
 
 @pytest.mark.parametrize("kind", ["vae", "rvae", "jvae", "jrvae"])

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from napari_ivae.models.bins import AngleBins, centroid
 from napari_ivae.models.class_init import CODE_PER_CHANNEL, invariant_code
 from napari_ivae.models.nets import (
     ConvEncoder,
@@ -16,7 +17,6 @@ from napari_ivae.models.nets import (
     TemplateDecoder,
     base_grid,
     mlp,
-    transform_grid,
 )
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
@@ -27,15 +27,6 @@ def kl_normal(mu: torch.Tensor, logstd: torch.Tensor, prior_std: float) -> torch
     var_ratio = torch.exp(2 * logstd) / prior_std**2
     kl = 0.5 * (var_ratio + mu.pow(2) / prior_std**2 - 1.0) - logstd + math.log(prior_std)
     return kl.sum(-1)
-
-
-def wrapped_normal_bins(n_bins: int, std: float) -> torch.Tensor:
-    """Log-probabilities of N(0, std²) wrapped on the circle, per angle bin."""
-    centers = torch.arange(n_bins, dtype=torch.float64) * (2 * math.pi / n_bins)
-    centers = (centers + math.pi) % (2 * math.pi) - math.pi
-    k = torch.arange(-5, 6, dtype=torch.float64)[:, None] * 2 * math.pi
-    dens = torch.exp(-0.5 * ((centers[None] + k) / std) ** 2).sum(0)
-    return torch.log(dens / dens.sum()).float()
 
 
 class IVAE(nn.Module):
@@ -86,37 +77,8 @@ class IVAE(nn.Module):
             )  # fmt: skip
         self.register_buffer("crop_grid", base_grid(c.size), persistent=False)
         if self.grid_angles:
-            m = c.angle_bins
-            centers = torch.arange(m) * (2 * math.pi / m)
-            self.register_buffer("bin_centers", (centers + math.pi) % (2 * math.pi) - math.pi)
-            self.register_buffer("log_prior_bins", wrapped_normal_bins(m, c.sigma_angle))
-            # template-frame points u that the fixed crop disk |r| ≤ 1 can reach
-            # through r = R(-θ) u + Δ with |Δ| ≤ 3 s_Δr (pixel spacing, centred)
-            step = 2.0 / (c.size - 1)
-            reach = 1.0 + 3.0 * math.sqrt(2) * c.sigma_shift
-            pad = math.ceil((reach - 1.0) / step)
-            t = (
-                torch.arange(c.size + 2 * pad, dtype=torch.float32) - (c.size - 1) / 2 - pad
-            ) * step
-            pts = torch.stack(torch.meshgrid(t, t, indexing="xy"), dim=-1).reshape(-1, 2)
-            if c.size >= 24:
-                # quincunx lattice (every other point, spacing √2 px): the input
-                # is smoothed (σ = 1.5 px) first, so this halves the cost of all
-                # M bins at a small loss; each point then stands for 2 pixels
-                ij = torch.arange(len(t))
-                keep = ((ij[:, None] + ij[None, :]) % 2 == 0).reshape(-1)
-                pts = pts[keep]
-            self.lattice_weight = 2.0 if c.size >= 24 else 1.0
-            rad = pts.norm(dim=1)
-            order = torch.argsort(rad[rad <= reach + 1e-6], stable=True)
-            pts, rad = pts[rad <= reach + 1e-6][order], rad[rad <= reach + 1e-6][order]
-            self.register_buffer("bin_points", pts, persistent=False)  # (Pd, 2) (x, y)
-            self.register_buffer("bin_radius", rad, persistent=False)  # sorted
-            rot = transform_grid(pts, -self.bin_centers[None], None)[0]  # (M, Pd, 2)
-            self.register_buffer("rot_points", rot, persistent=False)
-            t = torch.arange(-4, 5, dtype=torch.float32)
-            kern = torch.exp(-0.5 * (t / 1.5) ** 2)
-            self.register_buffer("blur_kernel", kern / kern.sum(), persistent=False)
+            self.bins = AngleBins(c.size, c.angle_bins, c.sigma_angle, c.sigma_shift, c.likelihood,
+                                  c.recon_sigma)  # fmt: skip
 
     # ----------------------------------------------------------------- encoder
     def posterior(self, x: torch.Tensor, exact: bool = True) -> dict[str, torch.Tensor]:
@@ -345,78 +307,28 @@ class IVAE(nn.Module):
         return {k: v.mean() for k, v in terms.items()}
 
     def centroid(self, x: torch.Tensor) -> torch.Tensor:
-        """Centre of contrast (dy, dx) in grid units: the centroid of
-        ``|x - median|`` above its noise floor (channels summed).  A translation- and rotation-
-        equivariant first guess of the object position that the encoder only
-        corrects (``shift_init="centroid"``); about 0 for crops of a lattice or
-        a wall centred by detection."""
-        with torch.no_grad():
-            v = x.flatten(2)
-            dev = (v - v.median(dim=2, keepdim=True).values).abs()
-            # minus 3 robust standard deviations: the noise floor of a mostly
-            # flat crop would pull the centroid towards the middle
-            noise = 3 * 1.4826 * dev.median(dim=2, keepdim=True).values
-            w = (dev - noise).clamp_min(0).sum(1)  # (B, P)
-            w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
-            return (w @ self.crop_grid).flip(-1)  # (x, y) -> (dy, dx)
+        """Centre of contrast (dy, dx), grid units: :func:`~.bins.centroid`."""
+        return centroid(x, self.crop_grid)
+
+    # the angle-bin machinery lives in AngleBins; these names are used widely
+    @property
+    def bin_centers(self) -> torch.Tensor:
+        return self.bins.bin_centers
+
+    @property
+    def log_prior_bins(self) -> torch.Tensor:
+        return self.bins.log_prior_bins
+
+    @property
+    def bin_points(self) -> torch.Tensor:
+        return self.bins.bin_points
+
+    @property
+    def rot_points(self) -> torch.Tensor:
+        return self.bins.rot_points
 
     def smooth(self, x: torch.Tensor) -> torch.Tensor:
-        """Gaussian blur (σ = 1.5 px) applied to the input before it is rotated.
-
-        Without it, the bins at multiples of 90° (no interpolation) fit sharp
-        images better than the others, and every image is sent to them.
-        """
-        b, ch, h, w = x.shape
-        k = self.blur_kernel.to(x.dtype)
-        y = x.reshape(b * ch, 1, h, w)
-        y = F.conv2d(F.pad(y, (4, 4, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-        y = F.conv2d(F.pad(y, (0, 0, 4, 4), mode="replicate"), k.view(1, 1, -1, 1))
-        return y.view(b, ch, h, w)
+        return self.bins.smooth(x)
 
     def _nll_bins(self, x: torch.Tensor, out: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """NLL of ``x`` on the crop disk under the template rotated by each bin angle.
-
-        ``x`` (B, C, H, W); ``out`` (B, K, C, Pd): the template (sub-bin offset
-        applied) at :attr:`bin_points`; ``shift`` (B, 2) (dy, dx) grid units
-        -> (B, K, M).  The model is ``x(r) = T(R(θ_m + δ)(r - Δ))``.  With
-        ``u = R(θ_m)(r - Δ)`` this reads ``x(R(-θ_m) u + Δ) = T(R(δ) u)``: instead
-        of decoding M rotated and shifted outputs, the smoothed input
-        (:meth:`smooth`) is resampled at ``R(-θ_m) u + Δ`` (differentiable in Δ)
-        and compared with the one template where that point lies on the fixed
-        crop disk ``|r| ≤ 1``.  The shift lives in the image frame, so the
-        encoder predicts it without knowing the angle (a shift in the rotated
-        frame couples the two and left near-symmetric glyphs misaligned,
-        docs/vae.md).  The NLL is linear in the data given the output, so all M
-        bins cost batched products.
-        """
-        ch = x.shape[1]
-        m, pd = self.rot_points.shape[:2]
-        with torch.no_grad():
-            x = self.smooth(x)
-        # only the points that can reach the crop disk for this batch's shifts
-        # (bin_points are sorted by radius)
-        reach = 1.0 + float(shift.detach().norm(dim=1).max()) + 1e-4
-        pd = min(pd, int(torch.searchsorted(self.bin_radius, reach)))
-        rot = self.rot_points[:, :pd].to(x.dtype)
-        d = shift.to(x.dtype).flip(-1)  # (B, 2) (x, y)
-        g = rot[None] + d[:, None, None, :]  # (B, M, Pd, 2)
-        xm = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
-        # window fixed in the image frame: 1 inside |r| ≤ 1 - 2 px, linear to 0
-        # at the crop's inscribed circle; differentiable in Δ, so moving the
-        # lattice through it adds no spurious boundary gradient (a hard disk
-        # pushed Δ outwards).  |g|² = |u|² + 2 (R(-θ)u)·Δ + |Δ|²
-        proj = (rot.reshape(m * pd, 2) @ d.T).T.reshape(-1, m, pd)  # (R(-θ)u)·Δ
-        r2 = 2 * proj + (self.bin_radius[:pd] ** 2 + d.pow(2).sum(1)[:, None])[:, None, :]
-        edge = 2 * (2.0 / (self.config.size - 1))  # 2 px
-        mask = ((1.0 - r2) / (2 * edge)).clamp(0.0, 1.0)  # ≈ (1 - |r|) / edge
-        o = out[..., :pd]  # (B, K, C, Pd)
-        xw = xm * mask[:, None]  # (B, C, M, Pd)
-        cross = sum(o[:, :, j] @ xw[:, j].transpose(1, 2) for j in range(ch))  # (B, K, M)
-        mask_t = mask.transpose(1, 2).to(o.dtype)
-        w = self.lattice_weight
-        if self.config.likelihood == "bernoulli":
-            return w * (F.softplus(o).sum(2) @ mask_t - cross)
-        s2 = self.config.recon_sigma**2
-        oo = o.pow(2).sum(2) @ mask_t
-        xx = (xw * xm).sum((1, 3))[:, None, :]
-        return (0.5 * w / s2) * (xx - 2 * cross + oo)
+        return self.bins.nll(x, out, shift)
