@@ -96,6 +96,12 @@ class AngleBins(nn.Module):
         t = torch.arange(-4, 5, dtype=torch.float32)
         kern = torch.exp(-0.5 * (t / 1.5) ** 2)
         self.register_buffer("blur_kernel", kern / kern.sum(), persistent=False)
+        yy, xx = torch.meshgrid(
+            torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij"
+        )
+        edge = 2 * step  # 2 px
+        window = ((1.0 - (xx**2 + yy**2)) / (2 * edge)).clamp(0.0, 1.0)  # ≈ (1 - |r|) / edge
+        self.register_buffer("window", window[None, None], persistent=False)
 
     def smooth(self, x: torch.Tensor) -> torch.Tensor:
         """Gaussian blur (σ = 1.5 px) applied to the input before it is rotated.
@@ -127,7 +133,7 @@ class AngleBins(nn.Module):
         bins cost batched products.
         """
         ch = x.shape[1]
-        m, pd = self.rot_points.shape[:2]
+        pd = self.rot_points.shape[1]
         with torch.no_grad():
             x = self.smooth(x)
         # only the points that can reach the crop disk for this batch's shifts
@@ -137,17 +143,18 @@ class AngleBins(nn.Module):
         rot = self.rot_points[:, :pd].to(x.dtype)
         d = shift.to(x.dtype).flip(-1)  # (B, 2) (x, y)
         g = rot[None] + d[:, None, None, :]  # (B, M, Pd, 2)
-        xm = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
-        # window fixed in the image frame: 1 inside |r| ≤ 1 - 2 px, linear to 0
-        # at the crop's inscribed circle; differentiable in Δ, so moving the
-        # lattice through it adds no spurious boundary gradient (a hard disk
-        # pushed Δ outwards).  |g|² = |u|² + 2 (R(-θ)u)·Δ + |Δ|²
-        proj = (rot.reshape(m * pd, 2) @ d.T).T.reshape(-1, m, pd)  # (R(-θ)u)·Δ
-        r2 = 2 * proj + (self.bin_radius[:pd] ** 2 + d.pow(2).sum(1)[:, None])[:, None, :]
-        edge = 2 * (2.0 / (self.size - 1))  # 2 px
-        mask = ((1.0 - r2) / (2 * edge)).clamp(0.0, 1.0)  # ≈ (1 - |r|) / edge
+        # The window w is fixed in the image frame (1 inside |r| ≤ 1 - 2 px,
+        # linear to 0 at the crop's inscribed circle), so w·x, w·|x|² and w
+        # are images: one resampling of those C + 2 channels at g gives every
+        # term of the windowed NLL, differentiable in Δ through the grid (a
+        # window that moved with Δ, or a hard disk, pushed Δ outwards).
+        with torch.no_grad():
+            win = self.window.to(x.dtype).expand(x.shape[0], 1, -1, -1)
+            stack = torch.cat([x * win, x.pow(2).sum(1, keepdim=True) * win, win], dim=1)
+        samp = F.grid_sample(stack, g, mode="bilinear", padding_mode="zeros", align_corners=True)
+        xw, xx, mask = samp.split([ch, 1, 1], dim=1)  # split: its backward is one cat
+        xx, mask = xx[:, 0].sum(2)[:, None, :], mask[:, 0]
         o = out[..., :pd]  # (B, K, C, Pd)
-        xw = xm * mask[:, None]  # (B, C, M, Pd)
         cross = sum(o[:, :, j] @ xw[:, j].transpose(1, 2) for j in range(ch))  # (B, K, M)
         mask_t = mask.transpose(1, 2).to(o.dtype)
         w = self.lattice_weight
@@ -155,5 +162,4 @@ class AngleBins(nn.Module):
             return w * (F.softplus(o).sum(2) @ mask_t - cross)
         s2 = self.recon_sigma**2
         oo = o.pow(2).sum(2) @ mask_t
-        xx = (xw * xm).sum((1, 3))[:, None, :]
         return (0.5 * w / s2) * (xx - 2 * cross + oo)
