@@ -74,7 +74,8 @@ class AngleBins(nn.Module):
         # template-frame points u that the fixed crop disk |r| ≤ 1 can reach
         # through r = R(-θ) u + Δ with |Δ| ≤ 3 s_Δr (pixel spacing, centred)
         step = 2.0 / (size - 1)
-        reach = 1.0 + 3.0 * math.sqrt(2) * sigma_shift
+        # (+2 px: the bilinear window reaches about one pixel past the circle)
+        reach = 1.0 + 3.0 * math.sqrt(2) * sigma_shift + 2 * step
         pad = math.ceil((reach - 1.0) / step)
         t = (torch.arange(size + 2 * pad, dtype=torch.float32) - (size - 1) / 2 - pad) * step
         pts = torch.stack(torch.meshgrid(t, t, indexing="xy"), dim=-1).reshape(-1, 2)
@@ -138,7 +139,7 @@ class AngleBins(nn.Module):
             x = self.smooth(x)
         # only the points that can reach the crop disk for this batch's shifts
         # (bin_points are sorted by radius)
-        reach = 1.0 + float(shift.detach().norm(dim=1).max()) + 1e-4
+        reach = 1.0 + float(shift.detach().norm(dim=1).max()) + 4.0 / (self.size - 1) + 1e-4
         pd = min(pd, int(torch.searchsorted(self.bin_radius, reach)))
         rot = self.rot_points[:, :pd].to(x.dtype)
         d = shift.to(x.dtype).flip(-1)  # (B, 2) (x, y)
