@@ -19,27 +19,40 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ClassSeeds", "fit_class_seeds", "invariant_code", "invariant_features"]
+__all__ = [
+    "ClassSeeds",
+    "align_clusters",
+    "fit_class_seeds",
+    "invariant_code",
+    "invariant_features",
+]
 
 _N_RADII, _N_ANGLES, _N_HARMONICS = 12, 32, 7
 
 
-def invariant_features(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-    """Rotation-invariant features of a batch (B, C, H, W) -> (B, C·12·7).
+def _ring_spectrum(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Angular Fourier harmonics 0..6 of 12 rings about ``centre`` (B, C, 12, 7), complex.
 
-    ``centre`` (B, 2) is (dy, dx) in grid units (crop spans [-1, 1]).  The crop
-    is resampled on 12 radii × 32 angles about the centre (radii up to 0.85 of
-    the half-width); the feature is ``|FFT over the angle|`` for harmonics
-    0..6, divided by the number of angles.
+    The crop is resampled on 12 radii × 32 angles (radii up to 0.85 of the
+    half-width) about ``centre`` ((dy, dx), grid units); divided by the
+    number of angles.
     """
-    b = x.shape[0]
     r = (torch.arange(_N_RADII, dtype=x.dtype, device=x.device) + 0.5) * (0.85 / _N_RADII)
     a = torch.arange(_N_ANGLES, dtype=x.dtype, device=x.device) * (2 * math.pi / _N_ANGLES)
     pts = torch.stack([r[:, None] * torch.cos(a), r[:, None] * torch.sin(a)], dim=-1)
     g = pts[None] + centre.to(x.dtype).flip(-1)[:, None, None, :]  # (B, R, A, 2) (x, y)
     polar = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
-    spec = torch.fft.rfft(polar, dim=-1).abs()[..., :_N_HARMONICS] / _N_ANGLES
-    return spec.reshape(b, -1)
+    return torch.fft.rfft(polar, dim=-1)[..., :_N_HARMONICS] / _N_ANGLES
+
+
+def invariant_features(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Rotation-invariant features of a batch (B, C, H, W) -> (B, C·12·7).
+
+    ``centre`` (B, 2) is (dy, dx) in grid units (crop spans [-1, 1]).  The
+    magnitudes of the angular Fourier harmonics 0..6 of 12 rings about it: a
+    rotation only changes their phases.
+    """
+    return _ring_spectrum(x, centre).abs().reshape(x.shape[0], -1)
 
 
 def invariant_code(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
@@ -51,16 +64,10 @@ def invariant_code(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
     in these products, while the relative orientation of the rings is kept.
     Differentiable in ``x``.
     """
-    b = x.shape[0]
-    r = (torch.arange(_N_RADII, dtype=x.dtype, device=x.device) + 0.5) * (0.85 / _N_RADII)
-    a = torch.arange(_N_ANGLES, dtype=x.dtype, device=x.device) * (2 * math.pi / _N_ANGLES)
-    pts = torch.stack([r[:, None] * torch.cos(a), r[:, None] * torch.sin(a)], dim=-1)
-    g = pts[None] + centre.to(x.dtype).flip(-1)[:, None, None, :]
-    polar = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
-    spec = torch.fft.rfft(polar, dim=-1)[..., :_N_HARMONICS] / _N_ANGLES  # (B, C, R, H)
+    spec = _ring_spectrum(x, centre)  # (B, C, R, H)
     cross = spec[:, :, 1:] * spec[:, :, :-1].conj()
     parts = [spec.abs(), cross.real, cross.imag]
-    return torch.cat([p.reshape(b, -1) for p in parts], dim=1)
+    return torch.cat([p.reshape(x.shape[0], -1) for p in parts], dim=1)
 
 
 #: length of :func:`invariant_code` per channel
