@@ -137,6 +137,7 @@ def run(kind, x, labels, angles, args, eval_every):
         capacity_cont=(0.0, args.cz), capacity_ramp=args.ramp, z_warmup=args.z_warmup,
         class_balance=args.class_balance, class_init=args.class_init,
         lr_schedule=args.lr_schedule, pose_init=args.pose_init,
+        restarts=args.restarts, restart_epochs=args.restart_epochs,
     )  # fmt: skip
     gen = fit(x, mc, tc)
     t0 = time.perf_counter()
@@ -229,6 +230,8 @@ def main():
     ap.add_argument("--class-init", default="kmeans")
     ap.add_argument("--lr-schedule", default="cosine")
     ap.add_argument("--pose-init", default="none")
+    ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--restart-epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory", action="store_true")

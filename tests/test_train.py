@@ -224,3 +224,23 @@ def test_warm_starts_train_with_the_seeded_targets(kind, monkeypatch):
     joint = kind == "jrvae"
     assert seen[:8] == [(joint, True)] * 8  # 4 steps per epoch, half of 16 steps seeded
     assert seen[8:] == [(False, False)] * 8
+
+
+def test_restarts_keep_the_start_with_the_lowest_loss():
+    """restarts=3: three starts of restart_epochs each, then the best one goes on."""
+    tc = TrainConfig(epochs=3, batch_size=10, device="cpu", restarts=3, restart_epochs=1)
+    reports, result = _run(fit(_data(), _small("rvae"), tc))
+    ends = [r for r in reports if r.epoch_time is not None]
+    assert [r.epoch for r in ends] == [1, 1, 1, 2, 3]
+    first_losses = [r.loss for r in ends[:3]]
+    assert len(set(first_losses)) == 3  # the starts differ
+    assert len(result.history) == 3
+    assert result.history[0]["loss"] == pytest.approx(min(first_losses))
+    # deterministic
+    _, again = _run(fit(_data(), _small("rvae"), tc))
+    assert [h["loss"] for h in again.history] == [h["loss"] for h in result.history]
+
+
+def test_restart_epochs_must_leave_epochs_to_train():
+    with pytest.raises(IvaeError, match="restart_epochs=3 must be smaller than epochs=3"):
+        TrainConfig(epochs=3, restarts=2, restart_epochs=3)

@@ -124,6 +124,15 @@ class TrainConfig(DictConfig):
         classes for joint kinds, 4 otherwise.
     init_fraction : float
         Fraction of all steps (0–1) trained with the seeded classes / angles.
+    restarts : int
+        Number of independent starts (≥ 1).  With more than one, each start
+        (model seed ``seed + 1000·r``) trains for ``restart_epochs`` epochs and
+        the one with the lowest loss in its last epoch is kept and trained on,
+        like k-means' ``n_init``: the rotation models sometimes settle in a
+        symmetric misalignment that the loss ranks clearly worse
+        (docs/vae.md).  Progress is reported for every start.
+    restart_epochs : int
+        Epochs per start before the choice (≥ 1, < ``epochs``).
     """
 
     epochs: int = 20
@@ -151,6 +160,8 @@ class TrainConfig(DictConfig):
     pose_init: Literal["cluster", "none"] = "none"
     pose_init_clusters: int | None = None
     init_fraction: float = 0.2
+    restarts: int = 1
+    restart_epochs: int = 3
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "seed"):
@@ -174,6 +185,13 @@ class TrainConfig(DictConfig):
         if self.pose_init_clusters is not None:
             check_range("pose_init_clusters", self.pose_init_clusters, low=1)
         check_range("init_fraction", self.init_fraction, low=0, high=1)
+        check_range("restarts", self.restarts, low=1)
+        check_range("restart_epochs", self.restart_epochs, low=1)
+        if self.restarts > 1 and self.restart_epochs >= self.epochs:
+            raise IvaeError(
+                f"restart_epochs={self.restart_epochs} must be smaller than "
+                f"epochs={self.epochs} when restarts={self.restarts} > 1"
+            )
         check_range("progress_interval", self.progress_interval, low=0, low_inclusive=False)
         self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
         if self.capacity_disc is not None:
@@ -482,6 +500,33 @@ class _Seeds:
         return (labels if self.classes else None), angles
 
 
+def _mean_over_ranks(value: float, distributed: bool, device) -> float:
+    if not distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(t)
+    return float(t) / torch.distributed.get_world_size()
+
+
+def _snapshot(model, opt, history, gen) -> dict:
+    """Copies of what a restart replaces (weights, optimizer, history, RNG)."""
+    import copy
+
+    return {
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "opt": copy.deepcopy(opt.state_dict()),
+        "history": [dict(h) for h in history],
+        "gen": gen.get_state(),
+    }
+
+
+def _restore(snap: dict, model, opt, gen) -> list:
+    model.load_state_dict(snap["model"])
+    opt.load_state_dict(snap["opt"])
+    gen.set_state(snap["gen"])
+    return [dict(h) for h in snap["history"]]
+
+
 def _fit(x_all, mc, tc, ckpt):
     world, rank = _dist_info()
     distributed = world > 1
@@ -529,8 +574,26 @@ def _fit(x_all, mc, tc, ckpt):
     stopped = None
     good_state = None
     model.train()
+    n_starts = tc.restarts if ckpt is None else 1
+    start, best = 0, None  # restarts: index of this start, (loss, state) of the best
+    epoch = start_epoch - 1
     try:
-        for epoch in range(start_epoch, tc.epochs):
+        while epoch + 1 < tc.epochs:
+            epoch += 1
+            if n_starts > 1 and epoch == tc.restart_epochs:
+                loss_r = _mean_over_ranks(history[-1]["loss"], distributed, device)
+                if best is None or loss_r < best[0]:
+                    best = (loss_r, _snapshot(model, opt, history, gen))
+                start += 1
+                if start < n_starts:  # next start: fresh weights, same schedule
+                    torch.manual_seed(tc.seed + 1000 * start)
+                    model.load_state_dict(build_model(mc).to(device).state_dict())
+                    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+                    history.clear()
+                    epoch = -1
+                    continue
+                history = _restore(best[1], model, opt, gen)
+                n_starts = 1
             te = time.perf_counter()
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed + epoch))
             if distributed:
