@@ -98,8 +98,8 @@ def test_align_clusters_recovers_every_glyph_rotation(cards, rvae):
     labels = torch.from_numpy(cards.labels)
     templates = align_clusters(rvae, x, labels, 4)
     with torch.no_grad():
-        nll = rvae._nll_bins(x, templates[labels][:, None], rvae.centroid(x))[:, 0]
-    learned = rvae.bin_centers[nll.argmin(1)].numpy()
+        nll = rvae.bins.nll(x, templates[labels][:, None], rvae.centroid(x))[:, 0]
+    learned = rvae.bins.bin_centers[nll.argmin(1)].numpy()
     for k in range(4):
         sel = cards.labels == k
         mrl = max(

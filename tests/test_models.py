@@ -96,11 +96,11 @@ def test_bin_likelihood_matches_direct_rotation(shift_px):
     step = 2.0 / (size - 1)
     shift = torch.tensor([shift_px], dtype=torch.float32).expand(3, 2) * step  # (dy, dx)
     out = model._decode_bins(z, torch.zeros(3))  # template at the lattice points
-    got = model._nll_bins(x, out[:, None], shift)[:, 0]  # (3, 4)
+    got = model.bins.nll(x, out[:, None], shift)[:, 0]  # (3, 4)
     r2 = model.crop_grid.pow(2).sum(1).view(size, size)
     window = ((1.0 - r2) / (4 * step)).clamp(0, 1)
-    xs = model.smooth(x)
-    for m, theta in enumerate(model.bin_centers.tolist()):
+    xs = model.bins.smooth(x)
+    for m, theta in enumerate(model.bins.bin_centers.tolist()):
         rot = model.decode_raw(z, torch.full((3,), theta), shift)
         want = (0.5 * window * (rot - xs).pow(2)).flatten(1).sum(1)
         np.testing.assert_allclose(got[:, m].detach(), want.detach(), rtol=1e-4, atol=1e-3)
@@ -121,15 +121,15 @@ def test_bin_likelihood_is_lowest_at_the_true_pose():
     t = torch.linspace(-1, 1, 48)
     yy, xx = torch.meshgrid(t, t, indexing="ij")
     s = (0.1, -0.15)  # (dy, dx) grid units
-    theta = float(model.bin_centers[7])
+    theta = float(model.bins.bin_centers[7])
     px, py = xx - s[1], yy - s[0]
     c, si = math.cos(theta), math.sin(theta)
     img = glyph(c * px - si * py, si * px + c * py)[None, None]
-    pts = model.bin_points
+    pts = model.bins.bin_points
     out = glyph(pts[:, 0], pts[:, 1])[None, None, None]
     grid = torch.linspace(-0.25, 0.25, 11)
     shifts = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
-    nll = model._nll_bins(
+    nll = model.bins.nll(
         img.expand(len(shifts), -1, -1, -1), out.expand(len(shifts), -1, -1, -1), shifts
     )
     flat = int(nll[:, 0].argmin())

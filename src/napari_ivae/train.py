@@ -458,6 +458,14 @@ def fit(
 class _Seeds:
     """Warm start of a run: k-means class seeds and per-cluster aligned templates."""
 
+    @staticmethod
+    def wanted(model, mc, tc) -> tuple[bool, bool]:
+        """(seed the classes, seed the angles) for this configuration."""
+        return (
+            mc.joint and tc.class_init == "kmeans",
+            model.grid_angles and tc.pose_init == "cluster",
+        )
+
     def __init__(self, x_all, model, mc, tc, device):
         from napari_ivae.models.class_init import (
             align_clusters,
@@ -465,13 +473,11 @@ class _Seeds:
             invariant_features,
         )
 
-        self.classes = mc.joint and tc.class_init == "kmeans"
-        self.poses = mc.rotation and model.grid_angles and tc.pose_init == "cluster"
-        k = mc.n_classes if mc.joint else (tc.pose_init_clusters or 4)
-        if self.poses and tc.pose_init_clusters is not None:
-            k = tc.pose_init_clusters
-        if self.classes and k != mc.n_classes:  # the pose clusters must be the classes
+        self.classes, self.poses = self.wanted(model, mc, tc)
+        if self.classes:  # the pose clusters are then the classes
             k = mc.n_classes
+        else:
+            k = tc.pose_init_clusters or (mc.n_classes if mc.joint else 4)
         n = x_all.shape[0]
         pick = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed))[:20_000]
         pick = pick.sort().values
@@ -495,7 +501,7 @@ class _Seeds:
             labels = self.seeds.labels(xb, centre)
             angles = None
             if self.templates is not None:
-                nll = model._nll_bins(xb, self.templates[labels][:, None], centre)[:, 0]
+                nll = model.bins.nll(xb, self.templates[labels][:, None], centre)[:, 0]
                 angles = nll.argmin(1)
         return (labels if self.classes else None), angles
 
@@ -508,12 +514,16 @@ def _mean_over_ranks(value: float, distributed: bool, device) -> float:
     return float(t) / torch.distributed.get_world_size()
 
 
+def _clone_state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def _snapshot(model, opt, history, gen) -> dict:
     """Copies of what a restart replaces (weights, optimizer, history, RNG)."""
     import copy
 
     return {
-        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "model": _clone_state(model),
         "opt": copy.deepcopy(opt.state_dict()),
         "history": [dict(h) for h in history],
         "gen": gen.get_state(),
@@ -564,10 +574,7 @@ def _fit(x_all, mc, tc, ckpt):
     start_epoch = len(history)
     total_steps = tc.epochs * n_steps
     seeds = None
-    wants = (mc.joint and tc.class_init == "kmeans") or (
-        model.grid_angles and tc.pose_init == "cluster"
-    )
-    if wants and ckpt is None and tc.init_fraction > 0:
+    if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
         seeds = _Seeds(x_all, model, mc, tc, device)
     t0 = time.perf_counter()
     last_yield = t0
@@ -615,7 +622,7 @@ def _fit(x_all, mc, tc, ckpt):
                 if not torch.isfinite(loss):
                     stopped = f"non-finite loss at epoch {epoch + 1} step {step + 1}"
                     break
-                good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                good_state = _clone_state(model)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if tc.grad_clip is not None:

@@ -140,8 +140,8 @@ class IVAE(nn.Module):
         if self.grid_angles:  # the input is centred on the shift instead
             out = self._decode_bins(rep(p["z_mu"]), rep(p["angle_offset"]), onehot)
             out = out.view(b, kk, *out.shape[1:])
-            nll = self._nll_bins(x, out, p["shift"]).float()
-            return torch.logsumexp(self.log_prior_bins - nll, dim=2)
+            nll = self.bins.nll(x, out, p["shift"]).float()
+            return torch.logsumexp(self.bins.log_prior_bins - nll, dim=2)
         out = self.decode_raw(rep(p["z_mu"]), rep(p.get("angle")), rep(p.get("shift")), onehot)
         return -self._nll(x, out.view(b, kk, *out.shape[1:]))
 
@@ -152,12 +152,12 @@ class IVAE(nn.Module):
         if self.n_classes:
             onehot = F.one_hot(p["logits"].argmax(1), self.n_classes).to(x.dtype)
         out = self._decode_bins(p["z_mu"], p["angle_offset"], onehot)
-        logits = self.log_prior_bins - self._nll_bins(x, out[:, None], p["shift"])[:, 0]
+        logits = self.bins.log_prior_bins - self.bins.nll(x, out[:, None], p["shift"])[:, 0]
         q = F.softmax(logits.float(), dim=1)
-        r = (q * torch.exp(1j * self.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
+        r = (q * torch.exp(1j * self.bins.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
         return {
             "angle_logits": logits,
-            "angle": self.bin_centers[q.argmax(1)] + p["angle_offset"],
+            "angle": self.bins.bin_centers[q.argmax(1)] + p["angle_offset"],
             "angle_logstd": 0.5 * torch.log(-2 * torch.log(r) + 1e-12),  # circular std
         }
 
@@ -175,9 +175,9 @@ class IVAE(nn.Module):
 
     def _decode_bins(self, z, offset, onehot=None) -> torch.Tensor:
         """Template rotated by the sub-bin ``offset`` (N,) at :attr:`bin_points`:
-        (N, C, Pd), the frame in which :meth:`_nll_bins` compares it."""
+        (N, C, Pd), the frame in which :meth:`AngleBins.nll` compares it."""
         code = z if onehot is None else torch.cat([z, onehot.to(z.dtype)], dim=1)
-        return self.decoder(code, offset[:, None], None, points=self.bin_points)[:, 0]
+        return self.decoder(code, offset[:, None], None, points=self.bins.bin_points)[:, 0]
 
     def decode_mean(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
         """Expected image under the likelihood, (N, C, H, W)."""
@@ -238,7 +238,7 @@ class IVAE(nn.Module):
             terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
             if self.grid_angles:
                 # the decoder draws the template in its own frame (sub-bin
-                # offset only); _nll_bins moves the input instead
+                # offset only); AngleBins.nll moves the input instead
                 angles, dec_shift = p["angle_offset"], None
             else:
                 angles = sample(p["angle"], p["angle_logstd"])
@@ -274,14 +274,13 @@ class IVAE(nn.Module):
         if self.grid_angles:
             # exact posterior over the bins given z, Δr (and the class):
             # E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)
-            nll = self._nll_bins(x, out, shift).float()  # (B, K', M)
-            logq_rot = F.log_softmax(self.log_prior_bins - nll, dim=2)
+            nll = self.bins.nll(x, out, shift).float()  # (B, K', M)
+            logq_rot = F.log_softmax(self.bins.log_prior_bins - nll, dim=2)
             if angle_target is not None:
-                q_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]
-                logq_rot = torch.log(q_rot.clamp_min(1e-12)).expand_as(nll)
-                q_rot = q_rot.expand_as(nll)
+                onehot_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]
+                logq_rot = torch.log(onehot_rot.clamp_min(1e-12)).expand_as(nll)
             q_rot = logq_rot.exp()
-            kl_rot = (q_rot * (logq_rot - self.log_prior_bins)).sum(2)  # (B, K')
+            kl_rot = (q_rot * (logq_rot - self.bins.log_prior_bins)).sum(2)  # (B, K')
             nll = (q_rot * nll).sum(2)
             terms["kl_angle"] = kl_rot[:, 0] if q is None else (q * kl_rot).sum(1)
         else:
@@ -309,26 +308,3 @@ class IVAE(nn.Module):
     def centroid(self, x: torch.Tensor) -> torch.Tensor:
         """Centre of contrast (dy, dx), grid units: :func:`~.bins.centroid`."""
         return centroid(x, self.crop_grid)
-
-    # the angle-bin machinery lives in AngleBins; these names are used widely
-    @property
-    def bin_centers(self) -> torch.Tensor:
-        return self.bins.bin_centers
-
-    @property
-    def log_prior_bins(self) -> torch.Tensor:
-        return self.bins.log_prior_bins
-
-    @property
-    def bin_points(self) -> torch.Tensor:
-        return self.bins.bin_points
-
-    @property
-    def rot_points(self) -> torch.Tensor:
-        return self.bins.rot_points
-
-    def smooth(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bins.smooth(x)
-
-    def _nll_bins(self, x: torch.Tensor, out: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        return self.bins.nll(x, out, shift)

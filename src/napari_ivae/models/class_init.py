@@ -149,7 +149,7 @@ def align_clusters(
 
     For each cluster: start from the mean of its crops centred on their centre
     of contrast, then ``iters`` times send every crop to its best angle bin
-    (:meth:`IVAE._nll_bins`, the model's own likelihood and frame) and replace
+    (:meth:`AngleBins.nll`, the model's own likelihood and frame) and replace
     the template by the mean of the crops resampled at that bin.  This is
     2-D classification practice (cryo-EM): per cluster it aligns near-symmetric
     glyphs that a shared template leaves in symmetric modes (docs/vae.md).
@@ -169,10 +169,10 @@ def align_clusters(
     Returns
     -------
     Tensor (K, C, Pd)
-        One aligned template per cluster at ``model.bin_points`` (zeros for an
+        One aligned template per cluster at ``model.bins.bin_points`` (zeros for an
         empty cluster).
     """
-    ch, pd = x.shape[1], model.bin_points.shape[0]
+    ch, pd = x.shape[1], model.bins.bin_points.shape[0]
     out = torch.zeros(n_clusters, ch, pd, dtype=x.dtype, device=x.device)
     with torch.no_grad():
         for k in range(n_clusters):
@@ -180,16 +180,16 @@ def align_clusters(
             if len(xk) == 0:
                 continue
             shift = model.centroid(xk)
-            xs = model.smooth(xk)
+            xs = model.bins.smooth(xk)
             m_best = torch.zeros(len(xk), dtype=torch.long, device=x.device)
             for it in range(iters + 1):
-                g = model.rot_points[m_best] + shift.flip(-1)[:, None, :]  # (n, Pd, 2)
+                g = model.bins.rot_points[m_best] + shift.flip(-1)[:, None, :]  # (n, Pd, 2)
                 xm = F.grid_sample(xs, g[:, None], mode="bilinear", padding_mode="border",
                                    align_corners=True)[:, :, 0]  # (n, C, Pd)  # fmt: skip
                 tmpl = xm.mean(0)
                 if it == iters:
                     break
-                nll = model._nll_bins(xk, tmpl.expand(len(xk), 1, -1, -1), shift)[:, 0]
+                nll = model.bins.nll(xk, tmpl.expand(len(xk), 1, -1, -1), shift)[:, 0]
                 m_best = nll.argmin(1)
             out[k] = tmpl
     return out
