@@ -81,6 +81,12 @@ def test_defaults_to_z_axes_and_lasso_highlights_exactly_the_cluster(setup, qtbo
     w.rect(0, -3, 6, 3, add=True)
     assert np.array_equal(w.selected, np.arange(400))
     assert len(hl.data) == 400
+    # one marker symbol per point, whatever the growth (HighlightPoints skips
+    # napari's per-point re-validation; the visual gets plain strings)
+    assert len(hl.symbol) == 400 and {str(s) for s in hl.symbol} == {"disc"}
+    assert set(hl._view_symbol) == {"disc"} and len(hl._view_symbol) == 400
+    w.select_indices([5, 6])
+    assert len(hl.symbol) == 2 and len(hl.size) == 2 and len(hl.border_color) == 2
     w.select_indices([])
     assert len(hl.data) == 0 and w.selected.size == 0
     # renaming follows in the combo and in the highlight layer's name

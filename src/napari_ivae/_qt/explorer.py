@@ -108,6 +108,39 @@ def _channels_side_by_side(grid: np.ndarray) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+class HighlightPoints(Points):
+    """The selection overlay: a Points layer whose points all share one symbol.
+
+    napari's ``Points`` keeps a per-point array of ``Symbol`` objects: every
+    time the layer grows it re-validates the whole array, and every redraw
+    turns each into a string for vispy (about 40 ms per 100,000 points, most
+    of a large lasso's time, docs/gui.md).  The overlay only ever uses the
+    symbol it was created with, so this layer fills that array in one step and
+    hands vispy plain strings.  Everything else is a normal ``Points`` layer
+    (napari picks its visual and controls by class inheritance).
+    """
+
+    @property
+    def symbol(self) -> np.ndarray:
+        """(N,) array of the (one) marker symbol."""
+        return self._symbol
+
+    @symbol.setter
+    def symbol(self, symbol) -> None:
+        if np.ndim(symbol) == 0 or len(self._symbol) == 0:  # one symbol: napari's own check
+            first = symbol if np.ndim(symbol) == 0 else self.current_symbol
+            Points.symbol.fset(self, first)
+            return
+        self._symbol = np.full(len(self.data), self._symbol[0], dtype=object)
+        self.events.symbol()
+        self.events.highlight()
+
+    @property
+    def _view_symbol(self) -> np.ndarray:
+        marker = str(self._symbol[0]) if len(self._symbol) else "o"
+        return np.full(len(self._view_indices), marker, dtype=object)
+
+
 def _numeric_columns(df: pd.DataFrame) -> list[str]:
     return [
         str(c)
@@ -763,7 +796,7 @@ class ExplorerWidget(QWidget):
 
     def _create_highlight(self, layer: Points) -> Points:
         size = float(np.median(layer.size)) if len(layer.size) else 3.0
-        hl = Points(
+        hl = HighlightPoints(
             np.zeros((0, layer.ndim)),
             ndim=layer.ndim,
             name=f"{layer.name} selection",
