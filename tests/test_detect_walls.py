@@ -232,3 +232,18 @@ def test_clean_single_domain_gives_no_canny_edges():
         with pytest.warns(UserWarning, match="no walls"):
             res = detect_walls(s.phase[crop], s.amplitude[crop], method=method)
         assert not res.mask.any()
+
+
+def test_core_detection_stops_between_frames_when_asked():
+    from napari_ivae import detect
+    from napari_ivae._errors import Cancelled
+
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 2  # stop before the third frame
+
+    img = np.random.default_rng(0).normal(size=(5, 64, 64))
+    with pytest.raises(Cancelled, match="frame 2"):
+        detect.detect_walls(img, method="gaussian", cancel=cancel)

@@ -14,6 +14,10 @@ class IvaeError(ValueError):
     """
 
 
+class Cancelled(Exception):
+    """A long computation stopped because its caller asked it to (not an error)."""
+
+
 def check_choice(name: str, value: object, choices: tuple) -> None:
     """Raise :class:`IvaeError` unless ``value`` is one of ``choices``.
 

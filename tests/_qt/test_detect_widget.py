@@ -208,3 +208,61 @@ def test_preview_searches_only_the_visible_region(make_napari_viewer, make_blobs
     assert len(found) < len(centres) / 2
     assert (found[:, 0] >= y0 - 1).all() and (found[:, 0] <= y1).all()
     assert "lattice atoms" not in viewer.layers  # the full result layer is not touched
+
+
+def test_device_choice_applies_to_the_dcnn_and_an_absent_gpu_is_one_sentence(
+    dock, make_blobs, qtbot, notes
+):
+    import torch
+
+    img, _ = make_blobs()
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(img, name="lattice")
+    w.task = "atoms"
+    w.atom_method.setCurrentText("log")
+    assert not w.device.isEnabled()  # the classical finders run on the CPU
+    w.atom_method.setCurrentText("dcnn")
+    assert w.device.isEnabled()
+    w.task = "walls"
+    w.wall_method.setCurrentText("gaussian")
+    assert not w.device.isEnabled()
+    w.task = "atoms"
+    assert w.device.isEnabled()
+    w.device.setCurrentText("cpu")
+    assert w._make_job()["kwargs"]["device"] == "cpu"
+    if torch.cuda.is_available():
+        return
+    w.device.setCurrentText("cuda")
+    n_layers = len(viewer.layers)
+    notes.clear()
+    assert _run(w, qtbot) is None
+    msgs = _messages(notes)
+    assert msgs and "cuda" in msgs[0].lower() and "Traceback" not in msgs[0]
+    assert len(viewer.layers) == n_layers and w.run_button.isEnabled()
+
+
+def test_cancel_frees_the_widget_at_once_and_adds_nothing(dock, make_blobs, qtbot):
+    img, _ = make_blobs()
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(np.stack([img] * 6), name="stack")
+    w.task = "atoms"
+    w.start_thread = False
+    worker = w.run()
+    assert worker is not None and not w.cancel_button.isHidden()
+    n_layers = len(viewer.layers)
+    with qtbot.waitSignal(w.detection_finished, timeout=TIMEOUT) as blocker:
+        w.cancel()
+    assert blocker.args[0] is None
+    assert w.run_button.isEnabled() and "Cancelled" in w.status.text()
+    assert w.cancel_button.isHidden()
+    # the worker (started only now) stops before its first frame and adds nothing
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        worker.start()
+    assert len(viewer.layers) == n_layers
+    # the widget works again afterwards
+    w.start_thread = False
+    worker = w.run()
+    with qtbot.waitSignal(w.detection_finished, timeout=TIMEOUT) as blocker:
+        worker.start()
+    layer = blocker.args[0]
+    assert layer is not None and set(np.unique(layer.features["frame"])) == set(range(6))

@@ -7,6 +7,7 @@ A thin adapter over :func:`napari_ivae.detect.detect_atoms` and
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_ivae._errors import Cancelled
 from napari_ivae._qt._common import (
     LayerCombo,
     add_points_table,
@@ -157,6 +159,18 @@ class DetectWidget(QWidget):
         self.walls_box = walls_box
         self._guess_pfm_channels()
 
+        # --- device (the U-Net finders only)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device.setToolTip(
+            "Where the dcnn U-Net runs: auto picks CUDA, then MPS, then the CPU.\n"
+            "The classical methods always run on the CPU."
+        )
+        self.atom_method.currentTextChanged.connect(self._on_method)
+        self.wall_method.currentTextChanged.connect(self._on_method)
+        device_row = QFormLayout()
+        device_row.addRow("Device", self.device)
+
         # --- run
         self.run_button = QPushButton("Detect")
         self.run_button.setToolTip("Run the detection; the result appears as a new points layer.")
@@ -167,9 +181,17 @@ class DetectWidget(QWidget):
             "check of the settings on a big image.  The result goes to a '… preview' layer."
         )
         self.preview_button.clicked.connect(lambda: self.run(preview=True))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip(
+            "Stop the running detection (a stack stops before its next frame);\n"
+            "nothing is added and the widget is free at once."
+        )
+        self.cancel_button.clicked.connect(lambda: self.cancel())
+        self.cancel_button.setVisible(False)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 2)
         run_row.addWidget(self.preview_button, 1)
+        run_row.addWidget(self.cancel_button, 1)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setVisible(False)
@@ -182,16 +204,23 @@ class DetectWidget(QWidget):
         layout.addLayout(task_row)
         layout.addWidget(atoms_box)
         layout.addWidget(walls_box)
+        layout.addLayout(device_row)
         layout.addLayout(run_row)
         layout.addWidget(self.busy)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
         self.atoms_radio.toggled.connect(self._on_task)
+        self.atoms_radio.toggled.connect(self._on_method)
         self._on_task()
+        self._on_method()
         stop_worker_on_destroy(self)
 
     # ------------------------------------------------------------------ helpers
+    def _on_method(self, *_args) -> None:
+        method = (self.atom_method if self.task == "atoms" else self.wall_method).currentText()
+        self.device.setEnabled(method == "dcnn")
+
     @property
     def task(self) -> str:
         """``"atoms"`` or ``"walls"``."""
@@ -275,6 +304,7 @@ class DetectWidget(QWidget):
                     method=self.atom_method.currentText(),
                     spacing=_auto_value(self.spacing),
                     threshold=_auto_value(self.threshold),
+                    device=self.device.currentText(),
                 ),
             )
         phase_layer = self.phase_combo.value
@@ -293,6 +323,7 @@ class DetectWidget(QWidget):
                 amplitude=amplitude,
                 method=self.wall_method.currentText(),
                 stride=int(self.stride.value()),
+                device=self.device.currentText(),
             ),
         )
 
@@ -302,34 +333,53 @@ class DetectWidget(QWidget):
         func = detect.detect_atoms if job["task"] == "atoms" else detect.detect_walls
         kwargs = dict(job["kwargs"])
         args = (kwargs.pop("image"),) if job["task"] == "atoms" else ()
+        cancelled = threading.Event()
+        job["cancelled"] = cancelled
 
         @thread_worker(start_thread=False)
         def _work() -> Any:
-            return guarded(func, *args, **kwargs)
+            try:
+                return guarded(func, *args, cancel=cancelled.is_set, **kwargs)
+            except Cancelled:
+                return None
 
         worker = _work()
         self._job = job
-        worker.returned.connect(self._on_returned)
-        worker.finished.connect(self._on_finished)
+        worker.returned.connect(lambda outcome: self._on_returned(job, outcome))
+        worker.finished.connect(lambda: self._on_finished(job))
         self.worker = worker
         self._running = True
         self.run_button.setEnabled(False)
         self.preview_button.setEnabled(False)
         self.busy.setVisible(True)
+        self.cancel_button.setVisible(True)
         self.status.setText(f"Detecting {job['task']} in {job['ref'].name!r} …")
         self._t0 = time.perf_counter()
         if self.start_thread:
             worker.start()
         return worker
 
-    def _on_finished(self) -> None:
+    def cancel(self) -> None:
+        """Stop the running detection: the widget is free at once, nothing is added."""
+        if not self._running:
+            return
+        self._job["cancelled"].set()
+        self._on_finished(self._job)
+        self.status.setText("Cancelled; nothing was added.")
+        self.detection_finished.emit(None)
+
+    def _on_finished(self, job: dict) -> None:
+        if job is not self._job:  # a cancelled run ending after a new one started
+            return
         self._running = False
         self.run_button.setEnabled(True)
         self.preview_button.setEnabled(True)
         self.busy.setVisible(False)
+        self.cancel_button.setVisible(False)
 
-    def _on_returned(self, outcome: Any) -> None:
-        job = self._job
+    def _on_returned(self, job: dict, outcome: Any) -> None:
+        if job["cancelled"].is_set() or outcome is None:
+            return  # cancel() has reset the widget already
         elapsed = time.perf_counter() - self._t0
         if report(outcome, "Detect"):
             self.status.setText(f"Failed: {outcome.error.message}")

@@ -14,13 +14,14 @@ Coordinates are pixels in row/column order.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae._errors import Cancelled, IvaeError, check_choice, check_range
 from napari_ivae.detect.atoms import ATOM_COLUMNS, find_atoms_log, refine_positions
 from napari_ivae.detect.spacing import estimate_spacing
 from napari_ivae.detect.walls import (
@@ -87,6 +88,11 @@ class WallResult:
 # --------------------------------------------------------------------------- input checks
 
 
+def _check_cancel(cancel: Callable[[], bool] | None, frame: int) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled(f"detection cancelled before frame {frame}")
+
+
 def _as_stack(image, name: str) -> tuple[np.ndarray, bool]:
     """Float32 (T, Y, X) view of a (Y, X) or (T, Y, X) image; NaNs filled; checked."""
     if image is None:
@@ -145,6 +151,7 @@ def detect_atoms(
     threshold: float | None = None,
     sigma: float | None = None,
     device: str = "auto",
+    cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
     """Detect atom columns in a STEM image or stack.
 
@@ -167,6 +174,9 @@ def detect_atoms(
         ``"log"`` only: LoG scale in pixels (default ``spacing / 5``).
     device : str
         ``"dcnn"`` only: "auto", "cpu", "cuda" or "mps".
+    cancel : callable, optional
+        Called before each frame; when it returns True the detection stops
+        with :class:`~napari_ivae._errors.Cancelled` (a GUI's Cancel button).
 
     Returns
     -------
@@ -193,6 +203,7 @@ def detect_atoms(
     stack, _single = _as_stack(image, "image")
     tables = []
     for t, frame in enumerate(stack):
+        _check_cancel(cancel, t)
         if method == "log":
             df = find_atoms_log(frame, spacing=spacing, threshold=threshold, sigma=sigma)
         else:
@@ -230,6 +241,7 @@ def detect_walls(
     phase_units: Literal["auto", "deg", "rad"] = "auto",
     threshold: float = 0.5,
     device: str = "auto",
+    cancel: Callable[[], bool] | None = None,
 ) -> WallResult:
     """Detect ferroelectric domain walls in a PFM phase and/or amplitude image or stack.
 
@@ -261,6 +273,9 @@ def detect_walls(
         ``dcnn`` only: probability threshold in (0, 1).
     device : str
         ``dcnn`` only: "auto", "cpu", "cuda" or "mps".
+    cancel : callable, optional
+        Called before each frame; when it returns True the detection stops
+        with :class:`~napari_ivae._errors.Cancelled` (a GUI's Cancel button).
 
     Returns
     -------
@@ -305,6 +320,7 @@ def detect_walls(
     masks, doms, points = [], [], []
     ref = None
     for t in range(n):
+        _check_cancel(cancel, t)
         p = None if ph is None else ph[t]
         a = None if amp is None else amp[t]
         dom = None
