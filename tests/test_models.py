@@ -165,3 +165,19 @@ def test_exact_class_posterior(kind):
                 out = model.decode_raw(p["z_mu"], None, None, torch.eye(3)[[k] * 4])
                 want = -(0.5 * (out - x).pow(2)).flatten(1).sum(1)
                 torch.testing.assert_close(p["logits"][:, k], want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["rvae", "jrvae"])
+def test_untrained_shift_posterior_is_narrow_and_never_wider_than_the_prior(kind):
+    # an untrained encoder starts near e^-2 of the prior width (about the
+    # centroid's error), not at the prior (2.4 px of jitter at the defaults,
+    # which blurred the template so the width never shrank; docs/vae.md)
+    torch.manual_seed(0)
+    cfg = ModelConfig(kind=kind, latent_dim=2, n_classes=3 if kind == "jrvae" else None,
+                      in_channels=1, size=32)  # fmt: skip
+    model = build_model(cfg)
+    x = torch.randn(256, 1, 32, 32)
+    with torch.no_grad():
+        width = torch.exp(model.posterior(x, exact=False)["shift_logstd"]) / cfg.sigma_shift
+    assert float(width.max()) <= 1.0 + 1e-6
+    assert 0.05 < float(width.median()) < 0.3

@@ -20,6 +20,7 @@ from napari_ivae.models.nets import (
 )
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
+_SHIFT_LOGSTD_INIT = -2.0  # initial shift posterior log-width relative to the prior
 
 
 def kl_normal(mu: torch.Tensor, logstd: torch.Tensor, prior_std: float) -> torch.Tensor:
@@ -111,10 +112,15 @@ class IVAE(nn.Module):
             if c.shift_init == "centroid":
                 shift = (centre + shift).clamp(-lim, lim)
             out["shift"] = shift
-            # never wider than the prior (an untrained encoder starts at about
-            # the prior width instead of e^0 = a whole crop of jitter)
+            # never wider than the prior, and an untrained encoder starts at
+            # e^-2 of it (0.3 px at the defaults: about the centroid's error).
+            # Starting at the prior width (2.4 px) blurred the template so much
+            # that the likelihood hardly depended on Δ, so the width never
+            # shrank: heart and club stayed misaligned (docs/vae.md, item 19)
             log_s = math.log(c.sigma_shift)
-            out["shift_logstd"] = (h[:, i + 2 : i + 4] + log_s).clamp(_LOGSTD_MIN, log_s)
+            out["shift_logstd"] = (h[:, i + 2 : i + 4] + log_s + _SHIFT_LOGSTD_INIT).clamp(
+                _LOGSTD_MIN, log_s
+            )
             i += 4
             if self.invariant_z:
                 # about the centre of contrast (equivariant), not the learned
