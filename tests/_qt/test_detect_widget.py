@@ -266,3 +266,26 @@ def test_cancel_frees_the_widget_at_once_and_adds_nothing(dock, make_blobs, qtbo
         worker.start()
     layer = blocker.args[0]
     assert layer is not None and set(np.unique(layer.features["frame"])) == set(range(6))
+
+
+def test_viewer_closed_during_detection_stops_the_worker(
+    make_napari_viewer, make_blobs, qtbot, monkeypatch
+):
+    import napari_ivae.detect as detect
+
+    frames = []
+    real = detect.find_atoms_log
+    monkeypatch.setattr(detect, "find_atoms_log", lambda *a, **k: frames.append(1) or real(*a, **k))
+    img, _ = make_blobs()
+    viewer = make_napari_viewer()
+    w = DetectWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    viewer.add_image(np.stack([img] * 6), name="stack")
+    w.task = "atoms"
+    w.start_thread = False
+    worker = w.run()
+    viewer.close()  # destroys the dock widget: the worker is asked to quit
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        worker.start()
+    assert worker.abort_requested
+    assert frames == []  # the core stopped before its first frame

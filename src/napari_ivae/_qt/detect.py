@@ -89,6 +89,7 @@ class DetectWidget(QWidget):
         self.worker = None
         self.start_thread = True
         self._running = False
+        self._job: dict = {}
         self._t0 = 0.0
 
         # --- task
@@ -339,14 +340,19 @@ class DetectWidget(QWidget):
         @thread_worker(start_thread=False)
         def _work() -> Any:
             try:
-                return guarded(func, *args, cancel=cancelled.is_set, **kwargs)
+                # Cancel, or the viewer closing (stop_worker_on_destroy quits the worker)
+                stop = lambda: cancelled.is_set() or worker.abort_requested  # noqa: E731
+                return job, guarded(func, *args, cancel=stop, **kwargs)
             except Cancelled:
-                return None
+                return job, None
+            finally:
+                job["done"] = True
 
         worker = _work()
         self._job = job
-        worker.returned.connect(lambda outcome: self._on_returned(job, outcome))
-        worker.finished.connect(lambda: self._on_finished(job))
+        # bound methods: Qt disconnects them when the widget is destroyed
+        worker.returned.connect(self._on_returned)
+        worker.finished.connect(self._on_finished)
         self.worker = worker
         self._running = True
         self.run_button.setEnabled(False)
@@ -364,22 +370,25 @@ class DetectWidget(QWidget):
         if not self._running:
             return
         self._job["cancelled"].set()
-        self._on_finished(self._job)
+        self._reset()
         self.status.setText("Cancelled; nothing was added.")
         self.detection_finished.emit(None)
 
-    def _on_finished(self, job: dict) -> None:
-        if job is not self._job:  # a cancelled run ending after a new one started
-            return
+    def _on_finished(self) -> None:
+        if self._job.get("done"):  # else: a cancelled run ending while a new one runs
+            self._reset()
+
+    def _reset(self) -> None:
         self._running = False
         self.run_button.setEnabled(True)
         self.preview_button.setEnabled(True)
         self.busy.setVisible(False)
         self.cancel_button.setVisible(False)
 
-    def _on_returned(self, job: dict, outcome: Any) -> None:
-        if job["cancelled"].is_set() or outcome is None:
-            return  # cancel() has reset the widget already
+    def _on_returned(self, result: Any) -> None:
+        job, outcome = result
+        if job is not self._job or job["cancelled"].is_set() or outcome is None:
+            return  # cancelled: cancel() has reset the widget already
         elapsed = time.perf_counter() - self._t0
         if report(outcome, "Detect"):
             self.status.setText(f"Failed: {outcome.error.message}")
