@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -179,11 +180,13 @@ class IVAE(nn.Module):
         out = self.decoder(code, angle, shift)
         return out if angle is not None else out[:, 0]
 
-    def _decode_bins(self, z, offset, onehot=None) -> torch.Tensor:
-        """Template rotated by the sub-bin ``offset`` (N,) at :attr:`bin_points`:
-        (N, C, Pd), the frame in which :meth:`AngleBins.nll` compares it."""
+    def _decode_bins(self, z, offset, onehot=None, jitter=None) -> torch.Tensor:
+        """Template rotated by the sub-bin ``offset`` (N,) at :attr:`bin_points`
+        (moved by ``jitter`` (2,), grid units, if given): (N, C, Pd), the frame
+        in which :meth:`AngleBins.nll` compares it."""
         code = z if onehot is None else torch.cat([z, onehot.to(z.dtype)], dim=1)
-        return self.decoder(code, offset[:, None], None, points=self.bins.bin_points)[:, 0]
+        pts = self.bins.bin_points if jitter is None else self.bins.bin_points + jitter
+        return self.decoder(code, offset[:, None], None, points=pts)[:, 0]
 
     def decode_mean(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
         """Expected image under the likelihood, (N, C, H, W)."""
@@ -254,7 +257,15 @@ class IVAE(nn.Module):
                 dec_shift = shift
         kk = self.n_classes
         q = None
-        dec = self._decode_bins if self.grid_angles else (
+        jitter = None
+        if self.grid_angles and self.training:
+            # the lattice moved by a random sub-pixel offset at every step: its
+            # points would otherwise always fall on the same half of the
+            # template's pixels, and the other half (never read, so never
+            # trained) showed as a checkerboard in decoded images (docs/vae.md)
+            u = torch.rand(2, generator=generator, device=x.device, dtype=x.dtype) - 0.5
+            jitter = u * (2.0 / (c.size - 1))
+        dec = functools.partial(self._decode_bins, jitter=jitter) if self.grid_angles else (
             lambda zz, aa, oh=None: self.decode_raw(zz, aa, None if dec_shift is None else
                                                     dec_shift.repeat_interleave(len(zz) // b, 0), oh)
         )  # fmt: skip
@@ -280,7 +291,7 @@ class IVAE(nn.Module):
         if self.grid_angles:
             # exact posterior over the bins given z, Δr (and the class):
             # E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)
-            nll = self.bins.nll(x, out, shift).float()  # (B, K', M)
+            nll = self.bins.nll(x, out, shift, jitter).float()  # (B, K', M)
             logq_rot = F.log_softmax(self.bins.log_prior_bins - nll, dim=2)
             if angle_target is not None:
                 onehot_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]

@@ -117,12 +117,15 @@ class AngleBins(nn.Module):
         y = F.conv2d(F.pad(y, (0, 0, 4, 4), mode="replicate"), k.view(1, 1, -1, 1))
         return y.view(b, ch, h, w)
 
-    def nll(self, x: torch.Tensor, out: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    def nll(
+        self, x: torch.Tensor, out: torch.Tensor, shift: torch.Tensor, jitter=None
+    ) -> torch.Tensor:
         """NLL of ``x`` on the crop disk under the template rotated by each bin angle.
 
         ``x`` (B, C, H, W); ``out`` (B, K, C, Pd): the template (sub-bin offset
         applied) at :attr:`bin_points`; ``shift`` (B, 2) (dy, dx) grid units
-        -> (B, K, M).  The model is ``x(r) = T(R(θ_m + δ)(r - Δ))``.  With
+        -> (B, K, M); ``jitter`` (2,) (x, y) grid units: the lattice moved by
+        that offset (``out`` must be drawn at the moved points).  The model is ``x(r) = T(R(θ_m + δ)(r - Δ))``.  With
         ``u = R(θ_m)(r - Δ)`` this reads ``x(R(-θ_m) u + Δ) = T(R(δ) u)``: instead
         of decoding M rotated and shifted outputs, the smoothed input
         (:meth:`smooth`) is resampled at ``R(-θ_m) u + Δ`` (differentiable in Δ)
@@ -142,6 +145,8 @@ class AngleBins(nn.Module):
         reach = 1.0 + float(shift.detach().norm(dim=1).max()) + 4.0 / (self.size - 1) + 1e-4
         pd = min(pd, int(torch.searchsorted(self.bin_radius, reach)))
         rot = self.rot_points[:, :pd].to(x.dtype)
+        if jitter is not None:  # R(-θ_m)(u + δ) = R(-θ_m) u + R(-θ_m) δ
+            rot = rot + transform_grid(jitter[None].to(x.dtype), -self.bin_centers[None], None)[0]
         d = shift.to(x.dtype).flip(-1)  # (B, 2) (x, y)
         g = rot[None] + d[:, None, None, :]  # (B, M, Pd, 2)
         # The window w is fixed in the image frame (1 inside |r| ≤ 1 - 2 px,
