@@ -180,7 +180,7 @@ class IVAE(nn.Module):
         out = self.decoder(code, angle, shift)
         return out if angle is not None else out[:, 0]
 
-    def _decode_bins(self, z, offset, onehot=None, jitter=None) -> torch.Tensor:
+    def _decode_bins(self, z, offset, onehot=None, jitter: torch.Tensor | None = None):
         """Template rotated by the sub-bin ``offset`` (N,) at :attr:`bin_points`
         (moved by ``jitter`` (2,), grid units, if given): (N, C, Pd), the frame
         in which :meth:`AngleBins.nll` compares it."""

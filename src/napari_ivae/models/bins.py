@@ -118,15 +118,19 @@ class AngleBins(nn.Module):
         return y.view(b, ch, h, w)
 
     def nll(
-        self, x: torch.Tensor, out: torch.Tensor, shift: torch.Tensor, jitter=None
+        self,
+        x: torch.Tensor,
+        out: torch.Tensor,
+        shift: torch.Tensor,
+        jitter: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """NLL of ``x`` on the crop disk under the template rotated by each bin angle.
 
         ``x`` (B, C, H, W); ``out`` (B, K, C, Pd): the template (sub-bin offset
         applied) at :attr:`bin_points`; ``shift`` (B, 2) (dy, dx) grid units
         -> (B, K, M); ``jitter`` (2,) (x, y) grid units: the lattice moved by
-        that offset (``out`` must be drawn at the moved points).  The model is ``x(r) = T(R(θ_m + δ)(r - Δ))``.  With
-        ``u = R(θ_m)(r - Δ)`` this reads ``x(R(-θ_m) u + Δ) = T(R(δ) u)``: instead
+        that offset (``out`` must be drawn at the moved points).  The model is
+        ``x(r) = T(R(θ_m + δ)(r - Δ))``.  With ``u = R(θ_m)(r - Δ)`` this reads ``x(R(-θ_m) u + Δ) = T(R(δ) u)``: instead
         of decoding M rotated and shifted outputs, the smoothed input
         (:meth:`smooth`) is resampled at ``R(-θ_m) u + Δ`` (differentiable in Δ)
         and compared with the one template where that point lies on the fixed
