@@ -24,6 +24,11 @@ _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
 _SHIFT_LOGSTD_INIT = -2.0  # initial shift posterior log-width relative to the prior
 
 
+def _repeat(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
+    """Every row ``k`` times (one per class), or None."""
+    return None if t is None else t.repeat_interleave(k, 0)
+
+
 def kl_normal(mu: torch.Tensor, logstd: torch.Tensor, prior_std: float) -> torch.Tensor:
     """KL(N(mu, exp(logstd)²) ‖ N(0, prior_std²)) summed over the last axis."""
     var_ratio = torch.exp(2 * logstd) / prior_std**2
@@ -133,33 +138,40 @@ class IVAE(nn.Module):
             out["logits"] = h[:, i : i + self.n_classes]
         if not exact:  # the training loss computes these itself
             return out
+        class_nll = None
         if self.n_classes and c.discrete == "exact":
-            out["logits"] = self._class_posterior(x, out)
+            out["logits"], class_nll = self._class_posterior(x, out)
         if self.grid_angles:
-            out.update(self._angle_posterior(x, out))
+            out.update(self._angle_posterior(x, out, class_nll))
         return out
 
-    def _class_posterior(self, x, p) -> torch.Tensor:
-        """Exact class log-posterior (up to a constant) at the posterior means."""
+    def _class_posterior(self, x, p) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Exact class log-posterior (up to a constant) at the posterior means,
+        and with grid inference the per-class bin NLL (B, K, M) it used."""
         b, kk = x.shape[0], self.n_classes
         onehot = torch.eye(kk, device=x.device, dtype=x.dtype).repeat(b, 1)
-        rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
+        z = _repeat(p["z_mu"], kk)
         if self.grid_angles:  # the input is centred on the shift instead
-            out = self._decode_bins(rep(p["z_mu"]), rep(p["angle_offset"]), onehot)
+            out = self._decode_bins(z, _repeat(p["angle_offset"], kk), onehot)
             out = out.view(b, kk, *out.shape[1:])
             nll = self.bins.nll(x, out, p["shift"]).float()
-            return torch.logsumexp(self.bins.log_prior_bins - nll, dim=2)
-        out = self.decode_raw(rep(p["z_mu"]), rep(p.get("angle")), rep(p.get("shift")), onehot)
-        return -self._nll(x, out.view(b, kk, *out.shape[1:]))
+            return torch.logsumexp(self.bins.log_prior_bins - nll, dim=2), nll
+        out = self.decode_raw(z, _repeat(p.get("angle"), kk), _repeat(p.get("shift"), kk), onehot)
+        return -self._nll(x, out.view(b, kk, *out.shape[1:])), None
 
-    def _angle_posterior(self, x, p) -> dict[str, torch.Tensor]:
+    def _angle_posterior(self, x, p, class_nll=None) -> dict[str, torch.Tensor]:
         """Exact posterior over the angle bins at the posterior means of z and Δr
-        (most probable class for joint kinds)."""
-        onehot = None
-        if self.n_classes:
-            onehot = F.one_hot(p["logits"].argmax(1), self.n_classes).to(x.dtype)
-        out = self._decode_bins(p["z_mu"], p["angle_offset"], onehot)
-        logits = self.bins.log_prior_bins - self.bins.nll(x, out[:, None], p["shift"])[:, 0]
+        (most probable class for joint kinds; ``class_nll`` (B, K, M): the bin
+        NLL of every class, from :meth:`_class_posterior`, reused)."""
+        if class_nll is not None:
+            nll = class_nll[torch.arange(x.shape[0], device=x.device), p["logits"].argmax(1)]
+        else:
+            onehot = None
+            if self.n_classes:
+                onehot = F.one_hot(p["logits"].argmax(1), self.n_classes).to(x.dtype)
+            out = self._decode_bins(p["z_mu"], p["angle_offset"], onehot)
+            nll = self.bins.nll(x, out[:, None], p["shift"])[:, 0]
+        logits = self.bins.log_prior_bins - nll
         q = F.softmax(logits.float(), dim=1)
         r = (q * torch.exp(1j * self.bins.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
         return {
@@ -278,8 +290,7 @@ class IVAE(nn.Module):
                 terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
             if c.discrete in ("enumerate", "exact"):
                 onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
-                rep = lambda t: None if t is None else t.repeat_interleave(kk, 0)  # noqa: E731
-                out = dec(rep(z), rep(angles), onehot)
+                out = dec(_repeat(z, kk), _repeat(angles, kk), onehot)
                 out = out.view(b, kk, *out.shape[1:])
             else:
                 u = torch.rand(q.shape, generator=generator, device=x.device).clamp(1e-10, 1)
