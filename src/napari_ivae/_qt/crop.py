@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import napari.viewer
 from napari.layers import Image, Points
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
@@ -42,7 +43,7 @@ class CropWidget(QWidget):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         The viewer this dock widget belongs to.
 
     Notes
@@ -53,9 +54,9 @@ class CropWidget(QWidget):
 
     stack_ready = Signal(object, object)
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
-        self.viewer = viewer
+        viewer = self.viewer = napari_viewer
         self.stack = None
 
         self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+import napari.viewer
 from napari.layers import Image
 from napari.qt.threading import thread_worker
 from qtpy.QtCore import Signal
@@ -70,7 +71,7 @@ class DetectWidget(QWidget):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         The viewer this dock widget belongs to.
 
     Notes
@@ -83,9 +84,9 @@ class DetectWidget(QWidget):
 
     detection_finished = Signal(object)
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
-        self.viewer = viewer
+        viewer = self.viewer = napari_viewer
         self.worker = None
         self.start_thread = True
         self._running = False

@@ -23,6 +23,7 @@ import os
 import re
 from pathlib import Path
 
+import napari.viewer
 import numpy as np
 import pandas as pd
 from napari.layers import Labels, Points
@@ -155,13 +156,13 @@ class ExplorerWidget(QWidget):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         The viewer whose Points layers are explored.
     """
 
-    def __init__(self, viewer, parent=None):
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent=None):
         super().__init__(parent)
-        self.viewer = viewer
+        viewer = self.viewer = napari_viewer
         self._layer: Points | None = None
         self._df: pd.DataFrame | None = None
         self._xcol: str | None = None

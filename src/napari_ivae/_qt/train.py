@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+import napari.viewer
 from napari.layers import Points
 from napari.qt.threading import thread_worker
 from qtpy.QtCore import QEvent, Signal
@@ -140,7 +141,7 @@ class TrainWidget(QWidget):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         The viewer this dock widget belongs to.
 
     Notes
@@ -153,9 +154,9 @@ class TrainWidget(QWidget):
 
     features_written = Signal(object)
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
-        self.viewer = viewer
+        self.viewer = napari_viewer
         self.worker = None
         self.encode_worker = None
         self.start_thread = True
