@@ -88,7 +88,10 @@ def test_info_real_ibw(capsys):
     ):
         assert f"] {name}\n" in out
     assert out.count("pixel size: 19.61 nm") == 6
-    assert "label:      'Phase1Retracece'" in out
+    assert "Retracece" not in out and "label" not in out  # clean names only by default
+    assert main(["info", "--raw", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "raw label:  'Phase1Retracece'" in out and "] Phase 1 Retrace\n" in out
 
 
 def test_info_partial_nan_warns_on_one_line(tmp_path, capsys):

@@ -538,7 +538,22 @@ def test_to_layer_data(tmp_path):
         "source": "/x.ibw",
         "role": "phase",
         "axes": "yx",
+        "calibrated": True,
+        "pixel_size": (2.0, 2.0),
+        "pixel_size_nm": (2.0, 2.0),
     }
+    assert kwargs["units"] == ("nm", "nm") and kwargs["visible"] is True
+
+
+def test_to_layer_data_units_and_uncalibrated():
+    stack = ImageLayer(np.zeros((3, 4, 5)), "Amp", (1.0, 0.5, 0.5), "µm", "tyx", "amplitude")
+    _, kw, _ = stack.to_layer_data(visible=False)
+    assert kw["units"] == ("", "um", "um") and kw["visible"] is False
+    assert kw["metadata"]["pixel_size_nm"] == (500.0, 500.0)
+    plain = ImageLayer(np.zeros((4, 5)), "img", (1.0, 1.0), None, "yx")
+    _, kw, _ = plain.to_layer_data()
+    assert "units" not in kw and kw["metadata"]["calibrated"] is False
+    assert kw["metadata"]["pixel_size_nm"] is None
 
 
 def test_real_files_copy_not_needed_for_dispatch(tmp_path):

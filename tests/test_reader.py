@@ -64,20 +64,23 @@ def test_real_ibw_layer_data():
         pytest.skip("real data not available")
     out = get_reader(str(path))(str(path))
     names = [kw["name"] for _, kw, _ in out]
+    # napari puts the last layer on top: phase 1, then phase 2, amplitudes; height/frequency hidden
     assert names == [
-        "Height Retrace",
-        "Amplitude 1 Retrace",
-        "Amplitude 2 Retrace",
-        "Phase 1 Retrace",
-        "Phase 2 Retrace",
         "Frequency Retrace",
+        "Height Retrace",
+        "Amplitude 2 Retrace",
+        "Amplitude 1 Retrace",
+        "Phase 2 Retrace",
+        "Phase 1 Retrace",
     ]
+    assert [kw["visible"] for _, kw, _ in out] == [False, False, True, True, True, True]
     for data, kw, kind in out:
         assert kind == "image" and data.shape == (256, 256)
         assert (
             kw["scale"] == pytest.approx((5000 / 255, 5000 / 255))
             and kw["metadata"]["unit"] == "nm"
         )
+        assert kw["units"] == ("nm", "nm") and kw["metadata"]["calibrated"] is True
     assert [kw["colormap"] for _, kw, _ in out].count("twilight") == 2
 
 

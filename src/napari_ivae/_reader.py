@@ -50,10 +50,12 @@ def read_layer_data(path: str | list[str]) -> list[tuple[Any, dict, str]]:
     Returns
     -------
     list of (data, kwargs, "image")
-        See :meth:`napari_ivae.io.ImageLayer.to_layer_data`.
+        See :meth:`napari_ivae.io.ImageLayer.to_layer_data`; in display order
+        (phase, then amplitude, on top) with auxiliary PFM channels (height,
+        frequency ...) hidden, see :func:`napari_ivae.io.layer_data`.
     """
-    from napari_ivae.io import read
+    from napari_ivae.io import layer_data, read
 
     if isinstance(path, (list, tuple)):  # napari may pass a one-item list
         return [ld for p in path for ld in read_layer_data(p)]
-    return [layer.to_layer_data() for layer in read(path)]
+    return layer_data(read(path))

@@ -43,7 +43,12 @@ def _value_range(layer) -> str:
 
 @click.command("info")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-def info(file: str) -> None:
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Also show each channel's label as stored in the file (often garbled, e.g. 'Phase1Retracece').",
+)
+def info(file: str, raw: bool) -> None:
     """Show the layers FILE opens as: names, shapes, dtypes, roles, pixel size, value range."""
     layers = read_layers(file)
     fmt = layers[0].metadata.get("format", "")
@@ -58,7 +63,7 @@ def info(file: str) -> None:
                 else f"{py:.4g}×{px:.4g} {layer.unit}"
             )
         else:
-            size = "uncalibrated (1 px)"
+            size = "uncalibrated (pixels)"
         label = layer.metadata.get("label")
         click.echo(f"  [{i}] {layer.name}")
         lines = [
@@ -67,8 +72,8 @@ def info(file: str) -> None:
             ("pixel size", size),
             ("values", _value_range(layer)),
         ]
-        if label and label != layer.name:
-            lines.insert(0, ("label", repr(label)))
+        if raw and label:
+            lines.insert(0, ("raw label", repr(label)))
         if layer.metadata.get("n_nonfinite"):
             lines.append(("NaN/inf", str(layer.metadata["n_nonfinite"])))
         for key, value in lines:

@@ -17,8 +17,37 @@ from pathlib import Path
 from typing import Any
 
 from napari_ivae._errors import IvaeError
+from napari_ivae.io._physical import (
+    AUXILIARY_ROLES,
+    PRIMARY_ROLES,
+    add_physical_columns,
+    default_channels,
+    display_order,
+    is_auxiliary,
+    napari_units,
+    pixel_size_nm,
+    role_of,
+)
 
-__all__ = ["READERS", "SUFFIXES", "ImageLayer", "read"]
+__all__ = [
+    "AUXILIARY_ROLES",
+    "PRIMARY_ROLES",
+    "READERS",
+    "SUFFIXES",
+    "ImageLayer",
+    "add_physical_columns",
+    "default_channels",
+    "display_order",
+    "is_auxiliary",
+    "layer_data",
+    "napari_units",
+    "pixel_size_nm",
+    "read",
+    "role_of",
+]
+
+#: longest library detail quoted in a "cannot read" message (some embed raw bytes)
+_MAX_DETAIL = 160
 
 
 @dataclass
@@ -70,22 +99,49 @@ class ImageLayer:
         """dtype of :attr:`data`."""
         return self.data.dtype
 
-    def to_layer_data(self) -> tuple[Any, dict, str]:
+    def to_layer_data(self, *, visible: bool = True) -> tuple[Any, dict, str]:
         """Return a napari ``LayerData`` tuple ``(data, kwargs, "image")``.
 
-        ``kwargs`` holds ``name``, ``scale``, ``colormap``, ``metadata`` (with
-        ``unit``, ``source``, ``role``, ``axes`` and the reader's metadata) and,
-        for phase channels that fit one period, ``contrast_limits``.
+        Parameters
+        ----------
+        visible : bool
+            Whether the layer opens visible (auxiliary PFM channels open hidden,
+            see :func:`layer_data`).
+
+        Returns
+        -------
+        tuple
+            ``kwargs`` holds ``name``, ``scale``, ``colormap``, ``visible``,
+            ``metadata`` (with ``unit``, ``calibrated``, ``pixel_size`` (y, x in
+            ``unit``), ``pixel_size_nm``, ``source``, ``role``, ``axes`` and the
+            reader's metadata), for calibrated layers napari's per-axis
+            ``units`` (so the scale bar reads nm or µm) and, for phase channels
+            that fit one period, ``contrast_limits``.
         """
+        from napari_ivae.io._physical import napari_units, pixel_size_nm
+
         meta = dict(self.metadata)
         limits = meta.pop("contrast_limits", None)
-        meta.update(unit=self.unit, source=self.source, role=self.role, axes=self.axes)
+        units = napari_units(self.unit, len(self.shape))
+        size_nm = pixel_size_nm(self)
+        meta.update(
+            unit=self.unit,
+            calibrated=units is not None,
+            pixel_size=tuple(float(s) for s in self.scale[-2:]) if units else None,
+            pixel_size_nm=size_nm,
+            source=self.source,
+            role=self.role,
+            axes=self.axes,
+        )
         kwargs: dict[str, Any] = {
             "name": self.name,
             "scale": tuple(float(s) for s in self.scale),
             "colormap": self.colormap,
+            "visible": bool(visible),
             "metadata": meta,
         }
+        if units is not None:
+            kwargs["units"] = units
         if limits is not None:
             kwargs["contrast_limits"] = tuple(float(v) for v in limits)
         return (self.data, kwargs, "image")
@@ -148,7 +204,7 @@ def read(path: str | Path) -> list[ImageLayer]:
     except MemoryError as err:
         raise IvaeError(f"{p}: not enough memory to read this {fmt} file") from err
     except Exception as err:  # corrupt or unexpected content from the format library
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        detail = _short(str(err)) or type(err).__name__
         raise IvaeError(
             f"{p}: cannot read this {fmt} file (corrupt or truncated?): {detail}"
         ) from err
@@ -156,3 +212,33 @@ def read(path: str | Path) -> list[ImageLayer]:
         layer.source = str(p)
         layer.metadata.setdefault("format", fmt)
     return check_layers(layers, p)
+
+
+def _short(text: str) -> str:
+    """First line of a library message, cut to :data:`_MAX_DETAIL` characters."""
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 1].rstrip() + "…"
+
+
+def layer_data(layers: list[ImageLayer]) -> list[tuple[Any, dict, str]]:
+    """napari ``LayerData`` tuples for one file's channels, in display order.
+
+    The order puts phase (then amplitude) on top (napari draws the last layer
+    on top, :func:`display_order`); in a file with phase or amplitude, the
+    other channels (height, deflection, frequency ...) open hidden
+    (:func:`is_auxiliary`).
+
+    Parameters
+    ----------
+    layers : list of ImageLayer
+        What :func:`read` returned for one file.
+
+    Returns
+    -------
+    list of (data, kwargs, "image")
+    """
+    roles = [layer.role for layer in layers]
+    return [
+        layer.to_layer_data(visible=not is_auxiliary(layer, roles))
+        for layer in display_order(layers)
+    ]

@@ -48,6 +48,32 @@ def _parse_note(note: bytes | str) -> dict[str, str]:
     return out
 
 
+def _load(path: Path) -> dict:
+    """``igor2.binarywave.load`` without its log lines (a truncated file logs megabytes of raw bytes)."""
+    import logging
+
+    from igor2 import binarywave
+
+    log = logging.getLogger("igor2")
+    level, propagate = log.level, log.propagate
+    log.setLevel(logging.CRITICAL + 1)
+    log.propagate = False
+    try:
+        return binarywave.load(str(path))
+    except Exception as err:
+        raise IvaeError(
+            f"{path}: cannot read this .ibw file; it is truncated or damaged ({_reason(err)})"
+        ) from err
+    finally:
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
 def read_ibw(path: Path) -> list[ImageLayer]:
     """Read an Asylum ``.ibw`` image wave: one layer per channel.
 
@@ -62,9 +88,7 @@ def read_ibw(path: Path) -> list[ImageLayer]:
     * Phase channels: role ``"phase"``, cyclic ``"twilight"`` colormap, value
       unit ``deg`` and contrast limits spanning one period.
     """
-    from igor2 import binarywave
-
-    wave = binarywave.load(str(path))["wave"]
+    wave = _load(path)["wave"]
     header = wave["wave_header"]
     data = np.asarray(wave["wData"])
     ndim = int(np.count_nonzero(np.asarray(header.get("nDim", data.shape))))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_ivae._errors import IvaeError
 from napari_ivae.io import ImageLayer
 from napari_ivae.io._names import (
     colormap_for,
@@ -38,12 +39,38 @@ def read_tiff(path: Path) -> list[ImageLayer]:
     import tifffile
 
     log = logging.getLogger("tifffile")
-    level = log.level
-    log.setLevel(logging.CRITICAL)  # corrupt files: one IvaeError, not log lines
+    level, propagate = log.level, log.propagate
+    seen = _Recorder()
+    log.setLevel(logging.WARNING)  # corrupt files: one IvaeError, not log lines
+    log.propagate = False
+    log.addHandler(seen)
     try:
-        return _read(path, tifffile)
+        layers = _read(path, tifffile)
     finally:
+        log.removeHandler(seen)
         log.setLevel(level)
+        log.propagate = propagate
+    if seen.truncated:
+        raise IvaeError(
+            f"{path}: the TIFF is truncated or damaged ({seen.truncated}); "
+            "some of its images cannot be read"
+        )
+    return layers
+
+
+class _Recorder(logging.Handler):
+    """Keeps tifffile's complaints that mean images of the file are missing."""
+
+    _MISSING = ("invalid page offset", "invalid tiff structure", "truncated")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.truncated = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if not self.truncated and any(k in text.lower() for k in self._MISSING):
+            self.truncated = text.split(">", 1)[-1].strip()[:120]
 
 
 def _read(path: Path, tifffile) -> list[ImageLayer]:
@@ -54,6 +81,7 @@ def _read(path: Path, tifffile) -> list[ImageLayer]:
         ij = tif.imagej_metadata or {}
         ome = tif.ome_metadata
         meta: dict = {"tiff_axes": axes}
+        _check_complete(path, tif, series, ij)
         labels, label_units = _labels(ij, ome, axes, series.shape)
         size_x, size_y, unit = _pixel_size(page, ij, ome, meta)
         try:
@@ -94,6 +122,37 @@ def _read(path: Path, tifffile) -> list[ImageLayer]:
             ImageLayer(arr, name, scale, unit, out_axes, role, colormap_for(role), str(path), m)
         )
     return layers
+
+
+def _check_complete(path: Path, tif, series, ij: dict) -> None:
+    """Refuse a file whose images lie (partly) past its end, or fewer than ImageJ announced.
+
+    A truncated ImageJ hyperstack still opens in tifffile as its first plane
+    only; without this check its other channels would vanish silently.
+    """
+    size = int(tif.filehandle.size)
+    planes = int(np.prod([n for n, a in zip(series.shape, series.axes) if a not in "YXS"] or [1]))
+    announced = int(ij.get("images") or 0)
+    if announced > planes:
+        raise IvaeError(
+            f"{path}: the TIFF is truncated or damaged: its ImageJ header lists "
+            f"{announced} images but only {planes} can be read"
+        )
+    offset = series.dataoffset
+    if offset is not None:
+        end = int(offset) + int(series.nbytes)
+    else:
+        end = 0
+        for page in series.pages:
+            if page is None:
+                continue
+            for off, count in zip(page.dataoffsets, page.databytecounts):
+                end = max(end, int(off) + int(count))
+    if end > size:
+        raise IvaeError(
+            f"{path}: the TIFF is truncated: its image data end at byte {end} "
+            f"but the file has {size} bytes"
+        )
 
 
 def _labels(ij: dict, ome: str | None, axes: str, shape) -> tuple[list, list]:
