@@ -38,7 +38,8 @@ def test_yields_each_epoch_and_returns_result():
     reports, result = _run(fit(_data(), _small(), tc))
     ends = [r for r in reports if r.epoch_time is not None]
     assert [r.epoch for r in ends] == [1, 2, 3]
-    assert all(isinstance(r, Progress) and np.isfinite(r.loss) for r in reports)
+    assert [r.phase for r in reports[:2]] == ["start", "train"]  # one "start" report first
+    assert all(isinstance(r, Progress) and np.isfinite(r.loss) for r in reports[1:])
     assert ends[-1].step == ends[-1].n_steps == 3  # 40 samples / 16 -> 3 steps, last one smaller
     assert len(result.history) == 3 and result.stopped is None
     assert {"recon", "kl_z", "kl_angle", "kl_shift"} <= set(ends[0].terms)
@@ -48,7 +49,33 @@ def test_yields_each_epoch_and_returns_result():
 def test_yields_often_within_an_epoch():
     tc = TrainConfig(epochs=1, batch_size=4, device="cpu", progress_interval=1e-6)
     reports, _ = _run(fit(_data(), _small(), tc))
-    assert len(reports) == 10  # every step once the interval has passed
+    assert len(reports) == 1 + 10  # "start", then every step once the interval has passed
+
+
+@pytest.mark.parametrize("kind", ["rvae", "jrvae"])
+def test_first_report_comes_before_the_first_batch(kind, monkeypatch):
+    # a front end can say "first batch …" while the first (slow) step runs
+    calls = {"n": 0}
+    orig = IVAE.forward
+
+    def counting(self, *a, **k):
+        calls["n"] += 1
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(IVAE, "forward", counting)
+    tc = TrainConfig(epochs=2, batch_size=16, device="cpu")
+    gen = fit(_data(), _small(kind), tc)
+    first = next(gen)
+    assert calls["n"] == 0  # no batch yet (the class seeds of jrvae are fitted already)
+    assert first.phase == "start" and first.step == 0 and first.epoch == 1
+    assert first.n_epochs == 2 and first.n_steps == 3 and np.isnan(first.loss)
+    assert first.model is None
+    second = next(gen)
+    assert second.phase == "train" and calls["n"] >= 1 and np.isfinite(second.loss)
+    gen.close()  # closing right after the "start" report is fine too
+    gen = fit(_data(), _small(kind), tc)
+    next(gen)
+    gen.close()
 
 
 @pytest.mark.parametrize("kind", ["vae", "jrvae"])

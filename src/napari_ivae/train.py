@@ -216,6 +216,9 @@ class Progress:
     ``loss`` and ``terms`` are running means over the current epoch so far;
     ``step`` counts steps within the epoch (1-based), ``epoch`` is 1-based.
     ``stopped`` is set on the last report when training stopped itself.
+    ``phase`` is ``"start"`` on one report yielded before the first batch (data
+    on the device, model built, class seeds fitted; ``step`` 0, ``loss`` NaN, no
+    ``model``), so a front end can say what is happening; ``"train"`` afterwards.
     """
 
     epoch: int
@@ -229,6 +232,7 @@ class Progress:
     epoch_time: float | None = None  # set on the report that ends an epoch
     stopped: str | None = None
     model: Any = field(default=None, repr=False)
+    phase: str = "train"
 
 
 @dataclass
@@ -576,6 +580,16 @@ def _fit(x_all, mc, tc, ckpt):
     seeds = None
     if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
         seeds = _Seeds(x_all, model, mc, tc, device)
+    try:  # ready: say so before the first batch (which may take a while to come)
+        yield Progress(
+            epoch=start_epoch + 1, n_epochs=tc.epochs, step=0, n_steps=n_steps,
+            loss=float("nan"), terms={}, elapsed=0.0, samples_per_s=0.0, phase="start",
+        )  # fmt: skip
+    except GeneratorExit:  # closed before any step: nothing to save
+        model.eval()
+        if own_group:
+            torch.distributed.destroy_process_group()
+        raise
     t0 = time.perf_counter()
     last_yield = t0
     stopped = None
