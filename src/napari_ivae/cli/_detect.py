@@ -1,21 +1,26 @@
 """``ivae detect atoms|walls``: the detection front of the command line (a stable contract).
 
 ``ivae detect atoms IMAGE [--method log|dcnn] [--channel NAME] -o atoms.csv``
-    writes a CSV with header ``y,x,score,intensity`` (plus ``frame`` for stacks).
+    writes a CSV with header ``y,x,score,intensity`` (plus ``frame`` for stacks;
+    plus ``y_nm,x_nm`` after ``y,x`` when the file gives its pixel size).
 
 ``ivae detect walls IMAGE [--amplitude AMP_IMAGE] [--method canny|gaussian|dcnn] -o walls.tif
 [--points walls.csv --stride N]``
     IMAGE is the phase, or a multichannel file whose phase/amplitude channels
     are found by name; writes a uint8 mask (1 = wall) of the input's shape and,
-    optionally, the wall points CSV ``y,x,frame,orientation``.
+    optionally, the wall points CSV ``y,x,frame,orientation`` (``y,x,y_nm,x_nm,...``
+    when the pixel size is known).
 
-Every output is written atomically (temporary file in the same folder, then
-renamed).  User mistakes exit with code 2 and one ``ivae: error: ...`` line.
+Options are checked (ranges, against the image, output names and folders)
+before any work.  Every output is written atomically (temporary file in the
+same folder, then renamed), all outputs of a run together.  User mistakes
+exit with code 2 and one ``ivae: error: ...`` line; warnings are one
+``ivae: warning: ...`` line each.
 """
 
 from __future__ import annotations
 
-import warnings
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,44 +37,100 @@ __all__ = ["detect"]
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it."""
-    atomic_write(path, write, make_parents=False)
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it.
+
+    A failed write (full disk, no permission) leaves any previous ``path``
+    untouched, no temporary file, and raises one :class:`IvaeError` line.
+    """
+    try:
+        atomic_write(path, write, make_parents=False)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise IvaeError(f"cannot write {path}: {reason}; nothing was written there") from err
+
+
+def _write_all(writes: list[tuple[Path, Callable[[Path], None]]]) -> None:
+    """Write several outputs so that they appear together, or none of them does.
+
+    Every temporary file is written before any is renamed (the writes are
+    nested), so a full disk while writing the last output leaves all the
+    previous files untouched.
+    """
+    if not writes:
+        return
+    (path, write), rest = writes[0], writes[1:]
+
+    def outer(tmp: Path) -> None:
+        write(tmp)
+        _write_all(rest)
+
+    _atomic_write(path, outer)
 
 
 #: decimals written per CSV column (positions to 1e-4 px)
-_DECIMALS = {"y": 4, "x": 4, "score": 5, "intensity": 4, "orientation": 5}
+_DECIMALS = {"y": 4, "x": 4, "y_nm": 4, "x_nm": 4, "score": 5, "intensity": 4, "orientation": 5}
+_IMAGE_SUFFIXES = (".tif", ".tiff", ".npy")
 
 
-def _write_csv(path: Path, table) -> None:
+def _csv_writer(table) -> Callable[[Path], None]:
     rounded = table.round({k: v for k, v in _DECIMALS.items() if k in table.columns})
-    _atomic_write(path, lambda p: rounded.to_csv(p, index=False))
+    return lambda p: rounded.to_csv(p, index=False)
 
 
-def _write_image(path: Path, data: np.ndarray) -> None:
-    suffix = Path(path).suffix.lower()
-    if suffix in (".tif", ".tiff"):
+def _image_writer(path: Path, data: np.ndarray) -> Callable[[Path], None]:
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        def write(p: Path) -> None:
-            tifffile.imwrite(p, data, photometric="minisblack")
+        return lambda p: tifffile.imwrite(p, data, photometric="minisblack")
 
-    elif suffix == ".npy":
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.save(fh, data)
 
-        def write(p: Path) -> None:
-            with open(p, "wb") as fh:
-                np.save(fh, data)
+    return write
 
-    else:
-        raise IvaeError(
-            f"output {path} must end in .tif, .tiff or .npy; got {suffix or 'no suffix'!r}"
-        )
-    _atomic_write(path, write)
+
+def _check_output(path: str | None, option: str, suffixes: tuple[str, ...] | None = None) -> None:
+    """Refuse an output path before any work: wrong suffix, missing or read-only folder."""
+    if path is None:
+        return
+    p = Path(path)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        listed = ", ".join(suffixes)
+        raise IvaeError(f"{option} {path} must end in {listed}; got {p.suffix or 'no suffix'!r}")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise IvaeError(f"{option} {path}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise IvaeError(f"{option} {path}: folder {str(folder)!r} is not writable")
+    if p.is_dir():
+        raise IvaeError(f"{option} {path} is a folder; expected a file name")
+
+
+def _check_distinct(**paths: str | None) -> None:
+    """Refuse two outputs that name the same file."""
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise IvaeError(f"{seen[key]} and {option} name the same file {path}; give two names")
+        seen[key] = option
+
+
+def _option_error(err: IvaeError) -> IvaeError:
+    """Name the command-line option in a core message (``stride=...`` -> ``--stride=...``)."""
+    msg = str(err)
+    if msg.split("=", 1)[0] in ("stride", "sigma", "spacing", "threshold", "window"):
+        return IvaeError("--" + msg)
+    return err
 
 
 def _read(path: str):
-    from napari_ivae.io import read
+    from napari_ivae.cli._info import read_layers
 
-    return read(path)
+    return read_layers(path)
 
 
 def _pick(layers, name: str | None, role: str | None, what: str):
@@ -89,11 +150,6 @@ def _pick(layers, name: str | None, role: str | None, what: str):
         if hits:
             return hits[0]
     return None
-
-
-def _echo_warnings(caught) -> None:
-    for w in caught:
-        click.echo(f"ivae: warning: {w.message}", err=True)
 
 
 def _units_of(layer) -> str:
@@ -137,24 +193,42 @@ def detect() -> None:
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV file."
 )
 def atoms(image, method, channel, spacing, threshold, device, output) -> None:
-    """Find atom columns in IMAGE; write y,x,score,intensity[,frame] to a CSV."""
-    from napari_ivae.detect import detect_atoms
+    """Find atom columns in IMAGE; write y,x[,y_nm,x_nm],score,intensity[,frame] to a CSV.
 
-    layers = _read(image)
-    layer = _pick(layers, channel, None, "channel")
-    if layer is None:
-        layer = _pick(layers, None, "image", "channel") or layers[0]
-        if len(layers) > 1:
-            click.echo(f"ivae: using channel {layer.name!r} (choose with --channel)", err=True)
-    data = np.asarray(layer.data)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        table = detect_atoms(
-            data, method=method, spacing=spacing, threshold=threshold, device=device
-        )
-    _echo_warnings(caught)
-    cols = ["y", "x", "score", "intensity"] + (["frame"] if data.ndim == 3 else [])
-    _write_csv(Path(output), table[cols])
+    ``y_nm, x_nm`` (positions in nanometres) follow ``y, x`` when the file
+    gives its pixel size.
+    """
+    from napari_ivae.cli._info import clean_warnings
+    from napari_ivae.detect import detect_atoms
+    from napari_ivae.io import add_physical_columns, pixel_size_nm
+
+    _check_output(output, "-o")
+    if spacing is not None and not spacing >= 2:
+        raise IvaeError(f"--spacing={spacing!r} is out of range; expected spacing ≥ 2 pixels")
+    if threshold is not None:
+        if method == "dcnn" and not 0 < threshold < 1:
+            raise IvaeError(
+                f"--threshold={threshold!r} is out of range; expected 0 < threshold < 1 for --method dcnn"
+            )
+        if not threshold >= 0:
+            raise IvaeError(f"--threshold={threshold!r} is out of range; expected threshold ≥ 0")
+    with clean_warnings():
+        layers = _read(image)
+        layer = _pick(layers, channel, None, "channel")
+        if layer is None:
+            layer = _pick(layers, None, "image", "channel") or layers[0]
+            if len(layers) > 1:
+                click.echo(f"ivae: using channel {layer.name!r} (choose with --channel)", err=True)
+        data = np.asarray(layer.data)
+        try:
+            table = detect_atoms(
+                data, method=method, spacing=spacing, threshold=threshold, device=device
+            )
+        except IvaeError as err:
+            raise _option_error(err) from err
+        cols = ["y", "x", "score", "intensity"] + (["frame"] if data.ndim == 3 else [])
+        out = add_physical_columns(table[cols], pixel_size_nm(layer))
+        _write_all([(Path(output), _csv_writer(out))])
     click.echo(f"ivae: {len(table)} atoms -> {output}", err=True)
 
 
@@ -220,60 +294,83 @@ def walls(
     stride,
     domains_path,
 ) -> None:
-    """Find domain walls in the PFM phase IMAGE; write a uint8 mask (1 = wall)."""
+    """Find domain walls in the PFM phase IMAGE; write a uint8 mask (1 = wall).
+
+    In a multichannel file the phase and amplitude channels are found by their
+    role (the first of each; choose others with --phase-channel and
+    --amplitude-channel).  Every option is checked before any work, and all
+    outputs appear together: a failure leaves existing files untouched.
+    """
+    from napari_ivae.cli._info import clean_warnings
     from napari_ivae.detect import detect_walls
+    from napari_ivae.io import add_physical_columns, pixel_size_nm
 
     if stride < 1:
         raise IvaeError(f"--stride={stride} is out of range; expected stride ≥ 1")
-    layers = _read(image)
-    phase = _pick(layers, phase_channel, "phase", "phase-channel")
-    amp = None
-    if amplitude_path is not None:
-        alayers = _read(amplitude_path)
-        amp = _pick(alayers, amplitude_channel, "amplitude", "amplitude-channel")
-        if amp is None:
-            amp = alayers[0]
-    else:
-        amp = _pick(layers, amplitude_channel, "amplitude", "amplitude-channel")
-    if phase is None:
-        if len(layers) == 1 and layers[0] is not amp:
-            phase = layers[0]  # a single-channel file is the phase
-        elif amp is None:
-            names = ", ".join(repr(ly.name) for ly in layers)
-            raise IvaeError(
-                f"{image}: no phase or amplitude channel found (channels: {names}); "
-                "choose one with --phase-channel"
-            )
-    if phase is not None:
-        click.echo(f"ivae: phase channel {phase.name!r}", err=True)
-    if amp is not None:
-        click.echo(f"ivae: amplitude channel {amp.name!r}", err=True)
-    units = phase_units or (_units_of(phase) if phase is not None else "auto")
-    pdata = None if phase is None else np.asarray(phase.data)
-    adata = None if amp is None else np.asarray(amp.data)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = detect_walls(
-            pdata,
-            adata,
-            method=method,
-            stride=stride,
-            sigma=sigma,
-            phase_units=units,
-            device=device,
+    if not 0 <= sigma <= 50:
+        raise IvaeError(f"--sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ 50")
+    if domains_path is not None and method != "gaussian":
+        raise IvaeError(
+            f"--domains needs a domain map, which --method {method} does not give; "
+            "use --method gaussian with a phase image"
         )
-    _echo_warnings(caught)
-    _write_image(Path(output), res.mask.astype(np.uint8))
-    if points_path is not None:
-        _write_csv(Path(points_path), res.points[["y", "x", "frame", "orientation"]])
-    if domains_path is not None:
-        if res.domains is None:
+    _check_output(output, "-o", _IMAGE_SUFFIXES)
+    _check_output(points_path, "--points")
+    _check_output(domains_path, "--domains", _IMAGE_SUFFIXES)
+    _check_distinct(**{"-o": output, "--points": points_path, "--domains": domains_path})
+    with clean_warnings():
+        layers = _read(image)
+        phase = _pick(layers, phase_channel, "phase", "phase-channel")
+        amp = None
+        if amplitude_path is not None:
+            alayers = _read(amplitude_path)
+            amp = _pick(alayers, amplitude_channel, "amplitude", "amplitude-channel")
+            if amp is None:
+                amp = alayers[0]
+        else:
+            amp = _pick(layers, amplitude_channel, "amplitude", "amplitude-channel")
+        if phase is None:
+            if len(layers) == 1 and layers[0] is not amp:
+                phase = layers[0]  # a single-channel file is the phase
+            elif amp is None:
+                names = ", ".join(repr(ly.name) for ly in layers)
+                raise IvaeError(
+                    f"{image}: no phase or amplitude channel found (channels: {names}); "
+                    "choose one with --phase-channel"
+                )
+        if domains_path is not None and phase is None:
             raise IvaeError(
-                f"--domains needs a domain map, which method={method!r} "
-                + ("with amplitude only " if phase is None else "")
-                + "does not give; use --method gaussian with a phase image"
+                "--domains needs a domain map, which an amplitude image alone does not give; "
+                "give the phase too"
             )
-        _write_image(Path(domains_path), res.domains.astype(np.int8))
+        if phase is not None:
+            click.echo(f"ivae: phase channel {phase.name!r}", err=True)
+        if amp is not None:
+            click.echo(f"ivae: amplitude channel {amp.name!r}", err=True)
+        units = phase_units or (_units_of(phase) if phase is not None else "auto")
+        pdata = None if phase is None else np.asarray(phase.data)
+        adata = None if amp is None else np.asarray(amp.data)
+        try:
+            res = detect_walls(
+                pdata,
+                adata,
+                method=method,
+                stride=stride,
+                sigma=sigma,
+                phase_units=units,
+                device=device,
+            )
+        except IvaeError as err:
+            raise _option_error(err) from err
+        writes = [(Path(output), _image_writer(Path(output), res.mask.astype(np.uint8)))]
+        if points_path is not None:
+            pts = res.points[["y", "x", "frame", "orientation"]]
+            pts = add_physical_columns(pts, pixel_size_nm(phase if phase is not None else amp))
+            writes.append((Path(points_path), _csv_writer(pts)))
+        if domains_path is not None:
+            domains = res.domains.astype(np.int8)
+            writes.append((Path(domains_path), _image_writer(Path(domains_path), domains)))
+        _write_all(writes)
     click.echo(
         f"ivae: {int(res.mask.sum())} wall pixels, {len(res.points)} points -> {output}", err=True
     )

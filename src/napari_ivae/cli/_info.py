@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 import numpy as np
 
@@ -9,18 +13,34 @@ import numpy as np
 _RANGE_BYTES = 512 * 2**20
 
 
+@contextmanager
+def clean_warnings() -> Iterator[None]:
+    """Show Python warnings raised inside as one ``ivae: warning: ...`` line each.
+
+    No source path or line number (Python's default display), the first line
+    of the message only, each distinct message once.
+    """
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+        text = text if len(text) <= 300 else text[:299] + "…"
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"ivae: warning: {text}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
+
+
 def read_layers(path: str) -> list:
     """``io.read`` with its warnings (partial NaN/inf) shown as one ``ivae: warning:`` line each."""
-    import warnings
-
     from napari_ivae.io import read
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        layers = read(path)
-    for w in caught:
-        click.echo(f"ivae: warning: {w.message}", err=True)
-    return layers
+    with clean_warnings():
+        return read(path)
 
 
 def _fmt(v: float) -> str:

@@ -200,7 +200,16 @@ def detect_atoms(
         check_range("spacing", float(spacing), low=2.0)
     if sigma is not None and method != "log":
         raise IvaeError(f"sigma is an option of method='log' only; got method={method!r}")
+    if threshold is not None:
+        if method == "dcnn" and not 0 < float(threshold) < 1:
+            raise IvaeError(f"threshold={threshold!r} is out of range; expected 0 < threshold < 1")
+        check_range("threshold", float(threshold), low=0.0)
     stack, _single = _as_stack(image, "image")
+    side = min(stack.shape[1:])
+    if spacing is not None:
+        check_range("spacing", float(spacing), low=2.0, high=side / 2)
+    if sigma is not None:
+        check_range("sigma", float(sigma), low=0.3, high=side / 4)
     tables = []
     for t, frame in enumerate(stack):
         _check_cancel(cancel, t)
@@ -261,9 +270,10 @@ def detect_walls(
         probability, thresholded and thinned.  With amplitude only,
         ``gaussian`` and ``canny`` both use the amplitude valley detector.
     stride : int
-        Distance in pixels between wall points.
+        Distance in pixels between wall points, ``1 ≤ stride ≤ min(Y, X)``.
     sigma : float
-        Smoothing scale in pixels (classical methods).
+        Smoothing scale in pixels (classical methods), at most 50 and a
+        quarter of the image's smaller side.
     min_size : int
         ``gaussian``: smallest domain kept, in pixels; ``dcnn``, ``canny``:
         smallest wall piece kept.
@@ -314,6 +324,15 @@ def detect_walls(
             sa = amp.shape[1:] if single_a else amp.shape
             raise IvaeError(f"amplitude shape {sa} differs from phase shape {sp}")
         single = single_a if ph is None else single
+    side = min((ph if ph is not None else amp).shape[1:])
+    if stride > side:
+        raise IvaeError(
+            f"stride={stride} is out of range; expected 1 ≤ stride ≤ {side} (the image's smaller side)"
+        )
+    if sigma > side / 4:
+        raise IvaeError(
+            f"sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ {side / 4:g} (a quarter of the image's smaller side)"
+        )
     if ph is not None:
         ph, _units = phase_to_radians(ph, phase_units)
     n = (ph if ph is not None else amp).shape[0]

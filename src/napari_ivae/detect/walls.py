@@ -445,6 +445,10 @@ def _poisson_disk(iy: np.ndarray, ix: np.ndarray, r: float) -> tuple[np.ndarray,
     return iy[sel], ix[sel]
 
 
+#: largest structure-tensor scale for the orientation of wall points (bounds the work for big strides)
+_MAX_TENSOR_SIGMA = 16.0
+
+
 def wall_points(mask: np.ndarray, *, stride: int = 4, frame: int = 0) -> pd.DataFrame:
     """Sample points along the walls every ``stride`` pixels, with the local orientation.
 
@@ -452,7 +456,7 @@ def wall_points(mask: np.ndarray, *, stride: int = 4, frame: int = 0) -> pd.Data
     cells and each cell crossed by the skeleton gives its skeleton pixel
     nearest to the cell centre, so consecutive points along a wall are about
     ``stride`` px apart.  The orientation is the direction of the wall line
-    (from the structure tensor of the mask, Gaussian sigma ``max(1.5, stride/2)``),
+    (from the structure tensor of the mask, Gaussian sigma ``max(1.5, stride/2)``, at most 16),
     in radians in (−π/2, π/2], measured from the +x (column) axis towards +y
     (rows, downwards): 0 for a horizontal wall, ±π/2 for a vertical one.
 
@@ -487,7 +491,7 @@ def wall_points(mask: np.ndarray, *, stride: int = 4, frame: int = 0) -> pd.Data
             }
         )
     py, px = _poisson_disk(iy, ix, float(stride))
-    ts = max(1.5, stride / 2.0)
+    ts = min(max(1.5, stride / 2.0), _MAX_TENSOR_SIGMA)
     arr, arc, acc = feature.structure_tensor(skel.astype(np.float64), sigma=ts, order="rc")
     a_rr, a_rc, a_cc = arr[py, px], arc[py, px], acc[py, px]
     grad_angle = 0.5 * np.arctan2(2 * a_rc, a_cc - a_rr)
