@@ -322,7 +322,7 @@ def test_cli_crop_contract(pfm_files, tmp_path, capsys):
         assert list(npz["channels"]) == ["Amplitude Retrace", "Phase Retrace"]
 
 
-def test_cli_crop_default_all_channels_and_napari_csv(pfm_files, tmp_path, capsys):
+def test_cli_crop_default_amplitude_phase_by_role_and_napari_csv(pfm_files, tmp_path, capsys):
     _, image, _ = pfm_files
     points = tmp_path / "napari.csv"
     pd.DataFrame({"index": [0, 1], "axis-0": [20.0, 30.0], "axis-1": [20.0, 25.0]}).to_csv(
@@ -331,9 +331,18 @@ def test_cli_crop_default_all_channels_and_napari_csv(pfm_files, tmp_path, capsy
     out = tmp_path / "all.npz"
     assert main(["crop", str(image), "--points", str(points), "--window", "6", "-o", str(out)]) == 0
     st = Stack.load(out)
-    assert st.channels == ("Height Retrace", "Amplitude Retrace", "Phase Retrace")
-    assert st.images.shape == (2, 3, 6, 6)
-    np.testing.assert_allclose(st.images[:, 2].mean(), 0.0, atol=1e-5)  # zscore default
+    assert st.channels == ("Amplitude Retrace", "Phase Retrace")  # height left out
+    assert st.images.shape == (2, 2, 6, 6)
+    np.testing.assert_allclose(st.images[:, 1].mean(), 0.0, atol=1e-5)  # zscore default
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "note: channels 'Amplitude Retrace', 'Phase Retrace' chosen by role "
+        "(choose others with --channels)"
+    ]
+    # --channels still overrides
+    argv = ["crop", str(image), "--points", str(points), "--window", "6", "-o", str(out)]
+    assert main([*argv, "--channels", "height,phase"]) == 0
+    assert Stack.load(out).channels == ("Height Retrace", "Phase Retrace")
 
 
 @pytest.mark.parametrize(

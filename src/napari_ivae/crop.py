@@ -283,7 +283,8 @@ def crop(
     ------
     IvaeError
         Bad window, no points, NaN coordinates, frames outside the stack,
-        channel shape mismatch, no point left, NaN/inf pixels inside a crop.
+        channel shape mismatch, no point left, NaN/inf pixels inside a crop,
+        a stack larger than the free memory.
     """
     check_choice("border", border, _BORDERS)
     check_choice("normalize", normalize, _NORMALIZE)
@@ -338,6 +339,14 @@ def crop(
             f"in a {ny}×{nx} image ({why}); check the points belong to this image"
         )
     n, c = kept.size, len(arrays)
+    need = n * c * window * window * 4
+    free = _free_memory()
+    if free is not None and need > free:
+        raise IvaeError(
+            f"the stack would need {need / 2**30:.1f} GiB ({n} crops × {c} channel{'s' * (c != 1)} × "
+            f"{window}×{window} float32) but only {free / 2**30:.1f} GiB of memory is free; "
+            "use fewer points or channels, or a smaller window"
+        )
     out = np.empty((n, c, window, window), dtype=np.float32)
     inner = interior[kept]
     pos_in, pos_edge = np.flatnonzero(inner), np.flatnonzero(~inner)
@@ -389,6 +398,18 @@ def crop(
         index=kept.astype(np.int64),
         channels=names,
     )
+
+
+def _free_memory() -> int | None:
+    """Bytes of memory available for new allocations (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _mask(start: int, stop: int, window: int, pos_edge, edge_valid) -> np.ndarray | None:

@@ -58,6 +58,35 @@ def select_channels(layers: list, queries: tuple[str, ...], source: str) -> tupl
     return chosen, notes
 
 
+def default_channels(layers: list) -> tuple[list, str]:
+    """The channels ``ivae crop`` stacks without ``--channels``, and a note saying which.
+
+    By role when the file has them: the first amplitude and the first phase
+    channel (a PFM file's height, deflection and frequency are left out).
+    Otherwise all channels when they share one shape, else the first.
+
+    Returns
+    -------
+    layers : list
+        The chosen layers.
+    note : str
+        One line for the user, ``""`` when all channels are taken.
+    """
+    from napari_ivae.io import default_channels as by_role
+
+    chosen = by_role(layers, "crop")
+    if chosen and len({la.shape for la in chosen}) == 1:
+        names = ", ".join(repr(la.name) for la in chosen)
+        if len(chosen) == len(layers):
+            return chosen, ""
+        return chosen, f"channels {names} chosen by role (choose others with --channels)"
+    if all(la.shape == layers[0].shape for la in layers):
+        return list(layers), ""
+    return list(layers[:1]), (
+        f"channels differ in shape; using the first ({layers[0].name!r}); pick others with --channels"
+    )
+
+
 def read_points(path: str):
     """Read a points CSV: columns ``y``, ``x`` [, ``frame``] (or napari's ``axis-0``, ``axis-1`` [, ``axis-2``])."""
     import pandas as pd
@@ -100,7 +129,7 @@ def read_points(path: str):
 @click.option(
     "--channels",
     multiple=True,
-    help="Channel(s) to stack, by name (case-insensitive substring, e.g. 'amplitude'); repeat or comma-separate. Default: all channels of the file if they have the same shape, else the first.",
+    help="Channel(s) to stack, by name (case-insensitive substring, e.g. 'amplitude'); repeat or comma-separate. Default: in a PFM file, its first amplitude and first phase channel (height, frequency ... left out; the choice is printed); otherwise all channels of the file if they have the same shape, else the first.",
 )
 @click.option(
     "--border",
@@ -133,43 +162,48 @@ def crop(
     The npz holds images (N,C,W,W) float32, yx (N,2), frame (N,), index (N,)
     (row of each kept point in the points table) and channels (names).
     """
-    from napari_ivae.cli._info import read_layers
+    from napari_ivae.cli._detect import _check_output
+    from napari_ivae.cli._info import clean_warnings, read_layers
     from napari_ivae.crop import crop as crop_stack
 
     if window < 2:  # before reading anything
         raise IvaeError(f"--window={window} is too small; expected at least 2")
     if not output.lower().endswith(".npz"):
         raise IvaeError(f"-o {output}: the output must be a .npz file")
+    _check_output(output, "-o")
     layers = read_layers(image)
     queries = tuple(q.strip() for item in channels for q in item.split(",") if q.strip())
     if queries:
         chosen, notes = select_channels(layers, queries, image)
-        for note in notes:
-            click.echo(f"note: {note}", err=True)
     else:
-        same = [la for la in layers if la.shape == layers[0].shape]
-        chosen = layers if len(same) == len(layers) else layers[:1]
-        if len(chosen) < len(layers):
-            click.echo(
-                f"note: channels differ in shape; using the first ({layers[0].name!r}); pick others with --channels",
-                err=True,
-            )
+        chosen, note = default_channels(layers)
+        notes = [note] if note else []
+    ny, nx = chosen[0].shape[-2:]
+    if window > min(ny, nx):  # before reading the points or cropping
+        raise IvaeError(f"--window={window} is larger than the image ({ny}×{nx})")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     table = read_points(points_path)
     try:
-        stack = crop_stack(
-            [la.data for la in chosen],
-            table,
-            window=window,
-            border=border,
-            normalize=normalize,
-            channels=[la.name for la in chosen],
-        )
+        with clean_warnings():
+            stack = crop_stack(
+                [la.data for la in chosen],
+                table,
+                window=window,
+                border=border,
+                normalize=normalize,
+                channels=[la.name for la in chosen],
+            )
     except IvaeError as err:
         msg = str(err)
         if msg.startswith("window="):
             msg = "--" + msg
         raise IvaeError(msg) from err
-    stack.save(output)
+    try:
+        stack.save(output)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise IvaeError(f"cannot write {output}: {reason}; nothing was written there") from err
     dropped = len(table) - len(stack)
     why = (
         " (window crosses the image border)" if border == "drop" else " (centre outside the image)"
