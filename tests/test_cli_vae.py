@@ -116,9 +116,12 @@ def test_train_images_only_4d_vae(files, capsys):
     # a plain VAE has no rotation/shift latents
     assert list(lat.columns) == ["z1", "z2", "z3", "z1_std", "z2_std", "z3_std"]
     assert len(lat) == N
-    # not a terminal: no progress bar, one summary line on stderr
+    # not a terminal: no progress bar; a start line, one plain line per epoch, a summary
     assert "\r" not in err and "it/s" not in err
-    assert err.strip().startswith("trained vae on 48 images 2×16×16")
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("training vae on 48 images 2×16×16: 1 epochs")
+    assert lines[1].startswith("epoch 1/1  loss ") and "eta" not in lines[1]
+    assert lines[2].startswith("trained vae on 48 images 2×16×16") and len(lines) == 3
 
 
 def test_encode_matches_train(files, rvae_run, tmp_path, capsys):

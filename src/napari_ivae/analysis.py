@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from napari_ivae._errors import IvaeError, check_range
+from napari_ivae._limits import check_values
 
 __all__ = ["decode", "encode", "manifold", "traversal"]
 
@@ -43,7 +44,26 @@ def _images(model, data) -> np.ndarray:
             f"the model expects images of shape (N, {c.in_channels}, {c.size}, {c.size}), "
             f"got {arr.shape}"
         )
+    check_values(arr)  # NaN / inf and values far beyond normalised crops, as fit refuses them
     return arr
+
+
+def _check_weights(model) -> None:
+    """Refuse a model whose weights hold NaN or inf (its outputs would be NaN)."""
+    for name, value in model.state_dict().items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise IvaeError(
+                f"the model's weights hold NaN or inf values (in {name!r}); "
+                "its training diverged or its file is damaged"
+            )
+
+
+def _check_output(values: np.ndarray, what: str) -> None:
+    if not np.isfinite(values).all():
+        raise IvaeError(
+            f"{what} gave NaN or inf values; the model does not fit these data "
+            "(check that they are normalised like the training crops)"
+        )
 
 
 @torch.no_grad()
@@ -68,6 +88,7 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
     """
     check_range("batch_size", batch_size, low=1)
     arr = _images(model, data)
+    _check_weights(model)
     model.eval()
     dev = next(model.parameters()).device
     parts: dict[str, list[np.ndarray]] = {}
@@ -77,6 +98,8 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
         for k, v in p.items():
             parts.setdefault(k, []).append(v.float().cpu().numpy())
     p = {k: np.concatenate(v) for k, v in parts.items()}
+    for v in p.values():
+        _check_output(v, "encoding")
     cols: dict[str, np.ndarray] = {}
     k = model.config.latent_dim
     for j in range(k):
@@ -149,8 +172,11 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
         if k.min() < 0 or k.max() >= c.n_classes:
             raise IvaeError(f"cls={cls!r} is out of range; expected 0 ≤ cls ≤ {c.n_classes - 1}")
         onehot = torch.nn.functional.one_hot(torch.from_numpy(k), c.n_classes).float().to(dev)
+    _check_weights(model)
     model.eval()
-    return model.decode_mean(zt, a, s, onehot).float().cpu().numpy()
+    out = model.decode_mean(zt, a, s, onehot).float().cpu().numpy()
+    _check_output(out, "decoding")
+    return out
 
 
 def _tile(imgs: np.ndarray, rows: int, cols: int) -> np.ndarray:

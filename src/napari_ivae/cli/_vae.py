@@ -14,20 +14,26 @@ A stable contract (other tools call it)::
 
 ``STACK.npz`` is what ``ivae crop`` writes (``images`` (N,C,w,w), ``yx``,
 ``frame``, ``index``, ``channels``) or any npz holding only ``images`` of shape
-(N,H,W) or (N,C,H,W).  Nothing is half-written: ``train`` writes into a
-temporary folder beside ``RUN_DIR`` and renames it when training succeeded
-(into an existing ``RUN_DIR`` each file is replaced atomically, only after
-training succeeded); single files are written to a temporary file in the same
-folder and then renamed.
+(N,H,W) or (N,C,H,W).
+
+Nothing is lost, nothing is half-written.  ``train`` checks every option
+against the data (upper bounds in :mod:`napari_ivae._limits`) and that it can
+write beside ``RUN_DIR`` before any work.  It writes the whole new run into a
+hidden temp folder beside ``RUN_DIR`` and swaps it in only when training
+succeeded (files of an old ``RUN_DIR`` that the run does not write are carried
+over): ``RUN_DIR`` changes all at once and only on success.  A run that fails
+(non-finite loss) leaves ``RUN_DIR`` as it was and keeps its last good weights
+in ``RUN_DIR.failed-YYYYmmdd-HHMMSS/`` when at least one epoch finished; the
+error line says where.  Single files (``encode``, ``manifold``) are written to
+a temp file in the same folder and then renamed.  Progress: a bar on a
+terminal, one plain line per epoch on stderr otherwise.
 """
 
 from __future__ import annotations
 
-import contextlib
+import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -35,8 +41,15 @@ from pathlib import Path
 import click
 import numpy as np
 
-from napari_ivae._atomic import atomic_write
+from napari_ivae._atomic import (
+    StagedFolder,
+    WriteError,
+    atomic_write,
+    check_free_space,
+    check_writable,
+)
 from napari_ivae._errors import IvaeError, check_range
+from napari_ivae._limits import MAX_CLASSES, MAX_EPOCHS, MAX_LATENT_DIM, MAX_LR, check_training
 
 MODEL_KINDS = ("vae", "rvae", "jvae", "jrvae")
 JOINT_KINDS = ("jvae", "jrvae")
@@ -82,6 +95,8 @@ def load_stack_npz(path: str | os.PathLike):
 
 
 def _check_images(path: Path, images: np.ndarray) -> None:
+    from napari_ivae._limits import check_values
+
     n = images.shape[0]
     if n == 0:
         raise IvaeError(f"{path}: the stack is empty (0 images)")
@@ -89,13 +104,7 @@ def _check_images(path: Path, images: np.ndarray) -> None:
         raise IvaeError(
             f"{path}: images of {images.shape[-2]}×{images.shape[-1]} px are too small (need ≥ 4×4)"
         )
-    # chunked so a large stack is not copied
-    step = max(1, (1 << 24) // max(1, int(np.prod(images.shape[1:]))))
-    for i in range(0, n, step):
-        chunk = images[i : i + step]
-        if not np.isfinite(chunk).all():
-            bad = i + int(np.flatnonzero(~np.isfinite(chunk).reshape(len(chunk), -1).all(1))[0])
-            raise IvaeError(f"{path}: the stack holds NaN or inf values (first in image {bad})")
+    check_values(images, what=str(path))
 
 
 def _images_of(data) -> np.ndarray:
@@ -103,18 +112,6 @@ def _images_of(data) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- outputs
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _chmod_default(path: Path, *, folder: bool = False) -> None:
-    """Give a temp-created file/folder the permissions a plain ``open`` would."""
-    with contextlib.suppress(OSError):
-        os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
-
-
 def _atomic_csv(df, path: Path) -> None:
     """Write a DataFrame as CSV atomically (temp file in the same folder + rename)."""
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
@@ -187,6 +184,94 @@ def _use_bar(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def _cli_name(name: str) -> str:
+    return {"n_classes": "--classes"}.get(name, "--" + name.replace("_", "-"))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _Reporter:
+    """Training progress: a tqdm bar on a terminal, plain lines on stderr otherwise.
+
+    Plain lines (output to a file or a pipe): one per finished epoch, e.g.
+    ``epoch 3/20  loss 123.4  12.1 s  eta 1 min``, plus one every
+    ``every`` seconds inside a long epoch.
+    """
+
+    def __init__(self, kind: str, quiet: bool, *, every: float = 30.0) -> None:
+        self.kind, self.quiet, self.every = kind, quiet, every
+        self.bar_wanted = _use_bar(quiet)
+        self.bar = None
+        self.last_line = time.perf_counter()
+        self.first_epoch: int | None = None
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    def __call__(self, p) -> None:
+        if self.quiet or p.stopped:
+            return
+        if self.bar_wanted:
+            self._bar(p)
+            return
+        now = time.perf_counter()
+        if self.first_epoch is None:
+            self.first_epoch = p.epoch
+        if p.epoch_time is None and now - self.last_line < self.every:
+            return
+        self.last_line = now
+        done = p.epoch - self.first_epoch + (1 if p.epoch_time is not None else p.step / p.n_steps)
+        line = f"epoch {p.epoch}/{p.n_epochs}"
+        if p.epoch_time is None:
+            line += f"  step {p.step}/{p.n_steps}"
+        line += f"  loss {p.loss:.4g}  {p.elapsed:.1f} s"
+        left = p.n_epochs - p.epoch + (0 if p.epoch_time is not None else 1 - p.step / p.n_steps)
+        if left > 0 and done > 0:
+            line += f"  eta {_duration(p.elapsed / done * left)}"
+        click.echo(line, err=True)
+
+    def _bar(self, p) -> None:
+        from tqdm.auto import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=p.n_epochs * p.n_steps, unit="step", desc=self.kind,
+                            leave=True, dynamic_ncols=True)  # fmt: skip
+        done = max(0, (p.epoch - 1)) * p.n_steps + p.step
+        self.bar.update(max(0, done - self.bar.n))
+        self.bar.set_postfix(epoch=f"{p.epoch}/{p.n_epochs}", loss=f"{p.loss:.4g}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _failed_dir(run_dir: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest = run_dir.with_name(f"{run_dir.name}.failed-{stamp}")
+    k = 2
+    while dest.exists():
+        dest = run_dir.with_name(f"{run_dir.name}.failed-{stamp}-{k}")
+        k += 1
+    return dest
+
+
+def _estimate_bytes(model_config, n: int) -> int:
+    """About the size of a run folder: weights (float32) + latent table + history."""
+    from napari_ivae.models import build_model
+
+    n_params = sum(p.numel() for p in build_model(model_config).parameters())
+    cols = 3 * model_config.latent_dim + 8 + (model_config.n_classes or 0)
+    return int(n_params * 4 * 1.1 + n * cols * 14 + (1 << 16))
+
+
 @click.command("train")
 @click.argument("stack", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -196,19 +281,35 @@ def _use_bar(quiet: bool) -> bool:
     required=True,
     help="vae, rvae (rotation+shift invariant), jvae or jrvae (with a discrete class latent).",
 )
-@click.option("--latent-dim", type=int, required=True, help="Number of continuous latents K (≥ 1).")
-@click.option("--classes", type=int, default=None, help="Number of classes (jvae/jrvae only).")
-@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option(
+    "--latent-dim",
+    type=int,
+    required=True,
+    help=f"Number of continuous latents K (1 to {MAX_LATENT_DIM}, and ≤ the values of one image).",
+)
+@click.option(
+    "--classes",
+    type=int,
+    default=None,
+    help=f"Number of classes (jvae/jrvae only; 2 to {MAX_CLASSES}, ≥ 2 images per class).",
+)
+@click.option("--epochs", type=int, default=20, show_default=True, help=f"1 to {MAX_EPOCHS}.")
 @click.option(
     "--batch-size",
     type=int,
     default=None,
     help="Samples per step [default: 128, or N when the stack has fewer images].",
 )
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
+@click.option(
+    "--lr",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    help=f"Learning rate (0 < lr ≤ {MAX_LR:g}).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 @click.option(
     "-o",
     "--out",
@@ -229,23 +330,32 @@ def train(
     quiet: bool,
     out: str,
 ) -> None:
-    """Train a model on STACK.npz and write RUN_DIR (model, latent table, history)."""
+    """Train a model on STACK.npz and write RUN_DIR (model, latent table, history).
+
+    RUN_DIR changes all at once and only when training succeeded.
+    """
     # --- validate everything before touching the disk or importing torch
     if classes is not None and kind not in JOINT_KINDS:
         raise IvaeError(
             f"--classes={classes} needs a joint model (--model jvae or jrvae), got --model {kind}"
         )
-    check_range("--latent-dim", latent_dim, low=1)
+    check_range("--latent-dim", latent_dim, low=1, high=MAX_LATENT_DIM)
     if classes is not None:
-        check_range("--classes", classes, low=2)
-    check_range("--epochs", epochs, low=1)
+        check_range("--classes", classes, low=2, high=MAX_CLASSES)
+    check_range("--epochs", epochs, low=1, high=MAX_EPOCHS)
     if batch_size is not None:
         check_range("--batch-size", batch_size, low=1)
-    check_range("--lr", lr, low=0, low_inclusive=False)
+    if not math.isfinite(lr):
+        raise IvaeError(f"--lr={lr!r} must be a finite number, 0 < --lr ≤ {MAX_LR:g}")
+    check_range("--lr", lr, low=0, low_inclusive=False, high=MAX_LR)
     run_dir = _parse_run_dir(out)
-    data = load_stack_npz(stack)
+    data = load_stack_npz(stack)  # also refuses NaN/inf and un-normalised values
     images = _images_of(data)
     n, c, h, w = images.shape
+    if h != w:
+        raise IvaeError(f"{stack}: images must be square, got {h}×{w}")
+    check_training(n_images=n, image_shape=(c, h, w), latent_dim=latent_dim, n_classes=classes,
+                   name=_cli_name)  # fmt: skip
     if batch_size is None:
         batch_size = min(128, n)
     if n < batch_size:
@@ -255,81 +365,56 @@ def train(
         )
 
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, save_model
+    from napari_ivae.train import TrainConfig, fit, run_fit, save_model
 
     model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim}
-    if h != w:
-        raise IvaeError(f"{stack}: images must be square, got {h}×{w}")
     if classes is not None:
         model_kw["n_classes"] = classes
     model_config = ModelConfig(**model_kw)
     train_config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device
     )
+    gen = fit(data, model_config, train_config)  # validates eagerly, trains lazily
 
-    # --- train (nothing written yet)
-    from tqdm.auto import tqdm
-
+    # --- a temp folder beside RUN_DIR now: an unwritable place fails before any work
     t0 = time.perf_counter()
-    gen = fit(data, model_config, train_config)
-    bar = None
-    result = None
-    try:
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if bar is None and _use_bar(quiet):
-                bar = tqdm(
-                    total=p.n_epochs * p.n_steps,
-                    unit="step",
-                    desc=f"{kind}",
-                    leave=True,
-                    dynamic_ncols=True,
-                )
-            if bar is not None:
-                done = max(0, (p.epoch - 1)) * p.n_steps + p.step
-                bar.update(max(0, done - bar.n))
-                bar.set_postfix(
-                    epoch=f"{p.epoch}/{p.n_epochs}", loss=f"{p.loss:.4g}", refresh=False
-                )
-    finally:
-        if bar is not None:
-            bar.close()
-        gen.close()
-    if result is None:  # pragma: no cover - fit contract
-        raise IvaeError("training stopped without a result")
-
-    model, history = result.model, result.history
-    latent = _latent_table(model, data)
-    hist = _history_table(history)
-
-    # --- write atomically
-    if run_dir.exists():
-        save_model(run_dir / "model.ivae", model, history)
-        _chmod_default(run_dir / "model.ivae")
-        _atomic_csv(latent, run_dir / "latent.csv")
-        _atomic_csv(hist, run_dir / "history.csv")
-    else:
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent))
+    report = _Reporter(kind, quiet)
+    with StagedFolder(run_dir) as staged:
+        check_free_space(staged.tmp, _estimate_bytes(model_config, n), what=f"-o {run_dir}")
+        steps = math.ceil(n / batch_size)
+        report.say(f"training {kind} on {n} images {c}×{h}×{w}: {epochs} epochs of {steps} "
+                   f"step(s) -> {run_dir}")  # fmt: skip
         try:
-            save_model(tmp / "model.ivae", model, history)
-            _atomic_csv(latent, tmp / "latent.csv")
-            _atomic_csv(hist, tmp / "history.csv")
-            _chmod_default(tmp / "model.ivae")
-            _chmod_default(tmp, folder=True)
-            os.rename(tmp, run_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    if getattr(result, "stopped", None):
-        raise IvaeError(
-            f"training stopped early ({result.stopped}); the last good weights "
-            f"and {len(hist)} epoch(s) of history were written to {run_dir}"
-        )
+            result = run_fit(gen, report)
+        finally:
+            report.close()
+        model, history = result.model, result.history
+        hist = _history_table(history)
+        state = "is unchanged" if staged.existed else "was not created"
+
+        def write(name: str, writer) -> None:
+            try:
+                writer(staged.tmp / name)
+            except WriteError as err:
+                raise IvaeError(f"cannot write {run_dir / name}: {err.strerror}; "
+                                f"{run_dir} {state}") from err  # fmt: skip
+
+        if result.stopped:
+            where = "no weights were kept (no epoch finished)"
+            if history:
+                try:
+                    save_model(staged.tmp / "model.ivae", model, history)
+                    _atomic_csv(hist, staged.tmp / "history.csv")
+                    kept = staged.move_to(_failed_dir(run_dir))
+                    where = f"the last good weights ({len(hist)} epoch(s)) are in {kept}"
+                except WriteError as err:
+                    where = f"the last good weights could not be kept ({err})"
+            raise IvaeError(f"training failed: {result.stopped}; {run_dir} {state}, {where}")
+        latent = _latent_table(model, data)
+        write("model.ivae", lambda p: save_model(p, model, history))
+        write("latent.csv", lambda p: _atomic_csv(latent, p))
+        write("history.csv", lambda p: _atomic_csv(hist, p))
+        staged.commit()
     if not quiet:
         last = hist.iloc[-1] if len(hist) else None
         loss = f", final loss {last['loss']:.4g}" if last is not None and "loss" in hist else ""
@@ -349,6 +434,7 @@ def encode(model_path: Path, stack: Path, out: Path) -> None:
     """Encode STACK.npz with MODEL and write the latent table as CSV."""
     from napari_ivae.train import load_model
 
+    check_writable(out)
     data = load_stack_npz(stack)
     model, _ = load_model(model_path)
     _check_compatible(model, _images_of(data), stack)
@@ -399,6 +485,7 @@ def manifold(model_path: Path, dims: str, n: int, span: float, cls: int | None, 
     d1, d2 = _parse_dims(dims)
     check_range("--n", n, low=1, high=64)
     check_range("--span", span, low=0, low_inclusive=False)
+    check_writable(out)
     from napari_ivae.analysis import manifold as _manifold
     from napari_ivae.train import load_model
 
