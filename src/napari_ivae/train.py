@@ -23,9 +23,13 @@ rank 0 writes the checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
+import pickle
 import time
+import warnings
+import zipfile
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +41,21 @@ import torch
 from napari_ivae._atomic import atomic_write
 from napari_ivae._config import DictConfig
 from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae._limits import check_training, check_values
 from napari_ivae.models import ModelConfig, build_model
 
 FORMAT = "napari-ivae-model"
 VERSION = 2  # 2: shift in the image frame, invariant z encoder
 
-__all__ = ["Progress", "TrainConfig", "TrainResult", "fit", "load_model", "save_model"]
+__all__ = [
+    "Progress",
+    "TrainConfig",
+    "TrainResult",
+    "fit",
+    "load_model",
+    "run_fit",
+    "save_model",
+]
 
 
 @dataclass
@@ -267,16 +280,8 @@ def _as_tensor(data) -> torch.Tensor:
         raise IvaeError(f"data has {n} sample(s); training needs at least 2")
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise IvaeError(f"data must be real numbers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    chunk = max(1, (1 << 24) // max(arr[0].size, 1))
-    for i in range(0, n, chunk):  # chunked: no full-size temporary
-        if not np.isfinite(arr[i : i + chunk]).all():
-            bad = i + int(np.flatnonzero(~np.isfinite(arr[i : i + chunk]).reshape(-1))[0])
-            raise IvaeError(
-                f"data contains NaN or inf (first at sample {bad // arr[0].size}); "
-                "clean or re-crop the stack"
-            )
-    return torch.from_numpy(arr)
+    check_values(arr)  # NaN / inf, and values far beyond normalised crops
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
 def _device(name: str) -> torch.device:
@@ -321,7 +326,12 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
 
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_save(obj: dict, path: str | os.PathLike) -> None:
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    # serialised in memory first: torch's zip writer reports a full disk as a
+    # RuntimeError; a plain write raises the OSError (ENOSPC ...) the fronts name
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getbuffer()
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def save_model(path, model, history, *, train_config=None, optimizer=None) -> None:
@@ -356,16 +366,33 @@ def save_model(path, model, history, *, train_config=None, optimizer=None) -> No
 
 
 def _read_checkpoint(path) -> dict:
+    """The checkpoint's dict, or an :class:`IvaeError` naming the file and the problem.
+
+    Only plain data is unpickled (``weights_only=True``), and only from a zip
+    archive (what ``torch.save`` writes): a raw pickle is never unpickled.
+    """
     path = Path(path)
     if not path.is_file():
         raise IvaeError(f"model file {str(path)!r} does not exist")
-    try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:
+    if path.stat().st_size == 0:
         raise IvaeError(
-            f"{str(path)!r} is not a readable napari-ivae model (corrupt, or holds objects "
-            f"that are not loaded for safety): {str(err).splitlines()[0][:200]}"
+            f"{path}: the model file is empty (0 bytes); it was never written completely"
+        )
+    if not zipfile.is_zipfile(path):
+        raise IvaeError(
+            f"{path}: not a napari-ivae model file (not a PyTorch checkpoint, or cut short)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        raise IvaeError(
+            f"{path}: refused to load: the file holds Python objects that are not plain data "
+            "(possibly unsafe); only checkpoints written by napari-ivae load"
         ) from err
+    except Exception as err:
+        raise IvaeError(f"{path}: not a readable napari-ivae model (damaged)") from err
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise IvaeError(f"{str(path)!r} is not a napari-ivae model file")
     if obj.get("version") != VERSION:
@@ -376,8 +403,21 @@ def _read_checkpoint(path) -> dict:
     return obj
 
 
+def _check_finite_weights(state: dict, where: str) -> None:
+    for name, value in state.items():
+        if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise IvaeError(
+                f"{where}: the model's weights hold NaN or inf values (in {name!r}); "
+                "the file is damaged or its training diverged"
+            )
+
+
 def load_model(path):
     """Load a checkpoint safely (``weights_only=True``).
+
+    Refuses (with :class:`IvaeError`) files that are missing, empty, damaged,
+    of another format or version, that hold Python objects other than plain
+    data, or whose weights hold NaN or inf values.
 
     Returns
     -------
@@ -388,12 +428,46 @@ def load_model(path):
     obj = _read_checkpoint(path)
     try:
         config = ModelConfig.from_dict(obj["model_config"])
+        state = obj["state_dict"]
+        _check_finite_weights(state, str(path))
         model = build_model(config)
-        model.load_state_dict(obj["state_dict"])
-    except (KeyError, TypeError, RuntimeError, IvaeError) as err:
+        model.load_state_dict(state)
+    except IvaeError as err:
+        if str(err).startswith(str(path)):
+            raise
+        raise IvaeError(f"{str(path)!r} holds an incompatible model: {err}") from err
+    except (KeyError, TypeError, RuntimeError, AttributeError) as err:
         raise IvaeError(f"{str(path)!r} holds an incompatible model: {err}") from err
     model.eval()
     return model, list(obj.get("history") or [])
+
+
+def run_fit(gen, on_progress=None) -> TrainResult:
+    """Drive a :func:`fit` generator to its end; the loop the CLI and the demo share.
+
+    Parameters
+    ----------
+    gen : generator
+        What :func:`fit` returned.
+    on_progress : callable, optional
+        Called with every :class:`Progress`.
+
+    Returns
+    -------
+    TrainResult
+        The generator's return value.  The generator is closed on any exit
+        (an exception in ``on_progress``, ``KeyboardInterrupt``, SIGTERM).
+    """
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if on_progress is not None:
+                on_progress(p)
+    finally:
+        gen.close()
 
 
 # ---------------------------------------------------------------------- fit
@@ -452,6 +526,10 @@ def fit(
             f"the model expects {mc.in_channels} channel(s) of {mc.size}×{mc.size} pixels, "
             f"the data has {ch} channel(s) of {size}×{size}"
         )
+    check_training(
+        n_images=_n, image_shape=(ch, size, size), latent_dim=mc.latent_dim,
+        n_classes=mc.n_classes if mc.joint else None, epochs=tc.epochs, lr=tc.lr,
+    )  # fmt: skip
     if mc.likelihood == "bernoulli" and (x_all.min() < 0 or x_all.max() > 1):
         raise IvaeError(
             "likelihood='bernoulli' needs data in [0, 1]; use normalize='minmax' or 'gaussian'"
