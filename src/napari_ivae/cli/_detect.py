@@ -119,6 +119,20 @@ def _check_distinct(**paths: str | None) -> None:
         seen[key] = option
 
 
+def _check_against_image(layer, stride: int, sigma: float) -> None:
+    """Bound ``--stride`` and ``--sigma`` by the image, before loading its pixels."""
+    side = min(layer.shape[-2:])
+    if stride > side:
+        raise IvaeError(
+            f"--stride={stride} is out of range; expected 1 ≤ stride ≤ {side} (the image's smaller side)"
+        )
+    if sigma > side / 4:
+        raise IvaeError(
+            f"--sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ {side / 4:g} "
+            "(a quarter of the image's smaller side)"
+        )
+
+
 def _option_error(err: IvaeError) -> IvaeError:
     """Name the command-line option in a core message (``stride=...`` -> ``--stride=...``)."""
     msg = str(err)
@@ -343,6 +357,7 @@ def walls(
                 "--domains needs a domain map, which an amplitude image alone does not give; "
                 "give the phase too"
             )
+        _check_against_image(phase if phase is not None else amp, stride, sigma)
         if phase is not None:
             click.echo(f"ivae: phase channel {phase.name!r}", err=True)
         if amp is not None:
