@@ -28,12 +28,17 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[tuple[Any, dict, s
     Returns
     -------
     callable or None
-        :func:`read_layer_data`.
+        :func:`read_layer_data`, or :func:`napari_ivae.session.read_session` for
+        a saved session (``.ivaesession``).
     """
     from napari_ivae.io import SUFFIXES
 
     if not isinstance(path, (str, Path)):
         return None
+    if Path(path).suffix.lower() == ".ivaesession":  # a saved session: napari_ivae.session
+        from napari_ivae.session import read_session
+
+        return read_session
     if Path(path).suffix.lower() not in SUFFIXES:
         return None
     return read_layer_data

@@ -29,7 +29,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def is_view_layer(layer: Any) -> bool:
 
     Parameters
     ----------
-    layer : LayerData tuple or napari Layer
+    layer : LayerData tuple, or anything with a ``metadata`` dict (a napari Layer)
         The layer.
 
     Returns
@@ -116,7 +116,9 @@ def is_view_layer(layer: Any) -> bool:
     bool
         True for the explorer's selection overlay and crop galleries.
     """
-    meta = _as_tuple(layer)[1].get("metadata") or {}
+    meta = getattr(layer, "metadata", None)
+    if not isinstance(meta, Mapping):
+        meta = _as_tuple(layer)[1].get("metadata") or {}
     return any(key in meta for key in VIEW_KEYS)
 
 
