@@ -178,7 +178,7 @@ def _ari(a: np.ndarray, b: np.ndarray) -> float:
 def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: int,
            settings: DemoSettings, seed: int, say: Callable[[str], None], label: str):  # fmt: skip
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit
+    from napari_ivae.train import TrainConfig, fit, run_fit
 
     mc = ModelConfig(kind=kind, latent_dim=latent_dim, n_classes=n_classes, hidden=settings.hidden)
     images = stack.images
@@ -187,17 +187,12 @@ def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: 
         images = images[np.sort(pick)]
     tc = TrainConfig(epochs=epochs, batch_size=min(settings.batch_size, len(images)), seed=seed,
                      device="cpu", progress_interval=2.0)  # fmt: skip
-    gen = fit(images, mc, tc)
-    last = 0.0
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        if p.epoch_time is not None and (p.elapsed - last > 10 or p.epoch == p.n_epochs):
-            last = p.elapsed
+
+    def report(p) -> None:  # one line per finished epoch
+        if p.epoch_time is not None:
             say(f"  {label}: epoch {p.epoch}/{p.n_epochs}, loss {p.loss:.4g} ({p.elapsed:.0f} s)")
+
+    result = run_fit(fit(images, mc, tc), report)
     if result.stopped:
         say(f"  {label}: training stopped early: {result.stopped}")
     return result

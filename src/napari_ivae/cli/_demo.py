@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -25,8 +24,8 @@ def demo(out: Path, quick: bool, seed: int, quiet: bool) -> None:
 
     STEM: atoms → crops → jrVAE → classes; PFM: walls by gaussian, canny and
     dcnn → wall crops → rVAE → angles; switching series: switched fraction per
-    frame.  Prints a short summary with the accuracy against the samples'
-    ground truth.
+    frame.  Prints one line per stage and per training epoch on stderr, with
+    the accuracy against the samples' ground truth, ending with ``done in ...``.
     """
     from napari_ivae.pipeline import run_demo
 
@@ -34,10 +33,13 @@ def demo(out: Path, quick: bool, seed: int, quiet: bool) -> None:
         from napari_ivae._errors import IvaeError
 
         raise IvaeError(f"--out {out}: exists and is not a folder")
-    t0 = time.perf_counter()
-    say = None if quiet else (lambda msg: click.echo(msg, err=True))
-    result = run_demo(out, quick=quick, seed=seed, progress=say)
-    n = len(result["figures"])
-    click.echo(
-        f"ivae demo: {n} figures and summary.json in {out} ({time.perf_counter() - t0:.0f} s)"
-    )
+    lines: list[str] = []
+
+    def say(msg: str) -> None:  # progress on stderr, each line once; --quiet: the last only
+        lines.append(msg)
+        if not quiet:
+            click.echo(msg, err=True)
+
+    run_demo(out, quick=quick, seed=seed, progress=say)
+    if quiet and lines:
+        click.echo(lines[-1], err=True)
