@@ -460,7 +460,14 @@ def save_session(path: str | os.PathLike, layers: Iterable[Any]) -> Path:
                             continue
                         entry[key] = writer.table(df, f"{prefix}/{key}", where)
                 entries.append(entry)
-            doc = {"format": FORMAT, "version": VERSION, "layers": entries}
+            from napari_ivae import __version__
+
+            doc = {
+                "format": FORMAT,
+                "version": VERSION,
+                "written_by": f"napari-ivae {__version__}",
+                "layers": entries,
+            }
             text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False)
             zf.writestr(_JSON_NAME, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
 
