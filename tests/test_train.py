@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -181,19 +182,30 @@ def test_checkpoint_roundtrip_and_resume(tmp_path):
 
 
 class _Evil:
+    """Unpickling this creates the folder ``marker``: proof that loading ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
     def __reduce__(self):
-        return (print, ("pwned",))
+        return (os.mkdir, (self.marker,))
 
 
 def test_unsafe_and_corrupt_files_are_refused(tmp_path):
+    # a file that passes every other check (format, version, real weights) is
+    # in tests/test_reliability_train.py::test_unsafe_checkpoint_is_refused_without_running_its_code
+    from napari_ivae.train import VERSION
+
+    marker = tmp_path / "ran"
     evil = tmp_path / "evil.ivae"
-    torch.save({"format": "napari-ivae-model", "version": 1, "payload": _Evil()}, evil)
-    with pytest.raises(IvaeError, match=r"evil\.ivae"):
+    torch.save({"format": "napari-ivae-model", "version": VERSION, "payload": _Evil(marker)}, evil)
+    with pytest.raises(IvaeError, match=r"evil\.ivae: refused to load"):
         load_model(evil)
     raw = tmp_path / "raw.ivae"
-    raw.write_bytes(pickle.dumps(_Evil()))
+    raw.write_bytes(pickle.dumps(_Evil(marker)))
     with pytest.raises(IvaeError, match=r"raw\.ivae"):
         load_model(raw)
+    assert not marker.exists()
     junk = tmp_path / "junk.ivae"
     junk.write_bytes(b"\x00not a checkpoint" * 10)
     with pytest.raises(IvaeError, match=r"junk\.ivae"):
