@@ -95,6 +95,7 @@ def _snapshot(viewer):
             scale=tuple(layer.scale),
             units=tuple(str(u) for u in layer.units),
             opacity=layer.opacity,
+            visible=layer.visible,
             metadata={k: v for k, v in layer.metadata.items()},
             features=layer.features.copy() if hasattr(layer, "features") else None,
         )
@@ -116,6 +117,7 @@ def _assert_restored(viewer, before):
         assert tuple(layer.scale) == want["scale"]
         assert tuple(str(u) for u in layer.units) == want["units"]
         assert layer.opacity == pytest.approx(want["opacity"])
+        assert layer.visible == want["visible"]
         if "contrast" in want:
             assert tuple(layer.contrast_limits) == pytest.approx(want["contrast"])
             assert layer.colormap.name == want["colormap"]
@@ -223,3 +225,16 @@ def test_errors_are_one_notification_and_nothing_is_added_or_lost(
     assert widget.save(good) is None
     assert good.read_bytes() == before
     assert "No space left" in widget.status.text()
+
+
+@pytest.mark.parametrize("name", ["scan_0001.ibw", "example_Se_implanted_MoS2.dm3"])
+def test_real_files_come_back_from_a_session(make_napari_viewer, real_data, tmp_path, name):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "5 Session")
+    viewer.open(str(real_data / name), plugin=PLUGIN)
+    before = _snapshot(viewer)
+    out = widget.save(tmp_path / "real.ivaesession")
+    assert out is not None, widget.status.text()
+    viewer.layers.clear()
+    assert len(widget.load(out)) == len(before)
+    _assert_restored(viewer, before)
