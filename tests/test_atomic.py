@@ -36,3 +36,31 @@ def test_missing_folder_is_named(tmp_path: Path):
         atomic_write(tmp_path / "nope" / "x.txt", lambda t: t.write_text("x"), make_parents=False)
     atomic_write(tmp_path / "made" / "x.txt", lambda t: t.write_text("x"))
     assert (tmp_path / "made" / "x.txt").read_text() == "x"
+
+
+def test_os_error_while_writing_names_the_destination(tmp_path: Path):
+    import errno
+
+    from napari_ivae._atomic import WriteError
+
+    target = tmp_path / "stack.npz"
+    target.write_text("good")
+
+    def full(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(WriteError) as info:
+        atomic_write(target, full)
+    assert str(info.value) == f"cannot write {target}: No space left on device"
+    assert isinstance(info.value, OSError) and info.value.errno == errno.ENOSPC
+    assert target.read_text() == "good"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.npz"]
+
+
+def test_temp_names_carry_the_pid(tmp_path: Path):
+    import os
+
+    seen = []
+    atomic_write(tmp_path / "a.csv", lambda tmp: (seen.append(tmp.name), tmp.write_text("x")))
+    assert seen[0].startswith(f".a.csv.{os.getpid()}.") and seen[0].endswith(".csv")

@@ -134,7 +134,7 @@ def test_failed_first_step_keeps_nothing(run, monkeypatch, capsys):
     _intact(run)
     assert sorted(p.name for p in run.tmp.iterdir()) == ["run"]
     # a new run folder that fails is not created at all
-    code, err = _run(["train", run.stack, *TRAIN, "-q", "-o", run.tmp / "new"], capsys)
+    code, err = _run(["train", run.stack, *TRAIN, "-q", "-o", run.tmp / "a" / "b" / "new"], capsys)
     assert code == 2 and "was not created" in _one_line(err)
     assert sorted(p.name for p in run.tmp.iterdir()) == ["run"]
 
@@ -162,6 +162,16 @@ def test_successful_retrain_replaces_the_run_at_once_and_keeps_other_files(run, 
     assert now["notes.txt"] == run.hashes["notes.txt"]
     assert now["model.ivae"] != run.hashes["model.ivae"]  # another seed, other weights
     assert (run.dir.stat().st_mode & 0o777) == 0o750  # the folder keeps its permissions
+    assert _hidden(run.tmp) == []
+
+
+def test_retrain_through_a_symlink_replaces_the_target(run, capsys):
+    link = run.tmp / "link"
+    link.symlink_to(run.dir)
+    code, err = _run(["train", run.stack, *TRAIN, "--seed", "7", "-q", "-o", link], capsys)
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == run.dir
+    assert _hashes(run.dir)["model.ivae"] != run.hashes["model.ivae"]
     assert _hidden(run.tmp) == []
 
 
@@ -491,8 +501,31 @@ def test_plain_progress_lines_one_per_epoch(made, tmp_path, capsys):
     lines = err.strip().splitlines()
     epochs = [ln for ln in lines if ln.startswith("epoch ")]
     assert [ln.split()[1] for ln in epochs] == ["1/3", "2/3", "3/3"]
-    assert all("eta" in ln for ln in epochs[:2]) and "eta" not in epochs[2]
+    assert "eta" not in epochs[2]
     assert lines[-1].startswith("trained vae on 16 images") and len(lines) == 5
+
+
+def test_progress_lines_show_time_and_eta(capsys):
+    from napari_ivae.cli._vae import _Reporter
+    from napari_ivae.train import Progress
+
+    def p(epoch, step, elapsed, end=True, phase="train"):
+        return Progress(epoch=epoch, n_epochs=3, step=step, n_steps=4, loss=123.44, terms={},
+                        elapsed=elapsed, samples_per_s=0.0, epoch_time=1.0 if end else None,
+                        phase=phase)  # fmt: skip
+
+    report = _Reporter("vae", quiet=False, every=30.0)
+    for prog in (p(1, 0, 0.0, False, "start"), p(1, 2, 5.0, False), p(1, 4, 40.0),
+                 p(2, 1, 45.0, False), p(2, 4, 80.0), p(3, 4, 120.0)):  # fmt: skip
+        report(prog)
+    assert capsys.readouterr().err.splitlines() == [
+        "epoch 1/3  loss 123.4  40.0 s  eta 80 s",
+        "epoch 2/3  loss 123.4  80.0 s  eta 40 s",
+        "epoch 3/3  loss 123.4  120.0 s",
+    ]
+    quiet = _Reporter("vae", quiet=True)
+    quiet(p(1, 4, 40.0))
+    assert capsys.readouterr().err == ""
 
 
 def test_demo_training_prints_every_epoch_once():

@@ -299,8 +299,12 @@ class StagedFolder:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        if self.path.is_symlink():  # replace the folder it points to, not the link
+            self.path = self.path.resolve()
         self.existed = self.path.is_dir()
         parent = self.path.parent
+        # folders created here are removed again when nothing is committed
+        self._made = [p for p in (parent, *parent.parents) if not p.exists()]
         try:
             parent.mkdir(parents=True, exist_ok=True)
             clean_stale(parent, self.path.name)
@@ -323,6 +327,11 @@ class StagedFolder:
         if self._open:
             self._open = False
             shutil.rmtree(self.tmp, ignore_errors=True)
+            for folder in self._made:  # innermost first; stops at the first non-empty one
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
     def _finish_tmp(self, mode_from: Path | None) -> None:
         """Give the temp folder (created 0700) the old folder's or a plain mkdir's mode."""
@@ -381,15 +390,18 @@ class StagedFolder:
                 tempfile.mkdtemp(prefix=_temp_prefix(self.path), suffix=".old", dir=old.parent)
             )
             os.rmdir(backup)  # a unique name, free for the rename
-            with _SignalsHeld():
-                os.rename(old, backup)
-                try:
-                    os.rename(self.tmp, self.path)
-                except BaseException:
-                    os.rename(backup, old)
-                    raise
-                self._open = False
+            try:
+                with _SignalsHeld():
+                    os.rename(old, backup)
+                    try:
+                        os.rename(self.tmp, self.path)
+                    except BaseException:
+                        os.rename(backup, old)
+                        raise
+                    self._open = False
+            finally:  # also when a held signal is raised right after the swap
+                if not self._open:
+                    shutil.rmtree(backup, ignore_errors=True)
         except OSError as err:
             raise _write_error(err, self.path) from err
-        shutil.rmtree(backup, ignore_errors=True)
         return self.path

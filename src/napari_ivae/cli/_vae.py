@@ -233,8 +233,9 @@ class _Reporter:
             line += f"  step {p.step}/{p.n_steps}"
         line += f"  loss {p.loss:.4g}  {p.elapsed:.1f} s"
         left = p.n_epochs - p.epoch + (0 if p.epoch_time is not None else 1 - p.step / p.n_steps)
-        if left > 0 and done > 0:
-            line += f"  eta {_duration(p.elapsed / done * left)}"
+        eta = p.elapsed / done * left if done > 0 else 0.0
+        if eta >= 1:
+            line += f"  eta {_duration(eta)}"
         click.echo(line, err=True)
 
     def _bar(self, p) -> None:
