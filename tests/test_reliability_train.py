@@ -553,3 +553,34 @@ def test_demo_cli_prints_its_last_line_once(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--out", str(tmp_path), "--quick", "--quiet"]) == 0
     cap = capsys.readouterr()
     assert cap.err.splitlines() == [f"done in 1 s: 1 figures in {tmp_path}"] and cap.out == ""
+
+
+@pytest.mark.slow
+def test_sigkill_leftovers_are_removed_by_the_next_run(run, capsys):
+    """A real process killed outright leaves its temp folder; the next run removes it."""
+    log = run.tmp / "stderr.txt"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "napari_ivae.cli", "train", str(run.stack), *TRAIN,
+             "--epochs", "5000", "-o", str(run.dir)],
+            stderr=fh, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "epoch 1/5000" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log.unlink()
+    left = _hidden(run.tmp)  # the killed writer's temp folder, tagged with its pid
+    assert len(left) == 1 and left[0].startswith(f".run.{proc.pid}.") and left[0].endswith(".tmp")
+    assert _hashes(run.dir) == run.hashes  # the old run is intact
+    before = signal.getsignal(signal.SIGTERM)
+    code, err = _run(["train", run.stack, *TRAIN, "-q", "-o", run.dir], capsys)
+    assert code == 0, err
+    assert _hidden(run.tmp) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # main restores the handler
