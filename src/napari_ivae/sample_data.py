@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import check_choice
+from napari_ivae.io import napari_units
 
 SampleName = Literal["stem", "pfm", "switching"]
 SAMPLE_NAMES: tuple[str, ...] = ("stem", "pfm", "switching")
@@ -187,11 +188,21 @@ def _jsonable(obj: Any) -> Any:
 def _meta(s: dict[str, Any], role: str, **extra: Any) -> dict[str, Any]:
     return {
         "unit": s["unit"],
+        "calibrated": True,
+        "pixel_size_nm": _nm(s),
         "role": role,
         "source": f"napari-ivae sample '{s['name']}' ({s['source']})",
         "simulation_params": s["params"],
         **extra,
     }
+
+
+def _nm(s: dict[str, Any]) -> list[float] | None:
+    from napari_ivae.io import pixel_size_nm
+
+    px = float(s["pixel_size"])
+    size = pixel_size_nm({"unit": s["unit"], "pixel_size": (px, px)})
+    return [float(v) for v in size] if size is not None else None
 
 
 def stem_sample() -> list[tuple]:
@@ -201,6 +212,7 @@ def stem_sample() -> list[tuple]:
     kwargs = {
         "name": "STEM (simulated graphene)",
         "scale": (px, px),
+        "units": napari_units(s["unit"], 2),
         "colormap": "gray",
         "metadata": _meta(s, "image"),
     }
@@ -210,15 +222,18 @@ def stem_sample() -> list[tuple]:
 def _pfm_layers(s: dict[str, Any], suffix: str) -> list[tuple]:
     px = s["pixel_size"]
     scale = (1.0, px, px) if s["amplitude"].ndim == 3 else (px, px)
+    units = napari_units(s["unit"], len(scale))
     amp = {
         "name": f"Amplitude{suffix}",
         "scale": scale,
+        "units": units,
         "colormap": "gray",
         "metadata": _meta(s, "amplitude", channel="Amplitude"),
     }
     phase = {
         "name": f"Phase{suffix}",
         "scale": scale,
+        "units": units,
         "colormap": "twilight",
         "contrast_limits": (-180.0, 180.0),
         "metadata": _meta(s, "phase", channel="Phase", phase_unit="deg"),
