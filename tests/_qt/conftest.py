@@ -43,14 +43,33 @@ def notes():
     return _Notes(notification_manager)
 
 
+#: The widgets' names in the Plugins menu (napari.yaml).
+MENU_NAMES = {
+    "DetectWidget": "1 Detect",
+    "CropWidget": "2 Crop",
+    "TrainWidget": "3 Train",
+    "ExplorerWidget": "4 Explore and label",
+}
+
+
 @pytest.fixture
 def dock(make_napari_viewer):
-    """``dock(WidgetClass) -> (viewer, widget)``: a fresh viewer with the widget docked."""
+    """``dock(WidgetClass) -> (viewer, widget)``: a fresh viewer with the widget docked.
+
+    The widget is opened the user's way, from the Plugins menu
+    (``add_plugin_dock_widget``); a second one of the same kind in the same
+    viewer (napari would show the first again) is built and docked directly.
+    """
 
     def _make(cls, viewer=None):
         viewer = viewer or make_napari_viewer()
+        name = MENU_NAMES[cls.__name__]
+        if not any(name in key for key in viewer.window.dock_widgets):
+            _dock_widget, widget = viewer.window.add_plugin_dock_widget("napari-ivae", name)
+            assert type(widget) is cls
+            return viewer, widget
         widget = cls(viewer)
-        viewer.window.add_dock_widget(widget, name=cls.__name__)
+        viewer.window.add_dock_widget(widget, name=f"{cls.__name__} {id(widget)}")
         return viewer, widget
 
     return _make

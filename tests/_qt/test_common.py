@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from qtpy.QtWidgets import QLabel
 
 from napari_ivae import IvaeError
 from napari_ivae._qt._common import Outcome, UserError, guarded, join_latent, notify_errors
@@ -60,3 +61,33 @@ def test_join_latent_by_index_keeps_other_columns_and_replaces_old_latents():
     assert full["class"].dtype.kind == "i"
     with pytest.raises(IvaeError, match="crop again"):
         join_latent(feats.iloc[:2], latent, np.array([0, 5]))
+
+
+def test_point_size_follows_the_image_and_the_spacing():
+    from napari_ivae._qt._common import point_size
+
+    ys, xs = np.mgrid[6:96:12, 6:96:12]
+    atoms = np.column_stack([ys.ravel(), xs.ravel()]).astype(float)
+    assert point_size(atoms, image_shape=(96, 96)) == pytest.approx(4.0)  # a third of 12 px
+    # a big image: at least ~1 % of its side, but atoms never merge (≤ 0.6 spacing)
+    assert point_size(atoms, image_shape=(2048, 2048)) == pytest.approx(7.2)
+    wall = np.column_stack([np.arange(0, 400, 4.0), np.full(100, 50.0)])  # stride 4
+    assert point_size(wall, image_shape=(512, 512), walls=True) == pytest.approx(5.12)
+    assert point_size(wall, image_shape=(64, 64), walls=True) >= 1.5  # never 1 px
+
+
+def test_status_label_wraps_long_paths_and_keeps_errors_until_cleared(qtbot):
+    from napari_ivae._qt._common import StatusLabel
+
+    label = StatusLabel()
+    qtbot.addWidget(label)
+    path = "/a/very/long/folder_name_without_spaces/and/a_file_name.ivae"
+    label.set_error(f"cannot read {path}: not a napari-ivae model")
+    assert label.text() == f"cannot read {path}: not a napari-ivae model"
+    assert label.toolTip() == label.text() and label.kind == "error"
+    assert "\u200b" in QLabel.text(label)  # soft breaks inside the path: it wraps
+    label.clear_error()
+    assert label.text() == "" and label.kind == "info"
+    label.set_message("Kept 3 of 4 points.")
+    label.clear_error()  # an info message stays
+    assert label.text() == "Kept 3 of 4 points."

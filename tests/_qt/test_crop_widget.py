@@ -39,8 +39,10 @@ def test_crop_cuts_windows_at_the_points(dock, make_blobs):
     k = 5
     y, x = pts[stack.index[k]].astype(int)
     np.testing.assert_allclose(stack.images[k, 0], img[y - 8 : y + 8, x - 8 : x + 8])
+    # the gallery is one 2-D montage (6×6 tiles of 16 px, 2 px gaps): no slider, no "-3" axis
     gallery = viewer.layers["img atoms gallery"]
-    assert gallery.data.shape == (inside.sum(), 16, 16)
+    assert gallery.data.shape == (6 * 18 - 2, 6 * 18 - 2) and viewer.dims.ndim == 2
+    assert np.isnan(gallery.data[16:18]).all()  # the gap between tile rows
     dropped = len(pts) - inside.sum()
     assert f"Kept {inside.sum()} of {len(pts)}" in w.status.text()
     assert f"{dropped} dropped" in w.status.text()
@@ -86,15 +88,19 @@ def test_bad_input_gives_a_notification_and_the_widget_stays_usable(dock, make_b
     assert len(errs) == 1 and "window" in errs[0] and "128" in errs[0]
     assert "Traceback" not in errs[0]
     assert STACK_KEY not in points.metadata
+    # the status line shows the whole message (wrapped, full text as tooltip), in red
+    assert w.status.kind == "error" and w.status.text() in errs[0]
+    assert w.status.toolTip() == w.status.text() and w.status.wordWrap()
     # no channel checked
     w.images_list.value = []
     w.window.setValue(16)
     notes.clear()
     assert w.run() is None
     assert any("channel" in t for t in _errors(notes))
-    # still usable
+    # still usable, and the error leaves the status line with the next success
     w.images_list.value = [image]
     assert w.run() is not None and STACK_KEY in points.metadata
+    assert w.status.kind == "info" and w.status.text().startswith("Kept")
 
 
 def test_layer_lists_follow_the_viewer(dock, make_blobs):
@@ -134,3 +140,58 @@ def test_train_widget_follows_the_new_stack_and_galleries_are_not_channels(dock,
     names = [w.images_list.item(i).text() for i in range(w.images_list.count())]
     assert gallery.name not in names and names == ["img"]
     assert viewer.layers.selection.active is second
+
+
+def _pfm_layers(viewer, source="scan.ibw"):
+    """Six PFM channels as the reader gives them (roles in metadata, phase on top)."""
+    img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    names = [
+        ("Frequency Retrace", "frequency"),
+        ("Height Retrace", "height"),
+        ("Amplitude 2 Retrace", "amplitude"),
+        ("Amplitude 1 Retrace", "amplitude"),
+        ("Phase 2 Retrace", "phase"),
+        ("Phase 1 Retrace", "phase"),
+    ]
+    return {
+        name: viewer.add_image(img, name=name, metadata={"role": role, "source": source})
+        for name, role in names
+    }
+
+
+def test_pfm_channels_opened_after_docking_tick_amplitude_and_phase(dock):
+    viewer, w = dock(CropWidget)
+    layers = _pfm_layers(viewer)  # the user opens the file after docking the widget
+    assert [ly.name for ly in w.images_list.value] == ["Amplitude 1 Retrace", "Phase 1 Retrace"]
+    # wall points found in the phase: amplitude + phase of that file, never height/frequency
+    walls = viewer.add_points(
+        np.array([[10.0, 10.0], [20.0, 20.0]]),
+        name="Phase 2 Retrace walls",
+        features={"y": [10.0, 20.0], "x": [10.0, 20.0], "orientation": [0.0, 0.0]},
+        metadata={"ivae_task": "walls", "ivae_image": "Phase 2 Retrace"},
+    )
+    w.points_combo.value = walls
+    assert [ly.name for ly in w.images_list.value] == ["Amplitude 1 Retrace", "Phase 2 Retrace"]
+    # atoms: the image they were found in; a choice by hand is kept when layers change
+    atoms = viewer.add_points(np.array([[5.0, 5.0]]), name="Height Retrace atoms")
+    w.points_combo.value = atoms
+    assert [ly.name for ly in w.images_list.value] == ["Height Retrace"]
+    from qtpy.QtCore import Qt
+
+    # the user ticks "Frequency Retrace" (row 0) by hand
+    w.images_list.item(0).setCheckState(Qt.CheckState.Checked)
+    viewer.add_image(np.zeros((64, 64)), name="other")
+    assert layers["Frequency Retrace"] in w.images_list.value
+
+
+def test_real_ibw_opened_from_the_menu_ticks_amplitude_and_phase(dock):
+    from pathlib import Path
+
+    path = Path("/work/shared/data/real/scan_0001.ibw")
+    if not path.is_file():
+        pytest.skip("real data folder absent")
+    viewer, w = dock(CropWidget)
+    viewer.open(str(path), plugin="napari-ivae")
+    names = [ly.name for ly in w.images_list.value]
+    assert len(names) == 2 and "Amplitude" in names[0] and "Phase" in names[1]
+    assert not any("Height" in n or "Frequency" in n for n in names)

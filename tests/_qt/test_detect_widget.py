@@ -10,7 +10,7 @@ from napari_ivae._qt.detect import DetectWidget
 
 pytestmark = pytest.mark.gui
 
-TIMEOUT = 30_000
+TIMEOUT = 300_000  # ms: a failure guard for a loaded machine, not a sleep
 
 
 def _messages(notes, kind=("error", "warning")):
@@ -141,11 +141,72 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, make_blobs, qtbot, not
 def test_pfm_channels_are_preselected_by_role(dock):
     phase, amplitude = two_domains()
     viewer, w = dock(DetectWidget)
+    assert w.task == "atoms"  # nothing open yet
+    # the user opens a PFM file after docking: the layers arrive one by one, phase on top
+    viewer.add_image(amplitude, name="Height", metadata={"role": "height"})
+    assert w.task == "atoms"
+    viewer.add_image(amplitude, name="Amplitude 2", metadata={"role": "amplitude"})
     viewer.add_image(amplitude, name="Amplitude 1", metadata={"role": "amplitude"})
+    viewer.add_image(phase, name="Ph 2", metadata={"role": "phase"})
     viewer.add_image(phase, name="Ph 1", metadata={"role": "phase"})
-    w._guess_pfm_channels()
+    assert w.task == "walls" and w.walls_box.isVisibleTo(w) and not w.atoms_box.isVisibleTo(w)
     assert w.phase_combo.value.name == "Ph 1"
     assert w.amplitude_combo.value.name == "Amplitude 1"
+    # a choice by hand is kept when more layers come
+    w.amplitude_combo.value = viewer.layers["Amplitude 2"]
+    w.atoms_radio.click()
+    viewer.add_image(phase, name="Phase 3", metadata={"role": "phase"})
+    assert w.task == "atoms" and w.amplitude_combo.value.name == "Amplitude 2"
+
+
+def test_stem_image_opens_in_atom_mode(dock, make_blobs):
+    img, _ = make_blobs()
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(img, name="HAADF", metadata={"role": "image"})
+    assert w.task == "atoms" and w.image_combo.value.name == "HAADF"
+
+
+@pytest.mark.parametrize(
+    ("name", "task"), [("scan_0001.ibw", "walls"), ("DMReader_Image_SI-Survey.dm3", "atoms")]
+)
+def test_real_files_opened_after_docking_choose_the_task(dock, name, task):
+    from pathlib import Path
+
+    path = Path("/work/shared/data/real") / name
+    if not path.is_file():
+        pytest.skip("real data folder absent")
+    viewer, w = dock(DetectWidget)
+    viewer.open(str(path), plugin="napari-ivae")
+    assert w.task == task
+    if task == "walls":
+        assert w.phase_combo.value.metadata["role"] == "phase"
+        assert "1" in w.phase_combo.value.name
+        assert w.amplitude_combo.value.metadata["role"] == "amplitude"
+        assert "1" in w.amplitude_combo.value.name
+    else:
+        assert w.image_combo.value is viewer.layers[-1]
+
+
+def test_wall_points_are_sized_by_the_image_and_errors_stay_readable(dock, qtbot):
+    phase, amplitude = two_domains(shape=(256, 256), wall=128)
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(amplitude, name="Amplitude", metadata={"role": "amplitude"})
+    viewer.add_image(phase, name="Phase", metadata={"role": "phase"})
+    assert w.task == "walls"
+    w.stride.setValue(4)
+    layer = _run(w, qtbot)
+    # about 1 % of the image side (2.56 px), not 1 px; never under 3 px on screen
+    assert float(np.min(layer.size)) >= 2.5 and min(layer.canvas_size_limits) >= 3
+    assert layer.metadata["ivae_task"] == "walls" and layer.metadata["ivae_image"] == "Phase"
+    # an error: in full in the status line (tooltip too), until the next action
+    w.phase_combo.value = None
+    w.amplitude_combo.value = None
+    assert w.run() is None
+    assert w.status.kind == "error" and "phase" in w.status.text()
+    assert w.status.toolTip() == w.status.text()
+    w.phase_combo.value = viewer.layers["Phase"]
+    assert _run(w, qtbot) is not None
+    assert w.status.kind == "info" and "Found" in w.status.text()
 
 
 def test_walls_in_a_stack_keep_their_frame(dock, qtbot):
@@ -187,7 +248,12 @@ def test_preview_searches_only_the_visible_region(make_napari_viewer, make_blobs
     image = viewer.add_image(img, name="lattice")
     viewer.camera.zoom *= 3
     viewer.camera.center = (0, 60, 60)
-    qtbot.wait(100)
+
+    def _zoomed():
+        y0, y1, x0, x1, _frame = w._view_box(image)
+        return (y1 - y0) < 150 and (x1 - x0) < 150
+
+    qtbot.waitUntil(_zoomed, timeout=TIMEOUT)  # the canvas has drawn the new view
     y0, y1, x0, x1, frame = w._view_box(image)
     assert frame is None and (y1 - y0) < 150 and (x1 - x0) < 150
     w.start_thread = False

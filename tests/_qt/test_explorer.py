@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,21 +173,24 @@ def test_labels_assign_relabel_clear_and_export_csv(setup, tmp_path):
     _, counts = np.unique(w.scatter.point_colors(), axis=0, return_counts=True)
     assert sorted(counts) == [7, 7, 386]
     assert (w.scatter.point_colors()[5] == [255, 0, 0, 255]).all()
+    # every point is exported with all its features, labelled or not
     out = w.export_points(tmp_path / "labels.csv")
     csv = pd.read_csv(out, keep_default_na=False)
-    assert len(csv) == 14
-    assert dict(zip(csv["point"], csv["label"])) == {
+    assert len(csv) == 400 and list(csv["point"]) == list(range(400))
+    labelled = csv[csv["label"] != ""]
+    assert dict(zip(labelled["point"], labelled["label"])) == {
         **{i: "neutral" for i in (0, 1, 200, 201, 202, 203, 204)},
         **{i: "charged" for i in range(3, 10)},
     }
-    assert np.allclose(csv["z1"], layer.features["z1"].to_numpy()[csv["point"]])
+    for col in ("y", "x", "z1", "z2", "angle", "class", "intensity"):
+        assert np.allclose(csv[col], layer.features[col].to_numpy(dtype=float)), col
+    assert "y_nm" not in csv  # no calibrated image: pixels only
     # napari colours by label on request, with the class colours
     w.color_points_by_label()
     assert np.allclose(layer.face_color[5], [1, 0, 0, 1])
     w.clear_labels()
     assert (layer.features["label"] == "").all()
-    with pytest.raises(ValueError, match="no labeled points"):
-        w.export_points(tmp_path / "none.csv")
+    assert len(pd.read_csv(w.export_points(tmp_path / "none.csv"))) == 400
 
 
 def test_labels_survive_a_features_rewrite(setup):
@@ -328,7 +333,8 @@ def test_label_mask_of_a_time_series_uses_the_points_of_each_frame(make_napari_v
     assert np.array_equal(w.highlight_layer.data, coords[[1]])  # 3-D coordinates, same frame
     lab = w.label_mask()
     assert (lab[0] == 0).all()  # frame 0: its only wall point is unlabeled
-    assert (lab[1][mask[1] > 0] == 2).all() and (lab[1][mask[1] == 0] == 0).all()
+    # the only class there is (whatever its name) is 1 in the mask
+    assert (lab[1][mask[1] > 0] == 1).all() and (lab[1][mask[1] == 0] == 0).all()
     assert layer.features["label"].tolist() == ["", "class 2"]
 
 
@@ -346,3 +352,110 @@ def test_manifold_of_a_two_channel_model_is_one_layer_with_channels_side_by_side
     assert lay.data.shape == (3 * 8, 2 * 3 * 8 + 2)
     assert np.isnan(lay.data[:, 24:26]).all()  # the gap between the channels
     assert w.show_manifold(n=3) is lay  # updated in place, not piled up
+
+
+def test_no_placeholder_classes_first_class_is_1_in_the_exported_mask(
+    make_napari_viewer, qtbot, tmp_path
+):
+    import tifffile
+
+    viewer = make_napari_viewer()
+    mask = np.zeros((40, 60), dtype=np.uint8)
+    mask[10, 5:55] = 1
+    viewer.add_labels(mask, name="walls mask")
+    coords = np.array([[10, 10], [10, 50]], float)
+    feats = pd.DataFrame({"y": coords[:, 0], "x": coords[:, 1], "z1": [0, 1.0], "z2": [1, 0.0]})
+    viewer.add_points(coords, features=feats, name="pts")
+    _, w = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
+    assert w.classes == {}  # no "class 1" / "class 2" placeholders
+    assert w.class_list.count() == 1 and not w.class_list.item(0).flags()  # a hint only
+    w.select_indices([1])
+    w.assign_label("charged wall")
+    assert list(w.classes) == ["charged wall"] and w.class_list.count() == 1
+    lab = tifffile.imread(w.export_label_mask(tmp_path / "m.tif"))
+    assert set(np.unique(lab)) == {0, 1}
+    assert lab[10, 54] == 1 and lab[10, 5] == 0
+
+
+def test_class_columns_get_a_categorical_legend(setup):
+    _viewer, layer, w = setup
+    feats = layer.features.copy()
+    cls = feats["class"].astype(float)
+    cls[:3] = np.nan  # points without a crop: class is a float column with NaN after the join
+    feats["class"] = cls
+    feats["frame"] = np.arange(400) % 3
+    layer.features = feats
+    for col, values in (("class", ["0", "1", "n/a"]), ("frame", ["0", "1", "2"])):
+        w.set_color_by(col)
+        assert w.scatter.scheme.kind == "categorical" and w.scatter.scheme.labels == values
+        text = w.legend.text()
+        assert "<img" not in text and text.count("■") == 3  # swatches, no colour bar
+        assert "1.0" not in text
+        counts = {"class": ("(197)", "(200)", "(3)"), "frame": ("(134)", "(133)")}[col]
+        assert all(c in text for c in counts)  # how many points per category
+    w.set_color_by("z1")  # a latent stays continuous
+    assert w.scatter.scheme.kind == "sequential" and "<img" in w.legend.text()
+
+
+def test_gallery_is_a_montage_that_follows_the_selection(setup, qtbot):
+    from napari_ivae._qt.crop import show_gallery
+    from napari_ivae.gallery import montage
+
+    viewer, layer, w = setup
+    stack = layer.metadata["ivae_stack"]
+    gallery = show_gallery(viewer, layer, stack)
+    assert gallery.ndim == 2 and viewer.dims.ndim == 2  # no slider, no "-3" axis
+    assert gallery.data.shape == (8 * 10 - 2, 8 * 10 - 2)  # 8×8 tiles of 8 px, 2 px gaps
+    w.select_indices([7, 300])
+    qtbot.waitUntil(lambda: gallery.data.shape == (8, 18), timeout=300_000)
+    # the tiles are the crops of rows 7 and 300 (the stack is stored in reverse order)
+    entries = [399 - 7, 399 - 300]
+    np.testing.assert_array_equal(gallery.metadata["rows"], entries)
+    np.testing.assert_allclose(gallery.data, montage(stack.images[entries]), equal_nan=True)
+
+
+def test_export_adds_nm_columns_for_a_calibrated_image(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(
+        np.zeros((100, 100), np.float32), name="Phase", scale=(2.5, 2.5), units=("nm", "nm")
+    )
+    coords, feats, _ = _two_clusters(20)
+    layer = viewer.add_points(
+        coords * 2.5, features=feats, name="Phase walls", scale=(1, 1), metadata={}
+    )
+    _, w = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
+    w.set_layer(layer)
+    csv = pd.read_csv(w.export_points(tmp_path / "p.csv"), keep_default_na=False)
+    cols = list(csv.columns)
+    assert cols[:6] == ["point", "y", "x", "y_nm", "x_nm", "frame"]
+    np.testing.assert_allclose(csv["y_nm"], feats["y"] * 2.5)
+    np.testing.assert_allclose(csv["x_nm"], feats["x"] * 2.5)
+    assert len(csv) == 20 and (csv["label"] == "").all()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1200)])
+def test_docked_panels_do_not_overlap_and_the_scatter_keeps_its_height(
+    make_napari_viewer, qtbot, size
+):
+    from napari_ivae._qt.explorer import SCATTER_MIN_HEIGHT
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(*size)
+    coords, feats, stack = _two_clusters()
+    layer = viewer.add_points(coords, features=feats, name="walls")
+    layer.metadata["ivae_stack"] = stack
+    widgets = [
+        viewer.window.add_plugin_dock_widget("napari-ivae", name)[1]
+        for name in ("1 Detect", "2 Crop", "3 Train", "4 Explore and label")
+    ]
+    w = widgets[-1]
+    qtbot.waitUntil(lambda: w.scatter.isVisible() and w.scatter.height() > 0, timeout=300_000)
+    assert w.scatter.height() >= SCATTER_MIN_HEIGHT
+    # scatter, hover/legend and labels never overlap (a splitter; the dock scrolls instead)
+    parts = [w.splitter.widget(i) for i in range(w.splitter.count())]
+    rects = [p.geometry() for p in parts]
+    for a, b in itertools.pairwise(rects):
+        assert a.bottom() < b.top()
+    # no docked panel is taller than the window: each scrolls its own content
+    for wid in widgets:
+        assert wid.minimumSizeHint().height() < size[1] / 2

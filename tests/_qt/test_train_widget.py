@@ -10,7 +10,7 @@ from napari_ivae._qt.train import TrainWidget
 
 pytestmark = pytest.mark.gui
 
-TIMEOUT = 30_000  # ms
+TIMEOUT = 300_000  # ms: a failure guard for a loaded machine, not a sleep
 
 
 def _errors(notes):
@@ -76,10 +76,39 @@ def test_train_writes_latents_by_stack_index(dock, stacked, qtbot):
     expected = encode(model, stack)
     np.testing.assert_allclose(feats.loc[stack.index, "z1"], expected["z1"], rtol=1e-5)
     np.testing.assert_allclose(feats.loc[stack.index, "angle"], expected["angle"], rtol=1e-5)
-    # progress: bar full, one curve point per report, last report is epoch 2
-    assert seen and seen[-1].epoch == 2
+    # progress: a "start" report, then one curve point per step report; last is epoch 2
+    assert seen and seen[0].phase == "start" and seen[-1].epoch == 2
     assert w.progress.value() == w.progress.maximum()
-    assert len(w.curve.getData()[0]) == len(seen)
+    assert len(w.curve.getData()[0]) == len(seen) - 1
+
+
+def test_progress_says_what_it_is_doing_and_how_long_is_left(dock, stacked, qtbot):
+    _img, _pts, add = stacked
+    viewer, w = dock(TrainWidget)
+    w.points_combo.value = add(viewer)
+    _small(w, "rvae", epochs=3)
+    worker = w.start()
+    # before the worker reports anything: busy (not a stuck "0 %") and saying so
+    assert w.progress.maximum() == 0 and w.status.text().startswith("Preparing data")
+    seen = []
+    worker.yielded.connect(lambda p: seen.append((p.phase, w.status.text())))
+    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+        worker.start()
+    phases = [ph for ph, _ in seen]
+    assert phases[0] == "start" and set(phases[1:]) == {"train"}
+    assert seen[0][1].startswith("Model ready; first batch")
+    assert seen[1][1].startswith("Epoch 1/3 · step")
+    assert any(" left" in text for _, text in seen[2:-1]) or len(seen) <= 3
+    assert w.progress.maximum() > 0 and w.progress.value() == w.progress.maximum()
+
+
+def test_format_duration():
+    from napari_ivae._qt.train import format_duration
+
+    assert format_duration(3.2) == "3 s"
+    assert format_duration(42) == "40 s"
+    assert format_duration(95) == "2 min"
+    assert format_duration(3900) == "1 h 5 min"
 
 
 def test_retraining_keeps_labels_and_replaces_latents(dock, stacked, qtbot):
@@ -117,7 +146,7 @@ def test_stop_aborts_and_still_writes_latents(dock, stacked, qtbot):
     w.points_combo.value = points
     _small(w, "rvae", epochs=500)
     worker = w.start()
-    worker.yielded.connect(lambda _p: w.stop())
+    worker.yielded.connect(lambda p: p.phase == "train" and w.stop())
     with qtbot.waitSignal(worker.aborted, timeout=TIMEOUT):
         worker.start()
     # the encode worker is created by the aborted handler (not started: start_thread=False)
@@ -160,6 +189,7 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes,
     errs = _errors(notes)
     assert len(errs) == 1 and "junk.ivae" in errs[0] and "Traceback" not in errs[0]
     assert w.model is None
+    assert w.status.kind == "error" and "junk.ivae" in w.status.text()  # in full, in red
     # a valid torch file that is not a napari-ivae model
     import torch
 
@@ -184,6 +214,7 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes,
     with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
         worker.start()
     assert "z1" in points.features
+    assert w.status.kind == "info"  # the earlier errors left with the next action
 
 
 def test_save_load_and_encode_new_points(dock, stacked, qtbot, tmp_path, notes):
@@ -262,7 +293,7 @@ def test_closing_the_dock_widget_during_training_stops_the_worker(dock, stacked,
     _small(w, "rvae", epochs=500)
     w.start_thread = True
     worker = w.start()
-    qtbot.waitSignal(worker.yielded, timeout=TIMEOUT).wait()
+    qtbot.waitUntil(lambda: w._last is not None, timeout=TIMEOUT)  # a step is done
     # closing the panel (napari's "x") stops training as Stop does: latents still written
     with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
         viewer.window.remove_dock_widget(w)

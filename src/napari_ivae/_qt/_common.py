@@ -8,6 +8,9 @@
   hand user mistakes back as values (napari would otherwise show the traceback).
 * :func:`points_table`, :func:`add_points_table`, :func:`join_latent`,
   :func:`set_features`: the marshalling between pandas tables and Points layers.
+* :class:`StatusLabel`: the one-line status of a widget (wraps, full text as
+  tooltip, errors in red until the next action); :func:`scroll_layout`: a
+  widget's content in a scroll area, so docked panels never overlap.
 """
 
 from __future__ import annotations
@@ -18,14 +21,24 @@ import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Layer, Points
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Qt, Signal
-from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from napari_ivae._errors import IvaeError
 
@@ -79,6 +92,7 @@ __all__ = [
     "LayerChecklist",
     "LayerCombo",
     "Outcome",
+    "StatusLabel",
     "UserError",
     "add_points_table",
     "bus",
@@ -92,12 +106,90 @@ __all__ = [
     "point_size",
     "points_table",
     "report",
+    "scroll_layout",
     "set_features",
     "show_error",
     "show_info",
     "show_warning",
     "stop_worker_on_destroy",
 ]
+
+
+# --------------------------------------------------------------------------- status / layout
+_SOFT_BREAK = re.compile(r"([/\\_.:,=-])(?=\S)")
+
+
+class StatusLabel(QLabel):
+    """The status line of a dock widget.
+
+    Wraps (long paths and names too: soft breaks after ``/``, ``_``, ``.`` ...),
+    keeps the full text as its tooltip and selectable, and shows errors in red.
+    An error stays until :meth:`clear_error` (called when the next action
+    starts) or the next :meth:`set_message`.
+    """
+
+    _COLORS: ClassVar[dict[str, str]] = {"error": "#ff7070", "warning": "#f0c040", "info": ""}
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._plain = ""
+        self.kind = "info"
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.setMinimumWidth(60)
+
+    def set_message(self, text: str, kind: str = "info") -> None:
+        """Show ``text``; ``kind`` is ``"info"``, ``"warning"`` or ``"error"``."""
+        self._plain = str(text)
+        self.kind = kind if text else "info"
+        words = [
+            _SOFT_BREAK.sub("\\1\u200b", w) if len(w) > 20 else w for w in self._plain.split(" ")
+        ]
+        super().setText(" ".join(words))
+        self.setToolTip(self._plain)
+        color = self._COLORS.get(self.kind, "")
+        self.setStyleSheet(f"color:{color};" if color else "")
+
+    def setText(self, text: str) -> None:
+        """Plain-info message (Qt's name, so existing callers keep working)."""
+        self.set_message(text)
+
+    def text(self) -> str:
+        """The message as given (without the soft breaks)."""
+        return self._plain
+
+    def set_error(self, text: str) -> None:
+        """Show an error message (red, until the next action or message)."""
+        self.set_message(text, "error")
+
+    def clear_error(self) -> None:
+        """Remove the message if it is an error or a warning (an action starts)."""
+        if self.kind != "info":
+            self.set_message("")
+
+
+def scroll_layout(widget: QWidget, *, margins: int = 4) -> QVBoxLayout:
+    """Give ``widget`` a scroll area and return the layout to fill inside it.
+
+    Docked in napari beside other panels, a widget then never asks for more
+    height than the window has (panels would overlap or be cut); when there is
+    too little room a vertical scroll bar appears instead.
+    """
+    outer = QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    area = QScrollArea(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    inner = QWidget()
+    area.setWidget(inner)
+    outer.addWidget(area)
+    layout = QVBoxLayout(inner)
+    layout.setContentsMargins(margins, margins, margins, margins)
+    widget.scroll_area = area
+    return layout
 
 
 # --------------------------------------------------------------------------- errors
@@ -109,7 +201,7 @@ def _message(err: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def notify_errors(what: str | None = None) -> Iterator[None]:
+def notify_errors(what: str | None = None, status: StatusLabel | None = None) -> Iterator[None]:
     """Show user mistakes as a napari error notification, without a traceback.
 
     Works as a context manager (``with notify_errors("Crop"): ...``) and as a
@@ -121,12 +213,16 @@ def notify_errors(what: str | None = None) -> Iterator[None]:
     ----------
     what : str, optional
         Short name of the action, e.g. ``"Crop"``, shown before the message.
+    status : StatusLabel, optional
+        The widget's status line: the message is shown there too, in full.
     """
     try:
         yield
     except (IvaeError, ValueError) as err:
         prefix = f"{what}: " if what else ""
         show_error(prefix + _message(err))
+        if status is not None:
+            status.set_error(_message(err))
 
 
 @dataclass(frozen=True)
@@ -177,9 +273,10 @@ def guarded_gen(gen: Generator) -> Generator:
         return UserError(_message(err))
 
 
-def report(result: Any, what: str | None = None) -> bool:
+def report(result: Any, what: str | None = None, status: StatusLabel | None = None) -> bool:
     """Show a :class:`UserError` (or an :class:`Outcome`'s error and warnings).
 
+    With ``status``, the error is also shown, in full, in the widget's status line.
     Returns whether there was an error.
     """
     prefix = f"{what}: " if what else ""
@@ -189,6 +286,8 @@ def report(result: Any, what: str | None = None) -> bool:
         result = result.error
     if isinstance(result, UserError):
         show_error(prefix + result.message)
+        if status is not None:
+            status.set_error(result.message)
         return True
     return False
 
@@ -349,7 +448,10 @@ class LayerCombo(QComboBox):
 class LayerChecklist(QListWidget):
     """A checkable list of the viewer's layers of one type (multi-select, ordered).
 
-    The first layer is checked by default; check states survive refreshes.
+    Check states survive refreshes.  Until the user (or code, through
+    :attr:`value`) sets them, the checked layers follow ``default(layers)``
+    whenever layers come or go (e.g. a file is opened after the widget); without
+    ``default`` the first layer is checked.
     """
 
     changed = Signal()
@@ -360,15 +462,18 @@ class LayerChecklist(QListWidget):
         layer_type: type | tuple[type, ...],
         *,
         accept: Callable[[Layer], bool] | None = None,
+        default: Callable[[list[Layer]], list[Layer]] | None = None,
         parent: Any = None,
     ):
         super().__init__(parent)
         self._viewer = viewer
         self._type = layer_type
         self._accept = accept
+        self._default = default
         self._layers: list[Layer] = []
         self._checked: list[Layer] = []
         self._started = False
+        self.user_set = False  # checks chosen by hand: defaults no longer apply
         self.itemChanged.connect(self._on_item_changed)
         _connect_viewer(viewer, self)
         self.refresh()
@@ -381,7 +486,9 @@ class LayerChecklist(QListWidget):
             if isinstance(layer, self._type) and (self._accept is None or self._accept(layer))
         ]
         checked = [layer for layer in self._checked if layer in layers]
-        if not checked and layers and (inserted in layers or not self._started):
+        if self._default is not None and not self.user_set:
+            checked = [layer for layer in self._default(layers) if layer in layers]
+        elif not checked and layers and (inserted in layers or not self._started):
             checked = [inserted if inserted in layers else layers[0]]
         self._started = True
         self.blockSignals(True)
@@ -404,6 +511,7 @@ class LayerChecklist(QListWidget):
         self.changed.emit()
 
     def _on_item_changed(self, _item: QListWidgetItem) -> None:
+        self.user_set = True
         self._checked = [
             layer
             for i, layer in enumerate(self._layers)
@@ -419,6 +527,7 @@ class LayerChecklist(QListWidget):
     @value.setter
     def value(self, layers: list[Layer]) -> None:
         self._checked = list(layers)
+        self.user_set = True
         self.refresh()
 
 
@@ -437,19 +546,43 @@ def image_array(layer: Image | None, role: str = "image") -> Any:
     return data
 
 
-def point_size(yx: np.ndarray, default: float = 3.0) -> float:
-    """A small marker size (pixels): a third of the median nearest-neighbour distance."""
+#: Smallest marker on screen (napari ``canvas_size_limits``), in screen pixels.
+MIN_SCREEN_SIZE = 3.0
+
+
+def point_size(
+    yx: np.ndarray,
+    default: float = 3.0,
+    *,
+    image_shape: tuple[int, ...] | None = None,
+    walls: bool = False,
+) -> float:
+    """Marker size in image pixels, readable at the zoom that shows the whole image.
+
+    A third of the median nearest-neighbour distance, and at least about 1 % of
+    the image side (``image_shape``): for atoms no more than 0.6 of the spacing
+    (markers never merge); wall points, a stride apart along a line, may
+    touch.  On screen napari keeps markers at least :data:`MIN_SCREEN_SIZE` px
+    (``canvas_size_limits``, set by :func:`add_points_table`).
+    """
     yx = np.asarray(yx, dtype=float)
+    side = float(min(image_shape[-2:])) if image_shape is not None else 0.0
+    floor = 0.01 * side
     if len(yx) < 2:
-        return default
+        return max(default, floor)
     from scipy.spatial import cKDTree
 
     sample = yx[:: max(1, len(yx) // 5000)]
     d, _ = cKDTree(yx).query(sample, k=2)
     nn = float(np.median(d[:, 1]))
     if not np.isfinite(nn) or nn <= 0:
-        return default
-    return float(np.clip(nn / 3.0, 1.0, 12.0))
+        return max(default, floor)
+    size = nn / 3.0
+    if walls:
+        size = max(size, floor, 1.5)
+    else:
+        size = max(size, min(floor, 0.6 * nn))
+    return float(max(size, 1.0))
 
 
 def add_points_table(
@@ -463,8 +596,10 @@ def add_points_table(
 ) -> Points:
     """Show a points table (``y, x`` [, ``frame``] in image pixels) as a Points layer.
 
-    The layer gets the image's ``scale`` and ``translate``, so the points sit on
-    the image; ``features`` hold the whole table.  An existing layer of the same
+    The layer gets the image's ``scale``, ``translate`` and ``units``, so the
+    points sit on the image; ``features`` hold the whole table.  Markers are
+    sized by the image and the spacing (:func:`point_size`; wall points when
+    the table has an ``orientation`` column).  An existing layer of the same
     name is replaced in place (re-running a detection does not pile up layers).
     """
     table = table.reset_index(drop=True)
@@ -481,14 +616,17 @@ def add_points_table(
         coords = np.column_stack([lead, yx])
     else:
         coords = yx
+    shape = image_layer.data[0].shape if image_layer.multiscale else image_layer.data.shape
     kwargs = dict(
         features=table,
         name=name,
-        size=point_size(yx),
+        size=point_size(yx, image_shape=shape, walls="orientation" in table.columns),
+        canvas_size_limits=(MIN_SCREEN_SIZE, 10000.0),
         face_color=face_color,
         border_width=0,
         scale=tuple(image_layer.scale),
         translate=tuple(image_layer.translate),
+        units=tuple(image_layer.units),
         ndim=ndim,
     )
     old = viewer.layers[name] if (replace and name in viewer.layers) else None

@@ -34,7 +34,9 @@ __all__ = [
 
 #: Colours of a continuous map are quantised to this many shared brushes.
 N_CONTINUOUS = 64
-#: Integer columns with at most this many distinct values are shown as categories.
+#: Integer columns (and float columns holding only whole numbers, e.g. ``class``
+#: with NaN for points without a crop) with at most this many distinct values are
+#: shown as categories.
 MAX_CATEGORIES = 24
 NAN_COLOR = (110, 110, 110, 255)
 #: Colour of selected points, in the scatter and (as rings) in the napari highlight layer.
@@ -108,6 +110,37 @@ def _period(name: str, values: np.ndarray) -> tuple[float, float]:
     return 0.0, 360.0
 
 
+def _category_name(value) -> str:
+    """``1.0`` → ``"1"`` (whole numbers stored as float), else ``str(value)``."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def is_categorical(name: str, values) -> bool:
+    """Whether a column is coloured by category (legend of swatches) rather than a colour bar.
+
+    Text, booleans and categoricals always; integer columns, and float columns
+    whose finite values are all whole numbers (``class`` after a join with NaN),
+    when they hold at most :data:`MAX_CATEGORIES` distinct values; never the
+    angular columns.
+    """
+    import pandas as pd
+
+    series = pd.Series(values) if not isinstance(values, pd.Series) else values
+    dtype = series.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if not numeric:
+        return True
+    if _is_cyclic(name) or series.nunique(dropna=True) > MAX_CATEGORIES:
+        return False
+    if pd.api.types.is_integer_dtype(dtype):
+        return True
+    vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = vals[np.isfinite(vals)]
+    return finite.size > 0 and bool(np.all(finite == np.round(finite)))
+
+
 def color_scheme(
     name: str,
     values,
@@ -149,20 +182,17 @@ def color_scheme(
         shown = ["unlabeled", *names[1:]]
         return ColorScheme(codes, np.array(colors, dtype=np.uint8), "categorical", shown)
 
-    dtype = series.dtype
-    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    is_int = pd.api.types.is_integer_dtype(dtype)
-    categorical = not numeric or (is_int and series.nunique(dropna=True) <= MAX_CATEGORIES)
-    if categorical:
+    if is_categorical(name, series):
         codes, uniques = pd.factorize(series, sort=True)
         codes = np.asarray(codes, dtype=np.int32)
         k = len(uniques)
         colors = categorical_colors(k)
+        shown = [_category_name(u) for u in uniques]
         if (codes < 0).any():  # NaN / None
             codes = np.where(codes < 0, k, codes)
             colors = np.vstack([colors, np.array([NAN_COLOR], dtype=np.uint8)])
-            uniques = [*list(uniques), "n/a"]
-        return ColorScheme(codes, colors, "categorical", [str(u) for u in uniques])
+            shown.append("n/a")
+        return ColorScheme(codes, colors, "categorical", shown)
 
     vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(vals)

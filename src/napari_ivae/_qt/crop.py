@@ -2,7 +2,10 @@
 
 A thin adapter over :func:`napari_ivae.crop.crop`.  The resulting
 :class:`~napari_ivae.crop.Stack` is kept in ``points_layer.metadata["ivae_stack"]``
-for the Train and Explorer widgets, and shown as an image-stack "gallery" layer.
+for the Train and Explorer widgets, and shown as a "gallery" layer: a montage
+of up to 8×8 crops, channels side by side (:func:`napari_ivae.gallery.montage`;
+the explorer shows the selected crops there).  The channels are preselected by
+role: amplitude + phase for wall points, never height or frequency.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QLabel,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,15 +28,17 @@ from napari_ivae._qt._common import (
     STACK_KEY,
     LayerChecklist,
     LayerCombo,
+    StatusLabel,
     bus,
     image_array,
     is_data_points,
     is_source_image,
     notify_errors,
     points_table,
+    scroll_layout,
 )
 
-__all__ = ["CropWidget"]
+__all__ = ["CropWidget", "show_gallery"]
 
 
 class CropWidget(QWidget):
@@ -61,7 +64,9 @@ class CropWidget(QWidget):
 
         self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)
         self.points_combo.setToolTip("Points (atoms or wall points) to crop around.")
-        self.images_list = LayerChecklist(viewer, Image, accept=is_source_image)
+        self.images_list = LayerChecklist(
+            viewer, Image, accept=is_source_image, default=self._default_channels
+        )
         self.images_list.setToolTip(
             "Image layer(s) to crop; each checked layer becomes one channel "
             "(e.g. amplitude + phase), in list order."
@@ -92,8 +97,7 @@ class CropWidget(QWidget):
             "Cut the sub-images; they are shown as a gallery and kept for training."
         )
         self.run_button.clicked.connect(self.run)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLabel()
 
         form = QFormLayout()
         form.addRow("Points", self.points_combo)
@@ -101,27 +105,62 @@ class CropWidget(QWidget):
         form.addRow("Window", self.window)
         form.addRow("Border", self.border)
         form.addRow("Normalize", self.normalize)
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         layout.addLayout(form)
         layout.addWidget(self.run_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
-        self._prefer_source_image()
-        self.points_combo.layer_changed.connect(self._prefer_source_image)
+        self.images_list.refresh()
+        self.points_combo.layer_changed.connect(lambda _layer: self.images_list.refresh())
 
-    def _prefer_source_image(self, *_args: Any) -> None:
-        """Check the image the points were detected on (same name prefix), if any."""
-        points = self.points_combo.value
+    def _source_image(self, points: Points | None) -> Image | None:
+        """The image the points were detected in (Detect's metadata, else the name prefix)."""
         if points is None:
-            return
-        base = points.name.rsplit(" ", 1)[0]
-        if base in self.viewer.layers and isinstance(self.viewer.layers[base], Image):
-            if self.viewer.layers[base] not in self.images_list.value:
-                self.images_list.value = [self.viewer.layers[base]]
+            return None
+        name = points.metadata.get("ivae_image")
+        if name is None:
+            name = points.name.rsplit(" ", 1)[0]
+            if name.endswith((" atoms", " walls")):  # "<image> walls preview"
+                name = name.rsplit(" ", 1)[0]
+        layer = self.viewer.layers[name] if name in self.viewer.layers else None
+        return layer if isinstance(layer, Image) else None
+
+    def _default_channels(self, layers: list[Image]) -> list[Image]:
+        """Channels checked until the user chooses: by role, for the chosen points.
+
+        Wall points (and, before any detection, a PFM file): amplitude + phase of
+        the points' file; atoms: the image they were found in; otherwise the
+        first channel that is not height, frequency or deflection.
+        """
+        from napari_ivae.io import default_channels, is_auxiliary, role_of
+
+        points = self.points_combo.value if hasattr(self, "points_combo") else None
+        source = self._source_image(points)
+        walls = points is not None and (
+            points.metadata.get("ivae_task") == "walls"
+            or "orientation" in points.features.columns
+            or points.name.endswith(" walls")
+        )
+        if points is None or walls:
+            same = layers
+            origin = None if source is None else source.metadata.get("source")
+            if origin:
+                same = [ly for ly in layers if ly.metadata.get("source") == origin]
+            picked = default_channels(list(reversed(same)), "crop")  # top of the list first
+            if source is not None and role_of(source) in ("phase", "amplitude"):
+                picked = [source if role_of(ly) == role_of(source) else ly for ly in picked]
+            if picked:
+                return picked
+        if source is not None and source in layers:
+            return [source]
+        roles = [role_of(ly) for ly in layers]
+        main = [ly for ly in reversed(layers) if not is_auxiliary(ly, roles)]
+        return main[:1] or layers[:1]
 
     def run(self) -> Any:
         """Crop with the current settings; returns the Stack (or None on a user mistake)."""
-        with notify_errors("Crop"):
+        self.status.clear_error()
+        with notify_errors("Crop", self.status):
             return self._crop()
         return None
 
@@ -167,27 +206,70 @@ class CropWidget(QWidget):
         return stack
 
     def _show_gallery(self, points: Points, stack: Any, image: Image) -> Any:
-        """Show the first channel of the crops as an (N, w, w) stack below the image.
-
-        The crops are drawn enlarged (about a third of the image height) so that a
-        single crop is readable; the slider of the first axis pages through them.
-        """
-        name = f"{points.name} gallery"
-        data = stack.images[:, 0]  # a view: no copy, even for 10⁵ crops
-        meta = {GALLERY_KEY: points.name, "channels": tuple(stack.channels)}
-        shape = image.data[0].shape if image.multiscale else image.data.shape
-        height, w = shape[-2], data.shape[-1]
-        sy, sx = (float(v) for v in image.scale[-2:])
-        ty, tx = (float(v) for v in image.translate[-2:])
-        zoom = max(1.0, height / 3.0 / w)
-        half = (zoom - 1.0) / 2.0  # napari centres pixels on the grid: align the edges
-        place = dict(
-            scale=(1.0, sy * zoom, sx * zoom),
-            translate=(0.0, ty + (height + 4 + half) * sy, tx + half * sx),
-        )
-        if name in self.viewer.layers:
-            self.viewer.layers.remove(name)
-        layer = self.viewer.add_image(data, name=name, colormap="gray", metadata=meta, **place)
-        self.viewer.dims.set_current_step(0, 0)
+        """Show a montage of the first crops below the image (see :func:`show_gallery`)."""
+        layer = show_gallery(self.viewer, points, stack, image=image)
         self.viewer.layers.selection.active = points  # keep working on the points
         return layer
+
+
+def show_gallery(
+    viewer: Any, points: Points, stack: Any, rows: Any = None, *, image: Image | None = None
+) -> Any:
+    """Add or update the gallery of ``points``: a montage of crops under the image.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer.
+    points : Points
+        The points layer the crops belong to (the gallery is ``"<name> gallery"``).
+    stack : Stack
+        Its sub-images.
+    rows : array of int, optional
+        Stack rows to show (up to 64, e.g. the explorer's selection); default
+        the first 64, spread over the stack.
+    image : Image, optional
+        The image the crops were cut from: the gallery is placed below it, at a
+        zoom that makes it about as wide as the image.  When the gallery exists
+        already, it keeps its place.
+
+    Returns
+    -------
+    Image
+        The gallery layer: 2-D, so it adds no slider to the viewer.
+    """
+    import numpy as np
+
+    from napari_ivae.gallery import montage
+
+    name = f"{points.name} gallery"
+    n = len(stack.images)
+    if rows is None:
+        rows = np.unique(np.linspace(0, n - 1, min(n, 64)).round().astype(int)) if n else []
+    rows = np.asarray(rows, dtype=int)[:64]
+    data = montage(stack.images[rows]) if rows.size else np.full((1, 1), np.nan, np.float32)
+    meta = {GALLERY_KEY: points.name, "channels": tuple(stack.channels), "rows": rows}
+    place: dict = {}
+    if image is not None:
+        shape = image.data[0].shape if image.multiscale else image.data.shape
+        height, width = shape[-2], shape[-1]
+        sy, sx = (float(v) for v in image.scale[-2:])
+        ty, tx = (float(v) for v in image.translate[-2:])
+        zoom = max(1.0, 0.75 * width / max(data.shape[1], 1))
+        half = (zoom - 1.0) / 2.0  # napari centres pixels on the grid: align the edges
+        place = dict(
+            scale=(sy * zoom, sx * zoom),
+            translate=(ty + (height + 4 + half) * sy, tx + half * sx),
+            units=tuple(image.units)[-2:],
+        )
+    if name in viewer.layers:
+        layer = viewer.layers[name]
+        layer.data = data
+        layer.metadata.update(meta)
+        layer.contrast_limits = (0.0, 1.0)
+        if place:  # a new crop (maybe another window): place it again
+            layer.scale, layer.translate = place["scale"], place["translate"]
+        return layer
+    return viewer.add_image(
+        data, name=name, colormap="gray", contrast_limits=(0.0, 1.0), metadata=meta, **place
+    )

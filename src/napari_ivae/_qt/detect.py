@@ -2,7 +2,10 @@
 
 A thin adapter over :func:`napari_ivae.detect.detect_atoms` and
 :func:`napari_ivae.detect.detect_walls`; the detection runs in a napari
-``thread_worker`` so the viewer stays responsive.
+``thread_worker`` so the viewer stays responsive.  The task and the channels
+are preselected from the channel roles the reader assigned
+(:func:`napari_ivae.io.default_channels`): a PFM file opens in wall mode with
+its phase and amplitude, anything else in atom mode.
 """
 
 from __future__ import annotations
@@ -22,29 +25,35 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QRadioButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_ivae._errors import Cancelled
 from napari_ivae._qt._common import (
     LayerCombo,
+    StatusLabel,
+    _connect_viewer,
     add_points_table,
     guarded,
     image_array,
     is_source_image,
     notify_errors,
     report,
+    scroll_layout,
     show_warning,
     stop_worker_on_destroy,
 )
 
 __all__ = ["DetectWidget"]
+
+TASK_KEY = "ivae_task"
+"""Metadata key of a detected points layer: ``"atoms"`` or ``"walls"``."""
+SOURCE_KEY = "ivae_image"
+"""Metadata key of a detected points layer: name of the image it was found in."""
 
 _AUTO = "auto"
 
@@ -92,6 +101,8 @@ class DetectWidget(QWidget):
         self._running = False
         self._job: dict = {}
         self._t0 = 0.0
+        self._task_chosen = False  # the user picked atoms/walls: roles no longer decide
+        self._auto_walls: tuple = (None, None)  # (phase, amplitude) chosen by role
 
         # --- task
         self.atoms_radio = QRadioButton("Atoms (STEM)")
@@ -99,6 +110,8 @@ class DetectWidget(QWidget):
         self.atoms_radio.setToolTip("Find atomic columns as bright peaks.")
         self.walls_radio.setToolTip("Find walls between ferroelectric domains in amplitude/phase.")
         self.atoms_radio.setChecked(True)
+        for radio in (self.atoms_radio, self.walls_radio):
+            radio.clicked.connect(self._on_task_clicked)
         group = QButtonGroup(self)
         group.addButton(self.atoms_radio)
         group.addButton(self.walls_radio)
@@ -159,7 +172,6 @@ class DetectWidget(QWidget):
         form.addRow("Method", self.wall_method)
         form.addRow("Point stride", self.stride)
         self.walls_box = walls_box
-        self._guess_pfm_channels()
 
         # --- device (the U-Net finders only)
         self.device = QComboBox()
@@ -199,10 +211,9 @@ class DetectWidget(QWidget):
         self.busy.setVisible(False)
         self.busy.setMaximumHeight(8)
         self.busy.setTextVisible(False)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLabel()
 
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         layout.addLayout(task_row)
         layout.addWidget(atoms_box)
         layout.addWidget(walls_box)
@@ -214,8 +225,10 @@ class DetectWidget(QWidget):
 
         self.atoms_radio.toggled.connect(self._on_task)
         self.atoms_radio.toggled.connect(self._on_method)
+        self._apply_role_defaults()
         self._on_task()
         self._on_method()
+        _connect_viewer(viewer, self)  # layers added later (a file opened): defaults again
         stop_worker_on_destroy(self)
 
     # ------------------------------------------------------------------ helpers
@@ -230,25 +243,71 @@ class DetectWidget(QWidget):
 
     @task.setter
     def task(self, value: str) -> None:
+        self._task_chosen = True
         (self.atoms_radio if value == "atoms" else self.walls_radio).setChecked(True)
+
+    def _on_task_clicked(self, *_args: Any) -> None:
+        self._task_chosen = True
 
     def _on_task(self, *_args: Any) -> None:
         self.atoms_box.setVisible(self.task == "atoms")
         self.walls_box.setVisible(self.task == "walls")
 
+    def _images_top_down(self) -> list:
+        """Source image layers as napari's layer list shows them (top first)."""
+        return [
+            ly
+            for ly in reversed(self.viewer.layers)
+            if isinstance(ly, Image) and is_source_image(ly)
+        ]
+
     def _guess_pfm_channels(self) -> None:
-        """Preselect phase/amplitude layers by name (and role metadata) when present."""
-        for combo, key in ((self.phase_combo, "phase"), (self.amplitude_combo, "amplitude")):
-            if combo.value is not None:
-                continue
-            for layer in self.viewer.layers:
-                role = str(layer.metadata.get("role", "")) if isinstance(layer, Image) else ""
-                if isinstance(layer, Image) and (role == key or key in layer.name.lower()):
-                    combo.value = layer
-                    break
+        """Preselect the phase and amplitude layers by role (then by name).
+
+        A combo the user changed is left alone; one still showing "(none)" or
+        an earlier automatic choice follows the roles.
+        """
+        from napari_ivae.io import default_channels, role_of
+
+        images = self._images_top_down()
+        chosen = {role_of(ly): ly for ly in default_channels(images, "walls")}
+        auto = []
+        for k, (combo, key) in enumerate(
+            ((self.phase_combo, "phase"), (self.amplitude_combo, "amplitude"))
+        ):
+            pick = chosen.get(key)
+            if pick is None:  # no role (e.g. a plain TIFF): by name
+                pick = next((ly for ly in images if key in ly.name.lower()), None)
+            current = combo.value
+            if pick is not None and (current is None or current is self._auto_walls[k]):
+                combo.value = pick
+            auto.append(combo.value if pick is not None and combo.value is pick else None)
+        self._auto_walls = tuple(auto)
+
+    def _apply_role_defaults(self) -> None:
+        """Walls when a phase/amplitude channel is open, else atoms (unless the user chose)."""
+        from napari_ivae.io import default_channels
+
+        self._guess_pfm_channels()
+        if self._task_chosen:
+            return
+        walls = bool(default_channels(self._images_top_down(), "walls"))
+        (self.walls_radio if walls else self.atoms_radio).setChecked(True)
+        if not walls:  # atoms: the image on top that is not an auxiliary channel
+            from napari_ivae.io import is_auxiliary, role_of
+
+            images = self._images_top_down()
+            roles = [role_of(ly) for ly in images]
+            main = [ly for ly in images if not is_auxiliary(ly, roles)]
+            if main and self.image_combo.value not in main:
+                self.image_combo.value = main[0]
+
+    def refresh(self, *_args: Any, inserted: Any = None) -> None:
+        """Layers were added, removed, moved or renamed: choose the defaults again."""
+        self._apply_role_defaults()
 
     def showEvent(self, event: Any) -> None:
-        self._guess_pfm_channels()
+        self._apply_role_defaults()
         super().showEvent(event)
 
     # ------------------------------------------------------------------ run
@@ -261,7 +320,8 @@ class DetectWidget(QWidget):
         if self._running:
             show_warning("Detect: a detection is already running; wait for it to finish.")
             return None
-        with notify_errors("Detect"):
+        self.status.clear_error()
+        with notify_errors("Detect", self.status):
             job = self._make_job(preview)
             return self._start(job)
         return None
@@ -391,11 +451,10 @@ class DetectWidget(QWidget):
         if job is not self._job or job["cancelled"].is_set() or outcome is None:
             return  # cancelled: cancel() has reset the widget already
         elapsed = time.perf_counter() - self._t0
-        if report(outcome, "Detect"):
-            self.status.setText(f"Failed: {outcome.error.message}")
+        if report(outcome, "Detect", self.status):
             self.detection_finished.emit(None)
             return
-        with notify_errors("Detect"):
+        with notify_errors("Detect", self.status):
             layer = self._show(job, outcome.value, elapsed, warned=bool(outcome.warnings))
             self.detection_finished.emit(layer)
             return
@@ -422,7 +481,7 @@ class DetectWidget(QWidget):
             )
             if not warned:  # the core's own warning was shown already
                 show_warning("Detect: " + msg)
-            self.status.setText(msg)
+            self.status.set_message(msg, "warning")
             return None
         color = "yellow" if job["task"] == "atoms" else "cyan"
         if job.get("preview") is not None:
@@ -430,6 +489,8 @@ class DetectWidget(QWidget):
         layer = add_points_table(
             self.viewer, table, image_layer=ref, name=job["name"], face_color=color
         )
+        layer.metadata[TASK_KEY] = job["task"]
+        layer.metadata[SOURCE_KEY] = ref.name
         self.viewer.layers.selection.active = layer
         self.status.setText(
             f"Found {len(table):,} {what} in {elapsed:.1f} s → layer {layer.name!r}."
@@ -441,7 +502,11 @@ class DetectWidget(QWidget):
 
         labels = np.asarray(data).astype(np.uint8, copy=False)
         kwargs = dict(
-            name=name, scale=tuple(ref.scale), translate=tuple(ref.translate), opacity=opacity
+            name=name,
+            scale=tuple(ref.scale),
+            translate=tuple(ref.translate),
+            units=tuple(ref.units),
+            opacity=opacity,
         )
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]

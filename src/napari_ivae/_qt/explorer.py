@@ -12,8 +12,15 @@ ways with the napari canvas:
   (``layer.metadata["ivae_stack"]``); a click in empty latent space decodes the
   latent vector there (``layer.metadata["ivae_model"]``).
 
+* the crop gallery (``"<layer> gallery"``, made by Crop) shows a montage of the
+  selected points' crops (up to 8×8, channels side by side).
+
 Labels are named classes with their own colours, stored in a categorical
-``label`` column of the layer's features (``""`` = unlabeled).
+``label`` column of the layer's features (``""`` = unlabeled).  There are no
+placeholder classes: the first class the user adds (or names when assigning)
+is class 1 in the exported wall mask.  "Export points CSV" writes every point
+with all its features (latents included), labelled or not, with ``y_nm, x_nm``
+beside ``y, x`` when the image is calibrated.
 """
 
 from __future__ import annotations
@@ -51,7 +58,15 @@ from qtpy.QtWidgets import (
 
 from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError
-from napari_ivae._qt._common import MODEL_KEY, STACK_KEY, notify_errors, show_info, show_warning
+from napari_ivae._qt._common import (
+    MODEL_KEY,
+    STACK_KEY,
+    StatusLabel,
+    notify_errors,
+    scroll_layout,
+    show_info,
+    show_warning,
+)
 from napari_ivae._qt._scatter import (
     SELECTION_COLOR,
     ScatterView,
@@ -72,6 +87,10 @@ CLASSES_KEY = "ivae_label_classes"
 LABELS_BACKUP_KEY = "ivae_labels"
 """Metadata key of a copy of the label column (restored if a rewrite drops it)."""
 _Z = re.compile(r"^z(\d+)$")
+#: Smallest height of the latent scatter (pixels), whatever the dock size.
+SCATTER_MIN_HEIGHT = 240
+#: At most this many categories are listed in the legend.
+LEGEND_ROWS = 12
 
 
 def _hex(rgba) -> str:
@@ -189,8 +208,7 @@ class ExplorerWidget(QWidget):
     # ------------------------------------------------------------------ UI
     def _build_ui(self):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
+        outer = scroll_layout(self)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -243,57 +261,63 @@ class ExplorerWidget(QWidget):
         tools.addWidget(self.count_label)
         outer.addLayout(tools)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
+        # scatter | hover + legend | labels, one above the other: the user can move the
+        # handles, nothing overlaps, and the dock scrolls when it is too low for all
+        self.splitter = split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
+        split.setHandleWidth(6)
         self.scatter = ScatterView()
-        self.scatter.setMinimumSize(240, 280)
+        self.scatter.setMinimumSize(220, SCATTER_MIN_HEIGHT)
         self.scatter.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.scatter.sigPolygon.connect(self._on_polygon)
         self.scatter.sigClick.connect(self._on_click)
         self.scatter.sigHover.connect(self._on_hover_moved)
         split.addWidget(self.scatter)
-        side = QWidget()
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(2, 0, 0, 0)
+
+        info = QWidget()
+        row = QHBoxLayout(info)
+        row.setContentsMargins(0, 2, 0, 2)
         self.preview = QLabel()
-        self.preview.setFixedSize(QSize(128, 128))
+        self.preview.setFixedSize(QSize(112, 112))
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet("background:#111; border:1px solid #444;")
         self.preview.setToolTip("Sub-image of the point under the cursor, or the decoded image")
-        sl.addWidget(self.preview)
+        row.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignTop)
+        col = QVBoxLayout()
         self.preview_text = QLabel("hover a point")
         self.preview_text.setWordWrap(True)
-        self.preview_text.setMaximumWidth(128)
-        sl.addWidget(self.preview_text)
+        col.addWidget(self.preview_text)
         self.legend = QLabel()
         self.legend.setWordWrap(True)
-        self.legend.setMaximumWidth(150)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        sl.addWidget(self.legend)
-        sl.addStretch(1)
-        split.addWidget(side)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 0)
-        outer.addWidget(split, 1)
-
-        mrow = QHBoxLayout()
+        col.addWidget(self.legend, 1)
         self.manifold_button = QPushButton("Show latent manifold")
         self.manifold_button.setToolTip(
             "Decode a grid over the two latent axes of the scatter and show it as an image layer"
         )
         self.manifold_button.clicked.connect(lambda: self.show_manifold())
-        mrow.addWidget(self.manifold_button)
-        outer.addLayout(mrow)
+        col.addWidget(self.manifold_button)
+        row.addLayout(col, 1)
+        info.setMinimumHeight(120)
+        split.addWidget(info)
 
-        outer.addWidget(self._build_label_box())
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setStyleSheet("color:#bbb;")
+        split.addWidget(self._build_label_box())
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setStretchFactor(2, 0)
+        outer.addWidget(split, 1)
+
+        self.status = StatusLabel()
         outer.addWidget(self.status)
         self._hover_timer = QTimer(self)
         self._hover_timer.setSingleShot(True)
         self._hover_timer.setInterval(25)
         self._hover_timer.timeout.connect(self._do_hover)
+        self._gallery_timer = QTimer(self)
+        self._gallery_timer.setSingleShot(True)
+        self._gallery_timer.setInterval(60)
+        self._gallery_timer.timeout.connect(self.update_gallery)
 
     def _build_label_box(self) -> QGroupBox:
         box = QGroupBox("Labels")
@@ -301,7 +325,8 @@ class ExplorerWidget(QWidget):
         v.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
         self.class_list = QListWidget()
-        self.class_list.setMaximumHeight(96)
+        self.class_list.setMinimumHeight(60)
+        self.class_list.setMaximumHeight(110)
         self.class_list.itemDoubleClicked.connect(lambda _i: self._rename_dialog())
         row.addWidget(self.class_list, 1)
         col = QVBoxLayout()
@@ -363,11 +388,12 @@ class ExplorerWidget(QWidget):
         return box
 
     def _guard(self, what, func, *args, **kwargs):
-        with notify_errors(what):
+        self.status.clear_error()
+        with notify_errors(what, self.status):
             return func(*args, **kwargs)
 
     def _notify(self, message: str, *, warn: bool = False):
-        self.status.setText(message)
+        self.status.set_message(message, "warning" if warn else "info")
         (show_warning if warn else show_info)(message)
 
     def _disconnect_viewer_factory(self):
@@ -610,12 +636,19 @@ class ExplorerWidget(QWidget):
 
     def _update_legend(self, col, scheme):
         if scheme.kind == "categorical":
+            import html
+
+            counts = np.bincount(scheme.codes, minlength=len(scheme.colors))
             rows = []
-            for name, c in list(zip(scheme.labels, scheme.colors))[:14]:
-                rows.append(f"<span style='color:{_hex(c)}'>■</span> {name}")
-            if len(scheme.labels) > 14:
-                rows.append(f"… {len(scheme.labels) - 14} more")
-            self.legend.setText(f"<b>{col}</b><br>" + "<br>".join(rows))
+            for k, (name, c) in enumerate(list(zip(scheme.labels, scheme.colors))[:LEGEND_ROWS]):
+                label = html.escape(name) if name else "unlabeled"
+                rows.append(
+                    f"<span style='color:{_hex(c)}; font-size:14px'>■</span>&nbsp;{label}"
+                    f" <span style='color:#999'>({int(counts[k]):,})</span>"
+                )
+            if len(scheme.labels) > LEGEND_ROWS:
+                rows.append(f"… {len(scheme.labels) - LEGEND_ROWS} more")
+            self.legend.setText(f"<b>{html.escape(col)}</b><br>" + "<br>".join(rows))
         else:
             self._legend_pix = gradient_pixmap(scheme.colors[:64], 120, 10)
             import base64
@@ -778,6 +811,27 @@ class ExplorerWidget(QWidget):
         self.scatter.set_selection(idx)
         self.count_label.setText(f"{idx.size:,} selected")
         self._update_highlight()
+        self._gallery_timer.start()  # the montage follows, once the selection settles
+
+    def update_gallery(self):
+        """Show the crops of the selection (up to 8×8) in the layer's gallery.
+
+        The gallery is the montage layer made by Crop (``"<layer> gallery"``);
+        with no selection it shows crops spread over the whole stack.  Nothing
+        happens when the layer has no crops or its gallery was removed.
+        """
+        layer = self._layer
+        stack = None if layer is None else layer.metadata.get(STACK_KEY)
+        name = None if layer is None else f"{layer.name} gallery"
+        if stack is None or name not in self.viewer.layers or self._row_to_entry is None:
+            return None
+        from napari_ivae._qt.crop import show_gallery
+
+        rows = None
+        if self._selected.size:
+            entries = self._row_to_entry[self._selected[self._selected < len(self._row_to_entry)]]
+            rows = entries[entries >= 0][:64]
+        return show_gallery(self.viewer, layer, stack, rows)
 
     def _update_highlight(self):
         layer = self._layer
@@ -809,6 +863,7 @@ class ExplorerWidget(QWidget):
             border_width_is_relative=True,
             scale=layer.scale,
             translate=layer.translate,
+            units=tuple(layer.units),
             rotate=layer.rotate,
             shear=layer.shear,
             affine=layer.affine,
@@ -962,6 +1017,7 @@ class ExplorerWidget(QWidget):
                 contrast_limits=limits,
                 translate=(float(ext[0, -2]), right),
                 scale=self._layer.scale[-2:],
+                units=tuple(self._layer.units)[-2:],
             )
 
     # ------------------------------------------------------------------ labels
@@ -980,9 +1036,6 @@ class ExplorerWidget(QWidget):
             for v in pd.unique(df["label"].astype(str)):
                 if v and v not in classes:
                     self._add_class_silent(v)
-        if not classes:
-            self._add_class_silent("class 1")
-            self._add_class_silent("class 2")
 
     def _add_class_silent(self, name: str, color: str | None = None):
         classes = self._classes()
@@ -1019,7 +1072,12 @@ class ExplorerWidget(QWidget):
             self.class_list.addItem(item)
             if name == active:
                 self.class_list.setCurrentItem(item)
-        if self.class_list.currentItem() is None and self.class_list.count():
+        if not self._classes():  # a hint instead of placeholder classes
+            hint = QListWidgetItem("No classes yet: select points, then Assign (or Add)")
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            hint.setForeground(QColor("#999"))
+            self.class_list.addItem(hint)
+        if self.class_list.currentItem() is None and self._classes():
             self.class_list.setCurrentRow(0)
         self.class_list.blockSignals(False)
 
@@ -1167,9 +1225,14 @@ class ExplorerWidget(QWidget):
 
     def _assign_active(self):
         name = self.active_class()
-        if name is None:
-            self._notify("Add a class first.", warn=True)
-            return
+        if name is None:  # no class yet: name the first one now
+            if self._selected.size == 0:
+                self._notify("Select points first (lasso or click), then Assign.", warn=True)
+                return
+            default = f"class {len(self._classes()) + 1}"
+            name, ok = QInputDialog.getText(self, "New class", "Class name:", text=default)
+            if not ok or not str(name).strip():
+                return
         self._guard("Assign label", self.assign_label, name)
 
     def _add_dialog(self):
@@ -1199,19 +1262,70 @@ class ExplorerWidget(QWidget):
             self._guard("Remove class", self.remove_class, name)
 
     # ------------------------------------------------------------------ export
-    def export_points(self, path) -> Path:
-        """Write the labeled points (all features, one row per labeled point) as CSV."""
+    def _source_image(self):
+        """The image the explored points were found in (Detect's metadata, else by name)."""
+        from napari.layers import Image
+
+        layer = self._layer
+        name = layer.metadata.get("ivae_image")
+        if name is None:
+            name = layer.name
+            for suffix in (" preview", " walls", " atoms"):
+                name = name.removesuffix(suffix)
+        image = self.viewer.layers[name] if name in self.viewer.layers else None
+        return image if isinstance(image, Image) else None
+
+    def _pixel_size_nm(self):
+        """Pixel size (y, x) in nm of the points' image, or None when uncalibrated."""
+        from napari_ivae.io import pixel_size_nm
+
+        image = self._source_image()
+        if image is not None:
+            size = pixel_size_nm(image)
+            if size is not None:
+                return size
+        layer = image if image is not None else self._layer
+        try:  # a layer with length units (napari/pint): its scale in nm
+            nm = [float((1.0 * u).to("nm").magnitude) for u in tuple(layer.units)[-2:]]
+        except Exception:  # dimensionless pixels, or no length unit
+            return None
+        return tuple(float(s) * f for s, f in zip(tuple(layer.scale)[-2:], nm))
+
+    def points_export_table(self) -> pd.DataFrame:
+        """Every point with all its features (latents included), labelled or not.
+
+        Columns: ``point`` (row), the features (``y, x`` in image pixels; added
+        from the layer's positions when missing), ``y_nm, x_nm`` beside them when
+        the image is calibrated, and ``label`` (``""`` = unlabelled).
+        """
+        from napari_ivae._qt._common import points_table
+        from napari_ivae.io import add_physical_columns
+
         if self._layer is None:
             raise IvaeError("no points layer chosen; choose a Points layer first")
-        df = self._layer.features.copy()
-        labels = self._labels()
-        df["label"] = labels
+        df = self._layer.features.copy().reset_index(drop=True)
+        if not {"y", "x"} <= {str(c) for c in df.columns}:
+            pos = points_table(self._layer, self._source_image())
+            for k, c in enumerate(c for c in ("y", "x", "frame") if c not in df.columns):
+                df.insert(k, c, pos[c].to_numpy())
+        df["label"] = self._labels()
+        df = add_physical_columns(df, self._pixel_size_nm())
         df.insert(0, "point", np.arange(len(df)))
-        df = df[labels != ""]
+        return df
+
+    def export_points(self, path) -> Path:
+        """Write every point with all its features, labelled or not, as CSV.
+
+        See :meth:`points_export_table` for the columns.
+        """
+        df = self.points_export_table()
         if df.empty:
-            raise IvaeError("no labeled points to export; assign a label to a selection first")
+            raise IvaeError(f"layer {self._layer.name!r} has no points to export")
         out = _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
-        self.status.setText(f"Wrote {len(df):,} labeled points to {out.name}")
+        n_lab = int((df["label"] != "").sum())
+        self.status.set_message(
+            f"Wrote {len(df):,} points ({n_lab:,} labelled, {df.shape[1]} columns) to {out.name}"
+        )
         return out
 
     def _mask_layer(self, mask_layer=None) -> Labels:
@@ -1289,13 +1403,14 @@ class ExplorerWidget(QWidget):
             name=name,
             scale=mlayer.scale,
             translate=mlayer.translate,
+            units=tuple(mlayer.units),
             colormap=cmap,
             opacity=0.9,
         )
 
     def _export_points_dialog(self):
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export labeled points", "labels.csv", "CSV (*.csv)"
+            self, "Export points with their latents and labels", "points.csv", "CSV (*.csv)"
         )
         if path:
             self._guard("Export points", self.export_points, path)

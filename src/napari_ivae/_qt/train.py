@@ -6,6 +6,10 @@ finishes or is stopped, the latent table (``z1.., angle, dy, dx, class, p*``) is
 written into the Points layer's ``features`` by ``Stack.index`` (points dropped by
 the crop get NaN; other columns such as ``label`` are kept), and the model is kept
 in ``points_layer.metadata["ivae_model"]`` for the explorer.
+
+While it runs, the status line says what is happening: "Preparing data …"
+until ``fit`` reports ``phase="start"``, then "First batch …", then epoch,
+step, loss and an estimate of the time left (from the steps since the first).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import napari.viewer
 from napari.layers import Points
 from napari.qt.threading import thread_worker
-from qtpy.QtCore import QEvent, Signal
+from qtpy.QtCore import QEvent, QTimer, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -26,11 +30,9 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -39,6 +41,7 @@ from napari_ivae._qt._common import (
     MODEL_KEY,
     STACK_KEY,
     LayerCombo,
+    StatusLabel,
     bus,
     guarded,
     guarded_gen,
@@ -46,13 +49,25 @@ from napari_ivae._qt._common import (
     join_latent,
     notify_errors,
     report,
+    scroll_layout,
     set_features,
     show_info,
     show_warning,
     stop_worker_on_destroy,
 )
 
-__all__ = ["TrainWidget"]
+__all__ = ["TrainWidget", "format_duration"]
+
+
+def format_duration(seconds: float) -> str:
+    """A rough, readable duration: "40 s", "3 min", "1 h 5 min"."""
+    s = max(0.0, float(seconds))
+    if s < 60:
+        return f"{max(1, round(s / 5) * 5) if s >= 10 else max(1, round(s))} s"
+    m = round(s / 60)
+    if m < 60:
+        return f"{m} min"
+    return f"{m // 60} h {m % 60} min" if m % 60 else f"{m // 60} h"
 
 
 def _preload_torch() -> None:
@@ -183,8 +198,7 @@ class TrainWidget(QWidget):
         self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)
         self.points_combo.setToolTip("Points layer whose sub-images (from Crop) are used.")
         self.points_combo.layer_changed.connect(self._update_stack_info)
-        self.stack_info = QLabel("")
-        self.stack_info.setWordWrap(True)
+        self.stack_info = StatusLabel()
 
         self.kind = QComboBox()
         self.kind.addItems(KINDS)
@@ -235,8 +249,12 @@ class TrainWidget(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLabel()
+        self._phase = ""  # "prepare", "first batch", "train" while training
+        self._ref: tuple[float, int] | None = None  # (time, steps done) of the first step
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._on_tick)
 
         pg.setConfigOptions(antialias=True)
         self.plot = pg.PlotWidget()
@@ -267,7 +285,7 @@ class TrainWidget(QWidget):
 
         top = QFormLayout()
         top.addRow("Points", self.points_combo)
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         layout.addLayout(top)
         layout.addWidget(self.stack_info)
         layout.addWidget(box)
@@ -356,7 +374,8 @@ class TrainWidget(QWidget):
         if self.is_running:
             show_warning("Train: training is already running; press Stop before starting again.")
             return None
-        with notify_errors("Train"):
+        self.status.clear_error()
+        with notify_errors("Train", self.status):
             points = self.points_combo.value
             stack = _stack_of(points)
             mc, settings = self._settings()
@@ -371,9 +390,9 @@ class TrainWidget(QWidget):
         self._points, self._stack, self._last = points, stack, None
         self._curve_x, self._curve_y = [], []
         self.curve.setData([], [])
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status.setText(f"Training {mc.kind} on {len(stack.index):,} sub-images …")
+        self.progress.setRange(0, 0)  # busy until the first step: "0 %" would look stuck
+        self._what = f"{mc.kind} on {len(stack.index):,} sub-images"
+        self._phase, self._ref = "prepare", None
         worker = thread_worker(guarded_gen, start_thread=False)(_train_job(stack, mc, settings))
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_trained)
@@ -382,6 +401,8 @@ class TrainWidget(QWidget):
         self.worker = worker
         self._training = True
         self._t0 = time.perf_counter()
+        self._show_phase()
+        self._tick.start()
         # Long-lived napari/torch objects out of the cyclic GC while training: a full
         # collection triggered in the training thread would hold the GIL (and so the
         # GUI) for up to a second.  Undone when training ends.
@@ -401,6 +422,9 @@ class TrainWidget(QWidget):
             return
         gc.unfreeze()
         self._training = False
+        self._tick.stop()
+        if self.progress.maximum() == 0:  # ended before the first step: not "busy" any more
+            self.progress.setRange(0, 1)
         self._update_buttons()
 
     def _on_encode_finished(self) -> None:
@@ -412,11 +436,47 @@ class TrainWidget(QWidget):
     def stop(self) -> None:
         """Ask the training worker to stop at its next progress report."""
         if self.worker is not None and self._training:
+            self._phase = "stopping"
             self.status.setText("Stopping …")
             self.worker.quit()
 
+    def _show_phase(self) -> None:
+        """Status while no step is done yet: what is happening and for how long."""
+        took = time.perf_counter() - self._t0
+        if self._phase == "prepare":
+            text = f"Preparing data and building the {self._what} model … {took:.0f} s"
+        elif self._phase == "first batch":
+            text = f"Model ready; first batch of {self._what} … {took:.0f} s"
+        else:
+            return
+        self.status.set_message(text)
+
+    def _on_tick(self) -> None:
+        if not self._training:
+            self._tick.stop()
+            return
+        self._show_phase()
+
+    def eta(self, p: Any) -> float | None:
+        """Seconds left, from the pace of the steps since the first one (None: too early)."""
+        done = (p.epoch - 1) * p.n_steps + p.step
+        now = time.perf_counter()
+        if self._ref is None:
+            self._ref = (now, done)
+            return None
+        t_ref, done_ref = self._ref
+        if done <= done_ref or now - t_ref < 0.2:
+            return None
+        total = p.n_epochs * p.n_steps
+        return (total - done) * (now - t_ref) / (done - done_ref)
+
     def _on_progress(self, p: Any) -> None:
+        if getattr(p, "phase", "train") == "start":
+            self._phase = "first batch"
+            self._show_phase()
+            return
         self._last = p
+        self._phase = "train"
         total = max(1, p.n_epochs * p.n_steps)
         done = (p.epoch - 1) * p.n_steps + p.step
         if self.progress.maximum() != total:
@@ -425,16 +485,22 @@ class TrainWidget(QWidget):
         self._curve_x.append(p.epoch - 1 + p.step / max(1, p.n_steps))
         self._curve_y.append(float(p.loss))
         self.curve.setData(self._curve_x, self._curve_y)
-        self.status.setText(
-            f"Epoch {p.epoch}/{p.n_epochs} · step {p.step}/{p.n_steps} · loss {p.loss:.4g} · "
-            f"{p.samples_per_s:,.0f} samples/s · {p.elapsed:.0f} s"
+        left = self.eta(p)
+        when = "estimating the time left" if left is None else f"about {format_duration(left)} left"
+        if done >= total:
+            when = "encoding the sub-images …"
+        self.status.set_message(
+            f"Epoch {p.epoch}/{p.n_epochs} · step {p.step}/{p.n_steps} · loss {p.loss:.4g} · {when}"
         )
-        self.status.setToolTip("\n".join(f"{k}: {v:.4g}" for k, v in p.terms.items()))
+        self.status.setToolTip(
+            f"{p.samples_per_s:,.0f} samples/s · {p.elapsed:.0f} s\n"
+            + "\n".join(f"{k}: {v:.4g}" for k, v in p.terms.items())
+        )
 
     def _on_trained(self, out: Any) -> None:
         self._training = False  # the worker is done; its `finished` may come later
-        if report(out, "Train"):
-            self.status.setText(f"Failed: {out.message}")
+        self._tick.stop()
+        if report(out, "Train", self.status):
             return
         result, latent = out
         self.model, self.history = result.model, list(result.history)
@@ -444,6 +510,7 @@ class TrainWidget(QWidget):
         self._write(self._points, self._stack, latent, f"Trained in {took:.0f} s")
 
     def _on_aborted(self) -> None:
+        self._tick.stop()
         model = getattr(self._last, "model", None)
         if model is None:
             self.status.setText("Stopped before the first step; nothing written.")
@@ -461,7 +528,8 @@ class TrainWidget(QWidget):
         if self.is_running:
             show_warning("Train: wait for the running job to finish (or Stop it) first.")
             return None
-        with notify_errors("Encode"):
+        self.status.clear_error()
+        with notify_errors("Encode", self.status):
             if self.model is None:
                 raise ValueError("no model yet: train one or load a saved model first")
             points = points if points is not None else self.points_combo.value
@@ -483,13 +551,12 @@ class TrainWidget(QWidget):
 
     def _on_encoded(self, outcome: Any) -> None:
         self._encoding = False  # the worker is done; its `finished` may come later
-        if report(outcome, "Encode"):
-            self.status.setText(f"Failed: {outcome.error.message}")
+        if report(outcome, "Encode", self.status):
             return
         self._write(self._points, self._stack, outcome.value, self._note)
 
     def _write(self, points: Points, stack: Any, latent: Any, note: str) -> None:
-        with notify_errors("Train"):
+        with notify_errors("Train", self.status):
             if points not in self.viewer.layers:
                 raise ValueError(f"points layer {points.name!r} was removed; nothing written")
             table = join_latent(points.features, latent, stack.index)
@@ -516,7 +583,8 @@ class TrainWidget(QWidget):
                 return None
         from napari_ivae.train import save_model
 
-        with notify_errors("Save model"):
+        self.status.clear_error()
+        with notify_errors("Save model", self.status):
             try:
                 save_model(path, self.model, self.history)
             except OSError as err:
@@ -539,7 +607,8 @@ class TrainWidget(QWidget):
                 return None
         from napari_ivae.train import load_model
 
-        with notify_errors("Load model"):
+        self.status.clear_error()
+        with notify_errors("Load model", self.status):
             model, history = load_model(path)
             self.model, self.history = model, list(history)
             c = model.config
