@@ -55,7 +55,14 @@ class PFMSample:
         Every parameter used, with random choices resolved (``phase_offset``,
         drift direction, ...).
     phase_background : np.ndarray
-        (Y, X) float32, unwrapped ``offset + drift + line offsets`` in ``units``.
+        (Y, X) float32, unwrapped ``offset + drift + line offsets`` in ``units``
+        (tip-change band offsets included).
+    noisy : np.ndarray or None
+        (Y, X) bool, pixels whose phase carries no domain information (noisy
+        patches, glitched scan lines); None when the simulation has none.
+    dots : np.ndarray or None
+        (N, 4) float64 rows ``y, x, radius, sign`` of the small dot domains
+        that were added (``sign`` = their polarisation), None when none.
     """
 
     amplitude: np.ndarray
@@ -64,6 +71,8 @@ class PFMSample:
     walls: np.ndarray
     params: dict = field(default_factory=dict)
     phase_background: np.ndarray | None = None
+    noisy: np.ndarray | None = None
+    dots: np.ndarray | None = None
 
 
 @dataclass
@@ -247,6 +256,65 @@ def _gain_field(shape: tuple[int, int], variation: float, seed: int | None) -> n
     return np.clip(1.0 + variation * f, 0.2, None)
 
 
+def _artefact_rng(seed: int | None, k: int) -> np.random.Generator:
+    """The random stream of artefact ``k`` (1: dots, 2: noisy patches, 3: lines, 4: tip bands).
+
+    Each optional artefact draws from its own stream, so switching one on
+    leaves the domains, noise and other artefacts of a seed unchanged.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(k + 1)[k])
+
+
+def _add_dots(
+    domains: np.ndarray, n: int, radius: tuple[float, float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Small discs of the opposite polarisation, inside domains, apart from walls and each other.
+
+    Returns the new domain map and the (N, 4) rows ``y, x, radius, sign``
+    (fewer than ``n`` when the image has no room left).
+    """
+    h, w = domains.shape
+    out = domains.copy()
+    dist = wall_distance(domains)
+    yy, xx = np.mgrid[0:h, 0:w]
+    dots: list[tuple[float, float, float, float]] = []
+    for _ in range(60 * n):
+        if len(dots) >= n:
+            break
+        r = float(rng.uniform(*radius))
+        cy, cx = rng.uniform(r + 2, h - r - 3), rng.uniform(r + 2, w - r - 3)
+        iy, ix = round(cy), round(cx)
+        if not (0 <= iy < h and 0 <= ix < w) or dist[iy, ix] < r + 4:
+            continue
+        if any(np.hypot(cy - d[0], cx - d[1]) < r + d[2] + 6 for d in dots):
+            continue
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+        sign = -int(domains[iy, ix])
+        out[disc] = sign
+        dots.append((float(cy), float(cx), r, float(sign)))
+    return out, np.asarray(dots, dtype=np.float64).reshape(-1, 4)
+
+
+def _noisy_patches(
+    shape: tuple[int, int], n: int, size: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Union of ``n`` irregular blobs about ``size`` px across (bool mask)."""
+    h, w = shape
+    mask = np.zeros(shape, dtype=bool)
+    if n <= 0:
+        return mask
+    yy, xx = np.mgrid[0:h, 0:w]
+    rough = _smooth_field(shape, max(size / 4.0, 2.0), rng)
+    for _ in range(n):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        a, b = size / 2.0 * rng.uniform(0.5, 1.5, 2)
+        t = rng.uniform(0, np.pi)
+        u = (yy - cy) * np.cos(t) + (xx - cx) * np.sin(t)
+        v = -(yy - cy) * np.sin(t) + (xx - cx) * np.cos(t)
+        mask |= (u / a) ** 2 + (v / b) ** 2 + 0.35 * rough <= 1.0
+    return mask
+
+
 def _wrap_deg(phase: np.ndarray) -> np.ndarray:
     return (phase + 180.0) % 360.0 - 180.0
 
@@ -277,6 +345,13 @@ def simulate_pfm(
     amplitude_gain: float = 1.0,
     amplitude_variation: float = 0.0,
     amplitude_asymmetry: float = 0.0,
+    dots: int = 0,
+    dot_radius: tuple[float, float] = (2.0, 6.0),
+    noisy_patches: int = 0,
+    patch_size: float = 24.0,
+    patch_noise: float = 120.0,
+    line_glitches: int = 0,
+    tip_bands: int = 0,
     units: Units = "deg",
     seed: int = 0,
 ) -> PFMSample:
@@ -323,18 +398,42 @@ def simulate_pfm(
     amplitude_asymmetry : float
         Relative amplitude difference between the domains: +1 domains get
         ``1 + a/2``, −1 domains ``1 - a/2``; 0 = equal.
+    dots : int
+        Number of small dot domains (discs of the opposite polarisation, as
+        the nanodomains of real films) added inside the domains, at least
+        4 px from walls and 6 px apart (fewer when there is no room); their
+        centres, radii and signs are returned in ``PFMSample.dots``.
+    dot_radius : tuple of float
+        Range (px) of the dots' radii, drawn uniformly; 1 ≤ low ≤ high ≤ 50.
+    noisy_patches : int
+        Number of noisy patches: irregular blobs about ``patch_size`` px
+        across where the response is weak (amplitude × 0.25) and the phase
+        noise is ``patch_noise``; marked in ``PFMSample.noisy``.
+    patch_size : float
+        Typical size of a noisy patch in pixels (2–1000).
+    patch_noise : float
+        Standard deviation (degrees, 0–360) of the phase noise in the noisy
+        patches; 120° leaves almost no domain information.
+    line_glitches : int
+        Number of glitched scan lines (a piece of a row, a quarter to all of
+        its length, with a random phase and amplitude), marked in ``noisy``.
+    tip_bands : int
+        Number of tip-change bands: runs of 4–12 % of the rows with an extra
+        phase offset (60–300°, part of ``phase_background``), a lower
+        amplitude gain (0.3–0.7) and twice the phase noise.
     units : {"deg", "rad"}
         Units of ``phase`` and ``phase_background``.
     seed : int
         Seed of the random generator.  The options that are off by default
-        (``amplitude_variation``) draw from their own stream, so switching them
-        on leaves the domains and noise of a seed unchanged.
+        (``amplitude_variation``, ``dots``, ``noisy_patches``,
+        ``line_glitches``, ``tip_bands``) draw from their own streams, so
+        switching them on leaves the domains and noise of a seed unchanged.
 
     Returns
     -------
     PFMSample
         ``amplitude``, ``phase``, ``domains``, ``walls``, ``params``,
-        ``phase_background``.
+        ``phase_background``, ``noisy``, ``dots``.
     """
     check_choice("units", units, UNITS)
     check_choice("domain_shape", domain_shape, DOMAIN_SHAPES)
@@ -350,6 +449,17 @@ def simulate_pfm(
     check_range("scanline_noise", scanline_noise, low=0.0, high=90.0)
     check_range("amplitude_noise", amplitude_noise, low=0.0, high=1.0)
     check_range("amplitude_gain", amplitude_gain, low=0.0, low_inclusive=False)
+    check_range("dots", dots, low=0, high=10_000)
+    check_range("noisy_patches", noisy_patches, low=0, high=1000)
+    check_range("line_glitches", line_glitches, low=0, high=10_000)
+    check_range("tip_bands", tip_bands, low=0, high=100)
+    check_range("patch_size", patch_size, low=2.0, high=1000.0)
+    check_range("patch_noise", patch_noise, low=0.0, high=360.0)
+    if len(dot_radius) != 2 or not 1.0 <= float(dot_radius[0]) <= float(dot_radius[1]) <= 50.0:
+        raise IvaeError(
+            f"dot_radius={tuple(dot_radius)!r} is out of range; expected (low, high) "
+            "with 1 ≤ low ≤ high ≤ 50 pixels"
+        )
     rng = np.random.default_rng(seed)
     h, w = int(shape[0]), int(shape[1])
     if phase_offset is None:
@@ -358,6 +468,10 @@ def simulate_pfm(
     domains = random_domains(
         (h, w), domain_size, rng, up_fraction=float(up_fraction), domain_shape=domain_shape
     )
+    dot_table = None
+    if dots > 0:
+        radius = (float(dot_radius[0]), float(dot_radius[1]))
+        domains, dot_table = _add_dots(domains, int(dots), radius, _artefact_rng(seed, 1))
     amp, phase, background = _render_pfm(
         domains,
         rng,
@@ -393,6 +507,29 @@ def simulate_pfm(
         "units": units,
         "seed": seed,
     }
+    noisy = None
+    if noisy_patches or line_glitches or tip_bands:
+        amp, phase, background, noisy = _add_artefacts(
+            amp,
+            phase,
+            background,
+            seed=seed,
+            noise=float(noise),
+            noisy_patches=int(noisy_patches),
+            patch_size=float(patch_size),
+            patch_noise=float(patch_noise),
+            line_glitches=int(line_glitches),
+            tip_bands=int(tip_bands),
+        )
+        params.update(
+            noisy_patches=int(noisy_patches),
+            patch_size=float(patch_size),
+            patch_noise=float(patch_noise),
+            line_glitches=int(line_glitches),
+            tip_bands=int(tip_bands),
+        )
+    if dots > 0:
+        params.update(dots=int(dots), dot_radius=(float(dot_radius[0]), float(dot_radius[1])))
     bg = background if units == "deg" else np.deg2rad(background)
     return PFMSample(
         amplitude=amp.astype(np.float32),
@@ -401,7 +538,57 @@ def simulate_pfm(
         walls=domain_walls(domains),
         params=params,
         phase_background=bg.astype(np.float32),
+        noisy=noisy,
+        dots=dot_table,
     )
+
+
+def _add_artefacts(
+    amp: np.ndarray,
+    phase: np.ndarray,
+    background: np.ndarray,
+    *,
+    seed: int | None,
+    noise: float,
+    noisy_patches: int,
+    patch_size: float,
+    patch_noise: float,
+    line_glitches: int,
+    tip_bands: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy patches, glitched scan lines and tip-change bands (degrees); the ``noisy`` mask."""
+    h, w = phase.shape
+    amp, phase, background = amp.copy(), phase.copy(), background.copy()
+    noisy = np.zeros((h, w), dtype=bool)
+    if tip_bands:
+        rng = _artefact_rng(seed, 4)
+        for _ in range(tip_bands):
+            hb = min(max(2, round(rng.uniform(0.04, 0.12) * h)), h)
+            r0 = int(rng.integers(0, h - hb + 1))
+            rows = slice(r0, r0 + hb)
+            off = rng.uniform(60.0, 300.0)
+            # twice the phase noise in the band: add sqrt(3) x noise in quadrature
+            phase[rows] += off + np.sqrt(3.0) * noise * rng.standard_normal((hb, w))
+            background[rows] += off
+            amp[rows] *= rng.uniform(0.3, 0.7)
+    if noisy_patches:
+        rng = _artefact_rng(seed, 2)
+        patch = _noisy_patches((h, w), noisy_patches, patch_size, rng)
+        k = int(patch.sum())
+        phase[patch] += patch_noise * rng.standard_normal(k)
+        amp[patch] = amp[patch] * 0.25 * np.abs(1.0 + 0.3 * rng.standard_normal(k))
+        noisy |= patch
+    if line_glitches:
+        rng = _artefact_rng(seed, 3)
+        for _ in range(line_glitches):
+            r = int(rng.integers(0, h))
+            n = int(rng.integers(max(w // 4, 1), w + 1))
+            c0 = int(rng.integers(0, w - n + 1))
+            cols = slice(c0, c0 + n)
+            phase[r, cols] = rng.uniform(-180.0, 180.0, n)
+            amp[r, cols] = np.abs(amp[r, cols] * rng.uniform(0.0, 3.0, n))
+            noisy[r, cols] = True
+    return amp, phase, background, noisy
 
 
 def simulate_switching(
