@@ -170,21 +170,57 @@ class StatusLabel(QLabel):
             self.set_message("")
 
 
-def scroll_layout(widget: QWidget, *, margins: int = 4) -> QVBoxLayout:
-    """Give ``widget`` a scroll area and return the layout to fill inside it.
+class _VerticalScrollArea(QScrollArea):
+    """A scroll area that scrolls only vertically: as wide as its content, any height.
+
+    Its size hint is the content's, so a dock shares the window's height among
+    panels by what they hold; its minimum height is small, so panels never
+    overlap; its minimum width is the content's, so nothing is cut at the side.
+    """
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        from qtpy.QtCore import QEvent
+
+        if obj is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the content changed size: so does the hint
+        return super().eventFilter(obj, event)
+
+    def sizeHint(self) -> Any:
+        hint = self.widget().sizeHint() if self.widget() is not None else super().sizeHint()
+        hint.setWidth(hint.width() + self._bar())
+        return hint
+
+    def minimumSizeHint(self) -> Any:
+        hint = super().minimumSizeHint()
+        if self.widget() is not None:
+            hint.setWidth(self.widget().minimumSizeHint().width() + self._bar())
+        hint.setHeight(min(hint.height(), 80))
+        return hint
+
+
+def scroll_layout(widget: QWidget, *, margins: int = 4, grow: bool = False) -> QVBoxLayout:
+    """Give ``widget`` a (vertical) scroll area and return the layout to fill inside it.
 
     Docked in napari beside other panels, a widget then never asks for more
     height than the window has (panels would overlap or be cut); when there is
-    too little room a vertical scroll bar appears instead.
+    too little room a vertical scroll bar appears instead.  Without ``grow``
+    the widget takes no more height than its content needs, leaving the rest
+    of the dock to panels that ``grow`` (the explorer's plot).
     """
+    if not grow:  # at most the content's height (napari adds no stretch: the area expands)
+        widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
     outer = QVBoxLayout(widget)
     outer.setContentsMargins(0, 0, 0, 0)
-    area = QScrollArea(widget)
+    area = _VerticalScrollArea(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     inner = QWidget()
     area.setWidget(inner)
+    inner.installEventFilter(area)
     outer.addWidget(area)
     layout = QVBoxLayout(inner)
     layout.setContentsMargins(margins, margins, margins, margins)

@@ -230,7 +230,7 @@ def show_gallery(
         the first 64, spread over the stack.
     image : Image, optional
         The image the crops were cut from: the gallery is placed below it, at a
-        zoom that makes it about as wide as the image.  When the gallery exists
+        zoom that makes it three quarters as wide as the image.  When the gallery exists
         already, it keeps its place.
 
     Returns
@@ -255,7 +255,7 @@ def show_gallery(
         height, width = shape[-2], shape[-1]
         sy, sx = (float(v) for v in image.scale[-2:])
         ty, tx = (float(v) for v in image.translate[-2:])
-        zoom = max(1.0, 0.75 * width / max(data.shape[1], 1))
+        zoom = 0.75 * width / max(data.shape[1], 1)  # three quarters of the image's width
         half = (zoom - 1.0) / 2.0  # napari centres pixels on the grid: align the edges
         place = dict(
             scale=(sy * zoom, sx * zoom),

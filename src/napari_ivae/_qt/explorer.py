@@ -208,7 +208,7 @@ class ExplorerWidget(QWidget):
     # ------------------------------------------------------------------ UI
     def _build_ui(self):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
-        outer = scroll_layout(self)
+        outer = scroll_layout(self, grow=True)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -299,7 +299,6 @@ class ExplorerWidget(QWidget):
         self.manifold_button.clicked.connect(lambda: self.show_manifold())
         col.addWidget(self.manifold_button)
         row.addLayout(col, 1)
-        info.setMinimumHeight(120)
         split.addWidget(info)
 
         split.addWidget(self._build_label_box())
@@ -649,6 +648,7 @@ class ExplorerWidget(QWidget):
             if len(scheme.labels) > LEGEND_ROWS:
                 rows.append(f"… {len(scheme.labels) - LEGEND_ROWS} more")
             self.legend.setText(f"<b>{html.escape(col)}</b><br>" + "<br>".join(rows))
+            self._fit_legend(len(rows) + 1)
         else:
             self._legend_pix = gradient_pixmap(scheme.colors[:64], 120, 10)
             import base64
@@ -665,6 +665,13 @@ class ExplorerWidget(QWidget):
                 f"<b>{col}</b>{cyc}<br><img src='data:image/png;base64,{b64}'><br>"
                 f"{scheme.vmin:.3g} … {scheme.vmax:.3g}"
             )
+            self._fit_legend(3)
+
+    def _fit_legend(self, lines: int):
+        """Keep room for every legend line: the splitter never squeezes it under the plot."""
+        self.legend.setMinimumHeight(
+            int(lines * self.legend.fontMetrics().lineSpacing() * 1.15) + 6
+        )
 
     def _on_features_changed(self, event=None):
         if self._updating or self._layer is None:

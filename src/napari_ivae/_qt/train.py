@@ -444,9 +444,9 @@ class TrainWidget(QWidget):
         """Status while no step is done yet: what is happening and for how long."""
         took = time.perf_counter() - self._t0
         if self._phase == "prepare":
-            text = f"Preparing data and building the {self._what} model … {took:.0f} s"
+            text = f"Preparing data, building the model ({self._what}) … {took:.0f} s"
         elif self._phase == "first batch":
-            text = f"Model ready; first batch of {self._what} … {took:.0f} s"
+            text = f"Model ready; first batch ({self._what}) … {took:.0f} s"
         else:
             return
         self.status.set_message(text)
