@@ -1,6 +1,8 @@
 """Render screenshots of the napari-ivae widgets in use into ``docs/images/``.
 
-A full session per dataset, driven through the dock widgets' own controls:
+A full session per dataset, the way a user takes it (File > Open / Open Sample,
+every widget from the Plugins menu, the defaults it picks), driven through the
+dock widgets' own controls:
 Detect (walls, gaussian) → Crop → Train (rVAE, live loss curve) → Explore
 (lasso selection and its highlight in the image; the latent manifold and a
 decoded point of latent space) → Label (two classes, points
@@ -15,6 +17,7 @@ real PFM file from ``../shared/data/real`` (skipped when absent).
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,23 +69,26 @@ def _only(docks: dict, keep: str) -> None:
         dock.setVisible(name == keep)
 
 
-def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, stride: int) -> None:
-    """Run detect → crop → train → explore → label on the open PFM layers and screenshot each."""
+def _dock(viewer, docks: dict, name: str):
+    """Open ``name`` from the Plugins menu (as a user does) and show only that dock."""
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-ivae", name)
+    docks[name] = dock
+    _only(docks, name)
+    return widget
+
+
+def session(viewer, tag: str, *, epochs: int, window: int, stride: int) -> None:
+    """Run detect → crop → train → explore → label → save on the open PFM layers, screenshot each.
+
+    Every widget comes from the Plugins menu and keeps the defaults it picks
+    from the channel roles (walls from phase + amplitude, crop amplitude + phase).
+    """
     from scipy.spatial import ConvexHull
 
-    from napari_ivae._qt.crop import CropWidget
-    from napari_ivae._qt.detect import DetectWidget
-    from napari_ivae._qt.explorer import ExplorerWidget
-    from napari_ivae._qt.train import TrainWidget
-
     docks = {}
+    viewer.scale_bar.visible = True
     # 1 detect --------------------------------------------------------------
-    det = DetectWidget(viewer)
-    docks["detect"] = viewer.window.add_dock_widget(det, name="1 Detect", area="right")
-    _only(docks, "detect")
-    det.task = "walls"
-    det.phase_combo.value = phase
-    det.amplitude_combo.value = amplitude
+    det = _dock(viewer, docks, "1 Detect")
     det.wall_method.setCurrentText("gaussian")
     det.stride.setValue(stride)
     _wait(det.run())
@@ -94,35 +100,24 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     _shot(viewer, f"{tag}_1_detect")
 
     # 2 crop ----------------------------------------------------------------
-    crop = CropWidget(viewer)
-    docks["crop"] = viewer.window.add_dock_widget(crop, name="2 Crop", area="right")
-    _only(docks, "crop")
+    crop = _dock(viewer, docks, "2 Crop")
     crop.points_combo.value = points
-    crop.images_list.value = [amplitude, phase]
     crop.window.setValue(window)
     stack = crop.run()
     if stack is None:
         raise RuntimeError("crop failed")
-    gallery = [lay for lay in viewer.layers if "gallery" in lay.name.lower()]
-    for lay in gallery:  # show the gallery (below the image) with a readable contrast
-        sample = np.asarray(lay.data[: min(len(lay.data), 200)])
-        lo, hi = np.percentile(sample, [1, 99])
-        lay.contrast_limits = (float(lo), float(hi))
     viewer.reset_view()
     _shot(viewer, f"{tag}_2_crop")
-    for lay in gallery:  # the gallery (a 3-D stack) is not needed any more
-        viewer.layers.remove(lay)
+    for lay in [lay for lay in viewer.layers if "gallery" in lay.name.lower()]:
+        viewer.layers.remove(lay)  # the gallery is not needed any more
     viewer.reset_view()
 
     # 3 train ---------------------------------------------------------------
-    train = TrainWidget(viewer)
-    docks["train"] = viewer.window.add_dock_widget(train, name="3 Train", area="right")
-    _only(docks, "train")
+    train = _dock(viewer, docks, "3 Train")
     train.points_combo.value = points
     train.kind.setCurrentText("rvae")
     train.latent_dim.setValue(2)
     train.epochs.setValue(epochs)
-    train.batch_size.setValue(64)
     t0 = time.perf_counter()
     _wait(train.start())
     _settle(viewer, 1.0)
@@ -133,9 +128,7 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     _shot(viewer, f"{tag}_3_train")
 
     # 4 explore -------------------------------------------------------------
-    ex = ExplorerWidget(viewer)
-    docks["explore"] = viewer.window.add_dock_widget(ex, name="4 Explore and label", area="right")
-    _only(docks, "explore")
+    ex = _dock(viewer, docks, "4 Explore and label")
     ex.set_layer(points)
     ex.set_axes("z1", "z2")
     ex.set_color_by("angle")
@@ -167,8 +160,6 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     viewer.reset_view()
 
     # 5 label ---------------------------------------------------------------
-    ex.rename_class("class 1", "type A")
-    ex.rename_class("class 2", "type B")
     ex.assign_label("type A")
     low = np.flatnonzero(ok)[zf[:, 0] <= np.percentile(zf[:, 0], 30)]
     ex.select_indices(low)
@@ -187,6 +178,12 @@ def session(viewer, tag: str, phase, amplitude, *, epochs: int, window: int, str
     viewer.layers.selection.active = lab
     _shot(viewer, f"{tag}_5_labels")
 
+    # 6 save the session ----------------------------------------------------
+    ses = _dock(viewer, docks, "5 Session")
+    out = Path(tempfile.mkdtemp()) / f"{tag}.ivaesession"
+    ses.save(out)
+    _shot(viewer, f"{tag}_6_session")
+
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -196,26 +193,13 @@ def main(argv=None) -> None:
 
     import napari
 
-    from napari_ivae.io import read
-    from napari_ivae.sample_data import pfm_sample
-
     OUT.mkdir(parents=True, exist_ok=True)
 
     if args.only in (None, "sample"):
         viewer = napari.Viewer(title="napari-ivae — simulated PFM sample")
         viewer.window.resize(1600, 1000)
-        layers = {}
-        for data, kwargs, _kind in pfm_sample():
-            layers[kwargs["name"]] = viewer.add_image(data, **kwargs)
-        session(
-            viewer,
-            "pfm_sample",
-            layers["Phase"],
-            layers["Amplitude"],
-            epochs=args.epochs,
-            window=24,
-            stride=4,
-        )
+        viewer.open_sample("napari-ivae", "pfm")  # File > Open Sample > napari-ivae
+        session(viewer, "pfm_sample", epochs=args.epochs, window=24, stride=4)
         viewer.close()
 
     if args.only in (None, "real"):
@@ -225,21 +209,8 @@ def main(argv=None) -> None:
             return
         viewer = napari.Viewer(title=f"napari-ivae — {path.name} (real PFM, PbTiO3)")
         viewer.window.resize(1600, 1000)
-        layers = {}
-        for img in read(path):
-            data, kwargs, _kind = img.to_layer_data()
-            layers[img.role] = viewer.add_image(data, **kwargs)
-            if img.role not in ("phase", "amplitude"):
-                layers[img.role].visible = False
-        session(
-            viewer,
-            "pfm_real",
-            layers["phase"],
-            layers["amplitude"],
-            epochs=args.epochs,
-            window=24,
-            stride=4,
-        )
+        viewer.open(str(path), plugin="napari-ivae")  # File > Open
+        session(viewer, "pfm_real", epochs=args.epochs, window=24, stride=4)
         viewer.close()
 
 

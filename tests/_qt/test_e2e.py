@@ -1,8 +1,18 @@
-"""End to end through the dock widgets, as a user would click it.
+"""End to end, the way a user takes it: File > Open (or Open Sample), the Plugins menu.
 
-PFM: sample → walls (gaussian) → wall points → crop → rVAE (2 epochs, worker) →
-features → explorer lasso → highlight layer → label → export.
-STEM: sample → atoms (log) → crop → jrVAE (2 epochs) → the same.
+Every widget is opened from the Plugins menu (``add_plugin_dock_widget``),
+every file through the plugin's reader (``viewer.open(..., plugin=...)``),
+and the defaults the widgets pick from the files' channel roles are used as a
+user gets them. Each run goes Detect → Crop → Train (background worker) →
+Explore (lasso, highlight) → label → export → save session → reopen, and
+checks that nothing was lost on the way back.
+
+- the real Asylum ``.ibw`` (PFM, 6 channels, 5 µm): walls, rVAE;
+- the real Gatan ``.dm3`` (STEM survey, uncalibrated): atoms, jrVAE;
+- the simulated PFM sample from File > Open Sample.
+
+Waits are on signals (with generous timeouts that only guard against hangs),
+never fixed sleeps, so the tests hold on a busy machine.
 """
 
 from __future__ import annotations
@@ -13,31 +23,17 @@ import pytest
 from matplotlib.path import Path as MplPath
 
 from napari_ivae._qt._common import MODEL_KEY, STACK_KEY
-from napari_ivae._qt.crop import CropWidget
-from napari_ivae._qt.detect import DetectWidget
-from napari_ivae._qt.train import TrainWidget
 
 pytestmark = pytest.mark.gui
 
-TIMEOUT = 60_000
+PLUGIN = "napari-ivae"
+#: a guard against a hang, not a sleep: the waits return as soon as the signal comes
+TIMEOUT = 600_000
+STEPS = ("1 Detect", "2 Crop", "3 Train", "4 Explore and label", "5 Session")
 
 
-def _add_sample(viewer, layer_tuples):
-    out = []
-    for data, kwargs, kind in layer_tuples:
-        assert kind == "image"
-        out.append(viewer.add_image(data, **kwargs))
-    return out
-
-
-def _dock_all(viewer):
-    from napari_ivae._qt.explorer import ExplorerWidget
-
-    widgets = [DetectWidget(viewer), CropWidget(viewer), TrainWidget(viewer)]
-    widgets.append(ExplorerWidget(viewer))
-    for wdg in widgets:
-        viewer.window.add_dock_widget(wdg, name=type(wdg).__name__)
-    return widgets
+def _open_docks(viewer) -> dict:
+    return {name: viewer.window.add_plugin_dock_widget(PLUGIN, name)[1] for name in STEPS}
 
 
 def _detect(det, qtbot):
@@ -52,13 +48,12 @@ def _detect(det, qtbot):
     return layer
 
 
-def _train(tr, qtbot, kind, classes=None):
+def _train(tr, qtbot, kind, classes=None, epochs=2):
     tr.kind.setCurrentText(kind)
     if classes:
         tr.classes.setValue(classes)
     tr.latent_dim.setValue(2)
-    tr.epochs.setValue(2)
-    tr.batch_size.setValue(64)
+    tr.epochs.setValue(epochs)
     tr.start_thread = False
     worker = tr.start()
     assert worker is not None
@@ -67,16 +62,15 @@ def _train(tr, qtbot, kind, classes=None):
     with qtbot.waitSignal(tr.features_written, timeout=TIMEOUT):
         worker.start()
     qtbot.waitUntil(lambda: not tr.is_running, timeout=TIMEOUT)
-    assert reports and reports[-1].epoch == 2
+    assert reports and reports[-1].epoch == epochs
     return reports
 
 
-def _lasso_label_export(ex, points, qtbot, tmp_path, name):
+def _lasso_label_export(ex, points, tmp_path, name):
     """Lasso the left half of the (z1, z2) cloud, label it, export; check every step."""
     ex.set_layer(points)
     ex.set_axes("z1", "z2")
-    feats = points.features
-    z = feats[["z1", "z2"]].to_numpy()
+    z = points.features[["z1", "z2"]].to_numpy()
     finite = np.isfinite(z).all(axis=1)
     zf = z[finite]
     mid = float(np.median(zf[:, 0]))
@@ -86,7 +80,6 @@ def _lasso_label_export(ex, points, qtbot, tmp_path, name):
     assert 0 < len(expected) < finite.sum()
 
     selected = ex.lasso(poly)
-
     np.testing.assert_array_equal(np.sort(selected), expected)
     hl = ex.highlight_layer
     assert hl is not None and hl in ex.viewer.layers
@@ -97,85 +90,109 @@ def _lasso_label_export(ex, points, qtbot, tmp_path, name):
     labels = points.features["label"].astype(str).to_numpy()
     assert (labels[expected] == name).all()
     assert (labels[np.setdiff1d(np.arange(len(labels)), expected)] != name).all()
+    # the first class the user makes is class 1 (no placeholder classes before it)
+    assert list(ex.classes)[0] == name
 
-    out = ex.export_points(tmp_path / f"{name}.csv")
-    table = pd.read_csv(out)
-    assert sorted(table["point"]) == expected.tolist()
-    assert (table["label"] == name).all() and {"z1", "z2"} <= set(table.columns)
+    # every point is exported, labelled or not, with its latent values
+    table = pd.read_csv(ex.export_points(tmp_path / f"{name}.csv"))
+    assert len(table) == len(points.data)
+    assert {"z1", "z2", "label"} <= set(table.columns)
+    assert (table["label"].astype(str).to_numpy()[expected] == name).all()
     return expected
 
 
+def _save_and_reopen(viewer, docks, points, tmp_path, qtbot):
+    """Save the session, clear the viewer, open the file again; return the new points layer."""
+    before = points.features.copy()
+    classes = dict(docks["4 Explore and label"].classes)
+    model = points.metadata[MODEL_KEY]
+    weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    kept, _other = docks["5 Session"].data_layers()
+    names = [ly.name for ly in kept]
+    path = docks["5 Session"].save(tmp_path / "work.ivaesession")
+    assert path is not None and path.is_file()
+
+    viewer.layers.clear()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert [ly.name for ly in viewer.layers] == names  # same layers, same order
+    reopened = next(ly for ly in layers if ly.name == points.name)
+    pd.testing.assert_frame_equal(
+        reopened.features.reset_index(drop=True), before.reset_index(drop=True)
+    )
+    np.testing.assert_allclose(np.asarray(reopened.data), np.asarray(points.data))
+    back = reopened.metadata[MODEL_KEY]
+    for key, value in back.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), weights[key].numpy())
+    assert reopened.metadata[STACK_KEY] is not None
+    ex = docks["4 Explore and label"]
+    ex.set_layer(reopened)
+    assert dict(ex.classes) == classes
+    return reopened
+
+
 @pytest.mark.slow
-def test_pfm_walls_to_labels(make_napari_viewer, qtbot, tmp_path):
-    from napari_ivae.sample_data import pfm_sample
-
+@pytest.mark.real
+def test_real_ibw_walls_to_session(make_napari_viewer, qtbot, tmp_path, real_data):
     viewer = make_napari_viewer()
-    amp, phase = _add_sample(viewer, pfm_sample())
-    det, crop, tr, ex = _dock_all(viewer)
+    layers = viewer.open(str(real_data / "scan_0001.ibw"), plugin=PLUGIN)
+    assert len(layers) == 6
+    # a PFM channel on top; height and frequency hidden
+    assert viewer.layers[-1].metadata["role"] in {"phase", "amplitude"}
+    for layer in layers:
+        if layer.metadata["role"] in {"height", "frequency"}:
+            assert not layer.visible
+    docks = _open_docks(viewer)
+    det, crop, tr, ex = (docks[s] for s in STEPS[:4])
 
-    det.task = "walls"
-    det.phase_combo.value = phase
-    det.amplitude_combo.value = amp
-    det.wall_method.setCurrentText("gaussian")
+    # Detect: walls from phase + amplitude, chosen from the channel roles
+    assert det.task == "walls"
+    assert det.phase_combo.value.metadata["role"] == "phase"
+    assert det.amplitude_combo.value.metadata["role"] == "amplitude"
     det.stride.setValue(6)
     points = _detect(det, qtbot)
     assert {"y", "x", "frame", "orientation"} <= set(points.features.columns)
-    assert 30 <= len(points.data) <= 2000
-    assert points.scale.tolist() == phase.scale.tolist()
-    assert f"{phase.name} wall mask" in viewer.layers
+    assert 30 <= len(points.data) <= 3000
+    assert str(points.units[-1]) in {"nanometer", "micrometer"}
+    assert float(np.max(points.size)) > 1  # visible, not size 1
 
-    crop.points_combo.value = points
-    crop.images_list.value = [amp, phase]
+    # Crop: amplitude + phase ticked by role
+    assert crop.points_combo.value is points
+    roles = sorted(ly.metadata["role"] for ly in crop.images_list.value)
+    assert roles == ["amplitude", "phase"]
     crop.window.setValue(16)
     stack = crop.run()
     assert stack is not None and stack.images.shape[1:] == (2, 16, 16)
-    assert points.metadata[STACK_KEY] is stack
 
+    # Train an rVAE in the background
     tr.points_combo.value = points
     _train(tr, qtbot, "rvae")
     assert {"z1", "z2", "angle", "dy", "dx"} <= set(points.features.columns)
     assert points.metadata[MODEL_KEY] is tr.model
 
-    selected = _lasso_label_export(ex, points, qtbot, tmp_path, "wall A")
+    _lasso_label_export(ex, points, tmp_path, "wall A")
+    out = pd.read_csv(ex.export_points(tmp_path / "all.csv"))
+    assert {"y_nm", "x_nm"} <= set(out.columns)  # a calibrated scan speaks nm
+    np.testing.assert_allclose(out["x_nm"], out["x"] * 5000.0 / 256, rtol=0.02)
 
-    # the labeled wall mask: labeled wall pixels near the selected points
-    mask_path = ex.export_label_mask(tmp_path / "walls.tif", f"{phase.name} wall mask")
-    import tifffile
-
-    lab = tifffile.imread(mask_path)
-    code = list(ex.classes).index("wall A") + 1
-    assert lab.shape == phase.data.shape and (lab == code).any()
-    yx = points.features.loc[selected, ["y", "x"]].to_numpy()
-    iy, ix = np.clip(np.rint(yx).astype(int), 0, np.array(lab.shape) - 1).T
-    near = [
-        (lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == code).any() for y, x in zip(iy, ix)
-    ]
-    assert np.mean(near) > 0.9
-
-    # retraining keeps the labels
-    _train(tr, qtbot, "rvae")
-    labels = points.features["label"].astype(str).to_numpy()
-    assert (labels[selected] == "wall A").all()
+    _save_and_reopen(viewer, docks, points, tmp_path, qtbot)
 
 
 @pytest.mark.slow
-def test_stem_atoms_to_labels(make_napari_viewer, qtbot, tmp_path):
-    from napari_ivae.sample_data import stem_sample
-
+@pytest.mark.real
+def test_real_dm3_atoms_to_session(make_napari_viewer, qtbot, tmp_path, real_data):
     viewer = make_napari_viewer()
-    data, kwargs, _ = stem_sample()[0]
-    image = viewer.add_image(np.asarray(data)[:200, :200], **kwargs)  # a few hundred atoms
-    det, crop, tr, ex = _dock_all(viewer)
+    (image,) = viewer.open(str(real_data / "DMReader_Image_SI-Survey.dm3"), plugin=PLUGIN)
+    docks = _open_docks(viewer)
+    det, crop, tr, ex = (docks[s] for s in STEPS[:4])
 
-    det.task = "atoms"
-    det.image_combo.value = image
+    assert det.task == "atoms"  # a STEM image: atoms by default
+    assert det.image_combo.value is image
     det.atom_method.setCurrentText("log")
     points = _detect(det, qtbot)
     assert {"y", "x", "score", "intensity", "frame"} <= set(points.features.columns)
-    assert 100 <= len(points.data) <= 3000
+    assert len(points.data) >= 100
 
-    crop.points_combo.value = points
-    crop.images_list.value = [image]
+    assert [ly.name for ly in crop.images_list.value] == [image.name]
     crop.window.setValue(16)
     stack = crop.run()
     assert stack is not None
@@ -188,4 +205,49 @@ def test_stem_atoms_to_labels(make_napari_viewer, qtbot, tmp_path):
     assert set(kept["class"].astype(int)) <= {0, 1}
     np.testing.assert_allclose(kept["p0"] + kept["p1"], 1.0, atol=1e-5)
 
-    _lasso_label_export(ex, points, qtbot, tmp_path, "dopant")
+    _lasso_label_export(ex, points, tmp_path, "bright")
+    out = pd.read_csv(ex.export_points(tmp_path / "all.csv"))
+    assert "y_nm" not in out.columns  # uncalibrated: no invented physical size
+
+    reopened = _save_and_reopen(viewer, docks, points, tmp_path, qtbot)
+    # the reopened model keeps working: retrain from the reopened session
+    tr.points_combo.value = reopened
+    _train(tr, qtbot, "jrvae", classes=2, epochs=1)
+    assert (reopened.features["label"].astype(str) == "bright").any()
+
+
+@pytest.mark.slow
+def test_sample_walls_label_mask(make_napari_viewer, qtbot, tmp_path):
+    """File > Open Sample > PFM: walls → crop → rVAE → label → the labeled wall mask."""
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "pfm")
+    docks = _open_docks(viewer)
+    det, crop, tr, ex = (docks[s] for s in STEPS[:4])
+    assert det.task == "walls"
+    phase = det.phase_combo.value
+    det.wall_method.setCurrentText("gaussian")
+    det.stride.setValue(6)
+    points = _detect(det, qtbot)
+    assert points.scale.tolist() == phase.scale.tolist()
+    assert f"{phase.name} wall mask" in viewer.layers
+
+    crop.window.setValue(16)
+    assert crop.run() is not None
+    tr.points_combo.value = points
+    _train(tr, qtbot, "rvae")
+    selected = _lasso_label_export(ex, points, tmp_path, "wall A")
+
+    import tifffile
+
+    lab = tifffile.imread(ex.export_label_mask(tmp_path / "walls.tif", f"{phase.name} wall mask"))
+    # the first (and only) class is 1 in the mask
+    assert set(np.unique(lab)) <= {0, 1} and (lab == 1).any()
+    yx = points.features.loc[selected, ["y", "x"]].to_numpy()
+    iy, ix = np.clip(np.rint(yx).astype(int), 0, np.array(lab.shape) - 1).T
+    near = [(lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == 1).any() for y, x in zip(iy, ix)]
+    assert np.mean(near) > 0.9
+
+    # retraining keeps the labels
+    _train(tr, qtbot, "rvae")
+    labels = points.features["label"].astype(str).to_numpy()
+    assert (labels[selected] == "wall A").all()
