@@ -91,7 +91,7 @@ def _lasso_label_export(ex, points, tmp_path, name):
     assert (labels[expected] == name).all()
     assert (labels[np.setdiff1d(np.arange(len(labels)), expected)] != name).all()
     # the first class the user makes is class 1 (no placeholder classes before it)
-    assert list(ex.classes)[0] == name
+    assert next(iter(ex.classes)) == name
 
     # every point is exported, labelled or not, with its latent values
     table = pd.read_csv(ex.export_points(tmp_path / f"{name}.csv"))
