@@ -35,7 +35,7 @@ def test_atoms_csv_contract(tmp_path, stem, capsys):
     np.save(src, stem.image)
     out = tmp_path / "atoms.csv"
     assert main(["detect", "atoms", str(src), "-o", str(out)]) == 0
-    assert out.read_text().splitlines()[0] == "y,x,score,intensity"
+    assert out.read_text().splitlines()[0] == "y,x,score,intensity,sublattice"
     table = pd.read_csv(out)
     m = match_points(table[["y", "x"]].to_numpy(), stem.atoms[["y", "x"]].to_numpy())
     assert m["f1"] >= 0.99
@@ -50,7 +50,7 @@ def test_atoms_stack_has_frame_column(tmp_path, stem):
     )
     out = tmp_path / "atoms.csv"
     assert main(["detect", "atoms", str(src), "--method", "log", "-o", str(out)]) == 0
-    assert out.read_text().splitlines()[0] == "y,x,score,intensity,frame"
+    assert out.read_text().splitlines()[0] == "y,x,score,intensity,sublattice,frame"
     table = pd.read_csv(out)
     assert set(table["frame"]) == {0, 1}
     assert abs((table["frame"] == 0).sum() - (table["frame"] == 1).sum()) <= 3

@@ -200,20 +200,25 @@ def detect() -> None:
     "--threshold",
     type=float,
     default=None,
-    help="log: minimum relative peak height (default automatic); dcnn: minimum heatmap value (0.5).",
+    help="log: minimum score = LoG peak height in standard deviations of the filtered "
+    "noise (default 3; same meaning on every image); dcnn: minimum heatmap value (0.5).",
 )
 @click.option("--device", default="auto", show_default=True, help="dcnn: auto, cpu, cuda or mps.")
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV file."
 )
 def atoms(image, method, channel, spacing, threshold, device, output) -> None:
-    """Find atom columns in IMAGE; write y,x[,y_nm,x_nm],score,intensity[,frame] to a CSV.
+    """Find atom columns in IMAGE; write y,x[,y_nm,x_nm],score,intensity,sublattice[,frame] to a CSV.
+
+    Prints one line with what was decided: the estimated spacing (px, and nm
+    when the file is calibrated), the threshold used, the atoms per
+    sublattice (0 = brightest) and the duplicates merged.
 
     ``y_nm, x_nm`` (positions in nanometres) follow ``y, x`` when the file
     gives its pixel size.
     """
     from napari_ivae.cli._info import clean_warnings
-    from napari_ivae.detect import detect_atoms
+    from napari_ivae.detect import atoms_summary, detect_atoms
     from napari_ivae.io import add_physical_columns, pixel_size_nm
 
     _check_output(output, "-o")
@@ -240,9 +245,12 @@ def atoms(image, method, channel, spacing, threshold, device, output) -> None:
             )
         except IvaeError as err:
             raise _option_error(err) from err
-        cols = ["y", "x", "score", "intensity"] + (["frame"] if data.ndim == 3 else [])
+        cols = ["y", "x", "score", "intensity", "sublattice"] + (
+            ["frame"] if data.ndim == 3 else []
+        )
         out = add_physical_columns(table[cols], pixel_size_nm(layer))
         _write_all([(Path(output), _csv_writer(out))])
+    click.echo(f"ivae: {atoms_summary(table.attrs, pixel_size_nm(layer))}", err=True)
     click.echo(f"ivae: {len(table)} atoms -> {output}", err=True)
 
 

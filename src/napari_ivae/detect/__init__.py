@@ -15,23 +15,33 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import Cancelled, IvaeError, check_choice, check_range
-from napari_ivae.detect.atoms import ATOM_COLUMNS, find_atoms_log, refine_positions
+from napari_ivae.detect.atoms import (
+    ATOM_COLUMNS,
+    MERGE_FRACTION,
+    assign_sublattices,
+    find_atoms_log,
+    merge_duplicates,
+    refine_positions,
+)
 from napari_ivae.detect.spacing import estimate_spacing
 from napari_ivae.detect.walls import (
+    MIN_CONTRAST,
+    SIGNIFICANCE,
     WALL_COLUMNS,
-    canny_walls,
-    domain_field,
-    gaussian_walls,
+    canny_frame,
+    filter_walls,
+    gaussian_frame,
     orient_domains,
     phase_to_radians,
     ridge_walls,
+    thin_walls,
     wall_points,
 )
 
@@ -39,6 +49,7 @@ __all__ = [
     "ATOM_METHODS",
     "WALL_METHODS",
     "WallResult",
+    "atoms_summary",
     "detect_atoms",
     "detect_walls",
     "estimate_spacing",
@@ -70,11 +81,31 @@ class WallResult:
     points : pandas.DataFrame
         Points along the walls every ``stride`` px: ``y, x, frame, orientation``
         (radians, the wall direction from the +x axis towards +y, in (−π/2, π/2]).
+        ``points.attrs["walls"]`` is ``info``.
+    info : dict
+        What the detector decided (JSON-serialisable): ``method``, ``inputs``
+        ("phase+amplitude", "phase", "amplitude"), ``significance`` and
+        ``min_contrast`` (the thresholds of the wall test; None when it was
+        not run: amplitude only, or ``significance=0``), ``noise_deg``
+        (robust phase noise of the domains, degrees, median over frames; None
+        without a phase), ``walls_tested`` / ``walls_dropped`` (wall pieces of
+        about 12 px) and ``wall_px_dropped`` (pixels), and for ``gaussian``
+        ``regions_merged`` (regions without a significant phase, merged into
+        their surroundings), ``domains`` and ``dots`` (connected domains, and
+        those of at most 113 px, a disc of radius 6 px); counts are summed
+        over frames; ``frames`` holds the per-frame dicts.  :attr:`summary`
+        says it in one line.
     """
 
     mask: np.ndarray
     domains: np.ndarray | None
     points: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """One line for the user: method, noise, thresholds, walls dropped, domains found."""
+        return wall_summary(self.info)
 
     @property
     def switched_fraction(self) -> np.ndarray | None:
@@ -167,9 +198,9 @@ def detect_atoms(
         Nearest-neighbour atom distance in pixels; estimated from the image
         (autocorrelation) when omitted.
     threshold : float, optional
-        ``"log"``: smallest score (filtered peak height relative to a typical
-        atom), automatic by default; ``"dcnn"``: smallest heatmap value in
-        (0, 1), default 0.5.
+        ``"log"``: smallest ``score``, the LoG peak height in standard
+        deviations of the filtered noise (default 3; the same meaning on every
+        image); ``"dcnn"``: smallest heatmap value in (0, 1), default 0.5.
     sigma : float, optional
         ``"log"`` only: LoG scale in pixels (default ``spacing / 5``).
     device : str
@@ -183,7 +214,13 @@ def detect_atoms(
     pandas.DataFrame
         ``y, x`` (sub-pixel), ``score``, ``intensity`` (background-subtracted,
         integrated over a disc of about a third of the spacing, so brighter
-        columns such as dopants stand out) and ``frame`` (int).
+        columns such as dopants stand out), ``sublattice`` (int, 0 = the
+        brightest sublattice; see :func:`~napari_ivae.detect.atoms.assign_sublattices`)
+        and ``frame`` (int).  Atoms closer than 0.4 × the spacing are merged
+        (the higher score kept), whatever the method.  ``.attrs`` says what was
+        decided (see :func:`atoms_summary`): ``method``, ``spacing_px``,
+        ``threshold``, ``sublattices`` ({label: count}), ``duplicates_merged``,
+        ``frames`` (one dict per frame) and ``summary`` (the one line the CLI prints).
 
     Raises
     ------
@@ -211,21 +248,27 @@ def detect_atoms(
     if sigma is not None:
         check_range("sigma", float(sigma), low=0.3, high=side / 4)
     tables = []
+    infos = []
     for t, frame in enumerate(stack):
         _check_cancel(cancel, t)
         if method == "log":
             df = find_atoms_log(frame, spacing=spacing, threshold=threshold, sigma=sigma)
+            info = dict(df.attrs)
         else:
             from napari_ivae.detect import dcnn
 
             thr = 0.5 if threshold is None else float(threshold)
             df = dcnn.detect_atoms_dcnn(frame, spacing=spacing, threshold=thr, device=device)
             df = df[ATOM_COLUMNS].astype(np.float64)
+            df, info = _dcnn_finish(df, spacing)
+            info["threshold"] = thr
         df = df.copy()
         df["frame"] = np.int64(t)
         tables.append(df)
+        infos.append(info)
     out = pd.concat(tables, ignore_index=True)
     out["frame"] = out["frame"].astype(np.int64)
+    out["sublattice"] = out["sublattice"].astype(np.int64)
     if len(out) == 0:
         warnings.warn(
             f"detect_atoms(method={method!r}) found no atoms; check the image "
@@ -233,7 +276,91 @@ def detect_atoms(
             UserWarning,
             stacklevel=2,
         )
-    return out[[*ATOM_COLUMNS, "frame"]]
+    out = out[[*ATOM_COLUMNS, "sublattice", "frame"]]
+    out.attrs.update(_summarise(method, infos, out))
+    return out
+
+
+def _dcnn_finish(df: pd.DataFrame, spacing: float | None) -> tuple[pd.DataFrame, dict]:
+    """Shared post-processing of DCNN peaks: duplicate merge and sublattices."""
+    yx = df[["y", "x"]].to_numpy()
+    if spacing is None:
+        if len(yx) > 1:
+            from scipy.spatial import cKDTree
+
+            d, _ = cKDTree(yx).query(yx, k=2)
+            # atoms of one column refined onto the same place have ~0 distance:
+            # the spacing is the median of the clearly separated neighbours
+            far = d[:, 1][d[:, 1] > 1.0]
+            spacing = float(np.median(far)) if len(far) else 2.0
+        else:
+            spacing = 2.0
+    keep, n_merged = merge_duplicates(
+        yx, df["score"].to_numpy(), min_distance=MERGE_FRACTION * spacing
+    )
+    df = df[keep].reset_index(drop=True)
+    sub = assign_sublattices(
+        df[["y", "x"]].to_numpy(), np.clip(df["intensity"].to_numpy(), 1e-12, None), spacing=spacing
+    )
+    df["sublattice"] = sub
+    info = {
+        "method": "dcnn",
+        "spacing_px": float(spacing),
+        "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
+        "duplicates_merged": int(n_merged),
+    }
+    return df, info
+
+
+def _summarise(method: str, infos: list[dict], table: pd.DataFrame) -> dict:
+    """Table-level ``.attrs`` from the per-frame decisions (see :func:`atoms_summary`)."""
+    spacings = [i["spacing_px"] for i in infos if "spacing_px" in i]
+    subs = {
+        int(k): int(v)
+        for k, v in zip(*np.unique(table["sublattice"].to_numpy(), return_counts=True))
+    }
+    attrs = {
+        "method": method,
+        "spacing_px": float(np.median(spacings)) if spacings else float("nan"),
+        "threshold": float(infos[0].get("threshold", float("nan"))) if infos else float("nan"),
+        "threshold_unit": "noise sigma" if method == "log" else "heatmap",
+        "sublattices": subs,
+        "duplicates_merged": int(sum(i.get("duplicates_merged", 0) for i in infos)),
+        "n_atoms": len(table),
+        "frames": infos,
+    }
+    attrs["summary"] = atoms_summary(attrs)
+    return attrs
+
+
+def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
+    """One line saying what the atom detector decided (printed by the CLI, shown by the GUI).
+
+    Parameters
+    ----------
+    attrs : dict
+        ``detect_atoms(...).attrs``.
+    pixel_size_nm : float, optional
+        Pixel size; when given the spacing is also written in nm.
+
+    Returns
+    -------
+    str
+        E.g. ``"2209 atoms; spacing 13.43 px (0.171 nm); threshold 3 σ (noise);
+        sublattices: 0: 1150, 1: 1059; duplicates merged: 0"``.
+    """
+    sp = attrs.get("spacing_px", float("nan"))
+    spacing = f"spacing {sp:.2f} px"
+    if pixel_size_nm is not None and np.isfinite(sp):
+        spacing += f" ({sp * float(pixel_size_nm):.3g} nm)"
+    thr = attrs.get("threshold", float("nan"))
+    unit = " σ (noise)" if attrs.get("threshold_unit") == "noise sigma" else " (heatmap)"
+    subs = attrs.get("sublattices", {})
+    sub = ", ".join(f"{k}: {v}" for k, v in sorted(subs.items())) or "none"
+    return (
+        f"{attrs.get('n_atoms', 0)} atoms; {spacing}; threshold {thr:g}{unit}; "
+        f"sublattices: {sub}; duplicates merged: {attrs.get('duplicates_merged', 0)}"
+    )
 
 
 # --------------------------------------------------------------------------- walls

@@ -23,19 +23,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_range
-from napari_ivae.detect.spacing import estimate_spacing
+from napari_ivae.detect.spacing import estimate_lattice, log_kernel_norm
 
-__all__ = ["ATOM_COLUMNS", "find_atoms_log", "integrated_intensity", "refine_positions"]
+__all__ = [
+    "ATOM_COLUMNS",
+    "DEFAULT_THRESHOLD",
+    "MERGE_FRACTION",
+    "assign_sublattices",
+    "find_atoms_log",
+    "integrated_intensity",
+    "merge_duplicates",
+    "refine_positions",
+]
 
 #: column order of the atom table
 ATOM_COLUMNS = ["y", "x", "score", "intensity"]
 
-#: default threshold (relative to a typical atom's filtered height)
-_REL_THRESHOLD = 0.2
-#: noise multiple the filtered height must exceed
-_NOISE_K = 3.5
+#: default ``score`` threshold: LoG peak height in standard deviations of the filtered noise
+DEFAULT_THRESHOLD = 3.0
+#: atoms closer than this fraction of the spacing are one atom (the higher score is kept)
+MERGE_FRACTION = 0.4
 
 
 def _disc_offsets(radius: float) -> np.ndarray:
@@ -240,6 +250,127 @@ def _noise_sigma(image: np.ndarray) -> float:
     return float(1.4826 * mad / np.sqrt(1.25))
 
 
+def merge_duplicates(
+    yx: np.ndarray, score: np.ndarray, *, min_distance: float
+) -> tuple[np.ndarray, int]:
+    """Keep one atom of every group closer than ``min_distance``: the highest score.
+
+    Greedy in decreasing score: an atom is dropped when a kept atom lies
+    within ``min_distance`` of it.  Used by every method (LoG, DCNN), so no two
+    atoms of a table are closer than ``min_distance``.
+
+    Parameters
+    ----------
+    yx : ndarray
+        (N, 2) positions.
+    score : ndarray
+        (N,) scores; the higher one of a close pair is kept.
+    min_distance : float
+        Pixels.
+
+    Returns
+    -------
+    keep : ndarray
+        (N,) bool mask of the atoms kept.
+    n_merged : int
+        Number of atoms dropped.
+    """
+    yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
+    n = len(yx)
+    keep = np.ones(n, dtype=bool)
+    if n < 2 or not min_distance > 0:
+        return keep, 0
+    pairs = cKDTree(yx).query_pairs(float(min_distance), output_type="ndarray")
+    if len(pairs) == 0:
+        return keep, 0
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")] = np.arange(n)
+    involved = np.unique(pairs)
+    nbrs: dict[int, list[int]] = {int(i): [] for i in involved}
+    for i, j in pairs:
+        nbrs[int(i)].append(int(j))
+        nbrs[int(j)].append(int(i))
+    for i in sorted(nbrs, key=lambda k: rank[k]):
+        if keep[i]:
+            for j in nbrs[i]:
+                if rank[j] > rank[i]:
+                    keep[j] = False
+    return keep, int(n - keep.sum())
+
+
+def assign_sublattices(
+    yx: np.ndarray, height: np.ndarray, *, spacing: float, n_iter: int = 4
+) -> np.ndarray:
+    """Label every atom with its sublattice: 0 = the brightest, 1 = the dimmer one.
+
+    1. Two brightness classes (Otsu split of the log peak heights);
+    2. sites, not brightness, define a sublattice: in the two-sublattice
+       lattices (honeycomb MoS2, perovskite A/B, rock salt) the nearest
+       neighbours of a site are of the other sublattice, so an atom whose
+       neighbours (within 1.2 × ``spacing``) are mostly of one class is put in
+       the other (a few passes).  A bright substituent on a dim site (Se on an
+       S2 site) therefore stays on the dim sublattice;
+    3. the split is kept only when the two classes are really different: each
+       holds ≥ 10 % of the atoms and their median heights differ by ≥ 20 %;
+       otherwise (graphene, a one-element lattice) every atom is 0.
+
+    Parameters
+    ----------
+    yx : ndarray
+        (N, 2) positions.
+    height : ndarray
+        (N,) peak heights (any positive brightness measure).
+    spacing : float
+        Nearest-neighbour distance, pixels.
+    n_iter : int
+        Neighbour passes.
+
+    Returns
+    -------
+    ndarray
+        (N,) int64 sublattice labels.
+    """
+    yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
+    n = len(yx)
+    lab = np.zeros(n, dtype=np.int64)
+    if n < 8:
+        return lab
+    lh = np.log(np.clip(np.asarray(height, dtype=np.float64), 1e-12, None))
+    # Otsu threshold of the log heights (1-D, 64 bins)
+    hist, edges = np.histogram(lh, bins=64)
+    mids = 0.5 * (edges[1:] + edges[:-1])
+    w0 = np.cumsum(hist)
+    w1 = n - w0
+    m0 = np.cumsum(hist * mids)
+    mu0 = m0 / np.maximum(w0, 1)
+    mu1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mu0 - mu1) ** 2
+    cut = mids[int(np.argmax(between))]
+    lab = (lh <= cut).astype(np.int64)  # 1 = dim
+    # neighbour votes (sites of the other sublattice surround each site)
+    pairs = cKDTree(yx).query_pairs(1.2 * spacing, output_type="ndarray")
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        deg = np.bincount(np.r_[i, j], minlength=n)
+        for _ in range(n_iter):
+            dim_nb = np.bincount(np.r_[i, j], weights=np.r_[lab[j], lab[i]], minlength=n)
+            frac = dim_nb / np.maximum(deg, 1)
+            new = lab.copy()
+            new[(deg >= 2) & (frac >= 0.6)] = 0  # surrounded by dim sites: a bright site
+            new[(deg >= 2) & (frac <= 0.4)] = 1
+            if np.array_equal(new, lab):
+                break
+            lab = new
+    n1 = int(lab.sum())
+    if min(n1, n - n1) < 0.1 * n:
+        return np.zeros(n, dtype=np.int64)
+    h0 = np.median(lh[lab == 0])
+    h1 = np.median(lh[lab == 1])
+    if h0 - h1 < np.log(1.0 / 0.8):
+        return np.zeros(n, dtype=np.int64)
+    return lab
+
+
 def find_atoms_log(
     image: np.ndarray,
     *,
@@ -254,35 +385,51 @@ def find_atoms_log(
     image : ndarray
         2-D float image, finite everywhere (bright atoms on a dark background).
     spacing : float, optional
-        Nearest-neighbour atom distance in pixels; estimated when omitted.
+        Nearest-neighbour atom distance in pixels; estimated when omitted
+        (:func:`~napari_ivae.detect.spacing.estimate_lattice`, dim sublattices
+        included).
     threshold : float, optional
-        Smallest accepted ``score`` (filtered peak height relative to a typical
-        atom, see Returns); default automatic: 0.2, raised to stay 3.5
-        standard deviations above the filtered noise.
+        Smallest accepted ``score``, in units of the filtered noise's standard
+        deviation (a peak-height signal-to-noise ratio, so it means the same on
+        every image); default :data:`DEFAULT_THRESHOLD` (3).
     sigma : float, optional
-        LoG scale in pixels; default ``spacing / 5``.
+        LoG scale in pixels; default the column width measured on the image
+        (clipped to ``[spacing/8, spacing/3]``), or ``spacing / 5`` when the
+        spacing is given.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``y, x`` (sub-pixel), ``score`` (filtered peak height divided
-        by the median height of the peaks clearly above the noise, so a
-        typical atom scores about 1) and ``intensity`` (see :func:`integrated_intensity`, disc of
-        radius ``spacing / 3``).
+        Columns ``y, x`` (sub-pixel), ``score`` (LoG peak height divided by
+        the standard deviation of the filtered pixel noise), ``intensity``
+        (see :func:`integrated_intensity`, disc of radius ``spacing / 3``) and
+        ``sublattice`` (0 = brightest, see :func:`assign_sublattices`).
+        ``.attrs`` holds what was decided: ``spacing_px``, ``period_px``,
+        ``sigma_px``, ``threshold``, ``noise_sigma``, ``sublattices``
+        ({label: count}), ``duplicates_merged``.
     """
     img = np.asarray(image, dtype=np.float32)
+    period = None
     if spacing is None:
-        spacing = estimate_spacing(img)
+        est = estimate_lattice(img)
+        spacing, period = est.spacing, est.period
+        width = est.column_sigma
+    else:
+        width = float(spacing) / 5.0
     spacing = float(spacing)
     check_range("spacing", spacing, low=2.0, high=min(img.shape) / 2)
     if sigma is None:
-        sigma = max(0.7, spacing / 5.0)
+        sigma = float(np.clip(width, max(0.7, spacing / 8.0), spacing / 3.0))
     check_range("sigma", float(sigma), low=0.3, high=spacing)
+    if threshold is None:
+        thr = DEFAULT_THRESHOLD
+    else:
+        check_range("threshold", float(threshold), low=0.0)
+        thr = float(threshold)
     # negative, scale-normalised LoG: positive at bright blobs
     filt = -(sigma**2) * ndimage.gaussian_laplace(img, sigma=sigma, mode="reflect", truncate=3.0)
     md = max(1, int(0.45 * spacing))
-    size = 2 * md + 1
-    mx = ndimage.maximum_filter(filt, size=size, mode="nearest")
+    mx = ndimage.maximum_filter(filt, size=2 * md + 1, mode="nearest")
     cand = (filt == mx) & (filt > 0)
     iy, ix = np.nonzero(cand)
     # plateaus (e.g. saturated columns) give several equal maxima: keep one each
@@ -290,37 +437,37 @@ def find_atoms_log(
     if n_lab < len(iy):
         _, first = np.unique(lab[iy, ix], return_index=True)
         iy, ix = iy[first], ix[first]
-    h = filt[iy, ix]
-    # filtered noise level: noise sigma times the L2 norm of the filter kernel
-    delta = np.zeros((8 * int(sigma) + 9,) * 2, dtype=np.float32)
-    delta[delta.shape[0] // 2, delta.shape[1] // 2] = 1.0
-    knorm = float(
-        np.sqrt((((sigma**2) * ndimage.gaussian_laplace(delta, sigma, truncate=3.0)) ** 2).sum())
-    )
-    noise_f = _noise_sigma(img) * knorm
-    if len(h) == 0:
-        ref = 1.0
-    else:
-        # typical atom height: median of the maxima clearly above the noise
-        strong = h[h > _NOISE_K * noise_f]
-        ref = float(np.median(strong)) if len(strong) else float(np.max(h))
-        ref = ref if ref > 0 else 1.0
-    if threshold is None:
-        thr = max(_REL_THRESHOLD, _NOISE_K * noise_f / ref)
-    else:
-        check_range("threshold", float(threshold), low=0.0)
-        thr = float(threshold)
-    keep = h >= thr * ref
-    iy, ix, h = iy[keep], ix[keep], h[keep]
+    noise_px = _noise_sigma(img)
+    noise_f = max(noise_px * log_kernel_norm(float(sigma)), 1e-12 * max(float(filt.max()), 1e-30))
+    score = filt[iy, ix] / noise_f
+    keep = score >= thr
+    iy, ix, score = iy[keep], ix[keep], score[keep]
     radius = max(1.0, spacing / 3.0)
     yx = refine_positions(img, np.stack([iy, ix], axis=1), radius=radius)
+    keep, n_merged = merge_duplicates(yx, score, min_distance=MERGE_FRACTION * spacing)
+    yx, score = yx[keep], score[keep]
     inten = integrated_intensity(img, yx, radius=radius)
-    return pd.DataFrame(
+    sub = assign_sublattices(yx, score, spacing=spacing)
+    out = pd.DataFrame(
         {
             "y": yx[:, 0],
             "x": yx[:, 1],
-            "score": (h / ref).astype(np.float64),
+            "score": score.astype(np.float64),
             "intensity": inten,
+            "sublattice": sub,
         },
-        columns=ATOM_COLUMNS,
+        columns=[*ATOM_COLUMNS, "sublattice"],
     )
+    out.attrs.update(
+        {
+            "method": "log",
+            "spacing_px": spacing,
+            "period_px": float(period) if period is not None else spacing,
+            "sigma_px": float(sigma),
+            "threshold": thr,
+            "noise_sigma": float(noise_px),
+            "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
+            "duplicates_merged": int(n_merged),
+        }
+    )
+    return out

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
@@ -202,6 +203,9 @@ def simulate_stem(
     scan_distortion: float = 0.0,
     line_noise: float = 0.0,
     position_jitter: float = 0.0,
+    sublattice_ratio: float | None = None,
+    probe_tail: float = 0.0,
+    amorphous: float = 0.0,
     seed: int = 0,
 ) -> STEMSample:
     """Simulate an atom-resolved HAADF-STEM image of a polycrystalline 2-D lattice.
@@ -266,6 +270,18 @@ def simulate_stem(
         Standard deviation (px) of a random displacement of every atom from its
         lattice site (static disorder); the ground truth holds the displaced
         positions.  Drawn from its own random stream.  Up to ``0.1 * spacing``.
+    sublattice_ratio : float, optional
+        Peak intensity of the second sublattice (``kind="sublattice_b"``)
+        relative to the host sites, in (0, 1]; default 0.45 (hexagonal), 0.55
+        (square).  ``"graphene"`` has one kind of site, so it must stay None.
+    probe_tail : float
+        Fraction of each column's signal spread into a wide probe tail (a
+        second Gaussian of 4× ``blur``), as real aberrated probes do; in
+        [0, 0.6].  0 disables it (the image of a seed is then unchanged).
+    amorphous : float
+        Level of an amorphous-carbon-like background (smoothed random blobs of
+        about a third of the spacing), in units of a host atom peak; in [0, 1].
+        Drawn from its own random stream; 0 disables it.
     seed : int
         Seed of the random generator; the same arguments give the same sample.
 
@@ -295,6 +311,18 @@ def simulate_stem(
     check_range("scan_distortion", scan_distortion, low=0.0, high=spacing)
     check_range("line_noise", line_noise, low=0.0, high=1.0)
     check_range("position_jitter", position_jitter, low=0.0, high=0.1 * spacing)
+    if sublattice_ratio is not None:
+        if lattice == "graphene":
+            raise IvaeError(
+                "sublattice_ratio applies to the two-sublattice lattices 'hexagonal' and "
+                f"'square'; got lattice='graphene', sublattice_ratio={sublattice_ratio!r}"
+            )
+        check_range("sublattice_ratio", sublattice_ratio, low=0.0, high=1.0, low_inclusive=False)
+    check_range("probe_tail", probe_tail, low=0.0, high=0.6)
+    check_range("amorphous", amorphous, low=0.0, high=1.0)
+    ratio_b = float(
+        SUBLATTICE_B_INTENSITY[lattice] if sublattice_ratio is None else sublattice_ratio
+    )
 
     rng = np.random.default_rng(seed)
     n_grains = int(n_grains)
@@ -356,7 +384,7 @@ def simulate_stem(
 
     n = len(pts)
     kind = np.array([kinds_b[s] for s in range(len(kinds_b))], dtype=object)[sub]
-    intensity = np.where(kind == "host", 1.0, SUBLATTICE_B_INTENSITY[lattice])
+    intensity = np.where(kind == "host", 1.0, ratio_b)
     order = rng.permutation(n)
     host_idx = order[kind[order] == "host"]
     n_dop = min(round(dopant_fraction * n), len(host_idx))
@@ -373,6 +401,24 @@ def simulate_stem(
     signal = _render(
         (h, w), pts[atoms_sel, 0], pts[atoms_sel, 1], intensity[atoms_sel], blur, ey, ex
     )
+    if probe_tail > 0:
+        # the same total signal per column, a fraction of it in a 4x wider tail
+        # (peak of the tail: 1/16 of a core of the same integral)
+        tail = _render(
+            (h, w),
+            pts[atoms_sel, 0],
+            pts[atoms_sel, 1],
+            intensity[atoms_sel] / 16.0,
+            4.0 * blur,
+            ey,
+            ex,
+        )
+        signal = (1.0 - probe_tail) * signal + probe_tail * tail
+    if amorphous > 0:
+        am_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        blobs = ndimage.gaussian_filter(am_rng.standard_normal((h, w)), spacing / 3.0)
+        blobs = np.clip(blobs / max(float(blobs.std()), 1e-12), 0.0, None)
+        signal = signal + amorphous * blobs / 2.0
     expected = dose * (signal + _slow_background((h, w), background, rng))
     if noise_scale > 0:
         # scale the Poisson noise by drawing at a lower effective dose, then rescale
@@ -419,6 +465,9 @@ def simulate_stem(
         "scan_distortion": float(scan_distortion),
         "line_noise": float(line_noise),
         "position_jitter": float(position_jitter),
+        "sublattice_ratio": ratio_b if lattice != "graphene" else 1.0,
+        "probe_tail": float(probe_tail),
+        "amorphous": float(amorphous),
         "seed": seed,
         "grain_angles": [float(a) for a in angles],
         "grain_seeds": [[float(v) for v in s] for s in seeds],
