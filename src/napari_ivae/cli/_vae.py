@@ -218,6 +218,8 @@ class _Reporter:
     def __call__(self, p) -> None:
         if self.quiet or p.stopped:
             return
+        if p.phase == "start":  # model built, no loss yet (the start line said what runs)
+            return
         if self.bar_wanted:
             self._bar(p)
             return
