@@ -52,6 +52,17 @@ WALL_COLUMNS = ["y", "x", "frame", "orientation"]
 PhaseUnits = Literal["auto", "deg", "rad"]
 PHASE_UNITS = ("auto", "deg", "rad")
 
+#: default significance of a wall or domain: z-score of the mean phase projection
+SIGNIFICANCE = 4.0
+#: smallest contrast of a side: its mean phase projection over its robust noise σ
+MIN_CONTRAST = 0.5
+#: length (px) of the wall pieces tested one by one
+CHUNK_LENGTH = 16.0
+#: half width (px) of the band on each side of a wall whose pixels are tested
+SIDE_BAND = 5.0
+#: floor of the robust σ of the phase projection (a noise-free image is not infinitely significant)
+_SIGMA_FLOOR = 0.02
+
 
 # --------------------------------------------------------------------------- phase units
 
@@ -299,10 +310,134 @@ def gaussian_walls(
     field : ndarray
         (Y, X) float32 domain field (:func:`domain_field`).
     """
-    field = domain_field(phase_rad, amplitude, sigma=sigma)
-    up = _clean_domains(field >= 0, min_size)
+    mask, domains, field, _ = gaussian_frame(
+        phase_rad, amplitude, sigma=sigma, min_size=min_size, significance=0.0
+    )
+    return mask, domains, field
+
+
+def gaussian_frame(
+    phase_rad: np.ndarray,
+    amplitude: np.ndarray | None = None,
+    *,
+    sigma: float = 1.5,
+    min_size: int = 4,
+    significance: float = SIGNIFICANCE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Gaussian method on one frame, with the significance tests and what they decided.
+
+    1. domain field (:func:`phase_projection`), its sign = provisional domains;
+    2. regions smaller than ``min_size`` px or whose phase does not differ
+       from the other polarisation beyond the noise
+       (:func:`significant_domains`) take the polarisation of the nearest
+       region that does (``significance=0``: only the size rule, as
+       :func:`gaussian_walls`);
+    3. walls = boundary pixels of the map, pieces that do not separate
+       two significantly different phases dropped (:func:`significant_walls`).
+
+    Returns
+    -------
+    mask, domains, field
+        As :func:`gaussian_walls` (``mask`` may miss the dropped wall pieces).
+    info : dict
+        ``noise_deg``, ``regions_merged``, ``walls_tested``, ``walls_dropped``,
+        ``wall_px_dropped``, ``domains`` (regions of the final map), ``dots``
+        (regions of at most :data:`DOT_AREA` px).
+    """
+    field, proj = phase_projection(phase_rad, amplitude, sigma=sigma)
+    up = field >= 0
+    if significance > 0:
+        up, merged = significant_domains(up, proj, min_size=min_size, significance=significance)
+    else:
+        merged = 0
+        up = _clean_domains(up, min_size)
     domains = np.where(up, 1, -1).astype(np.int8)
-    return boundary_mask(domains), domains, field
+    mask = boundary_mask(domains)
+    mask, st = significant_walls(mask, proj, domains=domains, significance=significance)
+    info = {
+        "noise_deg": phase_noise_deg(proj, mask),
+        "regions_merged": merged,
+        "walls_tested": st["tested"],
+        "walls_dropped": st["dropped"],
+        "wall_px_dropped": st["dropped_px"],
+        **_count_domains(domains),
+    }
+    return mask, domains, field, info
+
+
+#: largest area (px) counted as a dot domain in the reports: a disc of radius 6 px
+DOT_AREA = 113
+
+
+def _count_domains(domains: np.ndarray) -> dict:
+    """Number of connected domains (4-connected, both signs) and of dots (≤ DOT_AREA px)."""
+    cross = ndimage.generate_binary_structure(2, 1)
+    n, dots = 0, 0
+    for part in (domains > 0, domains <= 0):
+        lab, k = ndimage.label(part, structure=cross)
+        if k:
+            sizes = np.bincount(lab.ravel())[1:]
+            n += k
+            dots += int((sizes <= DOT_AREA).sum())
+    return {"domains": n, "dots": dots}
+
+
+def canny_frame(
+    phase_rad: np.ndarray,
+    amplitude: np.ndarray | None = None,
+    *,
+    sigma: float = 1.5,
+    min_size: int = 4,
+    significance: float = SIGNIFICANCE,
+) -> tuple[np.ndarray, dict]:
+    """Canny method on one frame: edges of the domain field, insignificant pieces dropped.
+
+    Returns the thin wall mask and ``info`` (as :func:`gaussian_frame`,
+    without the domain counts).
+    """
+    w = _amp_weights(amplitude, phase_rad.shape)
+    z = flatten_phase(phase_rad, weights=w)
+    _, proj = _field_and_projection(z, w, 0.0)
+    csig = max(sigma, 0.5)
+    edges = thin_walls(canny_walls(proj, sigma=csig), min_size // 2)
+    smooth = ndimage.gaussian_filter(proj, csig, mode="nearest")
+    mask, st = significant_walls(edges, proj, field=smooth, significance=significance)
+    info = {
+        "noise_deg": phase_noise_deg(proj, mask),
+        "walls_tested": st["tested"],
+        "walls_dropped": st["dropped"],
+        "wall_px_dropped": st["dropped_px"],
+    }
+    return mask, info
+
+
+def filter_walls(
+    mask: np.ndarray,
+    phase_rad: np.ndarray,
+    amplitude: np.ndarray | None = None,
+    *,
+    sigma: float = 1.5,
+    significance: float = SIGNIFICANCE,
+) -> tuple[np.ndarray, dict]:
+    """Apply the wall significance test to walls found otherwise (e.g. the DCNN).
+
+    Returns the kept walls and ``info`` (as :func:`canny_frame`).
+    """
+    field, proj = phase_projection(phase_rad, amplitude, sigma=sigma)
+    out, st = significant_walls(mask, proj, field=field, significance=significance)
+    info = {
+        "noise_deg": phase_noise_deg(proj, out),
+        "walls_tested": st["tested"],
+        "walls_dropped": st["dropped"],
+        "wall_px_dropped": st["dropped_px"],
+    }
+    return out, info
+
+
+def thin_walls(mask: np.ndarray, min_size: int) -> np.ndarray:
+    """Skeleton of a wall mask without pieces shorter than ``min_size`` pixels."""
+    skel = morphology.skeletonize(mask) if mask.any() else mask
+    return _drop_small(skel, int(min_size), connectivity=2)
 
 
 def orient_domains(
@@ -506,3 +641,273 @@ def wall_points(mask: np.ndarray, *, stride: int = 4, frame: int = 0) -> pd.Data
             "orientation": orient.astype(np.float64),
         }
     )
+
+
+# --------------------------------------------------------------------------- significance
+
+
+def phase_projection(
+    phase_rad: np.ndarray,
+    amplitude: np.ndarray | None = None,
+    *,
+    sigma: float = 1.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed domain field and unsmoothed per-pixel phase projection, from one flattening.
+
+    Parameters
+    ----------
+    phase_rad : ndarray
+        (Y, X) phase in radians.
+    amplitude : ndarray, optional
+        (Y, X) amplitude, used as weights of the smoothing.
+    sigma : float
+        Gaussian smoothing of the field, in pixels (0: none).
+
+    Returns
+    -------
+    field : ndarray
+        (Y, X) float32, as :func:`domain_field` with ``sigma``.
+    projection : ndarray
+        (Y, X) float32, ``cos`` of each pixel's flattened phase relative to
+        the domain axis: ≈ +1 / −1 in clean domains, spread over [−1, 1]
+        where the phase is noise.
+    """
+    w = _amp_weights(amplitude, phase_rad.shape)
+    z = flatten_phase(phase_rad, weights=w)
+    return _field_and_projection(z, w, sigma)
+
+
+def _field_and_projection(
+    z: np.ndarray, w: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    zs = z
+    if sigma > 0:
+        wz = z * w
+        re = ndimage.gaussian_filter(wz.real, sigma, mode="reflect")
+        im = ndimage.gaussian_filter(wz.imag, sigma, mode="reflect")
+        ws = ndimage.gaussian_filter(w, sigma, mode="reflect")
+        zs = (re + 1j * im) / np.maximum(ws, 1e-6)
+    axis = np.sqrt(np.mean(zs.astype(np.complex128) ** 2))
+    axis = axis / abs(axis) if abs(axis) > 0 else 1.0
+    field = np.real(zs * np.conj(axis)).astype(np.float32)
+    proj = np.real(z * np.conj(axis)).astype(np.float32)
+    return field, proj
+
+
+def _group_stats(
+    ids: np.ndarray, vals: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and robust σ (1.4826 × median absolute deviation) of ``vals`` per group id."""
+    ids = np.asarray(ids, dtype=np.int64)
+    vals = np.asarray(vals, dtype=np.float64)
+    count = np.bincount(ids, minlength=n).astype(np.float64)
+    mean = np.bincount(ids, weights=vals, minlength=n) / np.maximum(count, 1.0)
+    if len(ids) == 0:
+        return count, mean, np.full(n, _SIGMA_FLOOR)
+
+    def group_median(x: np.ndarray) -> np.ndarray:
+        order = np.lexsort((x, ids))
+        xs = x[order]
+        c = count.astype(np.int64)
+        start = np.concatenate([[0], np.cumsum(c)[:-1]])
+        lo = start + np.maximum(c - 1, 0) // 2
+        hi = start + c // 2
+        lo = np.minimum(lo, len(xs) - 1)
+        hi = np.minimum(hi, len(xs) - 1)
+        med = 0.5 * (xs[lo] + xs[hi])
+        return np.where(c > 0, med, 0.0)
+
+    med = group_median(vals)
+    mad = group_median(np.abs(vals - med[ids]))
+    return count, mean, np.maximum(1.4826 * mad, _SIGMA_FLOOR)
+
+
+def _passes(
+    count: np.ndarray, mean: np.ndarray, sd: np.ndarray, significance: float, min_contrast: float
+) -> np.ndarray:
+    """A side (or region) carries its sign's phase beyond the noise: contrast and z-score."""
+    contrast = mean / sd
+    return (contrast >= min_contrast) & (contrast * np.sqrt(count) >= significance)
+
+
+def significant_domains(
+    up: np.ndarray,
+    projection: np.ndarray,
+    *,
+    min_size: int = 4,
+    significance: float = SIGNIFICANCE,
+    min_contrast: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Keep the domains whose phase differs from the other polarisation beyond the noise.
+
+    Every connected region of the up/down map (4-connected) is tested on its
+    own pixels: its mean phase projection ``m`` (signed, so a real domain
+    has ``m > 0``) over the robust σ of the projection in the region must be
+    at least ``min_contrast``, and ``m √n / σ`` at least ``significance``.
+    Regions that fail, or have fewer than ``min_size`` pixels, carry no
+    reliable phase: they take the polarisation of the nearest region that passes.
+
+    Parameters
+    ----------
+    up : ndarray
+        (Y, X) bool, the provisional ``+1`` domains.
+    projection : ndarray
+        (Y, X) per-pixel phase projection (:func:`phase_projection`).
+    min_size : int
+        Smallest region (pixels) that can be a domain.
+    significance, min_contrast : float
+        Thresholds of the test (above).
+
+    Returns
+    -------
+    up : ndarray
+        (Y, X) bool, the cleaned ``+1`` domains.
+    merged : int
+        Number of regions that failed and were merged into their surroundings.
+    """
+    min_contrast = MIN_CONTRAST if min_contrast is None else min_contrast
+    up = np.asarray(up, dtype=bool)
+    cross = ndimage.generate_binary_structure(2, 1)
+    lab_u, n_u = ndimage.label(up, structure=cross)
+    lab_d, n_d = ndimage.label(~up, structure=cross)
+    lab = np.where(up, lab_u, lab_d + n_u)
+    n = n_u + n_d + 1
+    signed = np.where(up, projection, -projection)
+    count, mean, sd = _group_stats(lab.ravel(), signed.ravel(), n)
+    ok = _passes(count, mean, sd, significance, min_contrast) & (count >= max(min_size, 1))
+    ok[0] = False
+    if ok[1:].all():
+        return up, 0
+    merged = int((~ok[1:]).sum())
+    good = ok[lab]
+    if not good.any():
+        # nothing carries a phase beyond the noise: one (unknown) domain, no walls
+        return np.ones_like(up), merged
+    _, (iy, ix) = ndimage.distance_transform_edt(~good, return_indices=True)
+    return up[iy, ix], merged
+
+
+def _wall_chunks(mask: np.ndarray, length: float) -> tuple[np.ndarray, int]:
+    """Cut thin walls into pieces about ``length`` px long: (Y, X) int labels (0 = no wall), count.
+
+    Wall pixels closer than about 4 px (fragments of one broken wall) are one
+    wall; along it, seeds ``length`` px apart (greedy Poisson-disk) each take
+    their nearest wall pixels.
+    """
+    m = np.asarray(mask, dtype=bool)
+    if not m.any():
+        return np.zeros(m.shape, dtype=np.int64), 0
+    near = ndimage.binary_dilation(m, structure=np.ones((3, 3), bool), iterations=2)
+    glab, _ = ndimage.label(near, structure=np.ones((3, 3), bool))
+    iy, ix = np.nonzero(m)
+    g = glab[iy, ix].astype(np.float64)
+    # walls stacked far apart (virtual rows), so seeds and nearest seeds stay on their wall
+    vy = iy + g * (m.shape[0] + 4 * length)
+    order = np.lexsort((ix, iy, g))
+    sy, sx = _poisson_disk(vy[order], ix[order].astype(np.float64), float(length))
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(np.column_stack([sy, sx])).query(np.column_stack([vy, ix]))
+    chunks = np.zeros(m.shape, dtype=np.int64)
+    chunks[iy, ix] = nearest + 1
+    return chunks, len(sy)
+
+
+def significant_walls(
+    mask: np.ndarray,
+    projection: np.ndarray,
+    *,
+    domains: np.ndarray | None = None,
+    field: np.ndarray | None = None,
+    significance: float = SIGNIFICANCE,
+    min_contrast: float | None = None,
+    band: float | None = None,
+    length: float | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict]:
+    """Keep the wall pieces that separate two phases differing beyond the noise.
+
+    The walls are cut into pieces about ``length`` px long.  The pixels
+    within ``band`` px of a piece (nearer to it than to any other wall) fall
+    on its two sides: by the domain map when given, else by the side of the
+    wall the gradient of ``field`` points to.  Each side must carry its own
+    polarisation: mean phase projection over its robust σ (1.4826 × MAD) at
+    least ``min_contrast`` and z-score ``m √n / σ`` at least
+    ``significance``.  A piece inside a noisy patch (both sides noise), on
+    the edge of one (one side noise) or on an artefact inside a domain (both
+    sides the same phase) fails and is dropped.
+
+    Parameters
+    ----------
+    mask : ndarray
+        (Y, X) bool, thin walls.
+    projection : ndarray
+        (Y, X) per-pixel phase projection (:func:`phase_projection`).
+    domains : ndarray, optional
+        (Y, X) ±1 domain map whose boundaries are ``mask``.
+    field : ndarray, optional
+        (Y, X) smoothed domain field, for the sides when ``domains`` is None.
+    significance, min_contrast : float
+        Thresholds of the test (above); ``significance=0`` keeps every wall.
+    band : float
+        Half width of the side bands, pixels.
+    length : float
+        Length of the tested pieces, pixels.
+
+    Returns
+    -------
+    mask : ndarray
+        (Y, X) bool, the walls kept.
+    stats : dict
+        ``tested`` and ``dropped`` pieces, ``dropped_px`` wall pixels.
+    """
+    min_contrast = MIN_CONTRAST if min_contrast is None else min_contrast
+    band = SIDE_BAND if band is None else band
+    length = CHUNK_LENGTH if length is None else length
+    m = np.asarray(mask, dtype=bool)
+    chunks, n = _wall_chunks(m, length)
+    stats = {"tested": int(n), "dropped": 0, "dropped_px": 0}
+    if n == 0 or significance <= 0:
+        return m, stats
+    dist, (qy, qx) = ndimage.distance_transform_edt(~m, return_indices=True)
+    if domains is not None:
+        # the wall pixels belong to the +1 side; sides are the domains
+        near = dist <= band
+        side = np.asarray(domains) > 0
+    else:
+        if field is None:
+            raise IvaeError("significant_walls needs domains= or field=")
+        near = (dist >= 1) & (dist <= band)
+        fs = ndimage.gaussian_filter(np.asarray(field, dtype=np.float64), 1.0, mode="nearest")
+        gy, gx = np.gradient(fs)
+        yy, xx = np.indices(m.shape)
+        side = ((yy - qy) * gy[qy, qx] + (xx - qx) * gx[qy, qx]) > 0
+    py, px = np.nonzero(near)
+    cid = chunks[qy[py, px], qx[py, px]]
+    s = side[py, px]
+    v = np.asarray(projection, dtype=np.float64)[py, px]
+    gid = 2 * cid + s.astype(np.int64)  # 2c: the − side, 2c+1: the + side
+    signed = np.where(s, v, -v)
+    count, mean, sd = _group_stats(gid, signed, 2 * (n + 1))
+    ok = _passes(count, mean, sd, significance, min_contrast)
+    keep = ok[0::2] & ok[1::2]
+    keep[0] = False
+    out = m & keep[chunks]
+    stats["dropped"] = int((~keep[1:]).sum())
+    stats["dropped_px"] = int(m.sum() - out.sum())
+    return out, stats
+
+
+def phase_noise_deg(projection: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Robust phase noise (degrees) of the domains: from the spread of the projection.
+
+    ``|projection| = cos δ`` for a pixel whose phase is ``δ`` off its domain
+    level; the noise is 1.4826 × the median of ``|δ|``, on pixels away from
+    the walls (``mask``: walls to stay 3 px away from).
+    """
+    v = np.abs(np.asarray(projection, dtype=np.float64))
+    if mask is not None and np.asarray(mask).any():
+        v = v[ndimage.distance_transform_edt(~np.asarray(mask, dtype=bool)) > 3]
+    if v.size == 0:
+        return float("nan")
+    return float(np.rad2deg(1.4826 * np.median(np.arccos(np.clip(v, -1.0, 1.0)))))
