@@ -296,6 +296,14 @@ def atoms(image, method, channel, spacing, threshold, device, output) -> None:
 )
 @click.option("--stride", type=int, default=4, show_default=True, help="Points spacing in pixels.")
 @click.option(
+    "--significance",
+    type=float,
+    default=4.0,
+    show_default=True,
+    help="Wall test with a phase: z-score each side of a wall piece must reach "
+    "(0 = keep every wall).",
+)
+@click.option(
     "--domains",
     "domains_path",
     type=click.Path(dir_okay=False),
@@ -314,6 +322,7 @@ def walls(
     output,
     points_path,
     stride,
+    significance,
     domains_path,
 ) -> None:
     """Find domain walls in the PFM phase IMAGE; write a uint8 mask (1 = wall).
@@ -331,6 +340,10 @@ def walls(
         raise IvaeError(f"--stride={stride} is out of range; expected stride ≥ 1")
     if not 0 <= sigma <= 50:
         raise IvaeError(f"--sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ 50")
+    if not 0 <= significance <= 100:
+        raise IvaeError(
+            f"--significance={significance!r} is out of range; expected 0 ≤ significance ≤ 100"
+        )
     if domains_path is not None and method != "gaussian":
         raise IvaeError(
             f"--domains needs a domain map, which --method {method} does not give; "
@@ -380,6 +393,7 @@ def walls(
                 method=method,
                 stride=stride,
                 sigma=sigma,
+                significance=significance,
                 phase_units=units,
                 device=device,
             )
@@ -394,6 +408,7 @@ def walls(
             domains = res.domains.astype(np.int8)
             writes.append((Path(domains_path), _image_writer(Path(domains_path), domains)))
         _write_all(writes)
+    click.echo(f"ivae: {res.summary}", err=True)
     click.echo(
         f"ivae: {int(res.mask.sum())} wall pixels, {len(res.points)} points -> {output}", err=True
     )
