@@ -391,10 +391,15 @@ def find_atoms_log(
     threshold : float, optional
         Smallest accepted ``score``, in units of the filtered noise's standard
         deviation (a peak-height signal-to-noise ratio, so it means the same on
-        every image); default :data:`DEFAULT_THRESHOLD` (3).
+        every image); default :data:`DEFAULT_THRESHOLD` (3).  When the spacing
+        is estimated, a peak where the lattice puts a dim-sublattice site (at
+        least two bright columns predict it through the motif vectors of
+        :func:`~napari_ivae.detect.spacing.estimate_lattice`) needs only half
+        of it: a known position needs less evidence than a search.
     sigma : float, optional
         LoG scale in pixels; default the column width measured on the image
-        (clipped to ``[spacing/8, spacing/3]``), or ``spacing / 5`` when the
+        (clipped to ``[spacing/8, spacing/4.5]``: wider, the negative lobes of
+        bright neighbours hide a dim sublattice), or ``spacing / 5`` when the
         spacing is given.
 
     Returns
@@ -410,16 +415,24 @@ def find_atoms_log(
     """
     img = np.asarray(image, dtype=np.float32)
     period = None
+    vectors = None
     if spacing is None:
         est = estimate_lattice(img)
         spacing, period = est.spacing, est.period
         width = est.column_sigma
+        # motif vectors from a bright column to its dim nearest neighbours
+        nb = est.neighbours
+        if len(nb):
+            near = np.hypot(nb[:, 0], nb[:, 1]) <= 1.2 * spacing
+            # (< 0.45: in a one-kind lattice such as graphene the motif averages
+            # columns of both sites, whose neighbours then show at ~0.5)
+            vectors = nb[(nb[:, 2] < 0.45) & near, :2]
     else:
         width = float(spacing) / 5.0
     spacing = float(spacing)
     check_range("spacing", spacing, low=2.0, high=min(img.shape) / 2)
     if sigma is None:
-        sigma = float(np.clip(width, max(0.7, spacing / 8.0), spacing / 3.0))
+        sigma = float(np.clip(width, max(0.7, spacing / 8.0), spacing / 4.5))
     check_range("sigma", float(sigma), low=0.3, high=spacing)
     if threshold is None:
         thr = DEFAULT_THRESHOLD
@@ -441,6 +454,12 @@ def find_atoms_log(
     noise_f = max(noise_px * log_kernel_norm(float(sigma)), 1e-12 * max(float(filt.max()), 1e-30))
     score = filt[iy, ix] / noise_f
     keep = score >= thr
+    n_lattice = 0
+    if vectors is not None and len(vectors):
+        extra = _lattice_sites(filt, iy[keep], ix[keep], score[keep], iy, ix, vectors, spacing)
+        extra &= ~keep & (score >= 0.5 * thr)
+        n_lattice = int(extra.sum())
+        keep |= extra
     iy, ix, score = iy[keep], ix[keep], score[keep]
     radius = max(1.0, spacing / 3.0)
     yx = refine_positions(img, np.stack([iy, ix], axis=1), radius=radius)
@@ -468,6 +487,36 @@ def find_atoms_log(
             "noise_sigma": float(noise_px),
             "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
             "duplicates_merged": int(n_merged),
+            "lattice_sites_added": n_lattice,
         }
     )
     return out
+
+
+def _lattice_sites(filt, by, bx, bscore, iy, ix, vectors, spacing) -> np.ndarray:
+    """Candidate maxima that sit where the lattice puts a dim-sublattice atom.
+
+    Every accepted bright peak (score ≥ its median) predicts the dim sites at
+    its position plus each motif vector; a candidate local maximum (``iy,
+    ix``) is flagged when at least two different bright peaks predict a site
+    within 0.25 × ``spacing`` of it.  Nothing is flagged unless at least half
+    of the predicted sites already hold an accepted peak.  Returns a mask over
+    the candidates.
+    """
+    flag = np.zeros(len(iy), dtype=bool)
+    strong = bscore >= np.median(bscore) if len(bscore) else np.zeros(0, dtype=bool)
+    src = np.stack([by[strong], bx[strong]], axis=1).astype(np.float64)
+    if len(src) < 4 or len(iy) == 0:
+        return flag
+    pred = (src[:, None, :] + np.asarray(vectors)[None, :, :]).reshape(-1, 2)
+    # only fill gaps of a sublattice that is there: most predicted sites must
+    # already hold an accepted peak (in a polycrystal, vectors of one grain
+    # point nowhere in the others)
+    acc = np.stack([by, bx], axis=1).astype(np.float64)
+    d, _ = cKDTree(acc).query(pred)
+    if np.mean(d <= 0.25 * spacing) < 0.5:
+        return flag
+    cand = np.stack([iy, ix], axis=1).astype(np.float64)
+    hits = cKDTree(pred).query_ball_point(cand, 0.25 * spacing, return_length=True)
+    flag[hits >= 2] = True
+    return flag
