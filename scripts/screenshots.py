@@ -155,8 +155,8 @@ def session(viewer, tag: str, *, epochs: int, window: int, stride: int) -> None:
     viewer.layers.selection.active = points
     _shot(viewer, f"{tag}_4b_manifold")
     for lay in manifold if isinstance(manifold, list) else [manifold]:
-        if lay is not None:
-            lay.visible = False
+        if lay is not None and lay in viewer.layers:
+            viewer.layers.remove(lay)  # a hidden layer still counts in the view's extent
     viewer.reset_view()
 
     # 5 label ---------------------------------------------------------------

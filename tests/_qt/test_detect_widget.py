@@ -58,6 +58,11 @@ def test_atoms_log_finds_the_lattice(dock, make_blobs, qtbot):
     assert len(found) == len(centres)
     assert d.max() < 0.5
     np.testing.assert_allclose(found, layer.features[["y", "x"]].to_numpy())
+    # the user sees what the detector decided: spacing, threshold, sublattices
+    text = w.status.text()
+    assert "spacing 12" in text and "threshold 3" in text and "sublattices" in text, text
+    decided = layer.metadata["ivae_detection"]
+    assert abs(decided["spacing_px"] - 12) < 0.5 and decided["threshold"] == 3
     assert float(np.max(layer.size)) < 6  # drawn small (a fraction of the spacing)
     assert "Found" in w.status.text()
 
@@ -119,7 +124,7 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, make_blobs, qtbot, not
     assert any("phase" in t and "amplitude" in t for t in _messages(notes))
     # zero detections: a threshold far above any atom's score
     w.task = "atoms"
-    w.threshold.setValue(4.9)
+    w.threshold.setValue(900.0)
     notes.clear()
     n_layers = len(viewer.layers)
     assert _run(w, qtbot) is None

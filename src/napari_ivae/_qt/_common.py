@@ -138,7 +138,10 @@ class StatusLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
-        self.setMinimumWidth(60)
+        # an explicit minimum: Qt's would be the text wrapped at 60 px (a tall column
+        # that keeps the panel from shrinking); the layout gives it the height the
+        # text needs at the width it really has
+        self.setMinimumSize(60, self.fontMetrics().lineSpacing())
 
     def set_message(self, text: str, kind: str = "info") -> None:
         """Show ``text``; ``kind`` is ``"info"``, ``"warning"`` or ``"error"``."""
@@ -189,9 +192,21 @@ class _VerticalScrollArea(QScrollArea):
         return super().eventFilter(obj, event)
 
     def sizeHint(self) -> Any:
-        hint = self.widget().sizeHint() if self.widget() is not None else super().sizeHint()
+        content = self.widget()
+        if content is None:
+            return super().sizeHint()
+        hint = content.sizeHint()
+        width = self.viewport().width()
+        if width > 0 and content.hasHeightForWidth():
+            # wrapped status lines: the height the content needs at the width it has
+            hint.setHeight(max(hint.height(), content.heightForWidth(width)))
         hint.setWidth(hint.width() + self._bar())
+        hint.setHeight(hint.height() + 2 * self.frameWidth() + 2)  # no scroll bar when it fits
         return hint
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.updateGeometry()  # a new width: wrapped text needs another height
 
     def minimumSizeHint(self) -> Any:
         hint = super().minimumSizeHint()

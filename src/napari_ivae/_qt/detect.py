@@ -55,7 +55,23 @@ TASK_KEY = "ivae_task"
 SOURCE_KEY = "ivae_image"
 """Metadata key of a detected points layer: name of the image it was found in."""
 
+DETECTION_KEY = "ivae_detection"
+"""Metadata key of a detected points layer: what the detector decided (its table's attrs)."""
+
 _AUTO = "auto"
+
+
+def _decisions(task: str, table: Any, ref: Image) -> str:
+    """The detector's decisions in one line (spacing, threshold, sublattices, merges)."""
+    from napari_ivae.io import pixel_size_nm
+
+    if task != "atoms" or "spacing_px" not in table.attrs:
+        return str(table.attrs.get("summary", ""))
+    from napari_ivae.detect import atoms_summary
+
+    size = pixel_size_nm(ref)
+    text = atoms_summary(table.attrs, float(size[-1]) if size is not None else None)
+    return text.split("; ", 1)[-1]  # the count is said already
 
 
 def _auto_spin(maximum: float, decimals: int, step: float, suffix: str, tip: str) -> QDoubleSpinBox:
@@ -132,12 +148,13 @@ class DetectWidget(QWidget):
             500.0, 1, 0.5, " px", "Atom spacing in pixels; auto estimates it from the image."
         )
         self.threshold = _auto_spin(
-            5.0,
+            1000.0,
             2,
-            0.05,
+            0.5,
             "",
-            "Smallest accepted score; auto picks it from the noise.\n"
-            "log: peak height relative to a typical atom (≈ 1; auto ≥ 0.2).\n"
+            "Smallest accepted score; auto uses the method's default.\n"
+            "log: peak signal-to-noise, in σ of the filtered image noise (auto 3;\n"
+            "the same threshold means the same on every image).\n"
             "dcnn: heatmap value in 0–1 (auto 0.5).",
         )
         atoms_box = QGroupBox("Atoms")
@@ -491,9 +508,13 @@ class DetectWidget(QWidget):
         )
         layer.metadata[TASK_KEY] = job["task"]
         layer.metadata[SOURCE_KEY] = ref.name
+        decided = _decisions(job["task"], table, ref)
+        if decided:
+            layer.metadata[DETECTION_KEY] = {k: v for k, v in table.attrs.items() if k != "frames"}
         self.viewer.layers.selection.active = layer
         self.status.setText(
             f"Found {len(table):,} {what} in {elapsed:.1f} s → layer {layer.name!r}."
+            + (f" {decided}." if decided else "")
         )
         return layer
 

@@ -1080,7 +1080,8 @@ class ExplorerWidget(QWidget):
             if name == active:
                 self.class_list.setCurrentItem(item)
         if not self._classes():  # a hint instead of placeholder classes
-            hint = QListWidgetItem("No classes yet: select points, then Assign (or Add)")
+            hint = QListWidgetItem("No classes yet:\nselect points, then\nAssign selection or Add")
+            hint.setToolTip("Select points (lasso or click), then 'Assign selection' or 'Add'.")
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
             hint.setForeground(QColor("#999"))
             self.class_list.addItem(hint)
