@@ -247,3 +247,102 @@ def test_core_detection_stops_between_frames_when_asked():
     img = np.random.default_rng(0).normal(size=(5, 64, 64))
     with pytest.raises(Cancelled, match="frame 2"):
         detect.detect_walls(img, method="gaussian", cancel=cancel)
+
+
+# --------------------------------------------------------------------------- dots, noise, report
+
+
+def _dot_recall(sample, mask) -> float:
+    from scipy import ndimage
+
+    dt = ndimage.distance_transform_edt(~mask)
+    yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
+    found = []
+    for cy, cx, r, _sign in sample.dots:
+        ring = sample.walls & ((yy - cy) ** 2 + (xx - cx) ** 2 <= (r + 1.5) ** 2)
+        found.append((dt[ring] <= 2).mean() >= 0.5)
+    return float(np.mean(found))
+
+
+def test_simulator_dots_and_artefacts_keep_existing_seeds():
+    base = simulate_pfm((96, 96), seed=1020)
+    s = simulate_pfm((96, 96), seed=1020, dots=6, noisy_patches=1, line_glitches=2, tip_bands=1)
+    assert base.noisy is None and base.dots is None
+    assert s.dots.shape[1] == 4 and 1 <= len(s.dots) <= 6
+    assert np.all((s.dots[:, 2] >= 2) & (s.dots[:, 2] <= 6))
+    # every dot is a disc of the opposite polarisation in the truth
+    for cy, cx, _r, sign in s.dots:
+        assert s.domains[round(cy), round(cx)] == sign
+    assert s.noisy.any() and s.noisy.dtype == bool
+    # the base random stream is untouched: same phase away from the dots and artefacts
+    yy, xx = np.mgrid[0:96, 0:96]
+    near_dot = np.zeros((96, 96), dtype=bool)
+    for cy, cx, r, _sign in s.dots:
+        near_dot |= (yy - cy) ** 2 + (xx - cx) ** 2 <= (r + 8) ** 2
+    rows = np.abs(s.phase_background - base.phase_background).max(axis=1) < 1e-3
+    keep = ~near_dot & ~s.noisy & rows[:, None]
+    assert keep.sum() > 1000
+    d = np.angle(np.exp(1j * np.deg2rad(s.phase[keep] - base.phase[keep])))
+    assert np.abs(d).max() < 1e-4
+    with pytest.raises(IvaeError, match="dot_radius"):
+        simulate_pfm((64, 64), dots=2, dot_radius=(0.5, 3.0))
+
+
+@pytest.mark.parametrize("method", ["gaussian", "canny"])
+def test_small_dots_are_found(method):
+    s = simulate_pfm((160, 160), seed=1021, dots=12)
+    res = detect_walls(s.phase, s.amplitude, method=method)
+    assert len(s.dots) >= 8
+    assert _dot_recall(s, res.mask) >= 0.9
+    assert wall_f1(res.mask, s.walls)["f1"] >= 0.95
+
+
+@pytest.mark.parametrize("method", ["gaussian", "canny"])
+def test_no_walls_inside_noisy_patches(method):
+    from scipy import ndimage
+
+    s = simulate_pfm((160, 160), seed=1022, noisy_patches=3, patch_size=40.0, line_glitches=4)
+    inner = ndimage.binary_erosion(s.noisy, iterations=2)
+    far = ndimage.distance_transform_edt(~s.walls) > 2
+    off = detect_walls(s.phase, s.amplitude, method=method, significance=0.0, min_size=16)
+    on = detect_walls(s.phase, s.amplitude, method=method)
+    false_off = int((off.mask & inner & far).sum())
+    false_on = int((on.mask & inner & far).sum())
+    assert false_off > 20  # the problem exists without the test
+    assert false_on <= 0.2 * false_off
+    assert on.info["walls_dropped"] > 0 and on.info["wall_px_dropped"] > 0
+
+
+def test_wall_report_contract(default_sample):
+    s = default_sample
+    res = detect_walls(s.phase, s.amplitude)
+    info = res.info
+    for key in (
+        "method",
+        "inputs",
+        "significance",
+        "min_contrast",
+        "noise_deg",
+        "walls_tested",
+        "walls_dropped",
+        "wall_px_dropped",
+        "regions_merged",
+        "domains",
+        "dots",
+        "frames",
+    ):
+        assert key in info, key
+    assert info["method"] == "gaussian" and info["inputs"] == "phase+amplitude"
+    assert info["significance"] == 4.0 and 4 <= info["noise_deg"] <= 14  # simulated 8°
+    assert res.points.attrs["walls"] is info
+    line = res.summary
+    assert "\n" not in line and "phase noise" in line and "wall pieces dropped" in line
+    import json
+
+    json.dumps(info)  # plain data for the GUI and sessions
+    amp_only = detect_walls(amplitude=s.amplitude)
+    assert amp_only.info["significance"] is None and "not tested" in amp_only.summary
+    off = detect_walls(s.phase, significance=0)
+    assert "test off" in off.summary
+    with pytest.raises(IvaeError, match="significance"):
+        detect_walls(s.phase, significance=-1)

@@ -344,10 +344,16 @@ def gaussian_frame(
         ``wall_px_dropped``, ``domains`` (regions of the final map), ``dots``
         (regions of at most :data:`DOT_AREA` px).
     """
-    field, proj = phase_projection(phase_rad, amplitude, sigma=sigma)
+    w = _amp_weights(amplitude, phase_rad.shape)
+    z = flatten_phase(phase_rad, weights=w)
+    field, proj = _field_and_projection(z, w, sigma)
     up = field >= 0
     if significance > 0:
-        up, merged = significant_domains(up, proj, min_size=min_size, significance=significance)
+        noise = local_noise(proj)
+        up = _add_fine_domains(up, proj, noise, sigma, min_size, significance)
+        up, merged = significant_domains(
+            up, proj, min_size=min_size, significance=significance, noise=noise
+        )
     else:
         merged = 0
         up = _clean_domains(up, min_size)
@@ -363,6 +369,40 @@ def gaussian_frame(
         **_count_domains(domains),
     }
     return mask, domains, field, info
+
+
+def _add_fine_domains(
+    up: np.ndarray,
+    proj: np.ndarray,
+    noise: np.ndarray,
+    sigma: float,
+    min_size: int,
+    significance: float,
+) -> np.ndarray:
+    """Add the small domains that the ``sigma`` smoothing erased, where they are significant.
+
+    A dot of a few pixels, dark in the amplitude, is averaged away by the
+    amplitude-weighted smoothing.  The projection smoothed at a third of
+    ``sigma`` without weights is compared with ``up``; every connected region
+    where the two disagree (at least ``min_size`` px) takes the fine sign
+    when its pixels carry it beyond the local noise (the domain test, with
+    the contrast that pure noise selected by its own sign reaches,
+    ``√(2/π)`` σ, subtracted first).
+    """
+    fine_sigma = sigma / 3.0
+    fine = ndimage.gaussian_filter(proj, fine_sigma, mode="reflect") if fine_sigma > 0 else proj
+    fine_up = fine >= 0
+    diff = fine_up != up
+    if not diff.any():
+        return up
+    lab, n = ndimage.label(diff, structure=ndimage.generate_binary_structure(2, 1))
+    signed = np.where(fine_up, proj, -proj)
+    count, mean, sd = _group_stats(lab.ravel(), signed.ravel(), n + 1, noise.ravel())
+    mean = mean - _SELECTION_BIAS * sd
+    ok = _passes(count, mean, sd, significance, MIN_CONTRAST) & (count >= max(min_size, 1))
+    ok[0] = False
+    flip = ok[lab]
+    return np.where(flip, fine_up, up)
 
 
 #: largest area (px) counted as a dot domain in the reports: a disc of radius 6 px
@@ -695,13 +735,20 @@ def _field_and_projection(
 
 
 def _group_stats(
-    ids: np.ndarray, vals: np.ndarray, n: int
+    ids: np.ndarray, vals: np.ndarray, n: int, noise: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and robust σ (1.4826 × median absolute deviation) of ``vals`` per group id."""
+    """Count, mean and σ of ``vals`` per group id.
+
+    σ is the group mean of ``noise`` (a local noise map) when given, else
+    the robust σ of the values (1.4826 × median absolute deviation).
+    """
     ids = np.asarray(ids, dtype=np.int64)
     vals = np.asarray(vals, dtype=np.float64)
     count = np.bincount(ids, minlength=n).astype(np.float64)
     mean = np.bincount(ids, weights=vals, minlength=n) / np.maximum(count, 1.0)
+    if noise is not None:
+        sd = np.bincount(ids, weights=np.asarray(noise, np.float64), minlength=n)
+        return count, mean, np.maximum(sd / np.maximum(count, 1.0), _SIGMA_FLOOR)
     if len(ids) == 0:
         return count, mean, np.full(n, _SIGMA_FLOOR)
 
@@ -722,6 +769,28 @@ def _group_stats(
     return count, mean, np.maximum(1.4826 * mad, _SIGMA_FLOOR)
 
 
+#: mean |v - median3x3(v)| of unit white noise: converts the mean residual to a σ
+_MEDIAN_RESIDUAL = 0.7253
+#: mean of |x| / σ for Gaussian noise: the contrast of noise selected by its own sign
+_SELECTION_BIAS = float(np.sqrt(2.0 / np.pi))
+#: Gaussian scale (px) over which the local noise is averaged
+NOISE_SCALE = 4.0
+
+
+def local_noise(projection: np.ndarray) -> np.ndarray:
+    """Local robust noise σ of the phase projection, per pixel.
+
+    The residual from a 3×3 median (structure such as walls and dots stays
+    in the median, noise does not) in absolute value, averaged with a
+    Gaussian of :data:`NOISE_SCALE` px and scaled to the σ of white noise;
+    at least a small floor.
+    """
+    v = np.asarray(projection, dtype=np.float32)
+    r = np.abs(v - ndimage.median_filter(v, 3, mode="reflect"))
+    sd = ndimage.gaussian_filter(r, NOISE_SCALE, mode="reflect") / _MEDIAN_RESIDUAL
+    return np.maximum(sd, _SIGMA_FLOOR)
+
+
 def _passes(
     count: np.ndarray, mean: np.ndarray, sd: np.ndarray, significance: float, min_contrast: float
 ) -> np.ndarray:
@@ -737,13 +806,15 @@ def significant_domains(
     min_size: int = 4,
     significance: float = SIGNIFICANCE,
     min_contrast: float | None = None,
+    noise: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Keep the domains whose phase differs from the other polarisation beyond the noise.
 
     Every connected region of the up/down map (4-connected) is tested on its
     own pixels: its mean phase projection ``m`` (signed, so a real domain
-    has ``m > 0``) over the robust σ of the projection in the region must be
-    at least ``min_contrast``, and ``m √n / σ`` at least ``significance``.
+    has ``m > 0``) over the local robust noise σ (:func:`local_noise`,
+    averaged over the region) must be at least ``min_contrast``, and
+    ``m √n / σ`` at least ``significance``.
     Regions that fail, or have fewer than ``min_size`` pixels, carry no
     reliable phase: they take the polarisation of the nearest region that passes.
 
@@ -757,6 +828,8 @@ def significant_domains(
         Smallest region (pixels) that can be a domain.
     significance, min_contrast : float
         Thresholds of the test (above).
+    noise : ndarray, optional
+        (Y, X) local noise σ (default: :func:`local_noise` of ``projection``).
 
     Returns
     -------
@@ -773,7 +846,8 @@ def significant_domains(
     lab = np.where(up, lab_u, lab_d + n_u)
     n = n_u + n_d + 1
     signed = np.where(up, projection, -projection)
-    count, mean, sd = _group_stats(lab.ravel(), signed.ravel(), n)
+    noise = local_noise(projection) if noise is None else noise
+    count, mean, sd = _group_stats(lab.ravel(), signed.ravel(), n, noise.ravel())
     ok = _passes(count, mean, sd, significance, min_contrast) & (count >= max(min_size, 1))
     ok[0] = False
     if ok[1:].all():
@@ -823,7 +897,7 @@ def significant_walls(
     min_contrast: float | None = None,
     band: float | None = None,
     length: float | None = None,
-    weights: np.ndarray | None = None,
+    noise: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Keep the wall pieces that separate two phases differing beyond the noise.
 
@@ -831,7 +905,8 @@ def significant_walls(
     within ``band`` px of a piece (nearer to it than to any other wall) fall
     on its two sides: by the domain map when given, else by the side of the
     wall the gradient of ``field`` points to.  Each side must carry its own
-    polarisation: mean phase projection over its robust σ (1.4826 × MAD) at
+    polarisation: mean phase projection over the local robust noise σ
+    (:func:`local_noise`, averaged over the piece's band, both sides) at
     least ``min_contrast`` and z-score ``m √n / σ`` at least
     ``significance``.  A piece inside a noisy patch (both sides noise), on
     the edge of one (one side noise) or on an artefact inside a domain (both
@@ -853,6 +928,8 @@ def significant_walls(
         Half width of the side bands, pixels.
     length : float
         Length of the tested pieces, pixels.
+    noise : ndarray, optional
+        (Y, X) local noise σ (default: :func:`local_noise` of ``projection``).
 
     Returns
     -------
@@ -888,7 +965,10 @@ def significant_walls(
     v = np.asarray(projection, dtype=np.float64)[py, px]
     gid = 2 * cid + s.astype(np.int64)  # 2c: the − side, 2c+1: the + side
     signed = np.where(s, v, -v)
-    count, mean, sd = _group_stats(gid, signed, 2 * (n + 1))
+    count, mean, _ = _group_stats(gid, signed, 2 * (n + 1), np.zeros(len(gid)))
+    noise = local_noise(projection) if noise is None else noise
+    _, _, sd_chunk = _group_stats(cid, np.zeros(len(cid)), n + 1, noise[py, px])
+    sd = np.repeat(sd_chunk, 2)
     ok = _passes(count, mean, sd, significance, min_contrast)
     keep = ok[0::2] & ok[1::2]
     keep[0] = False
