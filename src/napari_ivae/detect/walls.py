@@ -348,6 +348,7 @@ def gaussian_frame(
     z = flatten_phase(phase_rad, weights=w)
     field, proj = _field_and_projection(z, w, sigma)
     up = field >= 0
+    noise = None
     if significance > 0:
         noise = local_noise(proj)
         up = _add_fine_domains(up, proj, noise, sigma, min_size, significance)
@@ -359,7 +360,9 @@ def gaussian_frame(
         up = _clean_domains(up, min_size)
     domains = np.where(up, 1, -1).astype(np.int8)
     mask = boundary_mask(domains)
-    mask, st = significant_walls(mask, proj, domains=domains, significance=significance)
+    mask, st = significant_walls(
+        mask, proj, domains=domains, significance=significance, noise=noise
+    )
     info = {
         "noise_deg": phase_noise_deg(proj, mask),
         "regions_merged": merged,
