@@ -15,8 +15,11 @@ methods run twice: with the options of the release before the wall tests
   ``exp(iφ)`` on the doubled-phasor axis, 3×3 median filter); a connected
   region of one level with 4–200 px (radius ≤ 8 px) not touching the border
   is a dot when ≥ 70 % of its pixels and ≥ 70 % of the pixels 2–3 px outside
-  it are of opposite levels and the circular mean phases inside and outside
-  differ by more than 135° (a 180° dot, not a smaller a/c phase step).  Each
+  it are of opposite levels, both carry a coherent phase (mean resultant
+  length of ``exp(iφ)`` ≥ 0.5 inside and ≥ 0.7 in the ring: a dot in a
+  domain, not a blob of speckle in a no-response region) and the circular
+  mean phases inside and outside differ by more than 135° (a 180° dot, not
+  a smaller a/c phase step).  Each
   reference dot was looked at in the figures (circles, numbered).  A dot is
   found when ≥ 50 % of its boundary lies within 2 px of a detected wall.
 - **wall px** and the detector's own summary (noise, pieces dropped).
@@ -82,8 +85,10 @@ def reference_dots(
             ring = ndimage.binary_dilation(reg, iterations=3) & ~ndimage.binary_dilation(reg)
             if (np.sign(v[reg]) == sign).mean() < 0.7 or (np.sign(v[ring]) == -sign).mean() < 0.7:
                 continue
-            diff = np.angle(z[reg].mean() * np.conj(z[ring].mean()))
-            if abs(diff) < np.deg2rad(135):
+            m_in, m_out = z[reg].mean(), z[ring].mean()
+            if abs(m_in) < 0.5 or abs(m_out) < 0.7:  # speckle, not a domain in a domain
+                continue
+            if abs(np.angle(m_in * np.conj(m_out))) < np.deg2rad(135):
                 continue
             cy, cx = ndimage.center_of_mass(reg)
             rows.append((cy, cx, float(reg.sum()), float(sign)))
