@@ -24,12 +24,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError, check_choice
 
-__all__ = ["Border", "Normalize", "Stack", "crop"]
+__all__ = ["Border", "Normalize", "Stack", "crop", "local_background", "local_normalize"]
 
 Border = Literal["drop", "reflect", "constant", "edge"]
-Normalize = Literal["zscore", "minmax", "none"]
+Normalize = Literal["zscore", "minmax", "none", "local", "background"]
 _BORDERS: tuple[str, ...] = ("drop", "reflect", "constant", "edge")
-_NORMALIZE: tuple[str, ...] = ("zscore", "minmax", "none")
+_NORMALIZE: tuple[str, ...] = ("zscore", "minmax", "none", "local", "background")
+#: the modes that first remove the image's slowly varying background
+_LOCAL: tuple[str, ...] = ("local", "background")
+#: default neighbourhood of the local modes, in crop windows
+NEIGHBORHOOD_WINDOWS = 4
 #: crops processed at a time (bounds temporary memory)
 _CHUNK = 2048
 
@@ -245,6 +249,7 @@ def crop(
     border: Border = "drop",
     normalize: Normalize = "zscore",
     channels: Sequence[str] | None = None,
+    neighborhood: int | None = None,
 ) -> Stack:
     """Crop ``window × window`` sub-images centred on points.
 
@@ -267,11 +272,27 @@ def crop(
         (``"reflect"``), with 0 after normalisation (``"constant"``: the stack
         mean for z-score), or with the nearest edge pixel (``"edge"``).  Points
         whose centre lies outside the image are always dropped.
-    normalize : {"zscore", "minmax", "none"}
+    normalize : {"zscore", "minmax", "none", "local", "background"}
         ``"zscore"``: per channel over the whole stack (mean 0, std 1);
         ``"minmax"``: per crop and channel to [0, 1]; ``"none"``: raw values.
+        The two local modes first remove the image's slowly varying
+        background (contamination, thickness, scan-region offsets), estimated
+        robustly by :func:`local_background` on tiles of ``neighborhood``
+        pixels: ``"local"``: ``(x − B) / S``, the image minus its local
+        background ``B`` (median) divided by its local robust spread ``S``
+        (1.4826 × median absolute deviation), so every crop is measured
+        against its neighbourhood, not against itself (a dopant stays brighter
+        than its host; the choice for atom-resolved images);
+        ``"background"``: ``x − B``, then z-scored over the stack (offsets
+        removed, the contrast of each region kept).  Both make a float32 copy
+        of each channel.
     channels : sequence of str, optional
         Channel names (default: the ImageLayer names, else ``ch0, ch1, ...``).
+    neighborhood : int, optional
+        Side in pixels of the tiles the local modes take their statistics
+        from (tiles overlap by half); default ``4 × window``.  It should
+        hold many atom columns (several lattice spacings) and be smaller
+        than the features to remove.  Only for ``"local"`` / ``"background"``.
 
     Returns
     -------
@@ -297,6 +318,21 @@ def crop(
         raise IvaeError(f"window={window} is too small; expected 2 ≤ window ≤ {min(ny, nx)}")
     if window > min(ny, nx):
         raise IvaeError(f"window={window} is larger than the image ({ny}×{nx})")
+    if neighborhood is not None:
+        if normalize not in _LOCAL:
+            raise IvaeError(
+                f"neighborhood={neighborhood!r} is only used by normalize='local' or "
+                f"'background' (normalize={normalize!r})"
+            )
+        if isinstance(neighborhood, (bool, np.bool_)) or not isinstance(
+            neighborhood, (int, np.integer)
+        ):
+            raise IvaeError(f"neighborhood={neighborhood!r} must be an integer number of pixels")
+        if not 3 <= neighborhood <= max(ny, nx):
+            raise IvaeError(
+                f"neighborhood={neighborhood} is out of range; expected 3 ≤ neighborhood ≤ "
+                f"{max(ny, nx)} (the image's larger side)"
+            )
 
     y, x, f = _as_points(points)
     n_in = len(y)
@@ -347,6 +383,13 @@ def crop(
             f"{window}×{window} float32) but only {free / 2**30:.1f} GiB of memory is free; "
             "use fewer points or channels, or a smaller window"
         )
+    if normalize in _LOCAL:
+        size = int(neighborhood or NEIGHBORHOOD_WINDOWS * window)
+        frames_used = np.unique(frame[kept])
+        arrays = [
+            local_normalize(arr, size, scale=normalize == "local", frames=frames_used)
+            for arr in arrays
+        ]
     out = np.empty((n, c, window, window), dtype=np.float32)
     inner = interior[kept]
     pos_in, pos_edge = np.flatnonzero(inner), np.flatnonzero(~inner)
@@ -385,7 +428,7 @@ def crop(
             f"(first: point at row {int(kept[i])}, y={y[kept[i]]:g}, x={x[kept[i]]:g}); "
             "fill or mask them, or remove those points"
         )
-    _normalize(out, normalize, pos_edge, edge_valid)
+    _normalize(out, "zscore" if normalize == "background" else normalize, pos_edge, edge_valid)
     if edge_valid is not None:
         for ch in range(c):
             sub = out[pos_edge, ch]
@@ -424,9 +467,128 @@ def _mask(start: int, stop: int, window: int, pos_edge, edge_valid) -> np.ndarra
     return mask
 
 
+def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Slowly varying background and contrast of a 2-D image, from robust tile statistics.
+
+    The image is cut into ``size × size`` tiles overlapping by half; each
+    tile gives its median and its robust spread (1.4826 × the median absolute
+    deviation from that median), so atom columns, a dopant or a few bad
+    pixels barely move them.  The two meshes are median-filtered over 3 × 3
+    tiles (a hole or a tile of vacuum does not spread) and interpolated to
+    every pixel with a bicubic spline through the tile centres (constant
+    beyond the outermost centres).
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(Y, X)`` real values (finite).
+    size : int
+        Tile side in pixels (≥ 3); clipped to the image.  Structures larger
+        than about ``size`` are treated as background.
+
+    Returns
+    -------
+    background : ndarray
+        ``(Y, X)`` float32, the local median level.
+    spread : ndarray
+        ``(Y, X)`` float32, the local robust standard deviation, floored at
+        0.1 × its median over the image (and 1 where the image is flat), so a
+        flat patch is never blown up.
+    """
+    from scipy import ndimage
+    from scipy.interpolate import RectBivariateSpline
+
+    img = np.asarray(image, dtype=np.float32)
+    ny, nx = img.shape
+    sy, sx = min(int(size), ny), min(int(size), nx)
+    step_y, step_x = max(sy // 2, 1), max(sx // 2, 1)
+    ys = _tile_starts(ny, sy, step_y)
+    xs = _tile_starts(nx, sx, step_x)
+    med = np.empty((ys.size, xs.size), np.float64)
+    mad = np.empty_like(med)
+    view = sliding_window_view(img, (sy, sx))
+    for i, y0 in enumerate(ys):
+        tiles = view[y0, xs].reshape(xs.size, -1)  # (nx_tiles, sy*sx) copy of one tile row
+        m = np.median(tiles, axis=1)
+        med[i] = m
+        mad[i] = 1.4826 * np.median(np.abs(tiles - m[:, None]), axis=1)
+    if med.size > 1:
+        med = ndimage.median_filter(med, size=3, mode="nearest")
+        mad = ndimage.median_filter(mad, size=3, mode="nearest")
+    floor = 0.1 * float(np.median(mad))
+    mad = np.maximum(mad, floor) if floor > 0 else np.ones_like(mad)
+    cy = ys + (sy - 1) / 2.0
+    cx = xs + (sx - 1) / 2.0
+    ry = np.clip(np.arange(ny, dtype=np.float64), cy[0], cy[-1])
+    rx = np.clip(np.arange(nx, dtype=np.float64), cx[0], cx[-1])
+    maps = []
+    for mesh in (med, mad):
+        if mesh.size == 1:
+            maps.append(np.full((ny, nx), mesh.flat[0], np.float32))
+            continue
+        if ys.size == 1 or xs.size == 1:  # one row/column of tiles: linear along the other axis
+            along = np.interp(ry, cy, mesh[:, 0]) if xs.size == 1 else None
+            full = (
+                np.repeat(along[:, None], nx, axis=1)
+                if along is not None
+                else np.repeat(np.interp(rx, cx, mesh[0])[None], ny, axis=0)
+            )
+            maps.append(full.astype(np.float32))
+            continue
+        spline = RectBivariateSpline(cy, cx, mesh, kx=min(3, ys.size - 1), ky=min(3, xs.size - 1))
+        maps.append(spline(ry, rx).astype(np.float32))
+    background, spread = maps
+    np.maximum(spread, np.float32(floor if floor > 0 else 1.0), out=spread)  # spline undershoot
+    return background, spread
+
+
+def _tile_starts(n: int, size: int, step: int) -> np.ndarray:
+    """Tile origins ``0, step, ...`` along an axis of ``n`` pixels, the last one flush with the end."""
+    starts = np.arange(0, n - size + 1, step)
+    if starts[-1] != n - size:
+        starts = np.append(starts, n - size)
+    return starts
+
+
+def local_normalize(
+    image: np.ndarray, size: int, *, scale: bool = True, frames: np.ndarray | None = None
+) -> np.ndarray:
+    """``(x − B) / S`` (or ``x − B`` with ``scale=False``) per frame; see :func:`local_background`.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(T, Y, X)`` real values.
+    size : int
+        Tile side in pixels.
+    scale : bool
+        Divide by the local robust spread ``S`` too.
+    frames : ndarray, optional
+        Frames to process (the others are left at 0); default all.
+
+    Returns
+    -------
+    ndarray
+        ``(T, Y, X)`` float32.
+    """
+    out = np.zeros(image.shape, np.float32)
+    for t in range(image.shape[0]) if frames is None else frames:
+        frame = np.asarray(image[int(t)], dtype=np.float32)
+        if not np.all(np.isfinite(frame)):  # NaN pixels: statistics from the finite ones
+            fill = float(np.median(frame[np.isfinite(frame)])) if np.isfinite(frame).any() else 0.0
+            background, spread = local_background(np.nan_to_num(frame, nan=fill), size)
+        else:
+            background, spread = local_background(frame, size)
+        res = frame - background
+        if scale:
+            res /= spread
+        out[int(t)] = res
+    return out
+
+
 def _normalize(out: np.ndarray, mode: str, pos_edge: np.ndarray, edge_valid) -> None:
     """Normalise ``out`` (N, C, w, w) in place; statistics over in-image pixels only."""
-    if mode == "none":
+    if mode in ("none", "local"):
         return
     n, window = out.shape[0], out.shape[-1]
     if mode == "zscore":
