@@ -95,6 +95,10 @@ def test_walls_gaussian_gives_points_mask_and_domains(dock, qtbot):
     assert len(set(np.unique(domains[:, :40]))) == 1
     assert len(set(np.unique(domains[:, 56:]))) == 1
     assert domains[0, 0] != domains[0, -1]
+    # what the wall finder decided: the noise, the significance test, the domains
+    text = w.status.text()
+    assert "phase noise" in text and "2 domains" in text, text
+    assert layer.metadata["ivae_detection"]["domains"] == 2
 
 
 def test_rerun_replaces_the_layer(dock, make_blobs, qtbot):

@@ -65,8 +65,13 @@ def _decisions(task: str, table: Any, ref: Image) -> str:
     """The detector's decisions in one line (spacing, threshold, sublattices, merges)."""
     from napari_ivae.io import pixel_size_nm
 
-    if task != "atoms" or "spacing_px" not in table.attrs:
-        return str(table.attrs.get("summary", ""))
+    if task == "walls":
+        from napari_ivae.detect import wall_summary
+
+        info = table.attrs.get("walls")
+        return wall_summary(info) if info else ""
+    if "spacing_px" not in table.attrs:
+        return ""
     from napari_ivae.detect import atoms_summary
 
     size = pixel_size_nm(ref)
@@ -510,7 +515,8 @@ class DetectWidget(QWidget):
         layer.metadata[SOURCE_KEY] = ref.name
         decided = _decisions(job["task"], table, ref)
         if decided:
-            layer.metadata[DETECTION_KEY] = {k: v for k, v in table.attrs.items() if k != "frames"}
+            info = table.attrs.get("walls", table.attrs) if job["task"] == "walls" else table.attrs
+            layer.metadata[DETECTION_KEY] = {k: v for k, v in info.items() if k != "frames"}
         self.viewer.layers.selection.active = layer
         self.status.setText(
             f"Found {len(table):,} {what} in {elapsed:.1f} s → layer {layer.name!r}."
