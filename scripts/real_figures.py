@@ -14,8 +14,6 @@ gaussian up/down domain map.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -30,6 +28,11 @@ from napari_ivae.io import read
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: files whose figures another script draws (name -> where)
+ELSEWHERE = {
+    "example_Se_implanted_MoS2.dm3": "both sublattices are drawn by benchmarks/bench_atoms_real.py",
+}
+
 
 def _dcnn_available(task: str) -> bool:
     try:
@@ -40,10 +43,9 @@ def _dcnn_available(task: str) -> bool:
 
 
 def _save(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    from napari_ivae._atomic import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"))
     plt.close(fig)
     print(f"wrote {path}")
 
@@ -129,6 +131,9 @@ def main() -> None:
         raise SystemExit(f"real data folder {args.data} not found")
     args.out.mkdir(parents=True, exist_ok=True)
     for path in sorted(args.data.iterdir()):
+        if path.name in ELSEWHERE:
+            print(f"skipped {path.name}: {ELSEWHERE[path.name]}")
+            continue
         suffix = path.suffix.lower()
         if suffix in (".dm3", ".dm4"):
             stem_figure(path, args.out)
