@@ -160,6 +160,75 @@ def test_normalisation():
     np.testing.assert_array_equal(flat.images, 0.0)
 
 
+def _lattice(n=128, d=8.0, seed=0):
+    """Square lattice of Gaussian columns, one 1.8× brighter column, noise; positions."""
+    rng = np.random.default_rng(seed)
+    c = np.arange(d / 2, n, d)
+    pts = np.array([(y, x) for y in c for x in c])
+    yy, xx = np.mgrid[:n, :n]
+    amp = np.ones(len(pts))
+    dopant = int(np.argmin(np.abs(pts - [n * 0.7, n * 0.7]).sum(1)))
+    amp[dopant] = 1.8
+    img = np.zeros((n, n))
+    for (y, x), a in zip(pts, amp):
+        img += a * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.5**2))
+    return img + rng.normal(0, 0.05, img.shape), pts, dopant, yy, xx
+
+
+def test_local_normalisation_removes_background_keeps_dopant():
+    img, pts, dopant, yy, xx = _lattice()
+    n = img.shape[0]
+    gain = 1.0 + 0.8 * xx / n  # contrast changes across the scan
+    blob = np.exp(-((yy - 30) ** 2 + (xx - 30) ** 2) / (2 * 20.0**2))  # contamination
+    dirty = img * gain + 3.0 * yy / n + 2.0 * blob
+    sep = {}  # dopant above the median host, in host standard deviations
+    for mode in ("local", "background", "zscore"):
+        nb = None if mode == "zscore" else 24
+        got = crop(dirty, pts, window=9, normalize=mode, neighborhood=nb)
+        assert np.all(np.isfinite(got.images))
+        peak = got.images[:, 0, 4, 4]
+        i = int(np.flatnonzero(got.index == dopant)[0])
+        host = np.delete(peak, i)
+        sep[mode] = (peak[i] - np.median(host)) / host.std()
+        if mode == "local":  # gain, ramp and blob gone: hosts about as uniform as without them
+            clean = crop(img, pts, window=9, normalize=mode, neighborhood=24)
+            ref = np.delete(clean.images[:, 0, 4, 4], i)
+            assert host.std() / host.mean() < 2 * ref.std() / ref.mean()
+            assert peak[i] > host.max()
+    assert sep["local"] > 5 and sep["local"] > 2.5 * sep["zscore"]
+    assert sep["background"] > 1.5 * sep["zscore"]
+
+
+def test_local_background_is_the_plane_and_the_noise():
+    from napari_ivae.crop import local_background
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:96, :80]
+    plane = 5.0 + 0.03 * yy - 0.02 * xx
+    bg, spread = local_background(plane + rng.normal(0, 0.5, plane.shape), 24)
+    assert bg.shape == plane.shape and bg.dtype == np.float32
+    assert np.abs(bg - plane)[12:-12, 12:-12].max() < 0.25
+    assert np.median(spread) == pytest.approx(0.5, rel=0.1)
+    bg, spread = local_background(np.full((20, 30), 7.0), 100)  # one tile, flat
+    np.testing.assert_allclose(bg, 7.0)
+    np.testing.assert_allclose(spread, 1.0)  # flat: never a division by ~0
+
+
+def test_local_normalisation_options_checked():
+    img = np.zeros((64, 64), np.float32)
+    pts = np.array([[32.0, 32.0]])
+    with pytest.raises(IvaeError, match=r"normalize='l2' is not one of .*'local', 'background'"):
+        crop(img, pts, window=8, normalize="l2")
+    with pytest.raises(IvaeError, match="neighborhood=20 is only used by normalize='local'"):
+        crop(img, pts, window=8, neighborhood=20)
+    with pytest.raises(IvaeError, match=r"neighborhood=2 is out of range; expected 3 ≤"):
+        crop(img, pts, window=8, normalize="local", neighborhood=2)
+    with pytest.raises(IvaeError, match=r"neighborhood=9\.5 must be an integer"):
+        crop(img, pts, window=8, normalize="local", neighborhood=9.5)
+    st = crop(np.stack([img, img + 1]), np.array([[1, 32, 32]]), window=8, normalize="local")
+    np.testing.assert_array_equal(st.images, 0.0)  # flat frames: zero, finite
+
+
 def test_memmap_input_is_read_lazily(tmp_path):
     img = ramp((64, 64))
     np.save(tmp_path / "img.npy", img)
@@ -337,12 +406,42 @@ def test_cli_crop_default_amplitude_phase_by_role_and_napari_csv(pfm_files, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "note: channels 'Amplitude Retrace', 'Phase Retrace' chosen by role "
-        "(choose others with --channels)"
+        "(choose others with --channels)",
+        "note: --normalize zscore chosen for amplitude, phase channels "
+        "(choose another with --normalize)",
     ]
     # --channels still overrides
     argv = ["crop", str(image), "--points", str(points), "--window", "6", "-o", str(out)]
     assert main([*argv, "--channels", "height,phase"]) == 0
     assert Stack.load(out).channels == ("Height Retrace", "Phase Retrace")
+
+
+def test_cli_crop_auto_local_for_intensity_images(tmp_path, capsys):
+    img, pts, _, yy, xx = _lattice()
+    image = tmp_path / "haadf.npy"
+    np.save(image, (img * (1 + xx / 128) + 3 * yy / 128).astype(np.float32))
+    points = tmp_path / "atoms.csv"
+    pd.DataFrame({"y": pts[:, 0], "x": pts[:, 1]}).to_csv(points, index=False)
+    out = tmp_path / "s.npz"
+    argv = ["crop", str(image), "--points", str(points), "--window", "9", "-o", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "note: --normalize local chosen for image channels" in err
+    st = Stack.load(out)
+    ref = crop(np.load(image), pts, window=9, normalize="local")
+    np.testing.assert_allclose(st.images, ref.images)
+    assert main([*argv, "--neighborhood", "24"]) == 0
+    ref = crop(np.load(image), pts, window=9, normalize="local", neighborhood=24)
+    np.testing.assert_allclose(Stack.load(out).images, ref.images)
+    capsys.readouterr()
+    assert main([*argv, "--normalize", "zscore", "--neighborhood", "24"]) == 2
+    assert (
+        "--neighborhood is only used by --normalize local or background" in capsys.readouterr().err
+    )
+    assert main([*argv, "--neighborhood", "2"]) == 2
+    assert "--neighborhood=2 is too small" in capsys.readouterr().err
+    assert main([*argv, "--neighborhood", "500"]) == 2
+    assert "--neighborhood=500 is out of range" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError, check_choice
 
-__all__ = ["Border", "Normalize", "Stack", "crop", "local_background", "local_normalize"]
+__all__ = [
+    "Border",
+    "Normalize",
+    "Stack",
+    "crop",
+    "default_normalize",
+    "local_background",
+    "local_normalize",
+]
 
 Border = Literal["drop", "reflect", "constant", "edge"]
 Normalize = Literal["zscore", "minmax", "none", "local", "background"]
@@ -33,7 +41,7 @@ _NORMALIZE: tuple[str, ...] = ("zscore", "minmax", "none", "local", "background"
 #: the modes that first remove the image's slowly varying background
 _LOCAL: tuple[str, ...] = ("local", "background")
 #: default neighbourhood of the local modes, in crop windows
-NEIGHBORHOOD_WINDOWS = 4
+NEIGHBORHOOD_WINDOWS = 3
 #: crops processed at a time (bounds temporary memory)
 _CHUNK = 2048
 
@@ -290,7 +298,7 @@ def crop(
         Channel names (default: the ImageLayer names, else ``ch0, ch1, ...``).
     neighborhood : int, optional
         Side in pixels of the tiles the local modes take their statistics
-        from (tiles overlap by half); default ``4 × window``.  It should
+        from (tiles overlap by half); default ``3 × window``.  It should
         hold many atom columns (several lattice spacings) and be smaller
         than the features to remove.  Only for ``"local"`` / ``"background"``.
 
@@ -467,16 +475,42 @@ def _mask(start: int, stop: int, window: int, pos_edge, edge_valid) -> np.ndarra
     return mask
 
 
+def default_normalize(roles: Sequence[str]) -> str:
+    """The normalisation the fronts (CLI, Crop widget) choose for channels of these roles.
+
+    ``"local"`` when every channel is an intensity image (role ``"image"``:
+    STEM/HAADF/ADF, TEM, any plain image): atom columns are then measured
+    against their neighbourhood, free of contamination and thickness
+    gradients.  ``"zscore"`` otherwise (PFM amplitude, wrapped phase, height
+    ...: a local median of a wrapped phase is meaningless, and the contrast
+    between domains is the signal).
+
+    Parameters
+    ----------
+    roles : sequence of str
+        ``ImageLayer.role`` of each channel.
+
+    Returns
+    -------
+    str
+        ``"local"`` or ``"zscore"``.
+    """
+    roles = list(roles)
+    return "local" if roles and all(r == "image" for r in roles) else "zscore"
+
+
 def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Slowly varying background and contrast of a 2-D image, from robust tile statistics.
 
     The image is cut into ``size × size`` tiles overlapping by half; each
-    tile gives its median and its robust spread (1.4826 × the median absolute
-    deviation from that median), so atom columns, a dopant or a few bad
+    tile gives its median, and then, of the image minus the interpolated
+    median map, its robust spread (1.4826 × the median absolute deviation), so
+    a gradient inside a tile is not taken for contrast, and atom columns, a dopant or a few bad
     pixels barely move them.  The two meshes are median-filtered over 3 × 3
     tiles (a hole or a tile of vacuum does not spread) and interpolated to
-    every pixel with a bicubic spline through the tile centres (constant
-    beyond the outermost centres).
+    every pixel with a bicubic spline through the tile centres and through
+    nodes added at the image edges, linearly extrapolated from the two
+    outermost tile rows / columns (a gradient continues to the edge).
 
     Parameters
     ----------
@@ -495,59 +529,92 @@ def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
         0.1 × its median over the image (and 1 where the image is flat), so a
         flat patch is never blown up.
     """
-    from scipy import ndimage
-    from scipy.interpolate import RectBivariateSpline
-
     img = np.asarray(image, dtype=np.float32)
     ny, nx = img.shape
     sy, sx = min(int(size), ny), min(int(size), nx)
     step_y, step_x = max(sy // 2, 1), max(sx // 2, 1)
     ys = _tile_starts(ny, sy, step_y)
     xs = _tile_starts(nx, sx, step_x)
-    med = np.empty((ys.size, xs.size), np.float64)
-    mad = np.empty_like(med)
-    view = sliding_window_view(img, (sy, sx))
-    for i, y0 in enumerate(ys):
-        tiles = view[y0, xs].reshape(xs.size, -1)  # (nx_tiles, sy*sx) copy of one tile row
-        m = np.median(tiles, axis=1)
-        med[i] = m
-        mad[i] = 1.4826 * np.median(np.abs(tiles - m[:, None]), axis=1)
-    if med.size > 1:
-        med = ndimage.median_filter(med, size=3, mode="nearest")
-        mad = ndimage.median_filter(mad, size=3, mode="nearest")
-    floor = 0.1 * float(np.median(mad))
-    mad = np.maximum(mad, floor) if floor > 0 else np.ones_like(mad)
     cy = ys + (sy - 1) / 2.0
     cx = xs + (sx - 1) / 2.0
-    ry = np.clip(np.arange(ny, dtype=np.float64), cy[0], cy[-1])
-    rx = np.clip(np.arange(nx, dtype=np.float64), cx[0], cx[-1])
-    maps = []
-    for mesh in (med, mad):
-        if mesh.size == 1:
-            maps.append(np.full((ny, nx), mesh.flat[0], np.float32))
-            continue
-        if ys.size == 1 or xs.size == 1:  # one row/column of tiles: linear along the other axis
-            along = np.interp(ry, cy, mesh[:, 0]) if xs.size == 1 else None
-            full = (
-                np.repeat(along[:, None], nx, axis=1)
-                if along is not None
-                else np.repeat(np.interp(rx, cx, mesh[0])[None], ny, axis=0)
-            )
-            maps.append(full.astype(np.float32))
-            continue
-        spline = RectBivariateSpline(cy, cx, mesh, kx=min(3, ys.size - 1), ky=min(3, xs.size - 1))
-        maps.append(spline(ry, rx).astype(np.float32))
-    background, spread = maps
+    med = _tile_stat(img, ys, xs, sy, sx, spread=False)
+    background = _mesh_to_map(med, cy, cx, ny, nx)
+    # the spread from the image minus its background: a gradient or a contamination
+    # edge inside a tile is not contrast
+    mad = _tile_stat(img - background, ys, xs, sy, sx, spread=True)
+    floor = 0.1 * float(np.median(mad))
+    mad = np.maximum(mad, floor) if floor > 0 else np.ones_like(mad)
+    spread = _mesh_to_map(mad, cy, cx, ny, nx, linear_edges=False)
     np.maximum(spread, np.float32(floor if floor > 0 else 1.0), out=spread)  # spline undershoot
     return background, spread
 
 
+def _tile_stat(img, ys, xs, sy: int, sx: int, *, spread: bool) -> np.ndarray:
+    """Median (or 1.4826 × MAD) of every tile, 3 × 3 median-filtered over the tile mesh."""
+    from scipy import ndimage
+
+    out = np.empty((ys.size, xs.size), np.float64)
+    view = sliding_window_view(img, (sy, sx))
+    for i, y0 in enumerate(ys):
+        tiles = view[y0, xs].reshape(xs.size, -1)  # (nx_tiles, sy*sx) copy of one tile row
+        m = np.median(tiles, axis=1)
+        out[i] = 1.4826 * np.median(np.abs(tiles - m[:, None]), axis=1) if spread else m
+    if spread and out.size > 1:
+        out = ndimage.median_filter(out, size=3, mode="nearest")
+    return out
+
+
+def _mesh_to_map(
+    mesh: np.ndarray, cy, cx, ny: int, nx: int, *, linear_edges: bool = True
+) -> np.ndarray:
+    """Bicubic spline through the mesh and edge nodes -> (ny, nx) float32.
+
+    The edge nodes are linearly extrapolated (``linear_edges``) or copies of
+    the outermost tiles.
+    """
+    from scipy.interpolate import RectBivariateSpline
+
+    cy, mesh = _edge_nodes(cy, mesh, ny, axis=0, linear=linear_edges)
+    cx, mesh = _edge_nodes(cx, mesh, nx, axis=1, linear=linear_edges)
+    ry = np.arange(ny, dtype=np.float64)
+    rx = np.arange(nx, dtype=np.float64)
+    if cy.size == 1 and cx.size == 1:
+        return np.full((ny, nx), mesh.flat[0], np.float32)
+    if cy.size == 1:
+        return np.repeat(np.interp(rx, cx, mesh[0])[None], ny, axis=0).astype(np.float32)
+    if cx.size == 1:
+        return np.repeat(np.interp(ry, cy, mesh[:, 0])[:, None], nx, axis=1).astype(np.float32)
+    spline = RectBivariateSpline(cy, cx, mesh, kx=min(3, cy.size - 1), ky=min(3, cx.size - 1))
+    return spline(ry, rx).astype(np.float32)
+
+
+def _edge_nodes(c: np.ndarray, mesh: np.ndarray, n: int, axis: int, *, linear: bool = True):
+    """Add nodes at pixel 0 and ``n − 1`` along ``axis``, linearly extrapolated from the outer two."""
+    if c.size < 2:
+        return c, mesh
+    if not linear:
+        lo = [np.take(mesh, [0], axis=axis)] if c[0] > 0 else []
+        hi = [np.take(mesh, [-1], axis=axis)] if c[-1] < n - 1 else []
+        cc = [np.array([0.0])] * len(lo) + [c] + [np.array([float(n - 1)])] * len(hi)
+        return np.concatenate(cc), np.concatenate([*lo, mesh, *hi], axis=axis)
+    parts_c, parts_m = [c], [mesh]
+    first, second = np.take(mesh, [0], axis=axis), np.take(mesh, [1], axis=axis)
+    last, before = np.take(mesh, [-1], axis=axis), np.take(mesh, [-2], axis=axis)
+    if c[0] > 0:
+        parts_c.insert(0, np.array([0.0]))
+        parts_m.insert(0, first + (c[0] / (c[1] - c[0])) * (first - second))
+    if c[-1] < n - 1:
+        parts_c.append(np.array([float(n - 1)]))
+        parts_m.append(last + ((n - 1 - c[-1]) / (c[-1] - c[-2])) * (last - before))
+    return np.concatenate(parts_c), np.concatenate(parts_m, axis=axis)
+
+
 def _tile_starts(n: int, size: int, step: int) -> np.ndarray:
-    """Tile origins ``0, step, ...`` along an axis of ``n`` pixels, the last one flush with the end."""
-    starts = np.arange(0, n - size + 1, step)
-    if starts[-1] != n - size:
-        starts = np.append(starts, n - size)
-    return starts
+    """Evenly spaced tile origins from 0 to ``n − size``, at most ``step`` apart."""
+    if n <= size:
+        return np.zeros(1, np.int64)
+    count = int(np.ceil((n - size) / step)) + 1
+    return np.unique(np.round(np.linspace(0, n - size, count)).astype(np.int64))
 
 
 def local_normalize(

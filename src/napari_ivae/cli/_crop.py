@@ -9,7 +9,7 @@ import click
 from napari_ivae._errors import IvaeError
 
 _BORDERS = ("drop", "reflect", "constant", "edge")
-_NORMALIZE = ("zscore", "minmax", "none")
+_NORMALIZE = ("auto", "local", "background", "zscore", "minmax", "none")
 
 
 def _key(name: str) -> str:
@@ -141,9 +141,20 @@ def read_points(path: str):
 @click.option(
     "--normalize",
     type=click.Choice(_NORMALIZE),
-    default="zscore",
+    default="auto",
     show_default=True,
-    help="zscore: per channel over the stack; minmax: per crop.",
+    help="local: minus the local background, divided by the local robust spread (atom images: "
+    "contamination and thickness gradients removed, a dopant stays brighter than its host); "
+    "background: minus the local background, then z-score over the stack; zscore: per channel "
+    "over the stack; minmax: per crop; none: raw. auto: local for intensity images (STEM), "
+    "zscore for PFM channels (the choice is printed).",
+)
+@click.option(
+    "--neighborhood",
+    type=int,
+    default=None,
+    help="local/background: side in px of the tiles the background and spread are taken from "
+    "(default 3 × window; several lattice spacings, smaller than the contamination to remove).",
 )
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output stack .npz."
@@ -155,6 +166,7 @@ def crop(
     channels: tuple[str, ...],
     border: str,
     normalize: str,
+    neighborhood: int | None,
     output: str,
 ) -> None:
     """Crop a (N, C, W, W) float32 stack around POINTS in IMAGE; write an npz.
@@ -168,6 +180,14 @@ def crop(
 
     if window < 2:  # before reading anything
         raise IvaeError(f"--window={window} is too small; expected at least 2")
+    if neighborhood is not None:
+        if normalize not in ("auto", "local", "background"):
+            raise IvaeError(
+                f"--neighborhood is only used by --normalize local or background "
+                f"(--normalize {normalize})"
+            )
+        if neighborhood < 3:
+            raise IvaeError(f"--neighborhood={neighborhood} is too small; expected at least 3")
     if not output.lower().endswith(".npz"):
         raise IvaeError(f"-o {output}: the output must be a .npz file")
     _check_output(output, "-o")
@@ -181,6 +201,16 @@ def crop(
     ny, nx = chosen[0].shape[-2:]
     if window > min(ny, nx):  # before reading the points or cropping
         raise IvaeError(f"--window={window} is larger than the image ({ny}×{nx})")
+    if normalize == "auto":
+        from napari_ivae.crop import default_normalize
+
+        normalize = default_normalize([la.role for la in chosen])
+        notes.append(f"--normalize {normalize} chosen for {', '.join(la.role for la in chosen)} "
+                     "channels (choose another with --normalize)")  # fmt: skip
+    if neighborhood is not None and normalize not in ("local", "background"):
+        raise IvaeError(
+            f"--neighborhood is only used by --normalize local or background (chosen: {normalize})"
+        )
     for note in notes:
         click.echo(f"note: {note}", err=True)
     table = read_points(points_path)
@@ -193,10 +223,11 @@ def crop(
                 border=border,
                 normalize=normalize,
                 channels=[la.name for la in chosen],
+                neighborhood=neighborhood,
             )
     except IvaeError as err:
         msg = str(err)
-        if msg.startswith("window="):
+        if msg.startswith(("window=", "neighborhood=")):
             msg = "--" + msg
         raise IvaeError(msg) from err
     try:
