@@ -106,3 +106,42 @@ def test_align_clusters_recovers_every_glyph_rotation(cards, rvae):
             abs(np.mean(np.exp(1j * (learned[sel] - s * cards.angles[sel])))) for s in (1, -1)
         )
         assert mrl > 0.95, (k, mrl)
+
+
+@pytest.mark.parametrize("glyphs", ["letters", "shapes", "tools", "polygons"])
+def test_cards_families_have_equal_area_gain_and_no_symmetry(glyphs):
+    """Other glyph families (held-out sets): K classes, equal area when asked, per-image
+    gain in range, seedable, and no glyph looks the same after a turn of 90/120/180°."""
+    from scipy import ndimage as ndi
+
+    kw = {"glyphs": glyphs, "equal_area": True, "gain": 0.3, "shear": 0.0, "noise": 0.0}
+    s = make_cards(3, max_shift=0.0, seed=1, glyph_seed=2, **kw)
+    assert s.images.shape == (12, 1, 48, 48) and len(s.params["classes"]) == 4
+    assert np.bincount(s.labels).tolist() == [3, 3, 3, 3]
+    assert (s.gains >= 0.7).all() and (s.gains <= 1.3).all() and s.gains.std() > 0
+    again = make_cards(3, max_shift=0.0, seed=1, glyph_seed=2, **kw)
+    np.testing.assert_array_equal(s.images, again.images)
+    img = s.images[:, 0] / s.gains[:, None, None]  # contrast 1 again
+    area = img.sum((1, 2))
+    assert area.max() / area.min() < 1.06, area  # equal area (up to edge sampling)
+    for i in range(4):
+        mask = img[s.labels == i][0] > 0.5
+        for turn in (90, 120, 180):
+            turned = ndi.rotate(mask.astype(float), turn, reshape=False, order=1) > 0.5
+            # centre both on their centroids before comparing
+            sh = np.subtract(ndi.center_of_mass(mask), ndi.center_of_mass(turned))
+            turned = ndi.shift(turned.astype(float), sh, order=1) > 0.5
+            iou = (mask & turned).sum() / (mask | turned).sum()
+            assert iou < 0.9, (glyphs, s.params["classes"][i], turn, iou)
+
+
+def test_cards_default_set_is_unchanged_by_the_new_options():
+    """gain draws from its own stream: the default set's labels and angles stay."""
+    a, b = make_cards(5, seed=4), make_cards(5, seed=4, gain=0.3)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.angles, b.angles)
+    assert a.params["classes"] == ["heart", "club", "L", "F"] and (a.gains == 1).all()
+    with pytest.raises(IvaeError, match="glyphs="):
+        make_cards(2, glyphs="nope")
+    with pytest.raises(IvaeError, match="glyphs="):
+        make_cards(2, glyphs=["P", "P"])
