@@ -1,5 +1,8 @@
 """A fast pyqtgraph scatter for 10⁵–10⁶ points with lasso / rectangle / click selection.
 
+Only the Qt items live here; the colour schemes they draw are
+:mod:`napari_ivae.colors` and the lasso / rectangle tests :mod:`napari_ivae.selection`.
+
 Speed comes from three choices (measured with 200,000 points in
 ``benchmarks/bench_explorer.py``):
 
@@ -11,7 +14,8 @@ Speed comes from three choices (measured with 200,000 points in
   alone exceeds the recolour budget at 2·10⁵ points;
 * the selection is a second, separate item of the same kind drawn on top;
 * hit tests (hover, click) are a vectorised NumPy nearest-point search in
-  screen pixels, lasso is :meth:`matplotlib.path.Path.contains_points`.
+  screen pixels, lasso is :meth:`matplotlib.path.Path.contains_points`
+  (:func:`napari_ivae.selection.points_in_polygon`).
 """
 
 from __future__ import annotations
@@ -24,215 +28,14 @@ from qtpy.QtCore import QPointF, QRectF, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QImage, QLinearGradient, QPainter, QPen, QPixmap
 from qtpy.QtWidgets import QGraphicsItem
 
+from napari_ivae.colors import SELECTION_COLOR, ColorScheme
+
 __all__ = [
-    "ColorScheme",
     "PaletteScatterItem",
     "ScatterView",
-    "color_scheme",
-    "points_in_polygon",
+    "array_to_pixmap",
+    "gradient_pixmap",
 ]
-
-#: Colours of a continuous map are quantised to this many shared brushes.
-N_CONTINUOUS = 64
-#: Integer columns (and float columns holding only whole numbers, e.g. ``class``
-#: with NaN for points without a crop) with at most this many distinct values are
-#: shown as categories.
-MAX_CATEGORIES = 24
-NAN_COLOR = (110, 110, 110, 255)
-#: Colour of selected points, in the scatter and (as rings) in the napari highlight layer.
-SELECTION_COLOR = (255, 43, 214, 255)
-
-
-class ColorScheme:
-    """Per-point colour codes and the palette they index.
-
-    Attributes
-    ----------
-    codes : np.ndarray
-        (N,) int32 palette index per point.
-    colors : np.ndarray
-        (K, 4) uint8 RGBA palette.
-    kind : str
-        ``"categorical"``, ``"sequential"``, ``"cyclic"`` or ``"none"``.
-    labels : list of str
-        Category names (categorical) — one per palette entry.
-    vmin, vmax : float
-        Range of a continuous map.
-    """
-
-    def __init__(self, codes, colors, kind, labels=(), vmin=0.0, vmax=1.0):
-        self.codes = np.asarray(codes, dtype=np.int32)
-        self.colors = np.asarray(colors, dtype=np.uint8)
-        self.kind = kind
-        self.labels = list(labels)
-        self.vmin = float(vmin)
-        self.vmax = float(vmax)
-
-
-def _mpl_colors(name: str, n: int) -> np.ndarray:
-    import matplotlib
-
-    cmap = matplotlib.colormaps[name]
-    if getattr(cmap, "N", 256) < 64:  # qualitative map: take its entries in order
-        rgba = np.array([cmap(i % cmap.N) for i in range(n)])
-    else:
-        rgba = cmap(np.linspace(0.0, 1.0, n, endpoint=name not in ("twilight", "hsv")))
-    return np.round(np.asarray(rgba) * 255).astype(np.uint8)
-
-
-def categorical_colors(n: int) -> np.ndarray:
-    """``n`` distinct RGBA colours (tab10, then tab20, then a hue wheel)."""
-    if n <= 10:
-        return _mpl_colors("tab10", max(n, 1))[:n]
-    if n <= 20:
-        return _mpl_colors("tab20", n)[:n]
-    return _mpl_colors("hsv", n)
-
-
-def _is_cyclic(name: str) -> bool:
-    low = name.lower()
-    return low in ("angle", "orientation", "phase") or low.endswith(("_angle", "angle"))
-
-
-def _period(name: str, values: np.ndarray) -> tuple[float, float]:
-    """Guess the period (and its origin) of an angular column."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return 0.0, 2 * np.pi
-    lo, hi = float(finite.min()), float(finite.max())
-    orientation = name.lower() == "orientation"
-    if lo >= -2 * np.pi - 1e-6 and hi <= 2 * np.pi + 1e-6:
-        if orientation and lo >= -1e-6 and hi <= np.pi + 1e-6:
-            return 0.0, np.pi
-        return 0.0, 2 * np.pi
-    if orientation and lo >= -1e-6 and hi <= 180 + 1e-6:
-        return 0.0, 180.0
-    return 0.0, 360.0
-
-
-def _category_name(value) -> str:
-    """``1.0`` → ``"1"`` (whole numbers stored as float), else ``str(value)``."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def is_categorical(name: str, values) -> bool:
-    """Whether a column is coloured by category (legend of swatches) rather than a colour bar.
-
-    Text, booleans and categoricals always; integer columns, and float columns
-    whose finite values are all whole numbers (``class`` after a join with NaN),
-    when they hold at most :data:`MAX_CATEGORIES` distinct values; never the
-    angular columns.
-    """
-    import pandas as pd
-
-    series = pd.Series(values) if not isinstance(values, pd.Series) else values
-    dtype = series.dtype
-    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    if not numeric:
-        return True
-    if _is_cyclic(name) or series.nunique(dropna=True) > MAX_CATEGORIES:
-        return False
-    if pd.api.types.is_integer_dtype(dtype):
-        return True
-    vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = vals[np.isfinite(vals)]
-    return finite.size > 0 and bool(np.all(finite == np.round(finite)))
-
-
-def color_scheme(
-    name: str,
-    values,
-    *,
-    label_colors: dict[str, tuple[int, int, int, int]] | None = None,
-) -> ColorScheme:
-    """Choose a colour scheme for a feature column.
-
-    Parameters
-    ----------
-    name : str
-        Column name: ``angle``/``orientation`` get a cyclic map, ``label`` the
-        class colours in ``label_colors``.
-    values : array-like
-        The column.
-    label_colors : dict, optional
-        Class name → RGBA (0–255), used for the ``label`` column; ``""``
-        (unlabeled) is always grey and drawn first.
-
-    Returns
-    -------
-    ColorScheme
-    """
-    import pandas as pd
-
-    series = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if name == "label":
-        label_colors = label_colors or {}
-        names = ["", *[k for k in label_colors if k != ""]]
-        extra = [
-            v for v in pd.unique(series.astype(str).fillna("")) if v not in label_colors and v != ""
-        ]
-        names += sorted(extra)
-        lookup = {k: i for i, k in enumerate(names)}
-        codes = series.astype(str).fillna("").map(lookup).to_numpy(dtype=np.int32)
-        extra_cols = categorical_colors(len(extra) + 10)[10:] if extra else np.zeros((0, 4))
-        colors = [NAN_COLOR] + [tuple(label_colors[k]) for k in names[1 : 1 + len(label_colors)]]
-        colors += [tuple(c) for c in extra_cols[: len(extra)]]
-        shown = ["unlabeled", *names[1:]]
-        return ColorScheme(codes, np.array(colors, dtype=np.uint8), "categorical", shown)
-
-    if is_categorical(name, series):
-        codes, uniques = pd.factorize(series, sort=True)
-        codes = np.asarray(codes, dtype=np.int32)
-        k = len(uniques)
-        colors = categorical_colors(k)
-        shown = [_category_name(u) for u in uniques]
-        if (codes < 0).any():  # NaN / None
-            codes = np.where(codes < 0, k, codes)
-            colors = np.vstack([colors, np.array([NAN_COLOR], dtype=np.uint8)])
-            shown.append("n/a")
-        return ColorScheme(codes, colors, "categorical", shown)
-
-    vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = np.isfinite(vals)
-    if _is_cyclic(name):
-        origin, period = _period(name, vals)
-        frac = np.mod(vals - origin, period) / period
-        colors = _mpl_colors("twilight", N_CONTINUOUS)
-        kind, vmin, vmax = "cyclic", origin, origin + period
-    else:
-        if finite.any():
-            vmin, vmax = np.percentile(vals[finite], [0.5, 99.5])
-        else:
-            vmin, vmax = 0.0, 1.0
-        if vmax <= vmin:
-            vmax = vmin + 1.0
-        frac = (vals - vmin) / (vmax - vmin)
-        colors = _mpl_colors("viridis", N_CONTINUOUS)
-        kind = "sequential"
-    codes = np.clip(
-        (np.nan_to_num(frac, nan=0.0) * N_CONTINUOUS).astype(np.int32), 0, N_CONTINUOUS - 1
-    )
-    if not finite.all():
-        codes[~finite] = N_CONTINUOUS
-        colors = np.vstack([colors, np.array([NAN_COLOR], dtype=np.uint8)])
-    return ColorScheme(codes, colors, kind, vmin=vmin, vmax=vmax)
-
-
-def points_in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Indices of the points ``(x, y)`` inside ``polygon`` ((M, 2), closed or not)."""
-    from matplotlib.path import Path
-
-    poly = np.asarray(polygon, dtype=np.float64)
-    if poly.ndim != 2 or poly.shape[1] != 2 or len(poly) < 3:
-        return np.zeros(0, dtype=np.int64)
-    lo, hi = poly.min(axis=0), poly.max(axis=0)
-    cand = np.flatnonzero((x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1]))
-    if cand.size == 0:
-        return cand.astype(np.int64)
-    inside = Path(poly).contains_points(np.column_stack([x[cand], y[cand]]))
-    return cand[inside].astype(np.int64)
 
 
 def gradient_pixmap(colors: np.ndarray, width: int = 160, height: int = 12) -> QPixmap:

@@ -67,16 +67,10 @@ from napari_ivae._qt._common import (
     show_info,
     show_warning,
 )
-from napari_ivae._qt._scatter import (
-    SELECTION_COLOR,
-    ScatterView,
-    array_to_pixmap,
-    categorical_colors,
-    color_scheme,
-    gradient_pixmap,
-    points_in_polygon,
-)
+from napari_ivae._qt._scatter import ScatterView, array_to_pixmap, gradient_pixmap
+from napari_ivae.colors import SELECTION_COLOR, categorical_colors, color_scheme
 from napari_ivae.labels import paint_wall_labels
+from napari_ivae.selection import points_in_polygon
 
 __all__ = ["ExplorerWidget"]
 
