@@ -283,3 +283,57 @@ def test_restarts_keep_the_start_with_the_lowest_loss():
 def test_restart_epochs_must_leave_epochs_to_train():
     with pytest.raises(IvaeError, match="restart_epochs=3 must be smaller than epochs=3"):
         TrainConfig(epochs=3, restarts=2, restart_epochs=3)
+
+
+def test_exact_class_term_is_the_elbo_not_a_capacity():
+    """discrete="exact" with capacity_disc=None: the class term is KL_disc itself.
+    A capacity C_α < log K could only be met by making class templates alike (the
+    classes merged, docs/vae.md); an explicit capacity_disc keeps its meaning."""
+    from napari_ivae.train import _loss
+
+    mc = ModelConfig(kind="jrvae", n_classes=4)
+    terms = {k: torch.tensor(v) for k, v in
+             {"recon": 10.0, "kl_z": 5.0, "kl_angle": 1.0, "kl_shift": 2.0, "kl_disc": 1.3}.items()}  # fmt: skip
+    tc = TrainConfig()
+    want = 10.0 + tc.beta * 3.0 + tc.beta_cont * abs(5.0 - tc.capacity_cont[1]) + 1.3
+    assert float(_loss(terms, mc, tc, 0.9)) == pytest.approx(want)
+    tc = TrainConfig(capacity_disc=(0.0, 0.0))
+    want = 10.0 + tc.beta * 3.0 + tc.beta_cont * abs(5.0 - tc.capacity_cont[1]) + 30 * 1.3
+    assert float(_loss(terms, mc, tc, 0.9)) == pytest.approx(want)
+
+
+def test_seeded_classes_are_handed_over_gradually():
+    """class_mix: 0 = the seed class, 1 = the model's own posterior, between: a mixture."""
+    from napari_ivae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(_small("jrvae", in_channels=1, size=12))
+    x = torch.from_numpy(_data(8))
+    target = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    hard = model(x, g(), class_target=target, class_mix=0.0)["kl_disc"]
+    own = model(x, g())["kl_disc"]
+    half = model(x, g(), class_target=target, class_mix=0.5)["kl_disc"]
+    assert float(hard) == pytest.approx(np.log(3), abs=1e-4)  # one-hot: KL = log K
+    assert float(own) < float(half) < float(hard)
+    with pytest.raises(IvaeError, match="init_release"):
+        TrainConfig(init_release=1.5)
+
+
+def test_cpu_threads_never_exceed_the_cpus_the_process_may_use(monkeypatch):
+    """fit lowers torch's thread count to the affinity / cgroup quota (a 2-CPU
+    container on a large host otherwise runs one thread per host core)."""
+    import napari_ivae.train as train_mod
+
+    budget = train_mod.cpu_budget()
+    assert 1 <= budget <= (os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(train_mod, "cpu_budget", lambda: 1)
+    try:
+        torch.set_num_threads(2)
+        _run(
+            fit(_data(4, size=8), _small("vae"), TrainConfig(epochs=1, batch_size=4, device="cpu"))
+        )
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

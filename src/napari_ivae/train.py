@@ -88,7 +88,11 @@ class TrainConfig(DictConfig):
     capacity_cont : (float, float)
         C_z from the first to the second value (nats), linear in steps.
     capacity_disc : (float, float) or None
-        C_α likewise; ``None`` = (0, log K).
+        C_α likewise.  ``None``: with ``discrete="exact"`` (the default) no
+        capacity: the class term is the ELBO's ``KL_disc`` (weight 1), since
+        with the exact class posterior a C_α below log K can only be met by
+        making class templates alike, and the classes merged (docs/vae.md);
+        with the other ``discrete`` modes (0, log K).
     capacity_ramp : float
         Fraction of all training steps over which both capacities ramp (0–1).
     temperature : (float, float)
@@ -96,7 +100,9 @@ class TrainConfig(DictConfig):
     checkpoint : str or None
         Path written (atomically) after each epoch and when stopped.
     num_threads : int or None
-        ``torch.set_num_threads`` for CPU training (``None`` leaves it).
+        ``torch.set_num_threads`` for CPU training.  ``None``: torch's own
+        choice, lowered to the CPUs the process may use (:func:`cpu_budget`:
+        affinity and cgroup quota), since threads beyond them only slow it.
     progress_interval : float
         Maximum seconds of work between two yields.
     grad_clip : float or None
@@ -137,6 +143,11 @@ class TrainConfig(DictConfig):
         classes for joint kinds, 4 otherwise.
     init_fraction : float
         Fraction of all steps (0–1) trained with the seeded classes / angles.
+    init_release : float
+        Joint kinds with ``discrete="exact"`` and seeded classes: fraction of
+        all steps (0–1) after ``init_fraction`` over which the class weights
+        pass linearly from the seeds to the model's own posterior
+        (``(1 - t)·seed + t·posterior``) instead of at once.
     restarts : int
         Number of independent starts (≥ 1).  With more than one, each start
         (model seed ``seed + 1000·r``) trains for ``restart_epochs`` epochs and
@@ -172,7 +183,8 @@ class TrainConfig(DictConfig):
     class_init: Literal["kmeans", "none"] = "kmeans"
     pose_init: Literal["cluster", "none"] = "none"
     pose_init_clusters: int | None = None
-    init_fraction: float = 0.2
+    init_fraction: float = 0.3
+    init_release: float = 0.2
     restarts: int = 1
     restart_epochs: int = 3
 
@@ -198,6 +210,7 @@ class TrainConfig(DictConfig):
         if self.pose_init_clusters is not None:
             check_range("pose_init_clusters", self.pose_init_clusters, low=1)
         check_range("init_fraction", self.init_fraction, low=0, high=1)
+        check_range("init_release", self.init_release, low=0, high=1)
         check_range("restarts", self.restarts, low=1)
         check_range("restart_epochs", self.restart_epochs, low=1)
         if self.restarts > 1 and self.restart_epochs >= self.epochs:
@@ -300,6 +313,36 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_budget() -> int:
+    """CPUs this process may use: its affinity mask and its cgroup CPU quota.
+
+    torch starts with one thread per core it sees; in a container limited to
+    2 CPUs on a larger host (cgroup ``cpu.max``) it still sees every core, and
+    the extra threads only wait for each other (docs/vae.md, speed).
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        n = os.cpu_count() or 1
+    for path, parse in (
+        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None),
+    ):
+        try:
+            text = Path(path).read_text()
+            if parse is None:
+                period = Path(path).with_name("cpu.cfs_period_us").read_text()
+                quota, period = text.strip(), period.strip()
+            else:
+                quota, period = parse(text)
+            if quota not in ("max", "-1") and int(period) > 0:
+                n = min(n, max(1, math.ceil(int(quota) / int(period))))
+            break
+        except (OSError, ValueError):
+            continue
+    return max(1, n)
+
+
 def _ramp(a: float, b: float, frac: float) -> float:
     return a + (b - a) * min(max(frac, 0.0), 1.0)
 
@@ -314,13 +357,20 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
         kl_cont = terms["kl_z"]
     ramp = frac / tc.capacity_ramp if tc.capacity_ramp > 0 else 1.0
     c_z = _ramp(*tc.capacity_cont, ramp)
-    c_a = _ramp(*(tc.capacity_disc or (0.0, math.log(mc.n_classes))), ramp)
+    if tc.capacity_disc is None and mc.discrete == "exact":
+        # the exact class posterior: recon + KL_disc = -log Σ_k p(k) p(x|k), the
+        # ELBO.  A capacity C_α < log K can only be met by making the class
+        # templates alike: the classes merged (docs/vae.md, item 21)
+        disc = terms["kl_disc"]
+    else:
+        c_a = _ramp(*(tc.capacity_disc or (0.0, math.log(mc.n_classes))), ramp)
+        disc = tc.beta_disc * (terms["kl_disc"] - c_a).abs()
     return (
         terms["recon"]
         + tc.class_balance * terms.get("kl_marg", 0.0)
         + tc.beta * kl_pose
         + tc.beta_cont * (kl_cont - c_z).abs()
-        + tc.beta_disc * (terms["kl_disc"] - c_a).abs()
+        + disc
     )
 
 
@@ -623,8 +673,11 @@ def _fit(x_all, mc, tc, ckpt):
     world, rank = _dist_info()
     distributed = world > 1
     device = _device(tc.device)
-    if tc.num_threads is not None and device.type == "cpu":
-        torch.set_num_threads(tc.num_threads)
+    if device.type == "cpu":
+        if tc.num_threads is not None:
+            torch.set_num_threads(tc.num_threads)
+        elif torch.get_num_threads() > cpu_budget():  # never more threads than CPUs
+            torch.set_num_threads(cpu_budget())
     own_group = False
     if distributed and not torch.distributed.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -655,6 +708,7 @@ def _fit(x_all, mc, tc, ckpt):
     n_steps = max(1, math.ceil(n_local / tc.batch_size))
     start_epoch = len(history)
     total_steps = tc.epochs * n_steps
+    release_end = tc.init_fraction + (tc.init_release if mc.discrete == "exact" else 0.0)
     seeds = None
     if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
         seeds = _Seeds(x_all, model, mc, tc, device)
@@ -705,10 +759,15 @@ def _fit(x_all, mc, tc, ckpt):
                 frac = (epoch * n_steps + step) / max(total_steps, 1)
                 temp = _ramp(*tc.temperature, frac)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    targets = (None, None)
+                    targets, mix = (None, None), 1.0
                     if seeds is not None and frac < tc.init_fraction:
-                        targets = seeds.targets(model, xb)
-                    terms = net(xb, gen, temp, frac >= tc.z_warmup or not mc.rotation, *targets)
+                        targets, mix = seeds.targets(model, xb), 0.0
+                    elif seeds is not None and seeds.classes and frac < release_end:
+                        # the classes pass from the seeds to the model's posterior
+                        mix = (frac - tc.init_fraction) / tc.init_release
+                        targets = (seeds.targets(model, xb)[0], None)
+                    terms = net(xb, gen, temp, frac >= tc.z_warmup or not mc.rotation, *targets,
+                                class_mix=mix)  # fmt: skip
                 terms = {k: v.float() for k, v in terms.items()}
                 loss = _loss(terms, mc, tc, frac)
                 if not torch.isfinite(loss):

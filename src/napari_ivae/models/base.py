@@ -22,6 +22,7 @@ from napari_ivae.models.nets import (
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
 _SHIFT_LOGSTD_INIT = -2.0  # initial shift posterior log-width relative to the prior
+_SHIFT_GAIN = 0.1  # scale of the encoder's shift correction
 
 
 def _repeat(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
@@ -113,10 +114,18 @@ class IVAE(nn.Module):
             # bounded to ±3 s_Δr: otherwise a large shift lets the decoder pick
             # another part of the template canvas, a back door around the angle
             lim = 3.0 * c.sigma_shift
-            shift = lim * torch.tanh(h[:, i : i + 2] / lim)
+            # an untrained encoder's outputs (±0.3–0.5 on z-scored crops) gave
+            # corrections near the bound from the first step: start them at
+            # a tenth of that (docs/vae.md)
+            shift = lim * torch.tanh(_SHIFT_GAIN * h[:, i : i + 2] / lim)
             centre = self.centroid(x) if c.shift_init == "centroid" or self.invariant_z else None
             if c.shift_init == "centroid":
-                shift = (centre + shift).clamp(-lim, lim)
+                # the centroid is trusted up to half the bound: on lattice
+                # crops contamination or neighbours pulled it past the bound,
+                # where the clamp below gave the encoder no gradient to bring
+                # it back (real MoS2: 69 % of those stayed pinned, docs/vae.md)
+                half = 0.5 * lim
+                shift = (centre.clamp(-half, half) + shift).clamp(-lim, lim)
             out["shift"] = shift
             # never wider than the prior, and an untrained encoder starts at
             # e^-2 of it (0.3 px at the defaults: about the centroid's error).
@@ -226,6 +235,7 @@ class IVAE(nn.Module):
         use_z: bool = True,
         class_target: torch.Tensor | None = None,
         angle_target: torch.Tensor | None = None,
+        class_mix: float = 1.0,
     ) -> dict[str, torch.Tensor]:
         """Loss terms averaged over the batch: ``recon``, ``kl_z`` [, ``kl_angle``,
         ``kl_shift``] [, ``kl_disc``] [, ``kl_marg``: KL of the batch-mean class
@@ -235,7 +245,10 @@ class IVAE(nn.Module):
         ``use_z=False`` decodes with z = 0 (the trainer's rotation warm-up: the
         decoder must then explain orientation through the grid, not through z).
         ``class_target`` (B,) int: joint kinds use this class for every image
-        instead of the posterior (the trainer's k-means seeding of the classes).
+        instead of the posterior (the trainer's k-means seeding of the classes);
+        with ``class_mix`` < 1 (``discrete="exact"``) the class weights are
+        ``class_mix · q(α|x) + (1 - class_mix) · onehot(class_target)`` instead
+        (the trainer hands the classes over from the seeds to the model).
         ``angle_target`` (B,) int: rotation kinds with grid inference use this
         angle bin for every image instead of the posterior over bins (the
         trainer's warm start from per-cluster alignment).
@@ -319,7 +332,8 @@ class IVAE(nn.Module):
             logq = F.log_softmax(-per_class, dim=1)
             q = logq.exp()
             if class_target is not None:
-                q = F.one_hot(class_target, kk).to(q.dtype)
+                seed_q = F.one_hot(class_target, kk).to(q.dtype)
+                q = seed_q if class_mix <= 0 else class_mix * q + (1 - class_mix) * seed_q
                 logq = torch.log(q.clamp_min(1e-12))
             terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
             if self.grid_angles:
