@@ -14,6 +14,7 @@ import torch
 from napari_ivae import IvaeError
 from napari_ivae.crop import Stack
 from napari_ivae.models import ModelConfig, build_model
+from napari_ivae.record import RECORD_KEY, PointsRecord
 from napari_ivae.session import FORMAT, VERSION, load_session, save_session, write_session
 
 CLASSES = {"wall A": "#ff0000", "wall B": "#00ff00"}
@@ -88,11 +89,18 @@ def _layers(n=7):
         "ndim": 2,
         "features": features,
         "metadata": {
-            "ivae_stack": stack,
-            "ivae_model": model,
-            "ivae_history": history,
-            "ivae_label_classes": dict(CLASSES),
-            "ivae_labels": np.asarray(label.astype(str), dtype=object),
+            "ivae": PointsRecord(
+                stack=stack,
+                model=model,
+                history=history,
+                train_config={"epochs": 3, "lr": 0.001, "device": "cpu"},
+                classes=dict(CLASSES),
+                labels=np.asarray(label.astype(str), dtype=object),
+                task="walls",
+                image="Phase",
+                detection={"domains": 2, "noise": 0.25},
+            ),
+            "note": "kept",
         },
     }
     labels = np.zeros((12, 10), dtype=np.int32)
@@ -107,6 +115,21 @@ def _layers(n=7):
         (features[["y", "x"]].to_numpy(), points_attrs, "points"),
         (labels, labels_attrs, "labels"),
     ]
+
+
+def _assert_same_record(rec, rec0):
+    """Every field of the points record came back (live stack and model included)."""
+    assert isinstance(rec, PointsRecord)
+    assert rec.classes == CLASSES and list(rec.classes) == list(CLASSES)  # order = class index
+    assert rec.labels.dtype == object and list(rec.labels) == list(rec0.labels)
+    assert rec.history[0]["loss"] == 1.5 and np.isnan(rec.history[0]["recon"])
+    assert (rec.task, rec.image, rec.detection) == (rec0.task, rec0.image, rec0.detection)
+    assert isinstance(rec.stack, Stack) and rec.stack.channels == rec0.stack.channels
+    for key in ("images", "yx", "frame", "index"):
+        assert np.array_equal(getattr(rec.stack, key), getattr(rec0.stack, key))
+    assert rec.model.config == rec0.model.config and not rec.model.training
+    s0, s1 = rec0.model.state_dict(), rec.model.state_dict()
+    assert s0.keys() == s1.keys() and all(torch.equal(s0[k], s1[k]) for k in s0)
 
 
 def test_round_trip_keeps_layers_features_classes_stack_and_model(tmp_path):
@@ -139,20 +162,8 @@ def test_round_trip_keeps_layers_features_classes_stack_and_model(tmp_path):
     assert pattrs["features"]["label"].dtype == pa0["features"]["label"].dtype
     assert pattrs["features"]["count"].isna().tolist() == [False, True] + [False] * 5
     assert pattrs["size"] == 2.5 and pattrs["face_color"] == [1.0, 1.0, 0.0, 1.0]
-    pmeta = pattrs["metadata"]
-    assert pmeta["ivae_label_classes"] == CLASSES
-    assert list(pmeta["ivae_label_classes"]) == list(CLASSES)  # order = class index
-    assert pmeta["ivae_labels"].dtype == object
-    assert list(pmeta["ivae_labels"]) == list(pa0["metadata"]["ivae_labels"])
-    assert pmeta["ivae_history"][0]["loss"] == 1.5 and np.isnan(pmeta["ivae_history"][0]["recon"])
-    stack, stack0 = pmeta["ivae_stack"], pa0["metadata"]["ivae_stack"]
-    assert isinstance(stack, Stack) and stack.channels == stack0.channels
-    for key in ("images", "yx", "frame", "index"):
-        assert np.array_equal(getattr(stack, key), getattr(stack0, key))
-    model, model0 = pmeta["ivae_model"], pa0["metadata"]["ivae_model"]
-    assert model.config == model0.config and not model.training
-    s0, s1 = model0.state_dict(), model.state_dict()
-    assert s0.keys() == s1.keys() and all(torch.equal(s0[k], s1[k]) for k in s0)
+    assert pattrs["metadata"]["note"] == "kept" and set(pattrs["metadata"]) == {"ivae", "note"}
+    _assert_same_record(pattrs["metadata"][RECORD_KEY], pa0["metadata"][RECORD_KEY])
 
     # labels: data and the class colours
     (l0, _, _), (ldata, lattrs, _) = layers[2], got[2]
@@ -163,7 +174,12 @@ def test_round_trip_keeps_layers_features_classes_stack_and_model(tmp_path):
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         doc = json.loads(zf.read("session.json"))
-    assert doc["format"] == FORMAT and doc["version"] == VERSION
+    assert doc["format"] == FORMAT and doc["version"] == VERSION == 2
+    rec = doc["layers"][1]["metadata"]["ivae"]["$record"]
+    assert rec["classes"] == CLASSES and rec["train_config"]["epochs"] == 3
+    assert rec["model"] == {"$model": "models/0.ivae"} and rec["task"] == "walls"
+    assert _assert_same_record(got[1][1]["metadata"]["ivae"], pa0["metadata"]["ivae"]) is None
+    assert got[1][1]["metadata"]["ivae"].train_config == {"epochs": 3, "lr": 0.001, "device": "cpu"}
     assert "stacks/0.npz" in names and "models/0.ivae" in names
     assert all(n.endswith((".npy", ".npz", ".ivae", ".json")) for n in names)
 
@@ -176,8 +192,56 @@ def test_shared_stack_and_model_are_stored_once_and_come_back_shared(tmp_path):
     with zipfile.ZipFile(path) as zf:
         assert sum(n.startswith("models/") for n in zf.namelist()) == 1
     a, b = load_session(path)
-    assert a[1]["metadata"]["ivae_model"] is b[1]["metadata"]["ivae_model"]
-    assert a[1]["metadata"]["ivae_stack"] is b[1]["metadata"]["ivae_stack"]
+    ra, rb = a[1]["metadata"][RECORD_KEY], b[1]["metadata"][RECORD_KEY]
+    assert ra is not rb and ra.model is rb.model and ra.stack is rb.stack
+
+
+def test_version_1_sessions_still_open_into_a_record(tmp_path):
+    """tests/data/session_v1.ivaesession: written by napari-ivae at commit cb0b686 (format 1)
+    from ``_layers()``, with ``ivae_task``/``ivae_image``/``ivae_detection`` added."""
+    from pathlib import Path
+
+    v1 = Path(__file__).parent / "data" / "session_v1.ivaesession"
+    with zipfile.ZipFile(v1) as zf:
+        doc = json.loads(zf.read("session.json"))
+    assert doc["version"] == 1 and "ivae_stack" in doc["layers"][1]["metadata"]
+    got = load_session(v1)
+    meta = got[1][1]["metadata"]
+    assert set(meta) == {RECORD_KEY}  # the version-1 keys are folded into the record
+    rec0 = _layers()[1][1]["metadata"][RECORD_KEY]
+    _assert_same_record(meta[RECORD_KEY], rec0)
+    assert meta[RECORD_KEY].train_config is None  # version 1 did not keep it
+    pd.testing.assert_frame_equal(got[1][1]["features"], _layers()[1][1]["features"])
+    # saved again, it is a version-2 file with the same record
+    again = load_session(save_session(tmp_path / "v2.ivaesession", got))
+    _assert_same_record(again[1][1]["metadata"][RECORD_KEY], rec0)
+
+
+def test_version_1_keys_set_by_a_script_are_saved_in_the_record(tmp_path):
+    data, attrs, kind = _layers()[1]
+    live = attrs["metadata"][RECORD_KEY]
+    model = _model()
+    attrs = dict(attrs, metadata={RECORD_KEY: live, "ivae_model": model, "ivae_task": "atoms"})
+    got = load_session(save_session(tmp_path / "s.ivaesession", [(data, attrs, kind)]))
+    rec = got[0][1]["metadata"][RECORD_KEY]
+    assert rec.task == "atoms" and rec.classes == CLASSES and set(got[0][1]["metadata"]) == {"ivae"}
+    assert live.task == "walls" and "ivae_model" in attrs["metadata"]  # the live layer untouched
+
+
+def test_a_malformed_record_is_one_sentence(tmp_path):
+    path = save_session(tmp_path / "r.ivaesession", _layers()[1:2])
+
+    def _bad(name, data):
+        if name == "session.json":
+            doc = json.loads(data)
+            doc["layers"][0]["metadata"]["ivae"]["$record"]["classes"] = ["not", "a", "dict"]
+            return name, json.dumps(doc)
+        return name, data
+
+    bad = tmp_path / "bad.ivaesession"
+    _rewrite(path, bad, _bad)
+    with pytest.raises(IvaeError, match=r"bad\.ivaesession.*record whose 'classes' is a list"):
+        load_session(bad)
 
 
 def test_suffix_added_views_skipped_other_types_refused_and_npe2_writer(tmp_path):
@@ -364,11 +428,14 @@ def test_a_model_trained_for_one_epoch_comes_back_with_the_same_weights(tmp_path
         result = stop.value
     layer = (
         np.zeros((0, 2)),
-        {"name": "p", "metadata": {"ivae_model": result.model, "ivae_history": result.history}},
+        {
+            "name": "p",
+            "metadata": {"ivae": PointsRecord(model=result.model, history=result.history)},
+        },
         "points",
     )
     got = load_session(save_session(tmp_path / "m.ivaesession", [layer]))
-    model = got[0][1]["metadata"]["ivae_model"]
-    a, b = result.model.state_dict(), model.state_dict()
+    rec = got[0][1]["metadata"]["ivae"]
+    a, b = result.model.state_dict(), rec.model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert [h["epoch"] for h in got[0][1]["metadata"]["ivae_history"]] == [1]
+    assert [h["epoch"] for h in rec.history] == [1]

@@ -38,9 +38,11 @@ import pandas as pd
 
 from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError
+from napari_ivae.record import LEGACY_KEYS, RECORD_KEY, PointsRecord, migrate_legacy
 
 __all__ = [
     "FORMAT",
+    "READ_VERSIONS",
     "SUFFIX",
     "VERSION",
     "is_view_layer",
@@ -52,8 +54,10 @@ __all__ = [
 
 FORMAT = "napari-ivae-session"
 """Value of ``format`` in ``session.json``."""
-VERSION = 1
-"""Session format version written (and the only one read)."""
+VERSION = 2
+"""Session format version written."""
+READ_VERSIONS: tuple[int, ...] = (1, 2)
+"""Session format versions read (1: the record's fields as separate metadata keys)."""
 SUFFIX = ".ivaesession"
 """File suffix of sessions."""
 LAYER_TYPES: tuple[str, ...] = ("image", "points", "labels")
@@ -100,6 +104,27 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     "labels": (*_COMMON, "multiscale", "colormap"),
 }
 _JSON_NAME = "session.json"
+#: Fields of a PointsRecord stored in a session, and the types they decode to.
+_RECORD_FIELDS: tuple[str, ...] = (
+    "task",
+    "image",
+    "detection",
+    "stack",
+    "model",
+    "history",
+    "train_config",
+    "classes",
+    "labels",
+)
+_RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "task": str,
+    "image": str,
+    "detection": dict,
+    "history": list,
+    "train_config": dict,
+    "classes": dict,
+    "labels": np.ndarray,
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -189,7 +214,7 @@ class _Writer:
             self._keep.append(stack)
         return {"$stack": self.stacks[key]}
 
-    def model(self, model: Any, history: Any) -> dict:
+    def model(self, model: Any, history: Any = None) -> dict:
         key = id(model)
         if key not in self.models:
             from napari_ivae.train import save_model
@@ -200,6 +225,25 @@ class _Writer:
             self.models[key] = member
             self._keep.append(model)
         return {"$model": self.models[key]}
+
+    def record(self, record: PointsRecord, member: str, where: str) -> dict:
+        """``{"$record": {field: value}}``; the model is saved with the record's history."""
+        out: dict[str, Any] = {}
+        for name in _RECORD_FIELDS:
+            value = getattr(record, name)
+            if name == "model" and value is not None:
+                enc = self.model(value, record.history)
+            else:
+                enc = self.encode(value, f"{member}.{name}", where)
+            if enc is _SKIP:
+                warnings.warn(
+                    f"{where}: record field {name!r} ({type(value).__name__}) cannot be stored "
+                    "in a session and was left out",
+                    stacklevel=5,
+                )
+                continue
+            out[name] = enc
+        return {"$record": out}
 
     def table(self, df: pd.DataFrame, prefix: str, where: str) -> dict:
         columns = []
@@ -268,7 +312,7 @@ class _Writer:
             columns.append(entry)
         return {"$table": {"rows": len(df), "columns": columns}}
 
-    def encode(self, value: Any, member: str, where: str, history: Any = None) -> Any:
+    def encode(self, value: Any, member: str, where: str) -> Any:
         """JSON form of ``value``; binary parts become members under ``member``."""
         if value is None or isinstance(value, (bool, str)):
             return value
@@ -293,19 +337,20 @@ class _Writer:
             return self.array(value, f"{member}.npy")
         if isinstance(value, pd.DataFrame):
             return self.table(value, member, where)
+        if isinstance(value, PointsRecord):
+            return self.record(value, member, where)
         if _is_stack(value):
             return self.stack(value)
         if _is_model(value):
-            return self.model(value, history)
+            return self.model(value)
         return _SKIP
 
     def mapping(self, value: dict, member: str, where: str) -> dict:
         plain = all(isinstance(k, str) and not k.startswith("$") for k in value)
-        history = value.get("ivae_history") if plain else None
         out: dict[str, Any] = {}
         items: list[list[Any]] = []
         for i, (k, v) in enumerate(value.items()):
-            enc = self.encode(v, f"{member}/{i}", where, history)
+            enc = self.encode(v, f"{member}/{i}", where)
             if enc is _SKIP:
                 warnings.warn(
                     f"{where}: {k!r} ({type(v).__name__}) cannot be stored in a session and was "
@@ -318,6 +363,19 @@ class _Writer:
             else:
                 items.append([self.encode(k, f"{member}/{i}.key", where), enc])
         return out if plain else {"$items": items}
+
+
+def _current_metadata(meta: Any) -> dict:
+    """A copy of a layer's metadata with version-1 keys folded into its record.
+
+    The live record is not changed: a copy (sharing stack and model) takes the keys.
+    """
+    meta = dict(meta or {})
+    if any(key in LEGACY_KEYS for key in meta):
+        if isinstance(meta.get(RECORD_KEY), PointsRecord):
+            meta[RECORD_KEY] = meta[RECORD_KEY].copy()
+        migrate_legacy(meta)
+    return meta
 
 
 def _object_strings(arr: np.ndarray) -> np.ndarray | None:
@@ -347,7 +405,9 @@ def _plain_attrs(kind: str, attrs: dict) -> dict:
                 continue
         elif kind == "points" and key in ("size", "border_width", "face_color", "border_color"):
             value = np.asarray(value, dtype=float)
-            if len(value) and (value == value[:1]).all():
+            if value.ndim == 0:  # one number (what load_session gives back)
+                value = float(value)
+            elif len(value) and (value == value[:1]).all():
                 value = value[0].tolist()  # one value for all points
         elif key == "symbol":
             names = [str(getattr(s, "value", s)) for s in np.atleast_1d(np.asarray(value))]
@@ -450,7 +510,7 @@ def save_session(path: str | os.PathLike, layers: Iterable[Any]) -> Path:
                         _plain_attrs(kind, attrs), prefix + "/attr", where
                     ),
                     "metadata": writer.mapping(
-                        dict(attrs.get("metadata") or {}), prefix + "/meta", where
+                        _current_metadata(attrs.get("metadata")), prefix + "/meta", where
                     ),
                 }
                 for key in ("features", "feature_defaults"):
@@ -561,6 +621,25 @@ class _Reader:
             self.objects[name] = self._temp(name, lambda p: load_model(p)[0])
         return self.objects[name]
 
+    def record(self, spec: Any) -> PointsRecord:
+        if not isinstance(spec, dict):
+            raise self._fail("has a malformed points record")
+        values = {k: self.decode(v) for k, v in spec.items() if k in _RECORD_FIELDS}
+        for name, want in _RECORD_TYPES.items():
+            value = values.get(name)
+            if value is not None and not isinstance(value, want):
+                raise self._fail(f"has a points record whose {name!r} is a {type(value).__name__}")
+        stack = values.get("stack")
+        if stack is not None and not _is_stack(stack):
+            raise self._fail("has a points record whose 'stack' is not a stack")
+        model = values.get("model")
+        if model is not None and not _is_model(model):
+            raise self._fail("has a points record whose 'model' is not a model")
+        record = PointsRecord(**{k: v for k, v in values.items() if v is not None})
+        if record.labels is not None:
+            record.labels = np.asarray(record.labels, dtype=object)
+        return record
+
     def table(self, spec: dict) -> pd.DataFrame:
         if not isinstance(spec, dict) or not isinstance(spec.get("columns"), list):
             raise self._fail("has a malformed table description")
@@ -628,6 +707,8 @@ class _Reader:
                 return self.model(value["$model"])
             if "$table" in value and len(value) == 1:
                 return self.table(value["$table"])
+            if "$record" in value and len(value) == 1:
+                return self.record(value["$record"])
             bad = [k for k in value if k.startswith("$")]
             if bad:
                 raise self._fail(f"has an unknown reference {bad[0]!r}")
@@ -637,9 +718,11 @@ class _Reader:
 def load_session(path: str | os.PathLike) -> list[tuple[Any, dict, str]]:
     """Read a session file into napari ``LayerData`` tuples, in the saved order.
 
-    Stacks and models come back as live objects in the points layers' metadata
-    (``"ivae_stack"``: :class:`~napari_ivae.crop.Stack`, ``"ivae_model"``: the
-    model in eval mode on the CPU), so the widgets work on a reopened session.
+    Each points layer's :class:`~napari_ivae.record.PointsRecord` comes back in
+    its metadata under ``"ivae"`` with live objects (``stack``: a
+    :class:`~napari_ivae.crop.Stack`, ``model``: the model in eval mode on the
+    CPU), so the widgets work on a reopened session.  Version-1 files (the
+    record's fields as separate metadata keys) are read into a record too.
 
     Parameters
     ----------
@@ -676,10 +759,10 @@ def load_session(path: str | os.PathLike) -> list[tuple[Any, dict, str]]:
             raise reader._fail(f"has an unreadable {_JSON_NAME} ({err})") from err
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise IvaeError(f"{str(path)!r} is not a napari-ivae session (format {FORMAT!r})")
-        if doc.get("version") != VERSION:
+        if doc.get("version") not in READ_VERSIONS:
             raise reader._fail(
                 f"has session format version {doc.get('version')!r}; this napari-ivae reads "
-                f"version {VERSION}"
+                f"versions {', '.join(map(str, READ_VERSIONS))}"
             )
         entries = doc.get("layers")
         if not isinstance(entries, list):
@@ -709,6 +792,9 @@ def _load_layer(reader: _Reader, entry: dict) -> tuple[Any, dict, str]:
             attrs[key] = tuple(attrs[key])
     attrs["name"] = str(entry.get("name", attrs.get("name", kind)))
     attrs["metadata"] = reader.decode(entry.get("metadata") or {})
+    if not isinstance(attrs["metadata"], dict):
+        raise reader._fail(f"has layer {attrs['name']!r} whose metadata is not a mapping")
+    migrate_legacy(attrs["metadata"])  # version 1: the record's fields as separate keys
     for key in ("features", "feature_defaults"):
         if key in entry:
             attrs[key] = reader.decode(entry[key])

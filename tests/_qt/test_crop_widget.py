@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_ivae._qt._common import STACK_KEY
 from napari_ivae._qt.crop import CropWidget
+from napari_ivae.record import get_record
 
 pytestmark = pytest.mark.gui
 
@@ -31,7 +31,7 @@ def test_crop_cuts_windows_at_the_points(dock, make_blobs):
 
     stack = w.run()
 
-    assert stack is not None and points.metadata[STACK_KEY] is stack
+    assert stack is not None and get_record(points).stack is stack
     inside = np.all((pts >= 8) & (pts + 8 <= 96), axis=1)
     np.testing.assert_array_equal(stack.index, np.flatnonzero(inside))
     assert stack.images.shape == (inside.sum(), 1, 16, 16)
@@ -87,7 +87,7 @@ def test_bad_input_gives_a_notification_and_the_widget_stays_usable(dock, make_b
     errs = _errors(notes)
     assert len(errs) == 1 and "window" in errs[0] and "128" in errs[0]
     assert "Traceback" not in errs[0]
-    assert STACK_KEY not in points.metadata
+    assert get_record(points).stack is None
     # the status line shows the whole message (wrapped, full text as tooltip), in red
     assert w.status.kind == "error" and w.status.text() in errs[0]
     assert w.status.toolTip() == w.status.text() and w.status.wordWrap()
@@ -99,7 +99,7 @@ def test_bad_input_gives_a_notification_and_the_widget_stays_usable(dock, make_b
     assert any("channel" in t for t in _errors(notes))
     # still usable, and the error leaves the status line with the next success
     w.images_list.value = [image]
-    assert w.run() is not None and STACK_KEY in points.metadata
+    assert w.run() is not None and get_record(points).stack is not None
     assert w.status.kind == "info" and w.status.text().startswith("Kept")
 
 
@@ -168,6 +168,7 @@ def test_pfm_channels_opened_after_docking_tick_amplitude_and_phase(dock):
         np.array([[10.0, 10.0], [20.0, 20.0]]),
         name="Phase 2 Retrace walls",
         features={"y": [10.0, 20.0], "x": [10.0, 20.0], "orientation": [0.0, 0.0]},
+        # version-1 keys (a script or an old session): read through the record
         metadata={"ivae_task": "walls", "ivae_image": "Phase 2 Retrace"},
     )
     w.points_combo.value = walls

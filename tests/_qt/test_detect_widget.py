@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from napari_ivae._qt.detect import DetectWidget
+from napari_ivae.record import get_record
 
 pytestmark = pytest.mark.gui
 
@@ -61,7 +62,7 @@ def test_atoms_log_finds_the_lattice(dock, make_blobs, qtbot):
     # the user sees what the detector decided: spacing, threshold, sublattices
     text = w.status.text()
     assert "spacing 12" in text and "threshold 3" in text and "sublattices" in text, text
-    decided = layer.metadata["ivae_detection"]
+    decided = get_record(layer).detection
     assert abs(decided["spacing_px"] - 12) < 0.5 and decided["threshold"] == 3
     assert float(np.max(layer.size)) < 6  # drawn small (a fraction of the spacing)
     assert "Found" in w.status.text()
@@ -98,7 +99,7 @@ def test_walls_gaussian_gives_points_mask_and_domains(dock, qtbot):
     # what the wall finder decided: the noise, the significance test, the domains
     text = w.status.text()
     assert "phase noise" in text and "2 domains" in text, text
-    assert layer.metadata["ivae_detection"]["domains"] == 2
+    assert get_record(layer).detection["domains"] == 2
 
 
 def test_rerun_replaces_the_layer(dock, make_blobs, qtbot):
@@ -206,7 +207,7 @@ def test_wall_points_are_sized_by_the_image_and_errors_stay_readable(dock, qtbot
     layer = _run(w, qtbot)
     # about 1 % of the image side (2.56 px), not 1 px; never under 3 px on screen
     assert float(np.min(layer.size)) >= 2.5 and min(layer.canvas_size_limits) >= 3
-    assert layer.metadata["ivae_task"] == "walls" and layer.metadata["ivae_image"] == "Phase"
+    assert (get_record(layer).task, get_record(layer).image) == ("walls", "Phase")
     # an error: in full in the status line (tooltip too), until the next action
     w.phase_combo.value = None
     w.amplitude_combo.value = None

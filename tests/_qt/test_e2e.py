@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from matplotlib.path import Path as MplPath
 
-from napari_ivae._qt._common import MODEL_KEY, STACK_KEY
+from napari_ivae.record import get_record
 
 pytestmark = pytest.mark.gui
 
@@ -105,7 +105,7 @@ def _save_and_reopen(viewer, docks, points, tmp_path, qtbot):
     """Save the session, clear the viewer, open the file again; return the new points layer."""
     before = points.features.copy()
     classes = dict(docks["4 Explore and label"].classes)
-    model = points.metadata[MODEL_KEY]
+    model = get_record(points).model
     weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     kept, _other = docks["5 Session"].data_layers()
     names = [ly.name for ly in kept]
@@ -120,10 +120,10 @@ def _save_and_reopen(viewer, docks, points, tmp_path, qtbot):
         reopened.features.reset_index(drop=True), before.reset_index(drop=True)
     )
     np.testing.assert_allclose(np.asarray(reopened.data), np.asarray(points.data))
-    back = reopened.metadata[MODEL_KEY]
+    back = get_record(reopened).model
     for key, value in back.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), weights[key].numpy())
-    assert reopened.metadata[STACK_KEY] is not None
+    assert get_record(reopened).stack is not None
     ex = docks["4 Explore and label"]
     ex.set_layer(reopened)
     assert dict(ex.classes) == classes
@@ -167,7 +167,7 @@ def test_real_ibw_walls_to_session(make_napari_viewer, qtbot, tmp_path, real_dat
     tr.points_combo.value = points
     _train(tr, qtbot, "rvae")
     assert {"z1", "z2", "angle", "dy", "dx"} <= set(points.features.columns)
-    assert points.metadata[MODEL_KEY] is tr.model
+    assert get_record(points).model is tr.model
 
     _lasso_label_export(ex, points, tmp_path, "wall A")
     out = pd.read_csv(ex.export_points(tmp_path / "all.csv"))

@@ -14,6 +14,7 @@ pytest.importorskip("pyqtgraph")
 
 from napari_ivae._qt.explorer import HIGHLIGHT_KEY, ExplorerWidget
 from napari_ivae.crop import Stack
+from napari_ivae.record import get_record
 
 pytestmark = pytest.mark.gui
 
@@ -56,7 +57,7 @@ def setup(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     coords, feats, stack = _two_clusters()
     layer = viewer.add_points(coords, features=feats, size=2, name="walls")
-    layer.metadata["ivae_stack"] = stack
+    get_record(layer).stack = stack
     w = ExplorerWidget(viewer)
     qtbot.addWidget(w)
     return viewer, layer, w
@@ -145,7 +146,7 @@ def test_axes_switch_and_hover_shows_the_right_sub_image(setup, qtbot):
     assert w.hover_at(x, y) == row
     # the stack is stored in reverse order: entry n-1-row holds the image of `row`
     assert w.hover_entry == 400 - 1 - row
-    assert float(layer.metadata["ivae_stack"].images[w.hover_entry].mean()) == row
+    assert float(get_record(layer).stack.images[w.hover_entry].mean()) == row
     assert not w.preview.pixmap().isNull()
     with pytest.raises(ValueError, match="xcol='label'"):
         w.set_axes("label", "y")
@@ -234,20 +235,17 @@ def test_export_label_mask_nearest_wall_point(make_napari_viewer, qtbot, tmp_pat
     assert np.array_equal(shown.data, lab)
 
 
-def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(
-    make_napari_viewer, qtbot, monkeypatch
-):
-    messages = []
-    import napari_ivae._qt.explorer as ex
+def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(make_napari_viewer, qtbot, notes):
+    def _warnings():
+        return [text for sev, text in notes if "warning" in sev]
 
-    monkeypatch.setattr(ex, "show_warning", messages.append)
     viewer = make_napari_viewer()
     w = ExplorerWidget(viewer)
     qtbot.addWidget(w)
     assert w.layer is None and w.layer_combo.count() == 0
     empty = viewer.add_points(np.zeros((0, 2)), name="empty")
     assert w.layer is empty
-    assert messages and "no points" in messages[-1]
+    assert _warnings() and "no points" in _warnings()[-1]
     w.select_indices([])  # nothing to select: no crash
     assert w.lasso(np.array([[0, 0], [1, 0], [1, 1]])).size == 0
     plain = viewer.add_points(
@@ -257,7 +255,7 @@ def test_layer_combo_follows_layers_and_bad_layers_do_not_crash(
     )
     assert w.layer_combo.count() == 2
     w.set_layer(plain)
-    assert "numeric" in messages[-1]
+    assert "numeric" in _warnings()[-1]
     coords, feats, _ = _two_clusters(50)
     good = viewer.add_points(coords, features=feats, name="good")
     assert w.layer is good  # a layer with latents is preferred
@@ -300,7 +298,7 @@ def test_manifold_layer_and_decode_in_empty_latent_space(setup):
 
     viewer, layer, w = setup
     model = build_model(ModelConfig(kind="vae", in_channels=1, size=8, latent_dim=3))
-    layer.metadata["ivae_model"] = model
+    get_record(layer).model = model
     img = w.decode_at(0.5, -1.0)
     expected = decode(model, np.array([[0.5, -1.0, 0.0]]))[0]
     assert np.allclose(img, expected, atol=1e-6)
@@ -310,7 +308,7 @@ def test_manifold_layer_and_decode_in_empty_latent_space(setup):
     # placed beside the points, not over them
     assert manifold_layer.translate[-1] > layer.extent.world[1, -1]
     # a layer without a model: a notification, not a crash
-    del layer.metadata["ivae_model"]
+    get_record(layer).model = None
     assert w.show_manifold() is None
     with pytest.raises(ValueError, match="trained model"):
         w.decode_at(0.0, 0.0)
@@ -343,7 +341,7 @@ def test_manifold_of_a_two_channel_model_is_one_layer_with_channels_side_by_side
     from napari_ivae.models import ModelConfig, build_model
 
     viewer, layer, w = setup
-    layer.metadata["ivae_model"] = build_model(
+    get_record(layer).model = build_model(
         ModelConfig(kind="vae", in_channels=2, size=8, latent_dim=2)
     )
     n_layers = len(viewer.layers)
@@ -402,7 +400,7 @@ def test_gallery_is_a_montage_that_follows_the_selection(setup, qtbot):
     from napari_ivae.gallery import montage
 
     viewer, layer, w = setup
-    stack = layer.metadata["ivae_stack"]
+    stack = get_record(layer).stack
     gallery = show_gallery(viewer, layer, stack)
     assert gallery.ndim == 2 and viewer.dims.ndim == 2  # no slider, no "-3" axis
     assert gallery.data.shape == (8 * 10 - 2, 8 * 10 - 2)  # 8×8 tiles of 8 px, 2 px gaps
@@ -443,7 +441,7 @@ def test_docked_panels_do_not_overlap_and_the_scatter_keeps_its_height(
     viewer.window._qt_window.resize(*size)
     coords, feats, stack = _two_clusters()
     layer = viewer.add_points(coords, features=feats, name="walls")
-    layer.metadata["ivae_stack"] = stack
+    get_record(layer).stack = stack
     widgets = [
         viewer.window.add_plugin_dock_widget("napari-ivae", name)[1]
         for name in ("1 Detect", "2 Crop", "3 Train", "4 Explore and label")

@@ -15,9 +15,10 @@ import pytest
 pytest.importorskip("napari")
 torch = pytest.importorskip("torch")
 
-from napari_ivae._qt._common import GALLERY_KEY, MODEL_KEY, STACK_KEY  # noqa: E402
-from napari_ivae._qt.explorer import CLASSES_KEY, HIGHLIGHT_KEY  # noqa: E402
+from napari_ivae._qt._common import GALLERY_KEY  # noqa: E402
+from napari_ivae._qt.explorer import HIGHLIGHT_KEY  # noqa: E402
 from napari_ivae.crop import Stack  # noqa: E402
+from napari_ivae.record import RECORD_KEY, get_record  # noqa: E402
 from napari_ivae.session import VIEW_KEYS  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -58,7 +59,7 @@ def _work(viewer, tmp_path):
     points = viewer.add_points(
         feats[["y", "x"]].to_numpy(), features=feats, name="walls", size=1.5, scale=image.scale
     )
-    points.metadata[STACK_KEY] = Stack(
+    get_record(points).stack = Stack(
         images=rng.random((n, 1, 8, 8), dtype=np.float32),
         yx=feats[["y", "x"]].to_numpy(),
         frame=np.zeros(n),
@@ -66,7 +67,7 @@ def _work(viewer, tmp_path):
         channels=(image.name,),
     )
     torch.manual_seed(0)
-    points.metadata[MODEL_KEY] = build_model(
+    get_record(points).model = build_model(
         ModelConfig(kind="vae", in_channels=1, size=8, latent_dim=2)
     )
     _, explorer = viewer.window.add_plugin_dock_widget(PLUGIN, "4 Explore and label")
@@ -123,12 +124,14 @@ def _assert_restored(viewer, before):
             assert layer.colormap.name == want["colormap"]
         if want["type"] == "Points":
             pd.testing.assert_frame_equal(layer.features, want["features"])
-            meta, old = layer.metadata, want["metadata"]
-            assert meta[CLASSES_KEY] == old[CLASSES_KEY]
-            assert list(meta[CLASSES_KEY]) == list(old[CLASSES_KEY])
-            assert np.array_equal(meta[STACK_KEY].images, old[STACK_KEY].images)
-            assert np.array_equal(meta[STACK_KEY].index, old[STACK_KEY].index)
-            a, b = old[MODEL_KEY].state_dict(), meta[MODEL_KEY].state_dict()
+            assert set(layer.metadata) == set(want["metadata"]) == {RECORD_KEY}
+            rec, old = get_record(layer), want["metadata"][RECORD_KEY]
+            assert rec is not old and rec.classes == old.classes
+            assert list(rec.classes) == list(old.classes)
+            assert list(rec.labels) == list(old.labels)
+            assert np.array_equal(rec.stack.images, old.stack.images)
+            assert np.array_equal(rec.stack.index, old.stack.index)
+            a, b = old.model.state_dict(), rec.model.state_dict()
             assert all(torch.equal(a[k], b[k]) for k in a)
         else:
             skip = {"source"}  # napari records where the layer came from

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_ivae._qt._common import MODEL_KEY, STACK_KEY
 from napari_ivae._qt.train import TrainWidget
+from napari_ivae.record import get_record
 
 pytestmark = pytest.mark.gui
 
@@ -32,7 +32,7 @@ def stacked(make_blobs):
         table = {"y": pts[:, 0], "x": pts[:, 1]}
         import pandas as pd
 
-        layer.metadata[STACK_KEY] = crop(img, pd.DataFrame(table), window=10)
+        get_record(layer).stack = crop(img, pd.DataFrame(table), window=10)
         return layer
 
     return img, pts, add
@@ -62,8 +62,8 @@ def test_train_writes_latents_by_stack_index(dock, stacked, qtbot):
         worker.start()
     qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
 
-    stack = points.metadata[STACK_KEY]
-    model = points.metadata[MODEL_KEY]
+    stack = get_record(points).stack
+    model = get_record(points).model
     assert model is w.model and model.config.kind == "rvae"
     feats = points.features
     assert len(feats) == len(pts)
@@ -153,7 +153,7 @@ def test_stop_aborts_and_still_writes_latents(dock, stacked, qtbot):
     assert w.encode_worker is not None
     with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
         w.encode_worker.start()
-    assert "z1" in points.features and points.metadata[MODEL_KEY] is w.model
+    assert "z1" in points.features and get_record(points).model is w.model
     import re
 
     stopped_at = int(re.search(r"Stopped at epoch (\d+)", w.status.text()).group(1))
@@ -177,7 +177,7 @@ def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes,
     # too few samples: a stack of one sub-image
     from napari_ivae.crop import crop
 
-    bare.metadata[STACK_KEY] = crop(_img, pts[5:6], window=10)
+    get_record(bare).stack = crop(_img, pts[5:6], window=10)
     notes.clear()
     assert w.start() is None
     assert any("at least 2" in t for t in _errors(notes))
@@ -245,13 +245,13 @@ def test_save_load_and_encode_new_points(dock, stacked, qtbot, tmp_path, notes):
     np.testing.assert_allclose(
         other.features["z1"].to_numpy(), z_trained, rtol=1e-5, equal_nan=True
     )
-    assert other.metadata[MODEL_KEY] is w2.model
+    assert get_record(other).model is w2.model
 
     # a stack of another window size than the model's: a notification, nothing written
     from napari_ivae.crop import crop
 
     third = viewer.add_points(np.asarray(other.data), name="pts3")
-    third.metadata[STACK_KEY] = crop(_img, np.asarray(other.data), window=14)
+    get_record(third).stack = crop(_img, np.asarray(other.data), window=14)
     w2.points_combo.value = third
     enc = w2.encode()
     with qtbot.waitSignal(w2.encode_worker.finished, timeout=TIMEOUT):

@@ -42,13 +42,6 @@ from qtpy.QtWidgets import (
 
 from napari_ivae._errors import IvaeError
 
-STACK_KEY = "ivae_stack"
-"""Key of the :class:`~napari_ivae.crop.Stack` in ``points_layer.metadata``."""
-MODEL_KEY = "ivae_model"
-"""Key of the trained model in ``points_layer.metadata``."""
-HISTORY_KEY = "ivae_history"
-"""Key of the training history in ``points_layer.metadata``."""
-
 GALLERY_KEY = "ivae_gallery_of"
 """Metadata key marking a crop-gallery image layer (value: name of the points layer)."""
 
@@ -85,10 +78,7 @@ LATENT_COLUMN = re.compile(r"^(z\d+(_std)?|angle(_std)?|dy|dx|class|p\d+)$")
 
 __all__ = [
     "GALLERY_KEY",
-    "HISTORY_KEY",
     "LATENT_COLUMN",
-    "MODEL_KEY",
-    "STACK_KEY",
     "LayerChecklist",
     "LayerCombo",
     "Outcome",

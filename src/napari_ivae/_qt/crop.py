@@ -1,8 +1,9 @@
 """Crop dock widget: points + image channel(s) → a stack of sub-images.
 
 A thin adapter over :func:`napari_ivae.crop.crop`.  The resulting
-:class:`~napari_ivae.crop.Stack` is kept in ``points_layer.metadata["ivae_stack"]``
-for the Train and Explorer widgets, and shown as a "gallery" layer: a montage
+:class:`~napari_ivae.crop.Stack` is kept in the points layer's record
+(``get_record(points).stack``, :mod:`napari_ivae.record`) for the Train and
+Explorer widgets, and shown as a "gallery" layer: a montage
 of up to 8×8 crops, channels side by side (:func:`napari_ivae.gallery.montage`;
 the explorer shows the selected crops there).  The channels are preselected by
 role: amplitude + phase for wall points, never height or frequency.
@@ -25,7 +26,6 @@ from qtpy.QtWidgets import (
 
 from napari_ivae._qt._common import (
     GALLERY_KEY,
-    STACK_KEY,
     LayerChecklist,
     LayerCombo,
     StatusLabel,
@@ -37,6 +37,7 @@ from napari_ivae._qt._common import (
     points_table,
     scroll_layout,
 )
+from napari_ivae.record import get_record
 
 __all__ = ["CropWidget", "show_gallery"]
 
@@ -117,7 +118,8 @@ class CropWidget(QWidget):
         """The image the points were detected in (Detect's metadata, else the name prefix)."""
         if points is None:
             return None
-        name = points.metadata.get("ivae_image")
+        record = get_record(points, create=False)
+        name = None if record is None else record.image
         if name is None:
             name = points.name.rsplit(" ", 1)[0]
             if name.endswith((" atoms", " walls")):  # "<image> walls preview"
@@ -136,8 +138,9 @@ class CropWidget(QWidget):
 
         points = self.points_combo.value if hasattr(self, "points_combo") else None
         source = self._source_image(points)
+        record = None if points is None else get_record(points, create=False)
         walls = points is not None and (
-            points.metadata.get("ivae_task") == "walls"
+            (record is not None and record.task == "walls")
             or "orientation" in points.features.columns
             or points.name.endswith(" walls")
         )
@@ -191,7 +194,7 @@ class CropWidget(QWidget):
                 f"all {n_in} points are within {self.window.value() // 2} px of the image edge; "
                 "use a smaller window or border='reflect'"
             )
-        points.metadata[STACK_KEY] = stack
+        get_record(points).stack = stack
         self.stack = stack
         self._show_gallery(points, stack, layers[0])
         dropped = n_in - n_kept

@@ -47,16 +47,9 @@ from napari_ivae._qt._common import (
     show_warning,
     stop_worker_on_destroy,
 )
+from napari_ivae.record import get_record
 
 __all__ = ["DetectWidget"]
-
-TASK_KEY = "ivae_task"
-"""Metadata key of a detected points layer: ``"atoms"`` or ``"walls"``."""
-SOURCE_KEY = "ivae_image"
-"""Metadata key of a detected points layer: name of the image it was found in."""
-
-DETECTION_KEY = "ivae_detection"
-"""Metadata key of a detected points layer: what the detector decided (its table's attrs)."""
 
 _AUTO = "auto"
 
@@ -511,12 +504,12 @@ class DetectWidget(QWidget):
         layer = add_points_table(
             self.viewer, table, image_layer=ref, name=job["name"], face_color=color
         )
-        layer.metadata[TASK_KEY] = job["task"]
-        layer.metadata[SOURCE_KEY] = ref.name
+        record = get_record(layer)  # what was found where, for Crop and the explorer
+        record.task, record.image = job["task"], ref.name
         decided = _decisions(job["task"], table, ref)
         if decided:
             info = table.attrs.get("walls", table.attrs) if job["task"] == "walls" else table.attrs
-            layer.metadata[DETECTION_KEY] = {k: v for k, v in info.items() if k != "frames"}
+            record.detection = {k: v for k, v in info.items() if k != "frames"}
         self.viewer.layers.selection.active = layer
         self.status.setText(
             f"Found {len(table):,} {what} in {elapsed:.1f} s → layer {layer.name!r}."

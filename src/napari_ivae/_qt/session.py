@@ -7,8 +7,9 @@ every feature column, the label classes and labels, the cropped
 :class:`~napari_ivae.crop.Stack` and the trained model (``layer.metadata``);
 the explorer's selection overlay and crop galleries are views made again from
 the data, so they are left out.  Opening adds the saved layers to the viewer
-with the Stack and the model back in ``metadata`` under the same keys, so the
-Train and Explore widgets work on the reopened session.
+with each points layer's record (:mod:`napari_ivae.record`: the Stack, the model,
+the classes, ...) back in ``metadata``, so the Train and Explore widgets work on
+the reopened session.
 
 The same file opens with File > Open (the plugin's reader) and is written by
 File > Save Layers (the plugin's ``.ivaesession`` writer).
@@ -31,7 +32,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_ivae._qt._common import STACK_KEY, bus, notify_errors, show_warning
+from napari_ivae._qt._common import bus, notify_errors, show_warning
+from napari_ivae.record import get_record
 
 __all__ = ["SessionWidget"]
 
@@ -186,7 +188,8 @@ class SessionWidget(QWidget):
                 self.viewer.add_layer(layer)
                 added.append(layer)
             for layer in added:
-                if isinstance(layer, Points) and layer.metadata.get(STACK_KEY) is not None:
+                record = get_record(layer, create=False) if isinstance(layer, Points) else None
+                if record is not None and record.stack is not None:
                     bus().stack_changed.emit(layer)
             self.path_edit.setText(source)
             text = f"Opened {len(added)} layer(s) from {Path(source).name}."

@@ -4,8 +4,9 @@ A thin adapter over :func:`napari_ivae.train.fit` (a generator of ``Progress``
 returning ``TrainResult``) and :func:`napari_ivae.analysis.encode`.  When training
 finishes or is stopped, the latent table (``z1.., angle, dy, dx, class, p*``) is
 written into the Points layer's ``features`` by ``Stack.index`` (points dropped by
-the crop get NaN; other columns such as ``label`` are kept), and the model is kept
-in ``points_layer.metadata["ivae_model"]`` for the explorer.
+the crop get NaN; other columns such as ``label`` are kept), and the model, its
+history and its training settings are kept in the layer's record
+(:func:`napari_ivae.record.get_record`) for the explorer and sessions.
 
 While it runs, the status line says what is happening: "Preparing data …"
 until ``fit`` reports ``phase="start"``, then "First batch …", then epoch,
@@ -37,9 +38,6 @@ from qtpy.QtWidgets import (
 )
 
 from napari_ivae._qt._common import (
-    HISTORY_KEY,
-    MODEL_KEY,
-    STACK_KEY,
     LayerCombo,
     StatusLabel,
     bus,
@@ -55,6 +53,7 @@ from napari_ivae._qt._common import (
     show_warning,
     stop_worker_on_destroy,
 )
+from napari_ivae.record import get_record
 
 __all__ = ["TrainWidget", "format_duration"]
 
@@ -143,7 +142,8 @@ def _encode_job(model: Any, stack: Any) -> Any:
 def _stack_of(points: Points | None) -> Any:
     if points is None:
         raise ValueError("no points layer chosen; run Detect and Crop first")
-    stack = points.metadata.get(STACK_KEY)
+    record = get_record(points, create=False)
+    stack = None if record is None else record.stack
     if stack is None:
         raise ValueError(
             f"points layer {points.name!r} has no sub-images yet; run Crop on it first"
@@ -177,6 +177,9 @@ class TrainWidget(QWidget):
         self.start_thread = True
         self.model = None
         self.history: list[dict] = []
+        #: The TrainConfig arguments of the current model (None: unknown, e.g. loaded).
+        self.train_config: dict | None = None
+        self._pending_config: dict | None = None
         self._points: Points | None = None
         self._stack = None
         self._last = None
@@ -302,7 +305,8 @@ class TrainWidget(QWidget):
 
     def _update_stack_info(self, *_args: Any) -> None:
         points = self.points_combo.value
-        stack = None if points is None else points.metadata.get(STACK_KEY)
+        record = None if points is None else get_record(points, create=False)
+        stack = None if record is None else record.stack
         if points is None:
             self.stack_info.setText("No points layer: run Detect, then Crop.")
         elif stack is None:
@@ -388,6 +392,7 @@ class TrainWidget(QWidget):
 
     def _start(self, points: Points, stack: Any, mc: Any, settings: dict) -> Any:
         self._points, self._stack, self._last = points, stack, None
+        self._pending_config = dict(settings)
         self._curve_x, self._curve_y = [], []
         self.curve.setData([], [])
         self.progress.setRange(0, 0)  # busy until the first step: "0 %" would look stuck
@@ -504,6 +509,7 @@ class TrainWidget(QWidget):
             return
         result, latent = out
         self.model, self.history = result.model, list(result.history)
+        self.train_config = self._pending_config
         if result.stopped:
             show_warning(f"Train: training stopped early: {result.stopped}")
         took = time.perf_counter() - self._t0
@@ -517,6 +523,7 @@ class TrainWidget(QWidget):
             return
         self.model = model
         self.history = []
+        self.train_config = self._pending_config
         self.status.setText(
             f"Stopped at epoch {self._last.epoch}; encoding with the last weights …"
         )
@@ -561,8 +568,9 @@ class TrainWidget(QWidget):
                 raise ValueError(f"points layer {points.name!r} was removed; nothing written")
             table = join_latent(points.features, latent, stack.index)
             set_features(points, table)
-            points.metadata[MODEL_KEY] = self.model
-            points.metadata[HISTORY_KEY] = list(self.history)
+            record = get_record(points)
+            record.model, record.history = self.model, list(self.history)
+            record.train_config = self.train_config
             cols = [c for c in latent.columns if c not in ("y", "x", "frame")]
             shown = ", ".join(cols[:6]) + (" …" if len(cols) > 6 else "")
             self.status.setText(f"{note}; wrote {shown} to {points.name!r}.")
@@ -611,6 +619,7 @@ class TrainWidget(QWidget):
         with notify_errors("Load model", self.status):
             model, history = load_model(path)
             self.model, self.history = model, list(history)
+            self.train_config = None
             c = model.config
             self.kind.setCurrentText(c.kind)
             self.latent_dim.setValue(c.latent_dim)
