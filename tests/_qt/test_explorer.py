@@ -457,3 +457,23 @@ def test_docked_panels_do_not_overlap_and_the_scatter_keeps_its_height(
     # no docked panel is taller than the window: each scrolls its own content
     for wid in widgets:
         assert wid.minimumSizeHint().height() < size[1] / 2
+
+
+def test_a_duplicated_layer_gets_its_own_record_sharing_stack_and_model(setup):
+    from napari.layers._layer_actions import _duplicate_layer
+
+    viewer, layer, w = setup
+    w.select_indices([1, 2])
+    w.assign_label("a")
+    viewer.layers.selection.clear()
+    viewer.layers.selection.add(layer)
+    _duplicate_layer(viewer.layers)  # Layers > Duplicate Layer
+    dup = viewer.layers["walls copy"]
+    rec, drec = get_record(layer), get_record(dup)
+    assert drec is not rec and drec.stack is rec.stack  # the crops are not copied
+    assert drec.classes == rec.classes and list(dup.features["label"][[1, 2]]) == ["a", "a"]
+    w.set_layer(dup)
+    w.select_indices([5])
+    w.assign_label("b")  # labelling the copy leaves the original alone
+    assert list(get_record(dup).classes) == ["a", "b"] and list(get_record(layer).classes) == ["a"]
+    assert (layer.features["label"] == "b").sum() == 0
