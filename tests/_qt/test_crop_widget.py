@@ -196,3 +196,28 @@ def test_real_ibw_opened_from_the_menu_ticks_amplitude_and_phase(dock):
     names = [ly.name for ly in w.images_list.value]
     assert len(names) == 2 and "Amplitude" in names[0] and "Phase" in names[1]
     assert not any("Height" in n or "Frequency" in n for n in names)
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"), [(("image",), "local"), (("amplitude", "phase"), "zscore")]
+)
+def test_auto_normalize_follows_the_channel_roles(dock, make_blobs, roles, expected):
+    """STEM intensity images are measured against their neighbourhood; PFM channels z-scored."""
+    img, centres = make_blobs()
+    viewer, w = dock(CropWidget)
+    layers = [
+        viewer.add_image(img * (k + 1), name=f"ch{k}", metadata={"role": role})
+        for k, role in enumerate(roles)
+    ]
+    points = viewer.add_points(centres, name="ch0 atoms")
+    w.points_combo.value = points
+    w.images_list.value = layers
+    w.window.setValue(12)
+    assert w.normalize.currentText() == "auto"  # the default a user gets
+    stack = w.run()
+    assert stack is not None
+    assert f"normalize {expected}" in w.status.text()
+    if expected == "zscore":  # per channel over the stack: mean 0, sd 1
+        flat = stack.images.transpose(1, 0, 2, 3).reshape(len(roles), -1)
+        np.testing.assert_allclose(flat.mean(1), 0, atol=1e-4)
+        np.testing.assert_allclose(flat.std(1), 1, atol=1e-3)

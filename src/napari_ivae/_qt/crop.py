@@ -88,8 +88,13 @@ class CropWidget(QWidget):
             "(reflect / edge / constant zeros)."
         )
         self.normalize = QComboBox()
-        self.normalize.addItems(["zscore", "minmax", "none"])
+        self.normalize.addItems(["auto", "local", "background", "zscore", "minmax", "none"])
         self.normalize.setToolTip(
+            "auto: local for intensity images (STEM), zscore for PFM channels.\n"
+            "local: each pixel against its neighbourhood (background median and spread of\n"
+            "  a few windows around it): contamination, thickness and scan-region contrast\n"
+            "  go, a dopant stays brighter than its host.\n"
+            "background: the slowly varying background removed, then zscore.\n"
             "zscore: per channel over the whole stack (mean 0, sd 1) — keeps relative contrast.\n"
             "minmax: each sub-image to [0, 1].\nnone: raw values."
         )
@@ -180,12 +185,18 @@ class CropWidget(QWidget):
             raise ValueError(f"points layer {points.name!r} has no points")
         arrays = [image_array(layer, "image") for layer in layers]
         table = points_table(points, layers[0])
+        normalize = self.normalize.currentText()
+        if normalize == "auto":
+            from napari_ivae.crop import default_normalize
+            from napari_ivae.io import role_of
+
+            normalize = default_normalize([role_of(layer) for layer in layers])
         stack = crop(
             arrays if len(arrays) > 1 else arrays[0],
             table,
             window=int(self.window.value()),
             border=self.border.currentText(),
-            normalize=self.normalize.currentText(),
+            normalize=normalize,
             channels=tuple(layer.name for layer in layers),
         )
         n_in, n_kept = len(table), len(stack.index)
@@ -200,7 +211,8 @@ class CropWidget(QWidget):
         dropped = n_in - n_kept
         w = stack.images.shape[-1]
         text = (
-            f"Kept {n_kept:,} of {n_in:,} points ({w}×{w} px, {stack.images.shape[1]} channel(s))"
+            f"Kept {n_kept:,} of {n_in:,} points ({w}×{w} px, {stack.images.shape[1]} channel(s),"
+            f" normalize {normalize})"
         )
         text += f"; {dropped:,} dropped at the border." if dropped else "."
         self.status.setText(text)
