@@ -54,6 +54,12 @@ def test_demo_summary_against_ground_truth(demo):
     atoms = pd.read_csv(out / "stem_atoms.csv")
     assert len(atoms) == stem["crops"] == sum(stem["class_sizes"])
     assert {"y", "x", "z1", "z2", "angle", "class", "p0", "p1", "true_kind"} <= set(atoms.columns)
+    # the STEM stage reports how the dopant class matches the truth (chemistry crops)
+    assert (
+        stem["normalize"] == "local"
+        and stem["window_px"] == 2 * round(0.6 * stem["spacing_px"]) + 1
+    )
+    assert -1 <= stem["dopant_class_ari"] <= 1 and 0 <= stem["dopant_recall"] <= 1
     # walls: the classical methods on the easy sample, F1 against the true mask
     assert pfm["walls"]["gaussian"]["f1"] >= 0.9
     assert pfm["walls"]["canny"]["f1"] >= 0.8
