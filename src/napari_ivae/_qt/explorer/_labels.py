@@ -96,61 +96,57 @@ class LabelsMixin:
             col.addWidget(b)
         row.addLayout(col)
         v.addLayout(row)
-        r2 = QHBoxLayout()
-        self.assign_button = QPushButton("Assign selection")
-        self.assign_button.setToolTip("Give the selected points the active class (relabels them)")
-        self.assign_button.clicked.connect(self._assign_active)
-        r2.addWidget(self.assign_button)
-        r2.addWidget(
-            self._action_button(
-                "Unlabel",
-                "Remove the label of the selected points",
-                lambda: self._guard("Unlabel", self.clear_labels, selected_only=True),
-            )
+        self.assign_button = self._action_button(
+            "Assign selection",
+            "Give the selected points the active class (relabels them)",
+            self._assign_active,
         )
-        r2.addWidget(
-            self._action_button(
-                "Clear all",
-                "Remove every label of this layer",
-                lambda: self._guard("Clear labels", self.clear_labels),
-            )
-        )
-        v.addLayout(r2)
-        r3 = QHBoxLayout()
-        r3.addWidget(
-            self._action_button(
-                "Colour points by label",
-                "Colour the points in the image by their class (face_color='label')",
-                lambda: self._guard("Colour by label", self.color_points_by_label),
-            )
-        )
-        r3.addWidget(
-            self._action_button(
-                "Show labeled walls",
-                "Paint the wall mask with the class of the nearest wall point",
-                lambda: self._guard("Labeled walls", self.show_label_mask),
-            )
-        )
-        v.addLayout(r3)
+        g = self._guard
+        for buttons in (
+            [
+                self.assign_button,
+                ("Unlabel", "Remove the label of the selected points",
+                 lambda: g("Unlabel", self.clear_labels, selected_only=True)),
+                ("Clear all", "Remove every label of this layer",
+                 lambda: g("Clear labels", self.clear_labels)),
+            ],
+            [
+                ("Colour points by label",
+                 "Colour the points in the image by their class (face_color='label')",
+                 lambda: g("Colour by label", self.color_points_by_label)),
+                ("Show labeled walls",
+                 "Paint the wall mask with the class of the nearest wall point",
+                 lambda: g("Labeled walls", self.show_label_mask)),
+            ],
+        ):  # fmt: skip
+            v.addLayout(self._button_row(buttons))
         f = QFormLayout()
         self.mask_combo = QComboBox()
         self.mask_combo.setToolTip("Wall mask (Labels layer from Detect) used for the labeled mask")
         f.addRow("Wall mask", self.mask_combo)
         v.addLayout(f)
-        r4 = QHBoxLayout()
-        exp = QPushButton("Export points CSV…")
-        exp.clicked.connect(self._export_points_dialog)
-        r4.addWidget(exp)
-        expm = QPushButton("Export wall mask TIFF…")
-        expm.clicked.connect(self._export_mask_dialog)
-        r4.addWidget(expm)
-        v.addLayout(r4)
+        v.addLayout(
+            self._button_row(
+                [
+                    ("Export points CSV…", "", self._export_points_dialog),
+                    ("Export wall mask TIFF…", "", self._export_mask_dialog),
+                ]
+            )
+        )
         return box
+
+    def _button_row(self, buttons) -> QHBoxLayout:
+        """A row of push buttons: widgets, or (text, tooltip, slot) to make one."""
+        row = QHBoxLayout()
+        for b in buttons:
+            row.addWidget(b if isinstance(b, QPushButton) else self._action_button(*b))
+        return row
 
     @staticmethod
     def _action_button(text: str, tip: str, slot) -> QPushButton:
         button = QPushButton(text)
-        button.setToolTip(tip)
+        if tip:
+            button.setToolTip(tip)
         button.clicked.connect(lambda _checked=False: slot())
         return button
 
