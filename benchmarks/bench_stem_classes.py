@@ -273,6 +273,9 @@ def run_sim(args) -> dict:
     score_dc = ari(cls == dop_class, truth_dop)  # the dopant class vs all the others
     conf = pd.crosstab(table.loc[ok, "class"], table.loc[ok, "true_kind"])
     print(conf.to_string())
+    hosts = table[table["true_kind"] == "host"]
+    print("hosts' detected intensity by class (median):",
+          hosts.groupby("class")["intensity"].median().round(1).to_dict())  # fmt: skip
     print(f"sim: ARI(class, host/dopant) {score:.3f}; dopant class {dop_class} vs rest ARI "
           f"{score_dc:.3f}; train {t_train:.0f} s, encode {t_enc:.0f} s, total {elapsed:.0f} s")  # fmt: skip
     if args.figures:
@@ -331,6 +334,7 @@ def run_real(args) -> dict | None:
     size_cropped = float((table["class"] == best).mean())
     sizes = np.bincount(table["class"], minlength=args.classes).tolist()
     print(pd.crosstab(table["class"], [table["sublattice"], table["bright"]]).to_string())
+    print("site_z by class (median):", table.groupby("class")["site_z"].median().round(2).to_dict())
     print(f"real: {int(cand.sum())} bright candidates ({int(in_stack.sum())} cropped); class {best} "
           f"holds {share:.0%} of them and {size_all:.1%} of all {n_all} sites "
           f"({size_cropped:.1%} of the {len(table)} cropped); class sizes {sizes}; "

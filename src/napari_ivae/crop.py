@@ -504,11 +504,16 @@ def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
 
     The image is cut into ``size × size`` tiles overlapping by half; each
     tile gives its median, and then, of the image minus the interpolated
-    median map, its robust spread (1.4826 × the median absolute deviation), so
-    a gradient inside a tile is not taken for contrast, and atom columns, a dopant or a few bad
-    pixels barely move them.  The two meshes are median-filtered over 3 × 3
-    tiles (a hole or a tile of vacuum does not spread) and interpolated to
-    every pixel with a bicubic spline through the tile centres and through
+    median map (so a gradient inside a tile is not taken for contrast), its
+    contrast: the 95th percentile minus the median of that residual smoothed
+    by a 1-px Gaussian (the height of the bright structures, e.g. the atom
+    columns, above the local level; pixel noise, which grows with the
+    background in counting data, barely enters), rescaled by one factor so
+    that its median equals the image's median robust σ (1.4826 × MAD): the
+    normalised values keep noise-like units.  Atom columns, a dopant or a few bad
+    pixels barely move these statistics.  The contrast mesh is median-filtered
+    over 3 × 3 tiles (a hole or a tile of vacuum does not spread); both meshes
+    are interpolated to every pixel with a bicubic spline through the tile centres and through
     nodes added at the image edges, linearly extrapolated from the two
     outermost tile rows / columns (a gradient continues to the edge).
 
@@ -525,10 +530,12 @@ def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
     background : ndarray
         ``(Y, X)`` float32, the local median level.
     spread : ndarray
-        ``(Y, X)`` float32, the local robust standard deviation, floored at
-        0.1 × its median over the image (and 1 where the image is flat), so a
-        flat patch is never blown up.
+        ``(Y, X)`` float32, the local contrast (see above), floored at 0.1 ×
+        its median over the image (and 1 where the image is flat), so a flat
+        patch is never blown up.
     """
+    from scipy import ndimage
+
     img = np.asarray(image, dtype=np.float32)
     ny, nx = img.shape
     sy, sx = min(int(size), ny), min(int(size), nx)
@@ -537,20 +544,30 @@ def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
     xs = _tile_starts(nx, sx, step_x)
     cy = ys + (sy - 1) / 2.0
     cx = xs + (sx - 1) / 2.0
-    med = _tile_stat(img, ys, xs, sy, sx, spread=False)
+    med = _tile_stat(img, ys, xs, sy, sx)
     background = _mesh_to_map(med, cy, cx, ny, nx)
-    # the spread from the image minus its background: a gradient or a contamination
-    # edge inside a tile is not contrast
-    mad = _tile_stat(img - background, ys, xs, sy, sx, spread=True)
-    floor = 0.1 * float(np.median(mad))
-    mad = np.maximum(mad, floor) if floor > 0 else np.ones_like(mad)
-    spread = _mesh_to_map(mad, cy, cx, ny, nx, linear_edges=False)
+    # the contrast from the image minus its background (a gradient or a contamination
+    # edge inside a tile is not contrast): the height of the bright structures above the
+    # median (95th percentile of the residual smoothed by 1 px, so pixel noise, which
+    # grows with the background, barely enters), in units of the image's robust σ
+    resid = img - background
+    height = _tile_stat(ndimage.gaussian_filter(resid, 1.0), ys, xs, sy, sx, spread="p95")
+    mad = _tile_stat(resid, ys, xs, sy, sx, spread="mad")
+    h_med = float(np.median(height))
+    mesh = height * (float(np.median(mad)) / h_med) if h_med > 0 else mad
+    floor = 0.1 * float(np.median(mesh))
+    mesh = np.maximum(mesh, floor) if floor > 0 else np.ones_like(mesh)
+    spread = _mesh_to_map(mesh, cy, cx, ny, nx, linear_edges=False)
     np.maximum(spread, np.float32(floor if floor > 0 else 1.0), out=spread)  # spline undershoot
     return background, spread
 
 
-def _tile_stat(img, ys, xs, sy: int, sx: int, *, spread: bool) -> np.ndarray:
-    """Median (or 1.4826 × MAD) of every tile, 3 × 3 median-filtered over the tile mesh."""
+def _tile_stat(img, ys, xs, sy: int, sx: int, *, spread: str | None = None) -> np.ndarray:
+    """A statistic of every tile: the median, or a spread (3 × 3 median-filtered over the mesh).
+
+    ``spread="mad"``: 1.4826 × the median absolute deviation; ``"p95"``: the
+    95th percentile minus the median.
+    """
     from scipy import ndimage
 
     out = np.empty((ys.size, xs.size), np.float64)
@@ -558,7 +575,12 @@ def _tile_stat(img, ys, xs, sy: int, sx: int, *, spread: bool) -> np.ndarray:
     for i, y0 in enumerate(ys):
         tiles = view[y0, xs].reshape(xs.size, -1)  # (nx_tiles, sy*sx) copy of one tile row
         m = np.median(tiles, axis=1)
-        out[i] = 1.4826 * np.median(np.abs(tiles - m[:, None]), axis=1) if spread else m
+        if spread == "mad":
+            out[i] = 1.4826 * np.median(np.abs(tiles - m[:, None]), axis=1)
+        elif spread == "p95":
+            out[i] = np.percentile(tiles, 95, axis=1) - m
+        else:
+            out[i] = m
     if spread and out.size > 1:
         out = ndimage.median_filter(out, size=3, mode="nearest")
     return out
