@@ -85,8 +85,10 @@ def session(viewer, tag: str, *, epochs: int, window: int, stride: int) -> None:
     """
     from scipy.spatial import ConvexHull
 
+    from napari_ivae._qt._common import scale_bar
+
     docks = {}
-    viewer.scale_bar.visible = True
+    scale_bar(viewer).visible = True
     # 1 detect --------------------------------------------------------------
     det = _dock(viewer, docks, "1 Detect")
     det.wall_method.setCurrentText("gaussian")

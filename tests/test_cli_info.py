@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import tifffile
 
 from napari_ivae.cli import main
 
-REAL = Path(__file__).parents[2] / "shared" / "data" / "real"
+REAL = Path(os.environ["IVAE_REAL_DATA"])  # set by tests/conftest.py
 
 
 def test_info_synthetic_tiff(tmp_path, capsys):

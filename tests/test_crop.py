@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from napari_ivae.cli import main
 from napari_ivae.crop import Stack, crop
 from napari_ivae.io import ImageLayer
 
-REAL = Path(__file__).parents[2] / "shared" / "data" / "real"
+REAL = Path(os.environ["IVAE_REAL_DATA"])  # set by tests/conftest.py
 
 
 def ramp(shape):

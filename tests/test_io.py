@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -14,7 +15,7 @@ from napari_ivae import IvaeError
 from napari_ivae.io import ImageLayer, read
 from napari_ivae.io._names import nice_length, normalize_label, phase_contrast_limits, role_for
 
-REAL = Path(__file__).parents[2] / "shared" / "data" / "real"
+REAL = Path(os.environ["IVAE_REAL_DATA"])  # set by tests/conftest.py
 
 
 def real(name: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import tifffile
 from napari_ivae import IvaeError
 from napari_ivae._reader import get_reader, read_layer_data
 
-REAL = Path(__file__).parents[2] / "shared" / "data" / "real"
+REAL = Path(os.environ["IVAE_REAL_DATA"])  # set by tests/conftest.py
 
 
 def test_get_reader_accepts_supported_suffixes_only(tmp_path):

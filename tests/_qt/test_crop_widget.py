@@ -185,12 +185,8 @@ def test_pfm_channels_opened_after_docking_tick_amplitude_and_phase(dock):
     assert layers["Frequency Retrace"] in w.images_list.value
 
 
-def test_real_ibw_opened_from_the_menu_ticks_amplitude_and_phase(dock):
-    from pathlib import Path
-
-    path = Path("/work/shared/data/real/scan_0001.ibw")
-    if not path.is_file():
-        pytest.skip("real data folder absent")
+def test_real_ibw_opened_from_the_menu_ticks_amplitude_and_phase(dock, real_data):
+    path = real_data / "scan_0001.ibw"
     viewer, w = dock(CropWidget)
     viewer.open(str(path), plugin="napari-ivae")
     names = [ly.name for ly in w.images_list.value]

@@ -179,12 +179,8 @@ def test_stem_image_opens_in_atom_mode(dock, make_blobs):
 @pytest.mark.parametrize(
     ("name", "task"), [("scan_0001.ibw", "walls"), ("DMReader_Image_SI-Survey.dm3", "atoms")]
 )
-def test_real_files_opened_after_docking_choose_the_task(dock, name, task):
-    from pathlib import Path
-
-    path = Path("/work/shared/data/real") / name
-    if not path.is_file():
-        pytest.skip("real data folder absent")
+def test_real_files_opened_after_docking_choose_the_task(dock, real_data, name, task):
+    path = real_data / name
     viewer, w = dock(DetectWidget)
     viewer.open(str(path), plugin="napari-ivae")
     assert w.task == task

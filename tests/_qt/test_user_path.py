@@ -174,7 +174,9 @@ def _scale_bar_text(viewer) -> str:
 def test_scale_bar_speaks_micrometres_on_a_5_um_scan(make_napari_viewer, real_data):
     viewer = make_napari_viewer()
     layers = viewer.open(str(real_data / "scan_0001.ibw"), plugin=PLUGIN)
-    viewer.scale_bar.visible = True
+    from napari_ivae._qt._common import scale_bar
+
+    scale_bar(viewer).visible = True
     viewer.reset_view()
     text = _scale_bar_text(viewer)
     assert text.endswith(("µm", "nm")), text

@@ -573,6 +573,15 @@ class LayerChecklist(QListWidget):
 
 
 # --------------------------------------------------------------------------- tables <-> layers
+def scale_bar(viewer: Any) -> Any:
+    """The viewer's scale-bar overlay (``viewer.canvas.overlays.scale_bar`` from napari 0.9;
+    ``viewer.scale_bar``, deprecated there, before)."""
+    overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
+    if overlays is not None and "scale_bar" in overlays:
+        return overlays["scale_bar"]
+    return viewer.scale_bar
+
+
 def image_array(layer: Image | None, role: str = "image") -> Any:
     """The pixel array of an image layer (full resolution), or an IvaeError."""
     if layer is None:
