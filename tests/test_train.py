@@ -245,24 +245,32 @@ def test_class_balance_validated_and_weighted():
 @pytest.mark.parametrize("kind", ["rvae", "jrvae"])
 def test_warm_starts_train_with_the_seeded_targets(kind, monkeypatch):
     """k-means class seeds (joint) and the opt-in pose warm start feed their
-    targets to the model for the first ``init_fraction`` of the steps only."""
+    targets to the model for the first ``init_fraction`` of the steps; then, for
+    ``init_release`` of the steps, the class seeds are mixed into the model's
+    posterior with a weight falling linearly to 0 (joint, ``discrete="exact"``)."""
     from napari_ivae.models.base import IVAE
 
     seen = []
     orig = IVAE.forward
 
-    def spy(self, x, *args):
+    def spy(self, x, *args, class_mix=1.0):
         seen.append((args[3] is not None if len(args) > 3 else False,
-                     args[4] is not None if len(args) > 4 else False))  # fmt: skip
-        return orig(self, x, *args)
+                     args[4] is not None if len(args) > 4 else False, class_mix))  # fmt: skip
+        return orig(self, x, *args, class_mix=class_mix)
 
     monkeypatch.setattr(IVAE, "forward", spy)
-    tc = TrainConfig(epochs=4, batch_size=10, device="cpu", pose_init="cluster", init_fraction=0.5)
+    tc = TrainConfig(epochs=4, batch_size=10, device="cpu", pose_init="cluster",
+                     init_fraction=0.5, init_release=0.25)  # fmt: skip
     _, result = _run(fit(_data(), _small(kind), tc))
     assert result.stopped is None and len(seen) == 16
     joint = kind == "jrvae"
-    assert seen[:8] == [(joint, True)] * 8  # 4 steps per epoch, half of 16 steps seeded
-    assert seen[8:] == [(False, False)] * 8
+    assert seen[:8] == [(joint, True, 0.0)] * 8  # 4 steps per epoch, half of 16 steps seeded
+    if joint:  # steps 8-11: the seed's weight 1 - (frac - 0.5) / 0.25
+        assert [s[:2] for s in seen[8:12]] == [(True, False)] * 4
+        assert [s[2] for s in seen[8:12]] == pytest.approx([0.0, 0.25, 0.5, 0.75])
+        assert seen[12:] == [(False, False, 1.0)] * 4
+    else:
+        assert seen[8:] == [(False, False, 1.0)] * 8
 
 
 def test_restarts_keep_the_start_with_the_lowest_loss():
