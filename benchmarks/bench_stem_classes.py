@@ -278,6 +278,8 @@ def run_sim(args) -> dict:
           hosts.groupby("class")["intensity"].median().round(1).to_dict())  # fmt: skip
     print(f"sim: ARI(class, host/dopant) {score:.3f}; dopant class {dop_class} vs rest ARI "
           f"{score_dc:.3f}; train {t_train:.0f} s, encode {t_enc:.0f} s, total {elapsed:.0f} s")  # fmt: skip
+    if args.table:
+        table.to_csv(args.table, index=False)
     if args.figures:
         dop = truth[truth["kind"] == "dopant"]
         class_map(ROOT / "docs/images/classes_stem_sample.png", image, table,
@@ -339,6 +341,8 @@ def run_real(args) -> dict | None:
           f"holds {share:.0%} of them and {size_all:.1%} of all {n_all} sites "
           f"({size_cropped:.1%} of the {len(table)} cropped); class sizes {sizes}; "
           f"train {t_train:.0f} s, total {elapsed:.0f} s")  # fmt: skip
+    if args.table:
+        table.to_csv(args.table, index=False)
     if args.figures:
         marks = atoms[atoms["bright"]]
         class_map(ROOT / "docs/images/classes_mos2.png", image, table,
@@ -371,6 +375,7 @@ def main() -> None:
     ap.add_argument("--k", type=float, default=3.0, help="bright-site threshold (robust σ)")
     ap.add_argument("--crop-sublattice", default="1", help="'all', 0 or 1 (real part)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/real"))
+    ap.add_argument("--table", default=None, help="write the per-crop table (CSV) here")
     ap.add_argument("--figures", action="store_true", help="write the class maps to docs/images")
     args = ap.parse_args()
     global SEEDING
