@@ -28,7 +28,7 @@ REAL_DATA = Path(
 os.environ["IVAE_REAL_DATA"] = str(REAL_DATA)  # the one place test modules read it from
 
 #: What the widget tests need; under CI a missing one fails the session at once.
-GUI_MODULES = ("napari", "pytestqt", "xvfb", "pyqtgraph", "magicgui", "qtpy")
+GUI_MODULES = ("napari", "pytestqt", "pytest_xvfb", "pyqtgraph", "magicgui", "qtpy")
 
 
 def under_ci() -> bool:

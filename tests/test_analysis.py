@@ -38,11 +38,11 @@ def test_encode_columns(kind):
     if "angle" in df:
         assert ((df.angle >= -math.pi) & (df.angle < math.pi)).all()
     if "class" in df:
-        np.testing.assert_allclose(df[["p0", "p1", "p2"]].sum(1), 1, rtol=1e-6)
+        np.testing.assert_allclose(df[["p0", "p1", "p2"]].sum(axis=1), 1, rtol=1e-6)
         assert (df["class"] == df[["p0", "p1", "p2"]].to_numpy().argmax(1)).all()
     # batch size does not change the result
     np.testing.assert_allclose(
-        encode(model, x, batch_size=100).to_numpy(), df.to_numpy(), atol=1e-5
+        encode(model, x, batch_size=100).to_numpy(), df.to_numpy(), atol=1e-5, rtol=1e-5
     )
 
 

@@ -246,7 +246,7 @@ def test_core_detection_stops_between_frames_when_asked():
 
     img = np.random.default_rng(0).normal(size=(5, 64, 64))
     with pytest.raises(Cancelled, match="frame 2"):
-        detect.detect_walls(img, method="gaussian", cancel=cancel)
+        detect.detect_walls(img, method="gaussian", phase_units="rad", cancel=cancel)
 
 
 # --------------------------------------------------------------------------- dots, noise, report

@@ -267,7 +267,7 @@ def test_suffix_added_views_skipped_other_types_refused_and_npe2_writer(tmp_path
 def test_unstorable_metadata_is_left_out_with_a_warning(tmp_path):
     image, attrs, _ = _layers()[0]
     attrs = dict(attrs, metadata={"ok": 1, "fn": print, "mixed": np.array([1, "a"], dtype=object)})
-    with pytest.warns(UserWarning, match="'fn'"):
+    with pytest.warns(UserWarning, match="'fn'"), pytest.warns(UserWarning, match="'mixed'"):
         path = save_session(tmp_path / "s.ivaesession", [(image, attrs, "image")])
     assert load_session(path)[0][1]["metadata"] == {"ok": 1}
 

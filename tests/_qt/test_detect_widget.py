@@ -252,8 +252,10 @@ def test_preview_searches_only_the_visible_region(make_napari_viewer, make_blobs
     w = DetectWidget(viewer)
     viewer.window.add_dock_widget(w)
     image = viewer.add_image(img, name="lattice")
-    viewer.camera.zoom *= 3
-    viewer.camera.center = (0, 60, 60)
+    scene = getattr(viewer, "scene", None)  # napari >= 0.9 (viewer.camera is deprecated there)
+    camera = scene.camera if scene is not None else viewer.camera
+    camera.zoom *= 3
+    camera.center = (0, 60, 60)
 
     def _zoomed():
         y0, y1, x0, x1, _frame = w._view_box(image)

@@ -20,7 +20,10 @@ def read_picture(path: Path) -> list[ImageLayer]:
     """
     import imageio.v3 as iio
 
-    arr = iio.imread(path)
+    # Our own handle, closed even when the plugin fails on a corrupt file (imageio's
+    # own would be left to the garbage collector: a ResourceWarning).
+    with open(path, "rb") as fh:
+        arr = iio.imread(fh, extension=Path(path).suffix.lower() or None)
     stem = Path(path).stem
     if arr.ndim == 3 and arr.shape[-1] in (2, 3, 4):
         planes = [arr[..., c] for c in range(arr.shape[-1])]
