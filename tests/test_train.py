@@ -345,3 +345,24 @@ def test_cpu_threads_never_exceed_the_cpus_the_process_may_use(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_version_2_checkpoints_load_with_their_shift_behaviour(tmp_path):
+    """Format 3 added centroid_limit and shift_scale; a version-2 file loads with
+    the values that reproduce it (1.0, 1.0), a new one with the new defaults."""
+    from napari_ivae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(_small("rvae", in_channels=1, size=12))
+    path = tmp_path / "m.ivae"
+    save_model(path, model, [])
+    assert load_model(path)[0].config.shift_scale == 0.1
+    obj = torch.load(path, weights_only=True)
+    obj["version"] = 2
+    for key in ("centroid_limit", "shift_scale"):
+        del obj["model_config"][key]
+    torch.save(obj, path)
+    old, _ = load_model(path)
+    assert (old.config.centroid_limit, old.config.shift_scale) == (1.0, 1.0)
+    with pytest.raises(IvaeError, match="shift_scale"):
+        ModelConfig(kind="rvae", shift_scale=0.0)

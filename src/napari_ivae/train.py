@@ -45,7 +45,9 @@ from napari_ivae._limits import check_training, check_values
 from napari_ivae.models import ModelConfig, build_model
 
 FORMAT = "napari-ivae-model"
-VERSION = 2  # 2: shift in the image frame, invariant z encoder
+VERSION = 3  # 2: shift in the image frame, invariant z encoder; 3: centroid_limit, shift_scale
+#: versions load_model reads (2: read with centroid_limit = shift_scale = 1, their behaviour)
+READ_VERSIONS = (2, 3)
 
 __all__ = [
     "Progress",
@@ -445,11 +447,14 @@ def _read_checkpoint(path) -> dict:
         raise IvaeError(f"{path}: not a readable napari-ivae model (damaged)") from err
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise IvaeError(f"{str(path)!r} is not a napari-ivae model file")
-    if obj.get("version") != VERSION:
+    if obj.get("version") not in READ_VERSIONS:
         raise IvaeError(
             f"{str(path)!r} has model format version {obj.get('version')!r}; "
-            f"this napari-ivae reads version {VERSION}"
+            f"this napari-ivae reads versions {', '.join(map(str, READ_VERSIONS))}"
         )
+    if obj["version"] == 2 and isinstance(obj.get("model_config"), dict):
+        # version 2 had no centroid limit and the full-size shift correction
+        obj["model_config"] = {"centroid_limit": 1.0, "shift_scale": 1.0, **obj["model_config"]}
     return obj
 
 

@@ -96,6 +96,17 @@ class ModelConfig(DictConfig):
         scratch often converged to a wrong, even anti-correlated, solution and
         misaligned the angles, docs/vae.md).  ``"none"``: encoder only.  Used by
         ``angle_inference="grid"``.
+    centroid_limit : float
+        ``shift_init="centroid"``: the centroid start is clamped to this
+        fraction (0–1] of the shift bound ±3·``sigma_shift``.  Beyond the bound
+        the clamp left the encoder no gradient, and on real lattice crops
+        contamination pulled the centroid there (docs/vae.md, item 22).
+    shift_scale : float
+        Scale (0–1] of the encoder's shift correction
+        ``3s·tanh(shift_scale·h / 3s)``: an untrained encoder's outputs
+        (±0.3–0.5 on z-scored crops) otherwise start it near the bound.
+        Checkpoints of format version 2 load with 1.0 and ``centroid_limit``
+        1.0 (their behaviour).
     z_encoder : {"auto", "invariant", "image"}
         What the content latent z is computed from.  ``"invariant"``: an MLP of
         rotation- and shift-invariant features of the crop (angular Fourier
@@ -128,6 +139,8 @@ class ModelConfig(DictConfig):
     angle_inference: Literal["grid", "encoder"] = "grid"
     angle_bins: int = 36
     shift_init: Literal["centroid", "none"] = "centroid"
+    centroid_limit: float = 0.5
+    shift_scale: float = 0.1
     z_encoder: Literal["auto", "invariant", "image"] = "auto"
 
     def __post_init__(self) -> None:
@@ -169,6 +182,8 @@ class ModelConfig(DictConfig):
         check_range("recon_sigma", self.recon_sigma, low=0, low_inclusive=False)
         check_range("sigma_angle", self.sigma_angle, low=0, low_inclusive=False)
         check_range("sigma_shift", self.sigma_shift, low=0, low_inclusive=False)
+        check_range("centroid_limit", self.centroid_limit, low=0, low_inclusive=False, high=1)
+        check_range("shift_scale", self.shift_scale, low=0, low_inclusive=False, high=1)
 
     @property
     def rotation(self) -> bool:

@@ -22,7 +22,6 @@ from napari_ivae.models.nets import (
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
 _SHIFT_LOGSTD_INIT = -2.0  # initial shift posterior log-width relative to the prior
-_SHIFT_GAIN = 0.1  # scale of the encoder's shift correction
 
 
 def _repeat(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
@@ -115,17 +114,17 @@ class IVAE(nn.Module):
             # another part of the template canvas, a back door around the angle
             lim = 3.0 * c.sigma_shift
             # an untrained encoder's outputs (±0.3–0.5 on z-scored crops) gave
-            # corrections near the bound from the first step: start them at
-            # a tenth of that (docs/vae.md)
-            shift = lim * torch.tanh(_SHIFT_GAIN * h[:, i : i + 2] / lim)
+            # corrections near the bound from the first step: shift_scale
+            # (0.1) starts them at a tenth of that (docs/vae.md, item 22)
+            shift = lim * torch.tanh(c.shift_scale * h[:, i : i + 2] / lim)
             centre = self.centroid(x) if c.shift_init == "centroid" or self.invariant_z else None
             if c.shift_init == "centroid":
-                # the centroid is trusted up to half the bound: on lattice
+                # the centroid is trusted up to centroid_limit (half) of the bound: on lattice
                 # crops contamination or neighbours pulled it past the bound,
                 # where the clamp below gave the encoder no gradient to bring
                 # it back (real MoS2: 69 % of those stayed pinned, docs/vae.md)
-                half = 0.5 * lim
-                shift = (centre.clamp(-half, half) + shift).clamp(-lim, lim)
+                trust = c.centroid_limit * lim
+                shift = (centre.clamp(-trust, trust) + shift).clamp(-lim, lim)
             out["shift"] = shift
             # never wider than the prior, and an untrained encoder starts at
             # e^-2 of it (0.3 px at the defaults: about the centroid's error).
