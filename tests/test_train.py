@@ -235,10 +235,10 @@ def test_class_balance_validated_and_weighted():
     torch.manual_seed(0)
     mc = ModelConfig(kind="jvae", n_classes=3, in_channels=1, size=8)
     terms = build_model(mc)(torch.rand(16, 1, 8, 8))
-    kl = float(terms["kl_marg"])
+    kl = float(terms["kl_marg"].detach())
     assert 0.0 <= kl <= math.log(3) + 1e-6
-    off = float(_loss(terms, mc, TrainConfig(), 0.5))
-    on = float(_loss(terms, mc, TrainConfig(class_balance=10.0), 0.5))
+    off = float(_loss(terms, mc, TrainConfig(), 0.5).detach())
+    on = float(_loss(terms, mc, TrainConfig(class_balance=10.0), 0.5).detach())
     assert math.isclose(on - off, 10.0 * kl, rel_tol=1e-4, abs_tol=1e-5)
 
 

@@ -23,7 +23,10 @@ limit                  why
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -139,3 +142,33 @@ def check_values(images, *, what: str = "data", limit: float = MAX_ABS_VALUE) ->
                 f"normalised crops with |value| ≤ {limit:g}: re-crop with normalize='zscore' "
                 "(ivae crop --normalize zscore)"
             )
+
+
+def cpu_budget() -> int:
+    """CPUs this process may use: its affinity mask and its cgroup CPU quota.
+
+    torch starts with one thread per core it sees; in a container limited to
+    2 CPUs on a larger host (cgroup ``cpu.max``) it still sees every core, and
+    the extra threads only wait for each other (docs/vae.md, speed).
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        n = os.cpu_count() or 1
+    for path, parse in (
+        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None),
+    ):
+        try:
+            text = Path(path).read_text()
+            if parse is None:
+                period = Path(path).with_name("cpu.cfs_period_us").read_text()
+                quota, period = text.strip(), period.strip()
+            else:
+                quota, period = parse(text)
+            if quota not in ("max", "-1") and int(period) > 0:
+                n = min(n, max(1, math.ceil(int(quota) / int(period))))
+            break
+        except (OSError, ValueError):
+            continue
+    return max(1, n)

@@ -41,7 +41,7 @@ import torch
 from napari_ivae._atomic import atomic_write
 from napari_ivae._config import DictConfig
 from napari_ivae._errors import IvaeError, check_choice, check_range
-from napari_ivae._limits import check_training, check_values
+from napari_ivae._limits import check_training, check_values, cpu_budget
 from napari_ivae.models import ModelConfig, build_model
 
 FORMAT = "napari-ivae-model"
@@ -313,36 +313,6 @@ def _device(name: str) -> torch.device:
     ):
         raise IvaeError("device='mps' but MPS is not available; use device='auto' or 'cpu'")
     return torch.device(name)
-
-
-def cpu_budget() -> int:
-    """CPUs this process may use: its affinity mask and its cgroup CPU quota.
-
-    torch starts with one thread per core it sees; in a container limited to
-    2 CPUs on a larger host (cgroup ``cpu.max``) it still sees every core, and
-    the extra threads only wait for each other (docs/vae.md, speed).
-    """
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
-        n = os.cpu_count() or 1
-    for path, parse in (
-        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
-        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None),
-    ):
-        try:
-            text = Path(path).read_text()
-            if parse is None:
-                period = Path(path).with_name("cpu.cfs_period_us").read_text()
-                quota, period = text.strip(), period.strip()
-            else:
-                quota, period = parse(text)
-            if quota not in ("max", "-1") and int(period) > 0:
-                n = min(n, max(1, math.ceil(int(quota) / int(period))))
-            break
-        except (OSError, ValueError):
-            continue
-    return max(1, n)
 
 
 def _ramp(a: float, b: float, frac: float) -> float:

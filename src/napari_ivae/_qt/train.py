@@ -37,6 +37,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_ivae._limits import cpu_budget
 from napari_ivae._qt._common import (
     LayerCombo,
     StatusLabel,
@@ -369,7 +370,7 @@ class TrainWidget(QWidget):
             lr=float(self.lr.value()),
             seed=int(self.seed.value()),
             device=self.device.currentText(),
-            num_threads=max(1, (os.cpu_count() or 2) - 1),  # a core stays free for the GUI
+            num_threads=max(1, cpu_budget() - 1),  # a core stays free for the GUI
         )
         return mc, settings
 
