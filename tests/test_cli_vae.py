@@ -124,6 +124,23 @@ def test_train_images_only_4d_vae(files, capsys):
     assert lines[2].startswith("trained vae on 48 images 2×16×16") and len(lines) == 3
 
 
+def test_train_checkpoint_says_how_it_was_trained(files, capsys):
+    from napari_ivae.train import _read_checkpoint
+
+    run = files["dir"] / "run_settings"
+    code, _out, err = _run(["train", files["images4d"], "--model", "vae", "--latent-dim", "2",
+                           "--epochs", "1", "--batch-size", "24", "--lr", "0.002", "--seed", "3",
+                           "-o", run], capsys)  # fmt: skip
+    assert code == 0, err
+    trained = _read_checkpoint(run / "model.ivae")["train_config"]
+    assert (trained["epochs"], trained["batch_size"], trained["lr"], trained["seed"]) == (
+        1,
+        24,
+        0.002,
+        3,
+    )
+
+
 def test_encode_matches_train(files, rvae_run, tmp_path, capsys):
     out = tmp_path / "sub" / "latent.csv"
     code, _, err = _run(["encode", rvae_run / "model.ivae", files["stack"], "-o", out], capsys)

@@ -162,6 +162,34 @@ def test_stop_aborts_and_still_writes_latents(dock, stacked, qtbot):
     assert w.start_button.isEnabled() and not w.stop_button.isEnabled()
 
 
+def test_stop_keeps_the_finished_epochs_and_saves_how_it_was_trained(
+    dock, stacked, qtbot, tmp_path
+):
+    from napari_ivae.train import _read_checkpoint, load_model
+
+    _img, _pts, add = stacked
+    viewer, w = dock(TrainWidget)
+    points = add(viewer)
+    w.points_combo.value = points
+    _small(w, "rvae", epochs=500)
+    worker = w.start()
+    worker.yielded.connect(lambda p: p.epoch == 2 and p.epoch_time is not None and w.stop())
+    with qtbot.waitSignal(worker.aborted, timeout=TIMEOUT):
+        worker.start()
+    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+        w.encode_worker.start()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+    assert [h["epoch"] for h in w.history][:2] == [1, 2]
+    assert all(np.isfinite(h["loss"]) and h["time"] > 0 for h in w.history)
+    assert all(p.device.type == "cpu" for p in w.model.parameters()) and not w.model.training
+    path = w.save_model(tmp_path / "stopped.ivae")
+    assert path is not None
+    _model, history = load_model(path)
+    assert [h["epoch"] for h in history] == [h["epoch"] for h in w.history]
+    trained = _read_checkpoint(path)["train_config"]
+    assert trained["epochs"] == 500 and trained["seed"] == w.seed.value()
+
+
 def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes, tmp_path):
     _img, pts, add = stacked
     viewer, w = dock(TrainWidget)

@@ -186,6 +186,7 @@ class TrainWidget(QWidget):
         self._last = None
         self._curve_x: list[float] = []
         self._curve_y: list[float] = []
+        self._epochs: list[dict] = []  # the run's finished epochs (kept when Stop is pressed)
         self._training = False
         self._encoding = False
         self._build()
@@ -395,6 +396,7 @@ class TrainWidget(QWidget):
         self._points, self._stack, self._last = points, stack, None
         self._pending_config = dict(settings)
         self._curve_x, self._curve_y = [], []
+        self._epochs = []
         self.curve.setData([], [])
         self.progress.setRange(0, 0)  # busy until the first step: "0 %" would look stuck
         self._what = f"{mc.kind} on {len(stack.index):,} sub-images"
@@ -483,6 +485,8 @@ class TrainWidget(QWidget):
             return
         self._last = p
         self._phase = "train"
+        if p.epoch_time is not None:  # the report that ends an epoch: fit's history record
+            self._epochs.append({"epoch": p.epoch, "loss": p.loss, **p.terms, "time": p.epoch_time})
         total = max(1, p.n_epochs * p.n_steps)
         done = (p.epoch - 1) * p.n_steps + p.step
         if self.progress.maximum() != total:
@@ -522,8 +526,8 @@ class TrainWidget(QWidget):
         if model is None:
             self.status.setText("Stopped before the first step; nothing written.")
             return
-        self.model = model
-        self.history = []
+        self.model = model.cpu().eval()  # off the training device, as fit returns it
+        self.history = list(self._epochs)  # the finished epochs, saved with the model
         self.train_config = self._pending_config
         self.status.setText(
             f"Stopped at epoch {self._last.epoch}; encoding with the last weights …"
@@ -590,12 +594,13 @@ class TrainWidget(QWidget):
             )
             if not path:
                 return None
-        from napari_ivae.train import save_model
+        from napari_ivae.train import TrainConfig, save_model
 
         self.status.clear_error()
         with notify_errors("Save model", self.status):
+            trained = TrainConfig(**self.train_config) if self.train_config else None
             try:
-                save_model(path, self.model, self.history)
+                save_model(path, self.model, self.history, train_config=trained)
             except OSError as err:
                 raise ValueError(f"cannot write {path!r}: {err.strerror or err}") from err
             show_info(f"Model saved to {path}")

@@ -406,7 +406,7 @@ def train(
             where = "no weights were kept (no epoch finished)"
             if history:
                 try:
-                    save_model(staged.tmp / "model.ivae", model, history)
+                    save_model(staged.tmp / "model.ivae", model, history, train_config=train_config)
                     _atomic_csv(hist, staged.tmp / "history.csv")
                     kept = staged.move_to(_failed_dir(run_dir))
                     where = f"the last good weights ({len(hist)} epoch(s)) are in {kept}"
@@ -414,7 +414,7 @@ def train(
                     where = f"the last good weights could not be kept ({err})"
             raise IvaeError(f"training failed: {result.stopped}; {run_dir} {state}, {where}")
         latent = _latent_table(model, data)
-        write("model.ivae", lambda p: save_model(p, model, history))
+        write("model.ivae", lambda p: save_model(p, model, history, train_config=train_config))
         write("latent.csv", lambda p: _atomic_csv(latent, p))
         write("history.csv", lambda p: _atomic_csv(hist, p))
         staged.commit()
