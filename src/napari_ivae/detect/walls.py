@@ -363,14 +363,7 @@ def gaussian_frame(
     mask, st = significant_walls(
         mask, proj, domains=domains, significance=significance, noise=noise
     )
-    info = {
-        "noise_deg": phase_noise_deg(proj, mask),
-        "regions_merged": merged,
-        "walls_tested": st["tested"],
-        "walls_dropped": st["dropped"],
-        "wall_px_dropped": st["dropped_px"],
-        **_count_domains(domains),
-    }
+    info = {**_test_info(proj, mask, st), "regions_merged": merged, **_count_domains(domains)}
     return mask, domains, field, info
 
 
@@ -445,13 +438,7 @@ def canny_frame(
     edges = thin_walls(canny_walls(proj, sigma=csig), min_size // 2)
     smooth = ndimage.gaussian_filter(proj, csig, mode="nearest")
     mask, st = significant_walls(edges, proj, field=smooth, significance=significance)
-    info = {
-        "noise_deg": phase_noise_deg(proj, mask),
-        "walls_tested": st["tested"],
-        "walls_dropped": st["dropped"],
-        "wall_px_dropped": st["dropped_px"],
-    }
-    return mask, info
+    return mask, _test_info(proj, mask, st)
 
 
 def filter_walls(
@@ -468,13 +455,17 @@ def filter_walls(
     """
     field, proj = phase_projection(phase_rad, amplitude, sigma=sigma)
     out, st = significant_walls(mask, proj, field=field, significance=significance)
-    info = {
-        "noise_deg": phase_noise_deg(proj, out),
+    return out, _test_info(proj, out, st)
+
+
+def _test_info(proj: np.ndarray, kept: np.ndarray, st: dict) -> dict:
+    """What the significance test decided, in the keys of ``WallResult.info``."""
+    return {
+        "noise_deg": phase_noise_deg(proj, kept),
         "walls_tested": st["tested"],
         "walls_dropped": st["dropped"],
         "wall_px_dropped": st["dropped_px"],
     }
-    return out, info
 
 
 def thin_walls(mask: np.ndarray, min_size: int) -> np.ndarray:
