@@ -321,7 +321,7 @@ def test_closing_the_dock_widget_during_training_stops_the_worker(dock, stacked,
     _small(w, "rvae", epochs=500)
     w.start_thread = True
     worker = w.start()
-    qtbot.waitUntil(lambda: w._last is not None, timeout=TIMEOUT)  # a step is done
+    qtbot.waitUntil(lambda: w.view.last is not None, timeout=TIMEOUT)  # a step is done
     # closing the panel (napari's "x") stops training as Stop does: latents still written
     with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
         viewer.window.remove_dock_widget(w)

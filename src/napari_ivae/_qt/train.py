@@ -1,41 +1,29 @@
 """Train dock widget: fit an (invariant) VAE on a cropped stack, live, in a worker thread.
 
-A thin adapter over :func:`napari_ivae.train.fit` (a generator of ``Progress``
-returning ``TrainResult``) and :func:`napari_ivae.analysis.encode`.  When training
-finishes or is stopped, the latent table (``z1.., angle, dy, dx, class, p*``) is
-written into the Points layer's ``features`` by ``Stack.index`` (points dropped by
-the crop get NaN; other columns such as ``label`` are kept), and the model, its
+A thin adapter over :func:`napari_ivae.train.fit`, driven by
+:func:`napari_ivae.train.run_fit` in a worker (:mod:`._train_jobs`), and
+:func:`napari_ivae.analysis.encode`.  The options are forms built from
+``ModelConfig`` and ``TrainConfig`` (:mod:`._forms`): the usual ones on top,
+every other field of the configs under "Advanced"; a value the config refuses
+is shown with the config's own message (the CLI's).  When training finishes or
+is stopped, the latent table (``z1.., angle, dy, dx, class, p*``) is written
+into the Points layer's ``features`` by ``Stack.index`` (points dropped by the
+crop get NaN; other columns such as ``label`` are kept), and the model, its
 history and its training settings are kept in the layer's record
 (:func:`napari_ivae.record.get_record`) for the explorer and sessions.
-
-While it runs, the status line says what is happening: "Preparing data …"
-until ``fit`` reports ``phase="start"``, then "First batch …", then epoch,
-step, loss and an estimate of the time left (from the steps since the first).
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import time
 from typing import Any
 
 import napari.viewer
 from napari.layers import Points
 from napari.qt.threading import thread_worker
-from qtpy.QtCore import QEvent, QTimer, Signal
-from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QWidget,
-)
+from qtpy.QtCore import QEvent, Signal
+from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QWidget
 
 from napari_ivae._limits import cpu_budget
 from napari_ivae._qt._common import (
@@ -43,7 +31,6 @@ from napari_ivae._qt._common import (
     StatusLabel,
     bus,
     guarded,
-    guarded_gen,
     is_data_points,
     join_latent,
     notify_errors,
@@ -54,102 +41,60 @@ from napari_ivae._qt._common import (
     show_warning,
     stop_worker_on_destroy,
 )
+from napari_ivae._qt._forms import ConfigForm, Hint
+from napari_ivae._qt._train_jobs import (
+    FitWorker,
+    encode_job,
+    format_duration,
+    preload_torch,
+    stack_of,
+    train_job,
+)
+from napari_ivae._qt._train_progress import TrainProgress
 from napari_ivae.record import get_record
 
 __all__ = ["TrainWidget", "format_duration"]
 
-
-def format_duration(seconds: float) -> str:
-    """A rough, readable duration: "40 s", "3 min", "1 h 5 min"."""
-    s = max(0.0, float(seconds))
-    if s < 60:
-        return f"{max(1, round(s / 5) * 5) if s >= 10 else max(1, round(s))} s"
-    m = round(s / 60)
-    if m < 60:
-        return f"{m} min"
-    return f"{m // 60} h {m % 60} min" if m % 60 else f"{m // 60} h"
-
-
-def _preload_torch() -> None:
-    """Import torch (and its lazily loaded optimizer machinery) in a daemon thread.
-
-    The first ``optimizer.step()`` imports ``torch._dynamo`` and sympy; done inside
-    the training worker, that import holds the GIL for ~0.5 s and stalls the GUI on
-    the first Start of a session.  Doing it once while the widget opens moves that
-    cost out of training.
-    """
-    import threading
-
-    def _run() -> None:
-        try:
-            import torch
-            import torch._dynamo  # noqa: F401
-        except ImportError:  # pragma: no cover - torch is a hard dependency
-            return
-
-    threading.Thread(target=_run, name="ivae-preload-torch", daemon=True).start()
-
-
-KINDS = ("vae", "rvae", "jvae", "jrvae")
 _KIND_TIPS = {
     "vae": "Plain VAE: latents mix content with orientation and position.",
     "rvae": "Rotation-invariant VAE: angle and shift are separate latents (walls, molecules).",
     "jvae": "Joint VAE: continuous latents plus a discrete class, learned without labels.",
     "jrvae": "Joint rotation-invariant VAE: class + content, independent of angle and shift.",
 }
+#: Fields the widget shows first; every other field of the configs is under "Advanced".
+MODEL_FIELDS = ("kind", "latent_dim", "n_classes")
+TRAIN_FIELDS = ("epochs", "batch_size", "lr", "seed", "device")
+#: Fields set by the widget or the data, not by the user.
+MODEL_FIXED = ("in_channels", "size")
+TRAIN_FIXED = ("checkpoint", "num_threads", "progress_interval")
 
 
-def _background_thread() -> None:
-    """Make the calling (worker) thread yield the CPU to the GUI thread.
+def _model_form() -> ConfigForm:
+    from napari_ivae.models import KINDS, ModelConfig
 
-    On Linux the nice value is per thread: raising it for the training thread
-    (and the torch threads it spawns) keeps the event loop responsive on a busy
-    machine.  Elsewhere this does nothing.
-    """
-    import threading
-
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 5))
-    except (AttributeError, OSError):  # not Linux, or not permitted
-        pass
-
-
-def _train_job(stack: Any, model_config: Any, train_settings: dict):
-    """Worker body: train, then encode the whole stack with the trained model.
-
-    Runs entirely in the worker thread, the torch import included, so the GUI
-    thread never waits for it.  ``train_settings`` are the ``TrainConfig``
-    arguments; ``num_threads`` (cores − 1) makes ``fit`` call
-    ``torch.set_num_threads`` before training, so a core stays free for the GUI.
-    """
-    _background_thread()
-    from napari_ivae.analysis import encode
-    from napari_ivae.train import TrainConfig, fit
-
-    train_config = TrainConfig(**train_settings)
-    result = yield from fit(stack, model_config, train_config)
-    latent = encode(result.model, stack)
-    return result, latent
+    hints = {
+        "kind": Hint(label="Model", choices=KINDS),
+        "latent_dim": Hint(label="Latent dims", min=1, max=64),
+        "n_classes": Hint(label="Classes", min=2, max=64, unset=2),
+    }
+    joint = {"n_classes": lambda v: ModelConfig(kind=v["kind"]).joint}
+    form = ConfigForm(ModelConfig, exclude=MODEL_FIXED, hints=hints, enabled_when=joint)
+    combo = form["kind"].native
+    for i in range(combo.count()):
+        combo.setItemData(i, _KIND_TIPS.get(combo.itemText(i), ""), 3)  # 3 = Qt.ToolTipRole
+    return form
 
 
-def _encode_job(model: Any, stack: Any) -> Any:
-    _background_thread()
-    from napari_ivae.analysis import encode
+def _train_form() -> ConfigForm:
+    from napari_ivae.train import TrainConfig  # imports torch (the class lives there)
 
-    return encode(model, stack)
-
-
-def _stack_of(points: Points | None) -> Any:
-    if points is None:
-        raise ValueError("no points layer chosen; run Detect and Crop first")
-    record = get_record(points, create=False)
-    stack = None if record is None else record.stack
-    if stack is None:
-        raise ValueError(
-            f"points layer {points.name!r} has no sub-images yet; run Crop on it first"
-        )
-    return stack
+    hints = {
+        "epochs": Hint(min=1, max=100000),
+        "batch_size": Hint(min=1, max=65536),
+        "lr": Hint(label="Learning rate", min=1e-5, max=1.0, step=1e-4, decimals=5),
+        "amp": Hint(label="AMP (bfloat16)"),
+    }
+    return ConfigForm(TrainConfig, exclude=TRAIN_FIXED, hints=hints)
 
 
 class TrainWidget(QWidget):
@@ -183,95 +128,73 @@ class TrainWidget(QWidget):
         self._pending_config: dict | None = None
         self._points: Points | None = None
         self._stack = None
-        self._last = None
-        self._curve_x: list[float] = []
-        self._curve_y: list[float] = []
-        self._epochs: list[dict] = []  # the run's finished epochs (kept when Stop is pressed)
         self._training = False
         self._encoding = False
         self._build()
         stop_worker_on_destroy(self, "worker")
         bus().stack_changed.connect(self._on_stack_changed)
         self._update_stack_info()
-        _preload_torch()
+        preload_torch()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        import pyqtgraph as pg
-
-        viewer = self.viewer
-        self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)
+        self.points_combo = LayerCombo(self.viewer, Points, accept=is_data_points)
         self.points_combo.setToolTip("Points layer whose sub-images (from Crop) are used.")
         self.points_combo.layer_changed.connect(self._update_stack_info)
         self.stack_info = StatusLabel()
-
-        self.kind = QComboBox()
-        self.kind.addItems(KINDS)
-        self.kind.setCurrentText("rvae")
-        for i, k in enumerate(KINDS):
-            self.kind.setItemData(i, _KIND_TIPS[k], 3)  # 3 = Qt.ToolTipRole
-        self.kind.setToolTip("\n".join(f"{k}: {t}" for k, t in _KIND_TIPS.items()))
-        self.latent_dim = _spin(1, 64, 2, "Number of continuous content latents z.")
-        self.classes = _spin(2, 64, 2, "Number of discrete classes (joint models jvae / jrvae).")
-        self.epochs = _spin(1, 100000, 20, "Passes over all sub-images.")
-        self.batch_size = _spin(1, 65536, 128, "Sub-images per optimisation step.")
-        self.lr = QDoubleSpinBox()
-        self.lr.setDecimals(5)
-        self.lr.setRange(0.00001, 1.0)
-        self.lr.setSingleStep(0.0001)
-        self.lr.setValue(0.001)
-        self.lr.setToolTip("Adam learning rate.")
-        self.seed = _spin(0, 2**31 - 1, 0, "Random seed: same seed, same data → same model (CPU).")
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda", "mps"])
-        self.device.setToolTip("auto: CUDA GPU if present, then Apple MPS, else CPU.")
-        self.kind.currentTextChanged.connect(self._on_kind)
-        self._on_kind(self.kind.currentText())
-
+        self.model_form, self.train_form = _model_form(), _train_form()
+        # the Qt widgets of the usual options (tests and scripts set them directly)
+        self.kind, self.latent_dim, self.classes = (self.model_form[n].native for n in MODEL_FIELDS)
+        self.epochs, self.batch_size, self.lr, self.seed, self.device = (
+            self.train_form[n].native for n in TRAIN_FIELDS
+        )
         box = QGroupBox("Model and training")
         form = QFormLayout(box)
-        form.addRow("Model", self.kind)
-        form.addRow("Latent dims", self.latent_dim)
-        form.addRow("Classes", self.classes)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Seed", self.seed)
-        form.addRow("Device", self.device)
+        self.model_form.add_rows(form, MODEL_FIELDS)
+        self.train_form.add_rows(form, TRAIN_FIELDS)
+        self.advanced_model = self.model_form.section(
+            "Advanced model options", [n for n in self.model_form.names if n not in MODEL_FIELDS]
+        )
+        self.advanced_train = self.train_form.section(
+            "Advanced training options",
+            [n for n in self.train_form.names if n not in TRAIN_FIELDS],
+        )
+        for f in (self.model_form, self.train_form):
+            f.changed.connect(self._check_settings)
 
+        self.view = TrainProgress(self)
+        self.progress, self.status = self.view.bar, self.view.status
+        self.plot, self.curve = self.view.plot, self.view.curve
+
+        layout = scroll_layout(self)
+        top = QFormLayout()
+        top.addRow("Points", self.points_combo)
+        layout.addLayout(top)
+        layout.addWidget(self.stack_info)
+        layout.addWidget(box)
+        layout.addWidget(self.advanced_model)
+        layout.addWidget(self.advanced_train)
+        layout.addLayout(self._buttons())
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(self._io_buttons())
+        layout.addWidget(self.encode_button)
+        self._update_buttons()
+
+    def _buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Train in the background; the viewer stays usable.")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current step; the latents are still written.")
-        self.stop_button.setEnabled(False)
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.start_button)
-        run_row.addWidget(self.stop_button)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.stop_button)
+        return row
 
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("%p%")
-        self.status = StatusLabel()
-        self._phase = ""  # "prepare", "first batch", "train" while training
-        self._ref: tuple[float, int] | None = None  # (time, steps done) of the first step
-        self._tick = QTimer(self)
-        self._tick.setInterval(1000)
-        self._tick.timeout.connect(self._on_tick)
-
-        pg.setConfigOptions(antialias=True)
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
-        self.plot.setLabel("bottom", "epoch")
-        self.plot.setLabel("left", "loss")
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setMenuEnabled(False)
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.curve = self.plot.plot([], [], pen=pg.mkPen("#f0a030", width=2))
-
+    def _io_buttons(self) -> QHBoxLayout:
         self.save_button = QPushButton("Save model…")
         self.save_button.setToolTip("Write the trained model (weights + settings + history).")
         self.load_button = QPushButton("Load model…")
@@ -284,26 +207,21 @@ class TrainWidget(QWidget):
         self.save_button.clicked.connect(lambda: self.save_model())
         self.load_button.clicked.connect(lambda: self.load_model())
         self.encode_button.clicked.connect(lambda: self.encode())
-        io_row = QHBoxLayout()
-        io_row.addWidget(self.save_button)
-        io_row.addWidget(self.load_button)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.load_button)
+        return row
 
-        top = QFormLayout()
-        top.addRow("Points", self.points_combo)
-        layout = scroll_layout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.stack_info)
-        layout.addWidget(box)
-        layout.addLayout(run_row)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.plot, 1)
-        layout.addLayout(io_row)
-        layout.addWidget(self.encode_button)
-        self._update_buttons()
-
-    def _on_kind(self, kind: str) -> None:
-        self.classes.setEnabled(kind in ("jvae", "jrvae"))
+    def _check_settings(self) -> None:
+        """An option changed: show the configs' complaint at once (or clear an old one)."""
+        if self.is_running:
+            return
+        try:
+            self.configs()
+        except ValueError as err:
+            self.status.set_error(str(err))
+        else:
+            self.status.clear_error()
 
     def _update_stack_info(self, *_args: Any) -> None:
         points = self.points_combo.value
@@ -349,30 +267,20 @@ class TrainWidget(QWidget):
 
     # ------------------------------------------------------------------ training
     def configs(self) -> tuple[Any, Any]:
-        """The ``ModelConfig`` and ``TrainConfig`` of the current settings."""
-        from napari_ivae.train import TrainConfig
+        """The ``ModelConfig`` and ``TrainConfig`` of the current settings.
 
+        Raises the configs' own ``IvaeError`` (the CLI's message) for a value
+        they refuse.
+        """
         mc, settings = self._settings()
-        return mc, TrainConfig(**settings)
+        return mc, self.train_form.cls(**settings)
 
     def _settings(self) -> tuple[Any, dict]:
-        """``ModelConfig`` and the ``TrainConfig`` arguments (no torch import needed)."""
-        from napari_ivae.models import ModelConfig
-
-        kind = self.kind.currentText()
-        mc = ModelConfig(
-            kind=kind,
-            latent_dim=int(self.latent_dim.value()),
-            n_classes=int(self.classes.value()) if kind in ("jvae", "jrvae") else None,
-        )
-        settings = dict(
-            epochs=int(self.epochs.value()),
-            batch_size=int(self.batch_size.value()),
-            lr=float(self.lr.value()),
-            seed=int(self.seed.value()),
-            device=self.device.currentText(),
-            num_threads=max(1, cpu_budget() - 1),  # a core stays free for the GUI
-        )
+        """``ModelConfig`` and the ``TrainConfig`` arguments (validated)."""
+        mc = self.model_form.build()
+        settings = self.train_form.values()
+        settings["num_threads"] = max(1, cpu_budget() - 1)  # a core stays free for the GUI
+        self.train_form.cls(**settings)  # refuse bad values here, not in the worker
         return mc, settings
 
     def start(self) -> Any:
@@ -383,7 +291,7 @@ class TrainWidget(QWidget):
         self.status.clear_error()
         with notify_errors("Train", self.status):
             points = self.points_combo.value
-            stack = _stack_of(points)
+            stack = stack_of(points)
             mc, settings = self._settings()
             if len(stack.index) < 2:
                 raise ValueError(
@@ -393,24 +301,16 @@ class TrainWidget(QWidget):
         return None
 
     def _start(self, points: Points, stack: Any, mc: Any, settings: dict) -> Any:
-        self._points, self._stack, self._last = points, stack, None
+        self._points, self._stack = points, stack
         self._pending_config = dict(settings)
-        self._curve_x, self._curve_y = [], []
-        self._epochs = []
-        self.curve.setData([], [])
-        self.progress.setRange(0, 0)  # busy until the first step: "0 %" would look stuck
-        self._what = f"{mc.kind} on {len(stack.index):,} sub-images"
-        self._phase, self._ref = "prepare", None
-        worker = thread_worker(guarded_gen, start_thread=False)(_train_job(stack, mc, settings))
-        worker.yielded.connect(self._on_progress)
+        worker = FitWorker(train_job, stack, mc, settings)
+        worker.yielded.connect(self.view.report)
         worker.returned.connect(self._on_trained)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_train_finished)
         self.worker = worker
         self._training = True
-        self._t0 = time.perf_counter()
-        self._show_phase()
-        self._tick.start()
+        self.view.begin(f"{mc.kind} on {len(stack.index):,} sub-images")
         # Long-lived napari/torch objects out of the cyclic GC while training: a full
         # collection triggered in the training thread would hold the GIL (and so the
         # GUI) for up to a second.  Undone when training ends.
@@ -430,9 +330,7 @@ class TrainWidget(QWidget):
             return
         gc.unfreeze()
         self._training = False
-        self._tick.stop()
-        if self.progress.maximum() == 0:  # ended before the first step: not "busy" any more
-            self.progress.setRange(0, 1)
+        self.view.end()
         self._update_buttons()
 
     def _on_encode_finished(self) -> None:
@@ -444,72 +342,13 @@ class TrainWidget(QWidget):
     def stop(self) -> None:
         """Ask the training worker to stop at its next progress report."""
         if self.worker is not None and self._training:
-            self._phase = "stopping"
+            self.view.phase = "stopping"
             self.status.setText("Stopping …")
             self.worker.quit()
 
-    def _show_phase(self) -> None:
-        """Status while no step is done yet: what is happening and for how long."""
-        took = time.perf_counter() - self._t0
-        if self._phase == "prepare":
-            text = f"Preparing data, building the model ({self._what}) … {took:.0f} s"
-        elif self._phase == "first batch":
-            text = f"Model ready; first batch ({self._what}) … {took:.0f} s"
-        else:
-            return
-        self.status.set_message(text)
-
-    def _on_tick(self) -> None:
-        if not self._training:
-            self._tick.stop()
-            return
-        self._show_phase()
-
-    def eta(self, p: Any) -> float | None:
-        """Seconds left, from the pace of the steps since the first one (None: too early)."""
-        done = (p.epoch - 1) * p.n_steps + p.step
-        now = time.perf_counter()
-        if self._ref is None:
-            self._ref = (now, done)
-            return None
-        t_ref, done_ref = self._ref
-        if done <= done_ref or now - t_ref < 0.2:
-            return None
-        total = p.n_epochs * p.n_steps
-        return (total - done) * (now - t_ref) / (done - done_ref)
-
-    def _on_progress(self, p: Any) -> None:
-        if getattr(p, "phase", "train") == "start":
-            self._phase = "first batch"
-            self._show_phase()
-            return
-        self._last = p
-        self._phase = "train"
-        if p.epoch_time is not None:  # the report that ends an epoch: fit's history record
-            self._epochs.append({"epoch": p.epoch, "loss": p.loss, **p.terms, "time": p.epoch_time})
-        total = max(1, p.n_epochs * p.n_steps)
-        done = (p.epoch - 1) * p.n_steps + p.step
-        if self.progress.maximum() != total:
-            self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total))
-        self._curve_x.append(p.epoch - 1 + p.step / max(1, p.n_steps))
-        self._curve_y.append(float(p.loss))
-        self.curve.setData(self._curve_x, self._curve_y)
-        left = self.eta(p)
-        when = "estimating the time left" if left is None else f"about {format_duration(left)} left"
-        if done >= total:
-            when = "encoding the sub-images …"
-        self.status.set_message(
-            f"Epoch {p.epoch}/{p.n_epochs} · step {p.step}/{p.n_steps} · loss {p.loss:.4g} · {when}"
-        )
-        self.status.setToolTip(
-            f"{p.samples_per_s:,.0f} samples/s · {p.elapsed:.0f} s\n"
-            + "\n".join(f"{k}: {v:.4g}" for k, v in p.terms.items())
-        )
-
     def _on_trained(self, out: Any) -> None:
         self._training = False  # the worker is done; its `finished` may come later
-        self._tick.stop()
+        self.view.end()
         if report(out, "Train", self.status):
             return
         result, latent = out
@@ -517,22 +356,21 @@ class TrainWidget(QWidget):
         self.train_config = self._pending_config
         if result.stopped:
             show_warning(f"Train: training stopped early: {result.stopped}")
-        took = time.perf_counter() - self._t0
+        took = self.view.elapsed
         self._write(self._points, self._stack, latent, f"Trained in {took:.0f} s")
 
     def _on_aborted(self) -> None:
-        self._tick.stop()
-        model = getattr(self._last, "model", None)
+        self.view.end()
+        last = self.view.last
+        model = getattr(last, "model", None)
         if model is None:
             self.status.setText("Stopped before the first step; nothing written.")
             return
         self.model = model.cpu().eval()  # off the training device, as fit returns it
-        self.history = list(self._epochs)  # the finished epochs, saved with the model
+        self.history = list(self.view.epochs)  # the finished epochs, saved with the model
         self.train_config = self._pending_config
-        self.status.setText(
-            f"Stopped at epoch {self._last.epoch}; encoding with the last weights …"
-        )
-        self._start_encode(self._points, self._stack, note=f"Stopped at epoch {self._last.epoch}")
+        self.status.setText(f"Stopped at epoch {last.epoch}; encoding with the last weights …")
+        self._start_encode(self._points, self._stack, note=f"Stopped at epoch {last.epoch}")
 
     # ------------------------------------------------------------------ encoding and output
     def encode(self, points: Points | None = None) -> Any:
@@ -545,13 +383,13 @@ class TrainWidget(QWidget):
             if self.model is None:
                 raise ValueError("no model yet: train one or load a saved model first")
             points = points if points is not None else self.points_combo.value
-            stack = _stack_of(points)
+            stack = stack_of(points)
             return self._start_encode(points, stack, note="Encoded with the loaded model")
         return None
 
     def _start_encode(self, points: Points, stack: Any, *, note: str) -> Any:
         self._points, self._stack, self._note = points, stack, note
-        worker = thread_worker(guarded, start_thread=False)(_encode_job, self.model, stack)
+        worker = thread_worker(guarded, start_thread=False)(encode_job, self.model, stack)
         worker.returned.connect(self._on_encoded)
         worker.finished.connect(self._on_encode_finished)
         self.encode_worker = worker
@@ -627,10 +465,7 @@ class TrainWidget(QWidget):
             self.model, self.history = model, list(history)
             self.train_config = None
             c = model.config
-            self.kind.setCurrentText(c.kind)
-            self.latent_dim.setValue(c.latent_dim)
-            if c.n_classes:
-                self.classes.setValue(c.n_classes)
+            self.model_form.set_values(c)  # every option of the model, advanced ones too
             self.status.setText(
                 f"Loaded {c.kind} ({c.latent_dim} latents, {c.in_channels}×{c.size}×{c.size} input) "
                 f"from {os.path.basename(str(path))}; press “Encode with loaded model”."
@@ -638,11 +473,3 @@ class TrainWidget(QWidget):
             self._update_buttons()
             return model
         return None
-
-
-def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
