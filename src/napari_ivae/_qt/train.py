@@ -16,16 +16,14 @@ history and its training settings are kept in the layer's record
 from __future__ import annotations
 
 import gc
-import os
 from typing import Any
 
 import napari.viewer
 from napari.layers import Points
 from napari.qt.threading import thread_worker
 from qtpy.QtCore import QEvent, Signal
-from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QWidget
+from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QWidget
 
-from napari_ivae._limits import cpu_budget
 from napari_ivae._qt._common import (
     LayerCombo,
     StatusLabel,
@@ -37,11 +35,10 @@ from napari_ivae._qt._common import (
     report,
     scroll_layout,
     set_features,
-    show_info,
     show_warning,
     stop_worker_on_destroy,
 )
-from napari_ivae._qt._forms import ConfigForm, Hint
+from napari_ivae._qt._train_files import ModelFilesMixin
 from napari_ivae._qt._train_jobs import (
     FitWorker,
     encode_job,
@@ -50,54 +47,14 @@ from napari_ivae._qt._train_jobs import (
     stack_of,
     train_job,
 )
+from napari_ivae._qt._train_options import MODEL_FIELDS, TRAIN_FIELDS, TrainOptions
 from napari_ivae._qt._train_progress import TrainProgress
 from napari_ivae.record import get_record
 
 __all__ = ["TrainWidget", "format_duration"]
 
-_KIND_TIPS = {
-    "vae": "Plain VAE: latents mix content with orientation and position.",
-    "rvae": "Rotation-invariant VAE: angle and shift are separate latents (walls, molecules).",
-    "jvae": "Joint VAE: continuous latents plus a discrete class, learned without labels.",
-    "jrvae": "Joint rotation-invariant VAE: class + content, independent of angle and shift.",
-}
-#: Fields the widget shows first; every other field of the configs is under "Advanced".
-MODEL_FIELDS = ("kind", "latent_dim", "n_classes")
-TRAIN_FIELDS = ("epochs", "batch_size", "lr", "seed", "device")
-#: Fields set by the widget or the data, not by the user.
-MODEL_FIXED = ("in_channels", "size")
-TRAIN_FIXED = ("checkpoint", "num_threads", "progress_interval")
 
-
-def _model_form() -> ConfigForm:
-    from napari_ivae.models import KINDS, ModelConfig
-
-    hints = {
-        "kind": Hint(label="Model", choices=KINDS),
-        "latent_dim": Hint(label="Latent dims", min=1, max=64),
-        "n_classes": Hint(label="Classes", min=2, max=64, unset=2),
-    }
-    joint = {"n_classes": lambda v: ModelConfig(kind=v["kind"]).joint}
-    form = ConfigForm(ModelConfig, exclude=MODEL_FIXED, hints=hints, enabled_when=joint)
-    combo = form["kind"].native
-    for i in range(combo.count()):
-        combo.setItemData(i, _KIND_TIPS.get(combo.itemText(i), ""), 3)  # 3 = Qt.ToolTipRole
-    return form
-
-
-def _train_form() -> ConfigForm:
-    from napari_ivae.train import TrainConfig  # imports torch (the class lives there)
-
-    hints = {
-        "epochs": Hint(min=1, max=100000),
-        "batch_size": Hint(min=1, max=65536),
-        "lr": Hint(label="Learning rate", min=1e-5, max=1.0, step=1e-4, decimals=5),
-        "amp": Hint(label="AMP (bfloat16)"),
-    }
-    return ConfigForm(TrainConfig, exclude=TRAIN_FIXED, hints=hints)
-
-
-class TrainWidget(QWidget):
+class TrainWidget(ModelFilesMixin, QWidget):
     """Train VAE / rVAE / jVAE / jrVAE on the sub-images of a points layer.
 
     Parameters
@@ -142,25 +99,14 @@ class TrainWidget(QWidget):
         self.points_combo.setToolTip("Points layer whose sub-images (from Crop) are used.")
         self.points_combo.layer_changed.connect(self._update_stack_info)
         self.stack_info = StatusLabel()
-        self.model_form, self.train_form = _model_form(), _train_form()
+        self.options = TrainOptions()
+        self.model_form, self.train_form = self.options.model_form, self.options.train_form
         # the Qt widgets of the usual options (tests and scripts set them directly)
         self.kind, self.latent_dim, self.classes = (self.model_form[n].native for n in MODEL_FIELDS)
         self.epochs, self.batch_size, self.lr, self.seed, self.device = (
             self.train_form[n].native for n in TRAIN_FIELDS
         )
-        box = QGroupBox("Model and training")
-        form = QFormLayout(box)
-        self.model_form.add_rows(form, MODEL_FIELDS)
-        self.train_form.add_rows(form, TRAIN_FIELDS)
-        self.advanced_model = self.model_form.section(
-            "Advanced model options", [n for n in self.model_form.names if n not in MODEL_FIELDS]
-        )
-        self.advanced_train = self.train_form.section(
-            "Advanced training options",
-            [n for n in self.train_form.names if n not in TRAIN_FIELDS],
-        )
-        for f in (self.model_form, self.train_form):
-            f.changed.connect(self._check_settings)
+        self.options.changed.connect(self._check_settings)
 
         self.view = TrainProgress(self)
         self.progress, self.status = self.view.bar, self.view.status
@@ -171,9 +117,7 @@ class TrainWidget(QWidget):
         top.addRow("Points", self.points_combo)
         layout.addLayout(top)
         layout.addWidget(self.stack_info)
-        layout.addWidget(box)
-        layout.addWidget(self.advanced_model)
-        layout.addWidget(self.advanced_train)
+        layout.addWidget(self.options)
         layout.addLayout(self._buttons())
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -192,24 +136,6 @@ class TrainWidget(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
-        return row
-
-    def _io_buttons(self) -> QHBoxLayout:
-        self.save_button = QPushButton("Save model…")
-        self.save_button.setToolTip("Write the trained model (weights + settings + history).")
-        self.load_button = QPushButton("Load model…")
-        self.load_button.setToolTip("Read a model saved by napari-ivae (or `ivae train`).")
-        self.encode_button = QPushButton("Encode with loaded model")
-        self.encode_button.setToolTip(
-            "Write the latents of the chosen points (after Crop) with the current model, "
-            "without training — e.g. a new image analysed with an earlier model."
-        )
-        self.save_button.clicked.connect(lambda: self.save_model())
-        self.load_button.clicked.connect(lambda: self.load_model())
-        self.encode_button.clicked.connect(lambda: self.encode())
-        row = QHBoxLayout()
-        row.addWidget(self.save_button)
-        row.addWidget(self.load_button)
         return row
 
     def _check_settings(self) -> None:
@@ -277,11 +203,7 @@ class TrainWidget(QWidget):
 
     def _settings(self) -> tuple[Any, dict]:
         """``ModelConfig`` and the ``TrainConfig`` arguments (validated)."""
-        mc = self.model_form.build()
-        settings = self.train_form.values()
-        settings["num_threads"] = max(1, cpu_budget() - 1)  # a core stays free for the GUI
-        self.train_form.cls(**settings)  # refuse bad values here, not in the worker
-        return mc, settings
+        return self.options.settings()
 
     def start(self) -> Any:
         """Start training on the chosen points' stack; returns the worker (or None)."""
@@ -290,9 +212,9 @@ class TrainWidget(QWidget):
             return None
         self.status.clear_error()
         with notify_errors("Train", self.status):
+            mc, settings = self._settings()
             points = self.points_combo.value
             stack = stack_of(points)
-            mc, settings = self._settings()
             if len(stack.index) < 2:
                 raise ValueError(
                     f"the stack has {len(stack.index)} sub-image(s); training needs at least 2"
@@ -419,57 +341,3 @@ class TrainWidget(QWidget):
             self.status.setText(f"{note}; wrote {shown} to {points.name!r}.")
             self._update_buttons()
             self.features_written.emit(points)
-
-    # ------------------------------------------------------------------ save / load
-    def save_model(self, path: str | None = None) -> str | None:
-        """Save the current model (asks for a file when ``path`` is None)."""
-        if self.model is None:
-            show_warning("Train: no model to save yet; train or load one first.")
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Save model", "model.ivae", "napari-ivae model (*.ivae);;All files (*)"
-            )
-            if not path:
-                return None
-        from napari_ivae.train import TrainConfig, save_model
-
-        self.status.clear_error()
-        with notify_errors("Save model", self.status):
-            trained = TrainConfig(**self.train_config) if self.train_config else None
-            try:
-                save_model(path, self.model, self.history, train_config=trained)
-            except OSError as err:
-                raise ValueError(f"cannot write {path!r}: {err.strerror or err}") from err
-            show_info(f"Model saved to {path}")
-            self.status.setText(f"Model saved to {path}.")
-            return str(path)
-        return None
-
-    def load_model(self, path: str | None = None) -> Any:
-        """Load a saved model (asks for a file when ``path`` is None); returns it or None."""
-        if self.is_running:
-            show_warning("Train: wait for training to finish (or Stop it) before loading a model.")
-            return None
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Load model", "", "napari-ivae model (*.ivae *.pt);;All files (*)"
-            )
-            if not path:
-                return None
-        from napari_ivae.train import load_model
-
-        self.status.clear_error()
-        with notify_errors("Load model", self.status):
-            model, history = load_model(path)
-            self.model, self.history = model, list(history)
-            self.train_config = None
-            c = model.config
-            self.model_form.set_values(c)  # every option of the model, advanced ones too
-            self.status.setText(
-                f"Loaded {c.kind} ({c.latent_dim} latents, {c.in_channels}×{c.size}×{c.size} input) "
-                f"from {os.path.basename(str(path))}; press “Encode with loaded model”."
-            )
-            self._update_buttons()
-            return model
-        return None
