@@ -58,7 +58,7 @@ def test_every_field_gets_a_widget_label_and_docstring_tooltip(qtbot):
         "offset": "FloatSpinBox",
         "flag": "CheckBox",
         "span": "TupleEdit",
-        "limit": "_Optional",
+        "limit": "OptionalWidget",
     }
     assert form["mode"].choices == ("fast", "exact")
     assert form["depth"].label == "Layers" and form["scale"].label == "Scale"
