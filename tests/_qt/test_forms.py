@@ -140,3 +140,44 @@ def test_loading_a_model_shows_all_its_options(dock, tmp_path):
     mc, _tc = w.configs()
     assert mc == dataclasses.replace(config, in_channels=None, size=None)
     assert w.model_form["hidden"].value == 16 and w.classes.value() == 4
+
+
+def test_core_function_options_appear_and_refuse_with_the_core_message(dock, make_blobs):
+    """Detect and Crop show every keyword option of the core functions, the rarer ones
+    under "Advanced"; a value the core refuses is its own one-line message."""
+    import inspect
+
+    from napari_ivae._qt.crop import CropWidget
+    from napari_ivae._qt.detect import DetectWidget
+    from napari_ivae.crop import crop
+    from napari_ivae.detect import detect_atoms, detect_walls
+
+    viewer, det = dock(DetectWidget)
+    for func, form, fixed in (
+        (detect_atoms, det.atoms_form, ("image", "device", "cancel")),
+        (detect_walls, det.walls_form, ("phase", "amplitude", "device", "cancel")),
+    ):
+        assert form.names == [p for p in inspect.signature(func).parameters if p not in fixed]
+        assert all(det.isAncestorOf(form[n].native) for n in form.names)
+    assert det.walls_form["significance"].tooltip.startswith("significance (detect_walls)")
+    assert det.atoms_form.values() == {"method": "log", "spacing": None, "threshold": None,
+                                       "sigma": None}  # fmt: skip
+    det.spacing.setValue(12.0)
+    assert det.atoms_form.values()["spacing"] == 12.0
+
+    img, centres = make_blobs(shape=(64, 64), spacing=8)
+    _viewer, w = dock(CropWidget, viewer)
+    assert w.form.names == ["window", "border", "normalize", "neighborhood"]
+    image = viewer.add_image(img, name="img")
+    w.points_combo.value = viewer.add_points(centres, name="pts")
+    w.images_list.value = [image]
+    w.window.setValue(8)
+    w.normalize.setCurrentText("local")
+    w.form["neighborhood"].value = 500
+    with pytest.raises(IvaeError) as direct:
+        crop(img, centres, window=8, normalize="local", neighborhood=500)
+    assert w.run() is None
+    assert w.status.kind == "error" and w.status.text() == str(direct.value)
+    w.form["neighborhood"].value = 24
+    stack = w.run()
+    assert stack is not None and len(stack.index) > 0

@@ -1,7 +1,9 @@
 """The Detect widget's options and their defaults from the channel roles.
 
 A mixin of :class:`napari_ivae._qt.detect.DetectWidget`: the task (atoms or
-walls), the per-task option boxes and the device; the task and the channels
+walls), the per-task option boxes (forms of the keyword options of
+:func:`~napari_ivae.detect.detect_atoms` and :func:`~napari_ivae.detect.detect_walls`:
+the usual ones, the others under "Advanced") and the device; the task and the channels
 are preselected from the channel roles the reader assigned
 (:func:`napari_ivae.io.default_channels`) until the user chooses by hand.
 """
@@ -14,38 +16,52 @@ from napari.layers import Image
 from qtpy.QtWidgets import (
     QButtonGroup,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QRadioButton,
-    QSpinBox,
 )
 
 from napari_ivae._qt._common import is_source_image
+from napari_ivae._qt._forms import ConfigForm, Hint
 from napari_ivae._qt._layers import LayerCombo
 
-__all__ = ["DetectOptionsMixin", "auto_value"]
+__all__ = ["DetectOptionsMixin"]
 
-_AUTO = "auto"
+#: What the widget passes itself (arrays, device, Cancel) rather than the forms.
+ATOM_FIXED = ("image", "device", "cancel")
+WALL_FIXED = ("phase", "amplitude", "device", "cancel")
+ATOM_FIELDS = ("method", "spacing", "threshold")
+WALL_FIELDS = ("method", "stride")
 
-
-def _auto_spin(maximum: float, decimals: int, step: float, suffix: str, tip: str) -> QDoubleSpinBox:
-    """A spin box whose minimum (0) reads "auto" and means ``None``."""
-    box = QDoubleSpinBox()
-    box.setRange(0.0, maximum)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setSpecialValueText(_AUTO)
-    box.setSuffix(suffix)
-    box.setValue(0.0)
-    box.setToolTip(tip)
-    return box
-
-
-def auto_value(box: QDoubleSpinBox) -> float | None:
-    """The value of an :func:`_auto_spin` box: ``None`` for "auto"."""
-    return None if box.value() <= box.minimum() else float(box.value())
+_ATOM_HINTS = {
+    "method": Hint(
+        tooltip="log: Laplacian-of-Gaussian peaks refined to sub-pixel (fast, classical). "
+        "dcnn: the shipped U-Net atom finder (robust to noise and contrast changes)."
+    ),
+    "spacing": Hint(
+        none_text="auto", suffix=" px", max=500.0, step=0.5, decimals=1,
+        tooltip="Atom spacing in pixels; auto estimates it from the image.",
+    ),
+    "threshold": Hint(
+        none_text="auto", max=1000.0, step=0.5, decimals=2,
+        tooltip="Smallest accepted score; auto uses the method's default. "
+        "log: peak signal-to-noise, in σ of the filtered image noise (auto 3; the same "
+        "threshold means the same on every image). dcnn: heatmap value in 0–1 (auto 0.5).",
+    ),
+    "sigma": Hint(label="LoG sigma", none_text="auto", suffix=" px", max=100.0),
+}  # fmt: skip
+_WALL_HINTS = {
+    "method": Hint(
+        tooltip="gaussian: smooth the (circular) phase, segment up/down domains, walls at "
+        "the borders. canny: Canny edges with automatic thresholds. dcnn: the shipped U-Net "
+        "wall finder."
+    ),
+    "stride": Hint(label="Point stride", min=1, max=256, suffix=" px"),
+    "sigma": Hint(suffix=" px", max=50.0),
+    "min_size": Hint(label="Min size", suffix=" px"),
+    "threshold": Hint(label="dcnn threshold", max=1.0),
+}
 
 
 class DetectOptionsMixin:
@@ -80,31 +96,20 @@ class DetectOptionsMixin:
         """Image, method, spacing and threshold of the atom finder."""
         self.image_combo = LayerCombo(self.viewer, Image, accept=is_source_image)
         self.image_combo.setToolTip("Image in which to find atoms (a 2-D image or a T×Y×X stack).")
-        self.atom_method = QComboBox()
-        self.atom_method.addItems(["log", "dcnn"])
-        self.atom_method.setToolTip(
-            "log: Laplacian-of-Gaussian peaks refined to sub-pixel (fast, classical).\n"
-            "dcnn: the shipped U-Net atom finder (robust to noise and contrast changes)."
+        from napari_ivae.detect import detect_atoms
+
+        self.atoms_form = ConfigForm.for_function(
+            detect_atoms, exclude=ATOM_FIXED, hints=_ATOM_HINTS
         )
-        self.spacing = _auto_spin(
-            500.0, 1, 0.5, " px", "Atom spacing in pixels; auto estimates it from the image."
-        )
-        self.threshold = _auto_spin(
-            1000.0,
-            2,
-            0.5,
-            "",
-            "Smallest accepted score; auto uses the method's default.\n"
-            "log: peak signal-to-noise, in σ of the filtered image noise (auto 3;\n"
-            "the same threshold means the same on every image).\n"
-            "dcnn: heatmap value in 0–1 (auto 0.5).",
+        self.atom_method, self.spacing, self.threshold = (
+            self.atoms_form[n].native for n in ATOM_FIELDS
         )
         atoms_box = QGroupBox("Atoms")
         form = QFormLayout(atoms_box)
         form.addRow("Image", self.image_combo)
-        form.addRow("Method", self.atom_method)
-        form.addRow("Spacing", self.spacing)
-        form.addRow("Threshold", self.threshold)
+        self.atoms_form.add_rows(form, ATOM_FIELDS)
+        rest = [n for n in self.atoms_form.names if n not in ATOM_FIELDS]
+        form.addRow(self.atoms_form.section("Advanced", rest))
         return atoms_box
 
     def _walls_box(self) -> Any:
@@ -113,24 +118,19 @@ class DetectOptionsMixin:
         self.phase_combo.setToolTip("PFM phase image (degrees or radians; wrapping is handled).")
         self.amplitude_combo = LayerCombo(self.viewer, Image, optional=True, accept=is_source_image)
         self.amplitude_combo.setToolTip("PFM amplitude image (optional; walls show as dark lines).")
-        self.wall_method = QComboBox()
-        self.wall_method.addItems(["gaussian", "canny", "dcnn"])
-        self.wall_method.setToolTip(
-            "gaussian: smooth the (circular) phase, segment up/down domains, walls at the borders.\n"
-            "canny: Canny edges with automatic thresholds.\n"
-            "dcnn: the shipped U-Net wall finder."
+        from napari_ivae.detect import detect_walls
+
+        self.walls_form = ConfigForm.for_function(
+            detect_walls, exclude=WALL_FIXED, hints=_WALL_HINTS
         )
-        self.stride = QSpinBox()
-        self.stride.setRange(1, 256)
-        self.stride.setValue(4)
-        self.stride.setSuffix(" px")
-        self.stride.setToolTip("Distance between wall points sampled along the walls.")
+        self.wall_method, self.stride = (self.walls_form[n].native for n in WALL_FIELDS)
         walls_box = QGroupBox("Domain walls")
         form = QFormLayout(walls_box)
         form.addRow("Phase", self.phase_combo)
         form.addRow("Amplitude", self.amplitude_combo)
-        form.addRow("Method", self.wall_method)
-        form.addRow("Point stride", self.stride)
+        self.walls_form.add_rows(form, WALL_FIELDS)
+        rest = [n for n in self.walls_form.names if n not in WALL_FIELDS]
+        form.addRow(self.walls_form.section("Advanced", rest))
         return walls_box
 
     def _device_row(self) -> Any:

@@ -17,10 +17,8 @@ import napari.viewer
 from napari.layers import Image, Points
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
-    QComboBox,
     QFormLayout,
     QPushButton,
-    QSpinBox,
     QWidget,
 )
 
@@ -37,9 +35,51 @@ from napari_ivae._qt._common import (
     points_table,
     scroll_layout,
 )
+from napari_ivae._qt._forms import ConfigForm, Hint
 from napari_ivae.record import get_record
 
 __all__ = ["CropWidget", "show_gallery"]
+
+#: The usual options of :func:`napari_ivae.crop.crop`; the others are under "Advanced".
+CROP_FIELDS = ("window", "border", "normalize")
+_NORMALIZE_TIP = (
+    "auto: local for intensity images (STEM), zscore for PFM channels.\n"
+    "local: each pixel against its neighbourhood (background median and spread of\n"
+    "  a few windows around it): contamination, thickness and scan-region contrast\n"
+    "  go, a dopant stays brighter than its host.\n"
+    "background: the slowly varying background removed, then zscore.\n"
+    "zscore: per channel over the whole stack (mean 0, sd 1) — keeps relative contrast.\n"
+    "minmax: each sub-image to [0, 1].\nnone: raw values."
+)
+
+
+def _crop_form() -> ConfigForm:
+    """The form of :func:`~napari_ivae.crop.crop`'s options ("auto" normalisation added)."""
+    import typing
+
+    from napari_ivae.crop import Normalize, crop
+
+    first = ("auto", "local", "background")  # the likely choices first, then the core's others
+    normalize = (*first, *(m for m in typing.get_args(Normalize) if m not in first))
+    hints = {
+        "window": Hint(
+            min=4, max=512, step=2, suffix=" px",
+            tooltip="Side of the square sub-image in pixels; about 2–3 atom spacings, "
+            "or 8–16 wall points along a wall.",
+        ),
+        "border": Hint(
+            tooltip="Points whose window crosses the image edge: drop them, or pad the image "
+            "(reflect / edge / constant zeros).",
+        ),
+        "normalize": Hint(choices=normalize, tooltip=_NORMALIZE_TIP),
+        "neighborhood": Hint(none_text="auto", suffix=" px", max=4096),
+    }  # fmt: skip
+    return ConfigForm.for_function(
+        crop,
+        exclude=("images", "points", "channels"),
+        defaults={"window": 32, "normalize": "auto"},
+        hints=hints,
+    )
 
 
 class CropWidget(QWidget):
@@ -72,32 +112,8 @@ class CropWidget(QWidget):
             "Image layer(s) to crop; each checked layer becomes one channel "
             "(e.g. amplitude + phase), in list order."
         )
-        self.window = QSpinBox()
-        self.window.setRange(4, 512)
-        self.window.setValue(32)
-        self.window.setSingleStep(2)
-        self.window.setSuffix(" px")
-        self.window.setToolTip(
-            "Side of the square sub-image in pixels; about 2–3 atom spacings, "
-            "or 8–16 wall points along a wall."
-        )
-        self.border = QComboBox()
-        self.border.addItems(["drop", "reflect", "edge", "constant"])
-        self.border.setToolTip(
-            "Points whose window crosses the image edge: drop them, or pad the image "
-            "(reflect / edge / constant zeros)."
-        )
-        self.normalize = QComboBox()
-        self.normalize.addItems(["auto", "local", "background", "zscore", "minmax", "none"])
-        self.normalize.setToolTip(
-            "auto: local for intensity images (STEM), zscore for PFM channels.\n"
-            "local: each pixel against its neighbourhood (background median and spread of\n"
-            "  a few windows around it): contamination, thickness and scan-region contrast\n"
-            "  go, a dopant stays brighter than its host.\n"
-            "background: the slowly varying background removed, then zscore.\n"
-            "zscore: per channel over the whole stack (mean 0, sd 1) — keeps relative contrast.\n"
-            "minmax: each sub-image to [0, 1].\nnone: raw values."
-        )
+        self.form = _crop_form()
+        self.window, self.border, self.normalize = (self.form[n].native for n in CROP_FIELDS)
         self.run_button = QPushButton("Crop")
         self.run_button.setToolTip(
             "Cut the sub-images; they are shown as a gallery and kept for training."
@@ -108,11 +124,12 @@ class CropWidget(QWidget):
         form = QFormLayout()
         form.addRow("Points", self.points_combo)
         form.addRow("Channels", self.images_list)
-        form.addRow("Window", self.window)
-        form.addRow("Border", self.border)
-        form.addRow("Normalize", self.normalize)
+        self.form.add_rows(form, CROP_FIELDS)
         layout = scroll_layout(self)
         layout.addLayout(form)
+        layout.addWidget(
+            self.form.section("Advanced", [n for n in self.form.names if n not in CROP_FIELDS])
+        )
         layout.addWidget(self.run_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
@@ -185,7 +202,8 @@ class CropWidget(QWidget):
             raise ValueError(f"points layer {points.name!r} has no points")
         arrays = [image_array(layer, "image") for layer in layers]
         table = points_table(points, layers[0])
-        normalize = self.normalize.currentText()
+        options = self.form.values()
+        normalize = options.pop("normalize")
         if normalize == "auto":
             from napari_ivae.crop import default_normalize
             from napari_ivae.io import role_of
@@ -194,10 +212,9 @@ class CropWidget(QWidget):
         stack = crop(
             arrays if len(arrays) > 1 else arrays[0],
             table,
-            window=int(self.window.value()),
-            border=self.border.currentText(),
             normalize=normalize,
             channels=tuple(layer.name for layer in layers),
+            **options,
         )
         n_in, n_kept = len(table), len(stack.index)
         if n_kept == 0:

@@ -31,7 +31,7 @@ from napari_ivae._qt._common import (
     show_warning,
     stop_worker_on_destroy,
 )
-from napari_ivae._qt._detect_options import DetectOptionsMixin, auto_value
+from napari_ivae._qt._detect_options import DetectOptionsMixin
 from napari_ivae._qt._detect_results import DetectResultsMixin
 from napari_ivae._qt._layers import connect_viewer
 
@@ -169,9 +169,7 @@ class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
                 name=f"{layer.name} atoms",
                 kwargs=dict(
                     image=image,
-                    method=self.atom_method.currentText(),
-                    spacing=auto_value(self.spacing),
-                    threshold=auto_value(self.threshold),
+                    **self.atoms_form.values(),
                     device=self.device.currentText(),
                 ),
             )
@@ -189,8 +187,7 @@ class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
             kwargs=dict(
                 phase=phase,
                 amplitude=amplitude,
-                method=self.wall_method.currentText(),
-                stride=int(self.stride.value()),
+                **self.walls_form.values(),
                 device=self.device.currentText(),
             ),
         )
