@@ -281,19 +281,7 @@ def show_gallery(
     rows = np.asarray(rows, dtype=int)[:64]
     data = montage(stack.images[rows]) if rows.size else np.full((1, 1), np.nan, np.float32)
     meta = {GALLERY_KEY: points.name, "channels": tuple(stack.channels), "rows": rows}
-    place: dict = {}
-    if image is not None:
-        shape = image.data[0].shape if image.multiscale else image.data.shape
-        height, width = shape[-2], shape[-1]
-        sy, sx = (float(v) for v in image.scale[-2:])
-        ty, tx = (float(v) for v in image.translate[-2:])
-        zoom = 0.75 * width / max(data.shape[1], 1)  # three quarters of the image's width
-        half = (zoom - 1.0) / 2.0  # napari centres pixels on the grid: align the edges
-        place = dict(
-            scale=(sy * zoom, sx * zoom),
-            translate=(ty + (height + 4 + half) * sy, tx + half * sx),
-            units=tuple(image.units)[-2:],
-        )
+    place = _gallery_place(image, data.shape) if image is not None else {}
     if name in viewer.layers:
         layer = viewer.layers[name]
         layer.data = data
@@ -304,4 +292,19 @@ def show_gallery(
         return layer
     return viewer.add_image(
         data, name=name, colormap="gray", contrast_limits=(0.0, 1.0), metadata=meta, **place
+    )
+
+
+def _gallery_place(image: Image, shape: tuple[int, ...]) -> dict:
+    """Scale, translate and units that put a montage of ``shape`` below ``image``."""
+    size = image.data[0].shape if image.multiscale else image.data.shape
+    height, width = size[-2], size[-1]
+    sy, sx = (float(v) for v in image.scale[-2:])
+    ty, tx = (float(v) for v in image.translate[-2:])
+    zoom = 0.75 * width / max(shape[1], 1)  # three quarters of the image's width
+    half = (zoom - 1.0) / 2.0  # napari centres pixels on the grid: align the edges
+    return dict(
+        scale=(sy * zoom, sx * zoom),
+        translate=(ty + (height + 4 + half) * sy, tx + half * sx),
+        units=tuple(image.units)[-2:],
     )

@@ -71,31 +71,7 @@ class LabelsMixin:
         box = QGroupBox("Labels")
         v = QVBoxLayout(box)
         v.setContentsMargins(4, 4, 4, 4)
-        row = QHBoxLayout()
-        self.class_list = QListWidget()
-        self.class_list.setMinimumHeight(60)
-        self.class_list.setMaximumHeight(110)
-        self.class_list.itemDoubleClicked.connect(lambda _i: self._rename_dialog())
-        row.addWidget(self.class_list, 1)
-        col = QVBoxLayout()
-        for text, slot, tip in (
-            ("Add", self._add_dialog, "Add a class"),
-            ("Rename", self._rename_dialog, "Rename the active class"),
-            ("Colour", self._colour_dialog, "Change the colour of the active class"),
-            (
-                "Remove",
-                self._remove_active,
-                "Remove the active class (its points become unlabeled)",
-            ),
-        ):
-            b = QToolButton()
-            b.setText(text)
-            b.setToolTip(tip)
-            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            b.clicked.connect(slot)
-            col.addWidget(b)
-        row.addLayout(col)
-        v.addLayout(row)
+        v.addLayout(self._class_row())
         self.assign_button = self._action_button(
             "Assign selection",
             "Give the selected points the active class (relabels them)",
@@ -134,6 +110,34 @@ class LabelsMixin:
             )
         )
         return box
+
+    def _class_row(self) -> QHBoxLayout:
+        """The class list and its Add / Rename / Colour / Remove buttons."""
+        row = QHBoxLayout()
+        self.class_list = QListWidget()
+        self.class_list.setMinimumHeight(60)
+        self.class_list.setMaximumHeight(110)
+        self.class_list.itemDoubleClicked.connect(lambda _i: self._rename_dialog())
+        row.addWidget(self.class_list, 1)
+        col = QVBoxLayout()
+        for text, slot, tip in (
+            ("Add", self._add_dialog, "Add a class"),
+            ("Rename", self._rename_dialog, "Rename the active class"),
+            ("Colour", self._colour_dialog, "Change the colour of the active class"),
+            (
+                "Remove",
+                self._remove_active,
+                "Remove the active class (its points become unlabeled)",
+            ),
+        ):
+            b = QToolButton()
+            b.setText(text)
+            b.setToolTip(tip)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.clicked.connect(slot)
+            col.addWidget(b)
+        row.addLayout(col)
+        return row
 
     def _button_row(self, buttons) -> QHBoxLayout:
         """A row of push buttons: widgets, or (text, tooltip, slot) to make one."""
