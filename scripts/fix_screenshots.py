@@ -4,7 +4,8 @@ The user's path on a real Asylum PFM file: the viewer opens, the four widgets
 are docked from the Plugins menu, then the file is opened (Detect and Crop
 pick walls / amplitude + phase by role), detect → crop (montage gallery) →
 train (progress text) → explore (categorical legend, selection montage,
-labels).  Plus an error in the Crop widget and the dock at 1280×800.
+labels).  Plus an error in the Crop widget, the dock at 1280×800 and the option
+forms with their "Advanced" sections open (``forms_*.png``).
 
     xvfb-run -a -s "-screen 0 1920x1200x24" python scripts/fix_screenshots.py [--epochs 4]
 """
@@ -125,7 +126,7 @@ def main(argv=None) -> None:
     train.epochs.setValue(args.epochs)
     train.start()
     _widget(train, "fix_3a_train_preparing")
-    _until(lambda: train._phase == "train" and train.progress.value() > 0)
+    _until(lambda: train.view.phase == "train" and train.progress.value() > 0)
     _until(lambda: " left" in train.status.text() or not train.is_running)
     _widget(train, "fix_3b_train_progress")
     _until(lambda: not train.is_running and "z1" in crop.points_combo.value.features)
@@ -155,7 +156,22 @@ def main(argv=None) -> None:
     qt.resize(1280, 800)
     _settle(1.5)
     _window(viewer, "fix_5_dock_1280x800", width=1280)
+    qt.resize(1920, 1160)
+    _forms(det, train)
     viewer.close()
+
+
+def _forms(det, train) -> None:
+    """The option forms built from the configs: Advanced open, a refused value."""
+    from napari_ivae._qt._forms import Collapsible
+
+    for section in det.findChildren(Collapsible):
+        section.set_open(True)
+    _widget(det, "forms_1_detect_advanced")
+    train.options.advanced_model.set_open(True)
+    train.options.advanced_train.set_open(True)
+    train.train_form["init_fraction"].value = 2.0  # out of range: the config's message
+    _widget(train, "forms_2_train_advanced")
 
 
 if __name__ == "__main__":

@@ -53,10 +53,10 @@ class Hint:
     unset : object, optional
         Value shown in the disabled widget of an optional field left ``None``.
     none_text : str, optional
-        For an optional number: no "set" box; the spin box's minimum reads
+        For an optional float: no "set" box; the spin box's minimum reads
         ``none_text`` (e.g. "auto") and means ``None``.
     suffix : str, optional
-        Unit shown in a spin box (" px").
+        Unit shown in a float spin box (" px"); in the label for an int.
     """
 
     label: str | None = None
@@ -141,7 +141,7 @@ def make_widget(tp: Any, value: Any, hint: Hint) -> mw.bases.ValueWidget:
     native = widget.native
     if hint.suffix and hasattr(native, "setSuffix"):
         native.setSuffix(hint.suffix)
-    if hint.none_text and hasattr(native, "setSpecialValueText"):
+    if hint.none_text and tp is float:
         native.setSpecialValueText(hint.none_text)
     return widget
 
@@ -178,8 +178,8 @@ def _widget_of(tp: Any, value: Any, hint: Hint) -> mw.bases.ValueWidget:
 
 def placeholder(tp: Any, hint: Hint) -> Any:
     """What the widget of an optional field shows while the field is ``None``."""
-    if hint.none_text is not None:
-        return 0 if hint.min is None else hint.min
+    if hint.none_text is not None and tp is float:
+        return 0.0 if hint.min is None else hint.min
     if hint.unset is not None:
         return hint.unset
     if typing.get_origin(tp) is tuple:

@@ -94,8 +94,13 @@ class ConfigForm(QObject):
             self._defaults = dataclasses.asdict(defaults)
         else:
             self._defaults = {**dataclasses.asdict(cls()), **(defaults or {})}
-        self._none_at_min = {n for n, h in self._hints.items() if h.none_text is not None}
         types_ = typing.get_type_hints(cls)
+        # "auto" at the minimum: float spin boxes only (magicgui's int one has no special text)
+        self._none_at_min = {
+            n
+            for n, h in self._hints.items()
+            if h.none_text is not None and unwrap_optional(types_.get(n))[0] is float
+        }
         docs = field_docs(cls)
         skip = set(exclude)
         self.names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
@@ -116,6 +121,8 @@ class ConfigForm(QObject):
         tip = hint.tooltip if hint.tooltip is not None else doc
         widget.tooltip = f"{name} ({self.cls.__name__})" + ("\n" + _wrap(tip) if tip else "")
         widget.label = hint.label or label_of(name)
+        if hint.suffix and not hasattr(getattr(widget, "native", None), "setSuffix"):
+            widget.label += f" ({hint.suffix.strip()})"  # the unit in the label instead
         widget.changed.connect(self._on_changed)
         return widget
 

@@ -38,6 +38,8 @@ def _model_form() -> ConfigForm:
         "kind": Hint(label="Model", choices=KINDS),
         "latent_dim": Hint(label="Latent dims", min=1, max=64),
         "n_classes": Hint(label="Classes", min=2, max=64, unset=2),
+        "hidden": Hint(label="Hidden width"),
+        "n_layers": Hint(label="Hidden layers"),
     }
     joint = {"n_classes": lambda v: ModelConfig(kind=v["kind"]).joint}
     form = ConfigForm(ModelConfig, exclude=MODEL_FIXED, hints=hints, enabled_when=joint)
@@ -55,6 +57,7 @@ def _train_form() -> ConfigForm:
         "batch_size": Hint(min=1, max=65536),
         "lr": Hint(label="Learning rate", min=1e-5, max=1.0, step=1e-4, decimals=5),
         "amp": Hint(label="AMP (bfloat16)"),
+        "lr_schedule": Hint(label="LR schedule"),
     }
     return ConfigForm(TrainConfig, exclude=TRAIN_FIXED, hints=hints)
 

@@ -72,7 +72,7 @@ def _crop_form() -> ConfigForm:
             "(reflect / edge / constant zeros).",
         ),
         "normalize": Hint(choices=normalize, tooltip=_NORMALIZE_TIP),
-        "neighborhood": Hint(none_text="auto", suffix=" px", max=4096),
+        "neighborhood": Hint(suffix=" px", min=3, max=4096, unset=96),
     }  # fmt: skip
     return ConfigForm.for_function(
         crop,
