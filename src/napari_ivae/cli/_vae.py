@@ -156,12 +156,10 @@ def _atomic_png(image_u8: np.ndarray, path: Path) -> None:
 def _latent_table(model, data):
     """Encode ``data``; a Stack's ``index`` (row in the points table) follows ``frame``."""
     from napari_ivae.analysis import encode
+    from napari_ivae.latent import join_latent
 
     df = encode(model, data)
-    if not isinstance(data, np.ndarray) and "index" not in df.columns:
-        at = df.columns.get_loc("frame") + 1 if "frame" in df.columns else 0
-        df.insert(at, "index", data.index)
-    return df
+    return df if isinstance(data, np.ndarray) else join_latent(None, df, data.index)
 
 
 def _history_table(history):
