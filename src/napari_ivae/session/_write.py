@@ -89,11 +89,7 @@ class _Writer:
             else:
                 enc = self.encode(value, f"{member}.{name}", where)
             if enc is _SKIP:
-                warnings.warn(
-                    f"{where}: record field {name!r} ({type(value).__name__}) cannot be stored "
-                    "in a session and was left out",
-                    stacklevel=7,
-                )
+                _left_out(where, f"record field {name!r}", value, stacklevel=8)
                 continue
             out[name] = enc
         return {"$record": out}
@@ -217,17 +213,21 @@ class _Writer:
         for i, (k, v) in enumerate(value.items()):
             enc = self.encode(v, f"{member}/{i}", where)
             if enc is _SKIP:
-                warnings.warn(
-                    f"{where}: {k!r} ({type(v).__name__}) cannot be stored in a session and was "
-                    "left out",
-                    stacklevel=6,
-                )
+                _left_out(where, repr(k), v, stacklevel=7)
                 continue
             if plain:
                 out[k] = enc
             else:
                 items.append([self.encode(k, f"{member}/{i}.key", where), enc])
         return out if plain else {"$items": items}
+
+
+def _left_out(where: str, what: str, value: Any, *, stacklevel: int) -> None:
+    """Warn that a value that cannot be stored (no JSON form, no member kind) was dropped."""
+    warnings.warn(
+        f"{where}: {what} ({type(value).__name__}) cannot be stored in a session and was left out",
+        stacklevel=stacklevel,
+    )
 
 
 def write_archive(tmp: Path, path: Path, items: list[tuple[Any, dict, str]]) -> None:
