@@ -24,8 +24,9 @@ the classic PFM "mixed signal" direction: ±1 in the two 180° domains, free of
 the wrap, of the arbitrary phase offset, and continuous across the crop —
 raw wrapped phase would put a 360° jump wherever the offset lands.
 
-Each table (``stem_atoms.csv``, ``pfm_wall_points.csv``) holds every detected
-point; points the crop dropped at the border have empty latent columns (the
+Each table holds every detected point (``stem_atoms.csv``: the atoms;
+``pfm_wall_points.csv``: the ``gaussian`` wall points); points the crop dropped
+at the border have empty latent columns (the
 join every front uses, :func:`napari_ivae.latent.join_latent`).  The models
 (``.ivae``) store the ``TrainConfig`` they were trained with, like ``ivae train``.
 
