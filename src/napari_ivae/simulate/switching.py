@@ -111,16 +111,7 @@ def simulate_switching(
         ``switched_fraction`` (T,), ``params``, ``phase_background``.
     """
     o = dict(locals())  # the arguments by name, before any other local
-    check_choice("units", units, UNITS)
-    h, w = _check_shape(shape)
-    check_range("n_frames", n_frames, low=2, high=1000)
-    check_range("n_nuclei", n_nuclei, low=1, high=1000)
-    lo, hi = (float(v) for v in fraction_range)
-    if not 0.0 < lo < hi < 1.0:
-        raise IvaeError(f"fraction_range={fraction_range!r} must satisfy 0 < first < last < 1")
-    check_range("roughness", roughness, low=0.0, high=0.9)
-    check_range("amplitude_variation", amplitude_variation, low=0.0, high=2.0)
-    check_range("amplitude_asymmetry", amplitude_asymmetry, low=-1.0, high=1.0)
+    h, w, lo, hi = _check_switching_options(o)
     rng = np.random.default_rng(seed)
     n_frames = int(n_frames)
     if phase_offset is None:
@@ -188,3 +179,18 @@ def _arrival_times(
         d = np.hypot(yy - sy, xx - sx)
         arrival = np.minimum(arrival, ti + d * (1.0 + roughness * np.tanh(rough)))
     return sites, arrival
+
+
+def _check_switching_options(o: dict) -> tuple[int, int, float, float]:
+    """Check the arguments ``o`` of :func:`simulate_switching`; return ``h, w`` and the fraction range."""
+    check_choice("units", o["units"], UNITS)
+    h, w = _check_shape(o["shape"])
+    check_range("n_frames", o["n_frames"], low=2, high=1000)
+    check_range("n_nuclei", o["n_nuclei"], low=1, high=1000)
+    lo, hi = (float(v) for v in o["fraction_range"])
+    if not 0.0 < lo < hi < 1.0:
+        raise IvaeError(f"fraction_range={o['fraction_range']!r} must satisfy 0 < first < last < 1")
+    check_range("roughness", o["roughness"], low=0.0, high=0.9)
+    check_range("amplitude_variation", o["amplitude_variation"], low=0.0, high=2.0)
+    check_range("amplitude_asymmetry", o["amplitude_asymmetry"], low=-1.0, high=1.0)
+    return h, w, lo, hi
