@@ -3,19 +3,46 @@
 :func:`local_background` / :func:`local_normalize` estimate an image's slowly
 varying background and contrast from robust tile statistics (the ``"local"``
 and ``"background"`` modes; also used by :mod:`napari_ivae.chemistry`; both are
-re-exported by :mod:`napari_ivae.crop`).  :func:`_normalize` applies the
+re-exported by :mod:`napari_ivae.crop`, as is :func:`default_normalize`, the
+mode the fronts choose by channel role).  :func:`_normalize` applies the
 ``"zscore"`` / ``"minmax"`` modes to a crop stack in place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["local_background", "local_normalize"]
+__all__ = ["default_normalize", "local_background", "local_normalize"]
 
 #: crops processed at a time (bounds temporary memory)
 _CHUNK = 2048
+
+
+def default_normalize(roles: Sequence[str]) -> str:
+    """The normalisation the fronts (CLI, Crop widget) choose for channels of these roles.
+
+    ``"local"`` when every channel is an intensity image (role ``"image"``:
+    STEM/HAADF/ADF, TEM, any plain image): atom columns are then measured
+    against their neighbourhood, free of contamination and thickness
+    gradients.  ``"zscore"`` otherwise (PFM amplitude, wrapped phase, height
+    ...: a local median of a wrapped phase is meaningless, and the contrast
+    between domains is the signal).
+
+    Parameters
+    ----------
+    roles : sequence of str
+        ``ImageLayer.role`` of each channel.
+
+    Returns
+    -------
+    str
+        ``"local"`` or ``"zscore"``.
+    """
+    roles = list(roles)
+    return "local" if roles and all(r == "image" for r in roles) else "zscore"
 
 
 def local_background(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

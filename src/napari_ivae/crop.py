@@ -31,7 +31,14 @@ from napari_ivae._crop_inputs import (
     _map_index,
 )
 from napari_ivae._errors import IvaeError, check_choice
-from napari_ivae._normalize import _CHUNK, _mask, _normalize, local_background, local_normalize
+from napari_ivae._normalize import (
+    _CHUNK,
+    _mask,
+    _normalize,
+    default_normalize,
+    local_background,
+    local_normalize,
+)
 
 __all__ = [
     "Border",
@@ -386,27 +393,3 @@ def _free_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
-
-
-def default_normalize(roles: Sequence[str]) -> str:
-    """The normalisation the fronts (CLI, Crop widget) choose for channels of these roles.
-
-    ``"local"`` when every channel is an intensity image (role ``"image"``:
-    STEM/HAADF/ADF, TEM, any plain image): atom columns are then measured
-    against their neighbourhood, free of contamination and thickness
-    gradients.  ``"zscore"`` otherwise (PFM amplitude, wrapped phase, height
-    ...: a local median of a wrapped phase is meaningless, and the contrast
-    between domains is the signal).
-
-    Parameters
-    ----------
-    roles : sequence of str
-        ``ImageLayer.role`` of each channel.
-
-    Returns
-    -------
-    str
-        ``"local"`` or ``"zscore"``.
-    """
-    roles = list(roles)
-    return "local" if roles and all(r == "image" for r in roles) else "zscore"
