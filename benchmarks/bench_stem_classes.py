@@ -57,7 +57,7 @@ SEEDING = "library"
 
 def ari(a, b) -> float:
     """Adjusted Rand index of two labelings."""
-    from napari_ivae.pipeline import _ari
+    from napari_ivae.pipeline._metrics import ari as _ari
 
     return _ari(np.asarray(a), np.asarray(b))
 

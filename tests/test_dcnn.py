@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 torch = pytest.importorskip("torch")
 
 from napari_ivae import IvaeError  # noqa: E402
 from napari_ivae.detect import dcnn  # noqa: E402
+from napari_ivae.detect._metrics import match_points, wall_f1  # noqa: E402
 from napari_ivae.simulate import simulate_pfm, simulate_stem  # noqa: E402
 
 CONFIG_KEYS = {
@@ -18,25 +18,6 @@ CONFIG_KEYS = {
     "tile": int, "margin": int, "seed": int, "steps": int, "heat_sigma": float,
     "spacing_min": float, "spacing_max": float, "version": int,
 }  # fmt: skip
-
-
-def _f1(pred, true, radius=2.0):
-    """One-to-one greedy matching within ``radius`` px -> (F1, RMSE)."""
-    d, j = cKDTree(pred).query(true, distance_upper_bound=radius)
-    order = np.argsort(d)
-    used, dist = set(), []
-    for i in order:
-        if np.isfinite(d[i]) and j[i] not in used:
-            used.add(j[i])
-            dist.append(d[i])
-    tp = len(dist)
-    return 2 * tp / (len(pred) + len(true)), float(np.sqrt(np.mean(np.square(dist))))
-
-
-def _wall_f1(pred, true, tol=2.0):
-    p = (ndi.distance_transform_edt(~true)[pred] <= tol).mean()
-    r = (ndi.distance_transform_edt(~pred)[true] <= tol).mean()
-    return 2 * p * r / (p + r)
 
 
 @pytest.mark.parametrize("task, in_channels", [("atoms", 1), ("walls", 5)])
@@ -90,9 +71,9 @@ def test_atoms_f1_on_simulated_graphene():
     s = simulate_stem((160, 160), lattice="graphene", seed=1003)
     df = dcnn.detect_atoms_dcnn(s.image, device="cpu")
     assert list(df.columns) == ["y", "x", "score", "intensity"]
-    f1, rmse = _f1(df[["y", "x"]].to_numpy(), s.atoms[["y", "x"]].to_numpy())
-    assert f1 >= 0.97
-    assert rmse <= 0.5
+    m = match_points(df[["y", "x"]].to_numpy(), s.atoms[["y", "x"]].to_numpy())
+    assert m["f1"] >= 0.97
+    assert m["rmse"] <= 0.5
     assert df["score"].between(0.5, 1.0 + 1e-6).all()
     # dopants are brighter columns: their integrated intensity stands out
     _, j = cKDTree(df[["y", "x"]].to_numpy()).query(s.atoms[["y", "x"]].to_numpy())
@@ -105,8 +86,7 @@ def test_atoms_f1_on_simulated_graphene():
 def test_atoms_spacing_outside_training_range_is_rescaled():
     s = simulate_stem((192, 192), lattice="square", spacing=30.0, seed=1004)
     df = dcnn.detect_atoms_dcnn(s.image, spacing=30.0, device="cpu")
-    f1, _ = _f1(df[["y", "x"]].to_numpy(), s.atoms[["y", "x"]].to_numpy())
-    assert f1 >= 0.95
+    assert match_points(df[["y", "x"]].to_numpy(), s.atoms[["y", "x"]].to_numpy())["f1"] >= 0.95
 
 
 def test_wall_f1_on_simulated_pfm_and_units():
@@ -116,13 +96,13 @@ def test_wall_f1_on_simulated_pfm_and_units():
     prob = dcnn.wall_probability(s.phase, s.amplitude, device="cpu")
     assert prob.shape == (128, 128) and prob.dtype == np.float32
     assert 0 <= prob.min() and prob.max() <= 1
-    assert _wall_f1(skeletonize(prob > 0.5), s.walls) >= 0.9
+    assert wall_f1(skeletonize(prob > 0.5), s.walls)["f1"] >= 0.9
     # the same phase in radians (detected automatically) gives the same map
     prob_rad = dcnn.wall_probability(np.deg2rad(s.phase), s.amplitude, device="cpu")
     assert np.abs(prob_rad - prob).max() < 1e-3
     # phase only still finds the walls
     only_phase = dcnn.wall_probability(s.phase, None, device="cpu")
-    assert _wall_f1(skeletonize(only_phase > 0.5), s.walls) >= 0.85
+    assert wall_f1(skeletonize(only_phase > 0.5), s.walls)["f1"] >= 0.85
 
 
 def test_wall_bad_input():

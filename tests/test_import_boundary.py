@@ -102,6 +102,7 @@ def test_cli_entry_point_is_cheap():
         "napari_ivae.analysis",
         "napari_ivae.pipeline",
         "napari_ivae.labels",
+        "napari_ivae.latent",
     ],
 )
 def test_core_module_runtime_imports_no_gui(module: str):

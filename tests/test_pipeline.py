@@ -51,8 +51,11 @@ def test_demo_summary_against_ground_truth(demo):
     # the shipped graphene sample has 3095 atoms; detection must find them
     assert stem["atoms_true"] == 3095
     assert stem["detect_f1"] >= 0.98 and stem["detect_rmse_px"] <= 0.5
+    # every detected atom is in the table; those the crop dropped have no latents
     atoms = pd.read_csv(out / "stem_atoms.csv")
-    assert len(atoms) == stem["crops"] == sum(stem["class_sizes"])
+    assert len(atoms) == stem["atoms_detected"] > stem["crops"]
+    assert atoms["class"].notna().sum() == stem["crops"] == sum(stem["class_sizes"])
+    assert atoms["z1"].isna().equals(atoms["class"].isna()) and atoms["true_kind"].notna().all()
     assert {"y", "x", "z1", "z2", "angle", "class", "p0", "p1", "true_kind"} <= set(atoms.columns)
     # the STEM stage reports how the dopant class matches the truth (chemistry crops)
     assert (
@@ -64,8 +67,9 @@ def test_demo_summary_against_ground_truth(demo):
     assert pfm["walls"]["gaussian"]["f1"] >= 0.9
     assert pfm["walls"]["canny"]["f1"] >= 0.8
     walls = pd.read_csv(out / "pfm_wall_points.csv")
-    assert len(walls) == pfm["crops"] > 50
-    assert walls["angle"].between(-np.pi, np.pi).all()
+    assert len(walls) == pfm["walls"]["gaussian"]["points"]
+    assert walls["angle"].notna().sum() == pfm["crops"] > 50
+    assert walls["angle"].dropna().between(-np.pi, np.pi).all()
     # switching: detected switched fraction follows the truth frame by frame
     frac, truth = np.array(sw["switched_fraction"]), np.array(sw["switched_fraction_true"])
     assert len(frac) == sw["frames"] == 6
@@ -82,6 +86,19 @@ def test_demo_models_load(demo):
     assert model.config.kind == "jrvae" and len(history) >= 1
     model, _ = load_model(out / "pfm_rvae.ivae")
     assert model.config.kind == "rvae" and model.config.in_channels == 2
+
+
+@pytest.mark.slow
+def test_demo_models_say_how_they_were_trained(demo):
+    from napari_ivae.pipeline import DemoSettings
+    from napari_ivae.train import _read_checkpoint
+
+    out, _, _ = demo
+    st = DemoSettings.choose(True)
+    for name, epochs in (("stem_jrvae.ivae", st.stem_epochs), ("pfm_rvae.ivae", st.pfm_epochs)):
+        trained = _read_checkpoint(out / name)["train_config"]
+        assert (trained["epochs"], trained["seed"], trained["device"]) == (epochs, 0, "cpu"), name
+        assert trained["batch_size"] == st.batch_size, name
 
 
 def test_demo_cli_out_is_a_file(tmp_path, capsys):

@@ -281,17 +281,28 @@ def color_scheme(
         return _label_scheme(series, label_colors or {})
 
     if is_categorical(name, series):
-        codes, uniques = pd.factorize(series, sort=True)
-        codes = np.asarray(codes, dtype=np.int32)
-        k = len(uniques)
-        colors = categorical_colors(k)
-        shown = [_category_name(u) for u in uniques]
-        if (codes < 0).any():  # NaN / None
-            codes = np.where(codes < 0, k, codes)
-            colors = np.vstack([colors, np.array([NAN_COLOR], dtype=np.uint8)])
-            shown.append("n/a")
-        return ColorScheme(codes, colors, "categorical", shown)
+        return _categorical_scheme(series)
+    return _continuous_scheme(name, series)
 
+
+def _categorical_scheme(series) -> ColorScheme:
+    """One colour per distinct value (sorted), grey ``n/a`` for missing values."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(series, sort=True)
+    codes = np.asarray(codes, dtype=np.int32)
+    k = len(uniques)
+    colors = categorical_colors(k)
+    shown = [_category_name(u) for u in uniques]
+    if (codes < 0).any():  # NaN / None
+        codes = np.where(codes < 0, k, codes)
+        colors = np.vstack([colors, np.array([NAN_COLOR], dtype=np.uint8)])
+        shown.append("n/a")
+    return ColorScheme(codes, colors, "categorical", shown)
+
+
+def _continuous_scheme(name: str, series) -> ColorScheme:
+    """Cyclic (twilight over the period) or sequential (viridis, 0.5–99.5 %) codes; grey NaN."""
     vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(vals)
     if is_cyclic(name):

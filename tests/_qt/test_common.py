@@ -1,16 +1,15 @@
-"""Shared adapters: error notification, worker guards, latent join."""
+"""Shared adapters: error notification, worker guards."""
 
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from qtpy.QtWidgets import QLabel
 
 from napari_ivae import IvaeError
-from napari_ivae._qt._common import Outcome, UserError, guarded, join_latent, notify_errors
+from napari_ivae._qt._common import Outcome, UserError, guarded, notify_errors
 
 pytestmark = pytest.mark.gui
 
@@ -43,24 +42,6 @@ def test_guarded_returns_errors_and_warnings_as_values():
     assert out.error == UserError("stride=0 is out of range") and out.value is None
     with pytest.raises(ZeroDivisionError):
         guarded(lambda: 1 / 0)
-
-
-def test_join_latent_by_index_keeps_other_columns_and_replaces_old_latents():
-    feats = pd.DataFrame(
-        {"y": [1.0, 2, 3, 4], "label": ["a", "", "b", ""], "z3": 9.0, "p1": 9.0, "angle": 9.0}
-    )
-    latent = pd.DataFrame({"y": [0.0, 0.0], "z1": [0.1, 0.3], "z2": [1.0, 3.0], "class": [0, 1]})
-    out = join_latent(feats, latent, np.array([0, 2]))
-    assert list(out.columns) == ["y", "label", "z1", "z2", "class"]
-    np.testing.assert_array_equal(out["y"], feats["y"])  # the stack's y is not copied over
-    np.testing.assert_allclose(out["z1"], [0.1, np.nan, 0.3, np.nan])
-    np.testing.assert_allclose(out["class"], [0, np.nan, 1, np.nan])
-    assert list(out["label"]) == ["a", "", "b", ""]
-    # every point kept: dtypes survive (class stays an integer)
-    full = join_latent(feats.iloc[:2], latent, np.array([0, 1]))
-    assert full["class"].dtype.kind == "i"
-    with pytest.raises(IvaeError, match="crop again"):
-        join_latent(feats.iloc[:2], latent, np.array([0, 5]))
 
 
 def test_point_size_follows_the_image_and_the_spacing():

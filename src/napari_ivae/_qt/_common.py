@@ -6,8 +6,9 @@
   ``ValueError``) into a plain napari notification instead of a traceback.
 * :func:`guarded` / :class:`UserError`: run core calls inside a worker thread and
   hand user mistakes back as values (napari would otherwise show the traceback).
-* :func:`points_table`, :func:`add_points_table`, :func:`join_latent`,
-  :func:`set_features`: the marshalling between pandas tables and Points layers.
+* :func:`points_table`, :func:`add_points_table`, :func:`set_features`: the
+  marshalling between pandas tables and Points layers (:func:`join_latent` is
+  :func:`napari_ivae.latent.join_latent`).
 * :class:`StatusLabel` and :func:`scroll_layout` (from :mod:`._status`): the
   status line of a widget and its content in a scroll area.
 """
@@ -15,7 +16,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import warnings
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from qtpy.QtCore import QObject, Signal
 from napari_ivae._errors import IvaeError
 from napari_ivae._qt._layers import LayerChecklist, LayerCombo
 from napari_ivae._qt._status import StatusLabel, scroll_layout
+from napari_ivae.latent import LATENT_COLUMN, join_latent  # the core data path, re-exported
 
 GALLERY_KEY = "ivae_gallery_of"
 """Metadata key marking a crop-gallery image layer (value: name of the points layer)."""
@@ -61,9 +62,6 @@ def bus() -> _Bus:
         _BUS = _Bus()
     return _BUS
 
-
-#: Columns written by :func:`napari_ivae.analysis.encode` (replaced on re-encoding).
-LATENT_COLUMN = re.compile(r"^(z\d+(_std)?|angle(_std)?|dy|dx|class|p\d+)$")
 
 __all__ = [
     "GALLERY_KEY",
@@ -353,51 +351,6 @@ def points_table(points: Points, image: Image | None = None) -> pd.DataFrame:
     else:
         table["frame"] = np.zeros(len(data), dtype=np.int64)
     return table
-
-
-def join_latent(features: pd.DataFrame, latent: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
-    """Join latent columns into a points table by row index.
-
-    Parameters
-    ----------
-    features : DataFrame
-        The points table (one row per point); its own columns (``y, x, score``,
-        ``label`` ...) are kept, except old latent columns, which are replaced.
-    latent : DataFrame
-        Output of :func:`napari_ivae.analysis.encode`, one row per stack row.
-    index : ndarray of int
-        ``Stack.index``: the row of ``features`` each latent row belongs to.
-
-    Returns
-    -------
-    DataFrame
-        Same rows as ``features``; points without a latent row (dropped by the
-        crop) get NaN.
-    """
-    index = np.asarray(index, dtype=np.int64)
-    if len(index) != len(latent):
-        raise IvaeError(
-            f"the latent table has {len(latent)} rows but the stack index has {len(index)}"
-        )
-    n = len(features)
-    if len(index) and (index.min() < 0 or index.max() >= n):
-        raise IvaeError(
-            f"the stack refers to point {int(index.max())} but the layer has {n} points; "
-            "crop again after editing points"
-        )
-    keep = [c for c in features.columns if not LATENT_COLUMN.match(str(c))]
-    out = features[keep].reset_index(drop=True).copy()
-    cols = [c for c in latent.columns if c not in ("y", "x", "frame") and c not in keep]
-    latent = latent[cols].reset_index(drop=True)
-    if len(index) == n and np.array_equal(index, np.arange(n)):
-        new = latent
-    else:
-        new = pd.DataFrame(np.nan, index=pd.RangeIndex(n), columns=cols)
-        new = new.astype({c: "float64" for c in cols})
-        new.iloc[index] = latent.to_numpy(dtype=float)
-    for c in cols:
-        out[c] = new[c].to_numpy()
-    return out
 
 
 def set_features(points: Points, table: pd.DataFrame) -> None:

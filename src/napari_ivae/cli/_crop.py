@@ -174,30 +174,14 @@ def crop(
     The npz holds images (N,C,W,W) float32, yx (N,2), frame (N,), index (N,)
     (row of each kept point in the points table) and channels (names).
     """
-    from napari_ivae.cli._detect import _check_output
     from napari_ivae.cli._info import clean_warnings, read_layers
+    from napari_ivae.cli._write import _check_output, write_errors
     from napari_ivae.crop import crop as crop_stack
 
-    if window < 2:  # before reading anything
-        raise IvaeError(f"--window={window} is too small; expected at least 2")
-    if neighborhood is not None:
-        if normalize not in ("auto", "local", "background"):
-            raise IvaeError(
-                f"--neighborhood is only used by --normalize local or background "
-                f"(--normalize {normalize})"
-            )
-        if neighborhood < 3:
-            raise IvaeError(f"--neighborhood={neighborhood} is too small; expected at least 3")
-    if not output.lower().endswith(".npz"):
-        raise IvaeError(f"-o {output}: the output must be a .npz file")
+    _check_crop_options(window, neighborhood, normalize, output)
     _check_output(output, "-o")
     layers = read_layers(image)
-    queries = tuple(q.strip() for item in channels for q in item.split(",") if q.strip())
-    if queries:
-        chosen, notes = select_channels(layers, queries, image)
-    else:
-        chosen, note = default_channels(layers)
-        notes = [note] if note else []
+    chosen, notes = _crop_channels(layers, channels, image)
     ny, nx = chosen[0].shape[-2:]
     if window > min(ny, nx):  # before reading the points or cropping
         raise IvaeError(f"--window={window} is larger than the image ({ny}×{nx})")
@@ -230,11 +214,8 @@ def crop(
         if msg.startswith(("window=", "neighborhood=")):
             msg = "--" + msg
         raise IvaeError(msg) from err
-    try:
+    with write_errors(output):
         stack.save(output)
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise IvaeError(f"cannot write {output}: {reason}; nothing was written there") from err
     dropped = len(table) - len(stack)
     why = (
         " (window crosses the image border)" if border == "drop" else " (centre outside the image)"
@@ -244,3 +225,28 @@ def crop(
         f"channels: {', '.join(stack.channels)}"
     )
     click.echo(f"wrote {output}: images {stack.images.shape} float32, yx, frame, index, channels")
+
+
+def _check_crop_options(window: int, neighborhood: int | None, normalize: str, output: str) -> None:
+    """The ``ivae crop`` option checks that need no file (before reading anything)."""
+    if window < 2:
+        raise IvaeError(f"--window={window} is too small; expected at least 2")
+    if neighborhood is not None:
+        if normalize not in ("auto", "local", "background"):
+            raise IvaeError(
+                f"--neighborhood is only used by --normalize local or background "
+                f"(--normalize {normalize})"
+            )
+        if neighborhood < 3:
+            raise IvaeError(f"--neighborhood={neighborhood} is too small; expected at least 3")
+    if not output.lower().endswith(".npz"):
+        raise IvaeError(f"-o {output}: the output must be a .npz file")
+
+
+def _crop_channels(layers: list, channels: tuple[str, ...], source: str) -> tuple[list, list[str]]:
+    """The layers ``--channels`` names (comma-separated or repeated), else the default ones."""
+    queries = tuple(q.strip() for item in channels for q in item.split(",") if q.strip())
+    if queries:
+        return select_channels(layers, queries, source)
+    chosen, note = default_channels(layers)
+    return chosen, [note] if note else []

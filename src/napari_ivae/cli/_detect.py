@@ -20,103 +20,25 @@ exit with code 2 and one ``ivae: error: ...`` line; warnings are one
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 import numpy as np
 
-from napari_ivae._atomic import atomic_write
 from napari_ivae._errors import IvaeError
+from napari_ivae.cli._write import (
+    _IMAGE_SUFFIXES,
+    _check_distinct,
+    _check_output,
+    _csv_writer,
+    _image_writer,
+    _write_all,
+)
 
 __all__ = ["detect"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it.
-
-    A failed write (full disk, no permission) leaves any previous ``path``
-    untouched, no temporary file, and raises one :class:`IvaeError` line.
-    """
-    try:
-        atomic_write(path, write, make_parents=False)
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise IvaeError(f"cannot write {path}: {reason}; nothing was written there") from err
-
-
-def _write_all(writes: list[tuple[Path, Callable[[Path], None]]]) -> None:
-    """Write several outputs so that they appear together, or none of them does.
-
-    Every temporary file is written before any is renamed (the writes are
-    nested), so a full disk while writing the last output leaves all the
-    previous files untouched.
-    """
-    if not writes:
-        return
-    (path, write), rest = writes[0], writes[1:]
-
-    def outer(tmp: Path) -> None:
-        write(tmp)
-        _write_all(rest)
-
-    _atomic_write(path, outer)
-
-
-#: decimals written per CSV column (positions to 1e-4 px)
-_DECIMALS = {"y": 4, "x": 4, "y_nm": 4, "x_nm": 4, "score": 5, "intensity": 4, "orientation": 5}
-_IMAGE_SUFFIXES = (".tif", ".tiff", ".npy")
-
-
-def _csv_writer(table) -> Callable[[Path], None]:
-    rounded = table.round({k: v for k, v in _DECIMALS.items() if k in table.columns})
-    return lambda p: rounded.to_csv(p, index=False)
-
-
-def _image_writer(path: Path, data: np.ndarray) -> Callable[[Path], None]:
-    if Path(path).suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        return lambda p: tifffile.imwrite(p, data, photometric="minisblack")
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as fh:
-            np.save(fh, data)
-
-    return write
-
-
-def _check_output(path: str | None, option: str, suffixes: tuple[str, ...] | None = None) -> None:
-    """Refuse an output path before any work: wrong suffix, missing or read-only folder."""
-    if path is None:
-        return
-    p = Path(path)
-    if suffixes is not None and p.suffix.lower() not in suffixes:
-        listed = ", ".join(suffixes)
-        raise IvaeError(f"{option} {path} must end in {listed}; got {p.suffix or 'no suffix'!r}")
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise IvaeError(f"{option} {path}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise IvaeError(f"{option} {path}: folder {str(folder)!r} is not writable")
-    if p.is_dir():
-        raise IvaeError(f"{option} {path} is a folder; expected a file name")
-
-
-def _check_distinct(**paths: str | None) -> None:
-    """Refuse two outputs that name the same file."""
-    seen: dict[Path, str] = {}
-    for option, path in paths.items():
-        if path is None:
-            continue
-        key = Path(path).resolve()
-        if key in seen:
-            raise IvaeError(f"{seen[key]} and {option} name the same file {path}; give two names")
-        seen[key] = option
 
 
 def _check_against_image(layer, stride: int, sigma: float) -> None:
@@ -334,45 +256,14 @@ def walls(
     """
     from napari_ivae.cli._info import clean_warnings
     from napari_ivae.detect import detect_walls
-    from napari_ivae.io import add_physical_columns, pixel_size_nm
 
-    if stride < 1:
-        raise IvaeError(f"--stride={stride} is out of range; expected stride ≥ 1")
-    if not 0 <= sigma <= 50:
-        raise IvaeError(f"--sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ 50")
-    if not 0 <= significance <= 100:
-        raise IvaeError(
-            f"--significance={significance!r} is out of range; expected 0 ≤ significance ≤ 100"
-        )
-    if domains_path is not None and method != "gaussian":
-        raise IvaeError(
-            f"--domains needs a domain map, which --method {method} does not give; "
-            "use --method gaussian with a phase image"
-        )
+    _check_walls_options(method, stride, sigma, significance, domains_path)
     _check_output(output, "-o", _IMAGE_SUFFIXES)
     _check_output(points_path, "--points")
     _check_output(domains_path, "--domains", _IMAGE_SUFFIXES)
     _check_distinct(**{"-o": output, "--points": points_path, "--domains": domains_path})
     with clean_warnings():
-        layers = _read(image)
-        phase = _pick(layers, phase_channel, "phase", "phase-channel")
-        amp = None
-        if amplitude_path is not None:
-            alayers = _read(amplitude_path)
-            amp = _pick(alayers, amplitude_channel, "amplitude", "amplitude-channel")
-            if amp is None:
-                amp = alayers[0]
-        else:
-            amp = _pick(layers, amplitude_channel, "amplitude", "amplitude-channel")
-        if phase is None:
-            if len(layers) == 1 and layers[0] is not amp:
-                phase = layers[0]  # a single-channel file is the phase
-            elif amp is None:
-                names = ", ".join(repr(ly.name) for ly in layers)
-                raise IvaeError(
-                    f"{image}: no phase or amplitude channel found (channels: {names}); "
-                    "choose one with --phase-channel"
-                )
+        phase, amp = _wall_layers(image, amplitude_path, phase_channel, amplitude_channel)
         if domains_path is not None and phase is None:
             raise IvaeError(
                 "--domains needs a domain map, which an amplitude image alone does not give; "
@@ -399,16 +290,69 @@ def walls(
             )
         except IvaeError as err:
             raise _option_error(err) from err
-        writes = [(Path(output), _image_writer(Path(output), res.mask.astype(np.uint8)))]
-        if points_path is not None:
-            pts = res.points[["y", "x", "frame", "orientation"]]
-            pts = add_physical_columns(pts, pixel_size_nm(phase if phase is not None else amp))
-            writes.append((Path(points_path), _csv_writer(pts)))
-        if domains_path is not None:
-            domains = res.domains.astype(np.int8)
-            writes.append((Path(domains_path), _image_writer(Path(domains_path), domains)))
-        _write_all(writes)
+        _write_all(
+            _wall_writes(
+                res, phase if phase is not None else amp, output, points_path, domains_path
+            )
+        )
     click.echo(f"ivae: {res.summary}", err=True)
     click.echo(
         f"ivae: {int(res.mask.sum())} wall pixels, {len(res.points)} points -> {output}", err=True
     )
+
+
+def _check_walls_options(
+    method: str, stride: int, sigma: float, significance: float, domains_path: str | None
+) -> None:
+    """The ``detect walls`` option checks that need no file."""
+    if stride < 1:
+        raise IvaeError(f"--stride={stride} is out of range; expected stride ≥ 1")
+    if not 0 <= sigma <= 50:
+        raise IvaeError(f"--sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ 50")
+    if not 0 <= significance <= 100:
+        raise IvaeError(
+            f"--significance={significance!r} is out of range; expected 0 ≤ significance ≤ 100"
+        )
+    if domains_path is not None and method != "gaussian":
+        raise IvaeError(
+            f"--domains needs a domain map, which --method {method} does not give; "
+            "use --method gaussian with a phase image"
+        )
+
+
+def _wall_layers(image: str, amplitude_path: str | None, phase_channel, amplitude_channel):
+    """The phase and amplitude layers (either may be None, not both) of ``detect walls``."""
+    layers = _read(image)
+    phase = _pick(layers, phase_channel, "phase", "phase-channel")
+    if amplitude_path is not None:
+        alayers = _read(amplitude_path)
+        amp = _pick(alayers, amplitude_channel, "amplitude", "amplitude-channel")
+        if amp is None:
+            amp = alayers[0]
+    else:
+        amp = _pick(layers, amplitude_channel, "amplitude", "amplitude-channel")
+    if phase is None:
+        if len(layers) == 1 and layers[0] is not amp:
+            phase = layers[0]  # a single-channel file is the phase
+        elif amp is None:
+            names = ", ".join(repr(ly.name) for ly in layers)
+            raise IvaeError(
+                f"{image}: no phase or amplitude channel found (channels: {names}); "
+                "choose one with --phase-channel"
+            )
+    return phase, amp
+
+
+def _wall_writes(res, layer, output: str, points_path: str | None, domains_path: str | None):
+    """The outputs of ``detect walls``: mask, optional points CSV (nm from ``layer``), domains."""
+    from napari_ivae.io import add_physical_columns, pixel_size_nm
+
+    writes = [(Path(output), _image_writer(Path(output), res.mask.astype(np.uint8)))]
+    if points_path is not None:
+        pts = res.points[["y", "x", "frame", "orientation"]]
+        pts = add_physical_columns(pts, pixel_size_nm(layer))
+        writes.append((Path(points_path), _csv_writer(pts)))
+    if domains_path is not None:
+        domains = res.domains.astype(np.int8)
+        writes.append((Path(domains_path), _image_writer(Path(domains_path), domains)))
+    return writes

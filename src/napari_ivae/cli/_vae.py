@@ -7,7 +7,9 @@ A stable contract (other tools call it)::
                [--device auto|cpu|cuda|mps] [--quiet] -o RUN_DIR
         -> RUN_DIR/model.ivae   checkpoint (weights + config + history)
            RUN_DIR/latent.csv   z1..zk, z1_std..zk_std, angle, dy, dx [, class, p0..]
-                                (+ y, x, frame, index when the stack has them)
+                                (+ y, x, frame, index when the stack has them;
+                                index joins it back into the points CSV with
+                                napari_ivae.latent.join_latent)
            RUN_DIR/history.csv  one row per epoch
     ivae encode MODEL STACK.npz -o latent.csv
     ivae manifold MODEL [--dims 1,2] [--n 8] [--span 2] [--class K] -o grid.png
@@ -32,10 +34,7 @@ terminal, one plain line per epoch on stderr otherwise.
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
-import zipfile
 from pathlib import Path
 
 import click
@@ -44,132 +43,25 @@ import numpy as np
 from napari_ivae._atomic import (
     StagedFolder,
     WriteError,
-    atomic_write,
     check_free_space,
     check_writable,
 )
 from napari_ivae._errors import IvaeError, check_range
 from napari_ivae._limits import MAX_CLASSES, MAX_EPOCHS, MAX_LATENT_DIM, MAX_LR, check_training
+from napari_ivae.cli._files import (
+    _atomic_csv,
+    _atomic_png,
+    _history_table,
+    _images_of,
+    _latent_table,
+    grid_to_uint8,
+    load_stack_npz,
+)
+from napari_ivae.cli._progress import _Reporter
 
 MODEL_KINDS = ("vae", "rvae", "jvae", "jrvae")
 JOINT_KINDS = ("jvae", "jrvae")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-# ----------------------------------------------------------------------------- inputs
-def load_stack_npz(path: str | os.PathLike):
-    """Load a stack npz: a full :class:`~napari_ivae.crop.Stack` or ``images`` only.
-
-    Parameters
-    ----------
-    path : path-like
-        ``.npz`` written by ``ivae crop`` / :meth:`Stack.save`, or any npz
-        holding an ``images`` array of shape (N,H,W) or (N,C,H,W).
-
-    Returns
-    -------
-    Stack or numpy.ndarray
-        The stack when the file has source coordinates (``yx``), else the
-        images as a float32 array (N,C,H,W) (the latent table then has no
-        ``y, x, frame, index`` columns).
-
-    Raises
-    ------
-    IvaeError
-        The file is missing or not an npz, has no ``images``, has the wrong
-        shape, or holds NaN/inf values.
-    """
-    from napari_ivae.crop import Stack
-
-    path = Path(path)
-    if path.is_file() and not zipfile.is_zipfile(path):
-        raise IvaeError(f"{path}: not an .npz file (not a zip archive)")
-    stack = Stack.load(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            has_coords = "yx" in npz.files
-    except (OSError, ValueError) as err:  # pragma: no cover - Stack.load read it already
-        raise IvaeError(f"{path}: cannot read as a .npz stack ({err})") from None
-    _check_images(path, stack.images)
-    return stack if has_coords else stack.images
-
-
-def _check_images(path: Path, images: np.ndarray) -> None:
-    from napari_ivae._limits import check_values
-
-    n = images.shape[0]
-    if n == 0:
-        raise IvaeError(f"{path}: the stack is empty (0 images)")
-    if images.shape[-1] < 4 or images.shape[-2] < 4:
-        raise IvaeError(
-            f"{path}: images of {images.shape[-2]}×{images.shape[-1]} px are too small (need ≥ 4×4)"
-        )
-    check_values(images, what=str(path))
-
-
-def _images_of(data) -> np.ndarray:
-    return data if isinstance(data, np.ndarray) else data.images
-
-
-# ----------------------------------------------------------------------------- outputs
-def _atomic_csv(df, path: Path) -> None:
-    """Write a DataFrame as CSV atomically (temp file in the same folder + rename)."""
-    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
-
-
-def grid_to_uint8(grid: np.ndarray) -> np.ndarray:
-    """Turn a (C, H, W) manifold grid into an 8-bit image for a PNG.
-
-    One channel gives a grey image; two or more are tiled left to right,
-    each scaled to its own 0.5–99.5 percentile range (separated by a 4 px
-    black gap), so amplitude and phase channels both stay readable.
-
-    Parameters
-    ----------
-    grid : numpy.ndarray
-        (C, H, W) or (H, W).
-
-    Returns
-    -------
-    numpy.ndarray
-        uint8 (H, W') image.
-    """
-    grid = np.asarray(grid, dtype=np.float32)
-    if grid.ndim == 2:
-        grid = grid[None]
-    tiles = []
-    for c, chan in enumerate(grid):
-        lo, hi = np.percentile(chan, [0.5, 99.5])
-        scaled = np.clip((chan - lo) / (hi - lo) if hi > lo else chan * 0, 0, 1)
-        if c:
-            tiles.append(np.zeros((chan.shape[0], 4), np.float32))
-        tiles.append(scaled)
-    return (np.concatenate(tiles, axis=1) * 255 + 0.5).astype(np.uint8)
-
-
-def _atomic_png(image_u8: np.ndarray, path: Path) -> None:
-    import imageio.v3 as iio
-
-    atomic_write(path, lambda tmp: iio.imwrite(tmp, image_u8, extension=".png"))
-
-
-def _latent_table(model, data):
-    """Encode ``data``; a Stack's ``index`` (row in the points table) follows ``frame``."""
-    from napari_ivae.analysis import encode
-
-    df = encode(model, data)
-    if not isinstance(data, np.ndarray) and "index" not in df.columns:
-        at = df.columns.get_loc("frame") + 1 if "frame" in df.columns else 0
-        df.insert(at, "index", data.index)
-    return df
-
-
-def _history_table(history):
-    import pandas as pd
-
-    if isinstance(history, pd.DataFrame):
-        return history
-    return pd.DataFrame(history)
 
 
 # ----------------------------------------------------------------------------- train
@@ -180,80 +72,8 @@ def _parse_run_dir(out: str) -> Path:
     return run_dir
 
 
-def _use_bar(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
-
-
 def _cli_name(name: str) -> str:
     return {"n_classes": "--classes"}.get(name, "--" + name.replace("_", "-"))
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-class _Reporter:
-    """Training progress: a tqdm bar on a terminal, plain lines on stderr otherwise.
-
-    Plain lines (output to a file or a pipe): one per finished epoch, e.g.
-    ``epoch 3/20  loss 123.4  12.1 s  eta 1 min``, plus one every
-    ``every`` seconds inside a long epoch.
-    """
-
-    def __init__(self, kind: str, quiet: bool, *, every: float = 30.0) -> None:
-        self.kind, self.quiet, self.every = kind, quiet, every
-        self.bar_wanted = _use_bar(quiet)
-        self.bar = None
-        self.last_line = time.perf_counter()
-        self.first_epoch: int | None = None
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            click.echo(text, err=True)
-
-    def __call__(self, p) -> None:
-        if self.quiet or p.stopped:
-            return
-        if p.phase == "start":  # model built, no loss yet (the start line said what runs)
-            return
-        if self.bar_wanted:
-            self._bar(p)
-            return
-        now = time.perf_counter()
-        if self.first_epoch is None:
-            self.first_epoch = p.epoch
-        if p.epoch_time is None and now - self.last_line < self.every:
-            return
-        self.last_line = now
-        done = p.epoch - self.first_epoch + (1 if p.epoch_time is not None else p.step / p.n_steps)
-        line = f"epoch {p.epoch}/{p.n_epochs}"
-        if p.epoch_time is None:
-            line += f"  step {p.step}/{p.n_steps}"
-        line += f"  loss {p.loss:.4g}  {p.elapsed:.1f} s"
-        left = p.n_epochs - p.epoch + (0 if p.epoch_time is not None else 1 - p.step / p.n_steps)
-        eta = p.elapsed / done * left if done > 0 else 0.0
-        if eta >= 1:
-            line += f"  eta {_duration(eta)}"
-        click.echo(line, err=True)
-
-    def _bar(self, p) -> None:
-        from tqdm.auto import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(total=p.n_epochs * p.n_steps, unit="step", desc=self.kind,
-                            leave=True, dynamic_ncols=True)  # fmt: skip
-        done = max(0, (p.epoch - 1)) * p.n_steps + p.step
-        self.bar.update(max(0, done - self.bar.n))
-        self.bar.set_postfix(epoch=f"{p.epoch}/{p.n_epochs}", loss=f"{p.loss:.4g}", refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _failed_dir(run_dir: Path) -> Path:
@@ -338,37 +158,13 @@ def train(
     RUN_DIR changes all at once and only when training succeeded.
     """
     # --- validate everything before touching the disk or importing torch
-    if classes is not None and kind not in JOINT_KINDS:
-        raise IvaeError(
-            f"--classes={classes} needs a joint model (--model jvae or jrvae), got --model {kind}"
-        )
-    check_range("--latent-dim", latent_dim, low=1, high=MAX_LATENT_DIM)
-    if classes is not None:
-        check_range("--classes", classes, low=2, high=MAX_CLASSES)
-    check_range("--epochs", epochs, low=1, high=MAX_EPOCHS)
-    if batch_size is not None:
-        check_range("--batch-size", batch_size, low=1)
-    if not math.isfinite(lr):
-        raise IvaeError(f"--lr={lr!r} must be a finite number, 0 < --lr ≤ {MAX_LR:g}")
-    check_range("--lr", lr, low=0, low_inclusive=False, high=MAX_LR)
+    _check_options(kind, latent_dim, classes, epochs, batch_size, lr)
     run_dir = _parse_run_dir(out)
-    data = load_stack_npz(stack)  # also refuses NaN/inf and un-normalised values
-    images = _images_of(data)
-    n, c, h, w = images.shape
-    if h != w:
-        raise IvaeError(f"{stack}: images must be square, got {h}×{w}")
-    check_training(n_images=n, image_shape=(c, h, w), latent_dim=latent_dim, n_classes=classes,
-                   name=_cli_name)  # fmt: skip
-    if batch_size is None:
-        batch_size = min(128, n)
-    if n < batch_size:
-        raise IvaeError(
-            f"{stack}: {n} images are fewer than one batch (--batch-size={batch_size}); "
-            f"lower --batch-size to ≤ {n}"
-        )
+    data, batch_size = _load_for_training(stack, latent_dim, classes, batch_size)
+    n, c, h, w = _images_of(data).shape
 
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, run_fit, save_model
+    from napari_ivae.train import TrainConfig, fit, run_fit
 
     model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim}
     if classes is not None:
@@ -391,33 +187,7 @@ def train(
             result = run_fit(gen, report)
         finally:
             report.close()
-        model, history = result.model, result.history
-        hist = _history_table(history)
-        state = "is unchanged" if staged.existed else "was not created"
-
-        def write(name: str, writer) -> None:
-            try:
-                writer(staged.tmp / name)
-            except WriteError as err:
-                raise IvaeError(f"cannot write {run_dir / name}: {err.strerror}; "
-                                f"{run_dir} {state}") from err  # fmt: skip
-
-        if result.stopped:
-            where = "no weights were kept (no epoch finished)"
-            if history:
-                try:
-                    save_model(staged.tmp / "model.ivae", model, history, train_config=train_config)
-                    _atomic_csv(hist, staged.tmp / "history.csv")
-                    kept = staged.move_to(_failed_dir(run_dir))
-                    where = f"the last good weights ({len(hist)} epoch(s)) are in {kept}"
-                except WriteError as err:
-                    where = f"the last good weights could not be kept ({err})"
-            raise IvaeError(f"training failed: {result.stopped}; {run_dir} {state}, {where}")
-        latent = _latent_table(model, data)
-        write("model.ivae", lambda p: save_model(p, model, history, train_config=train_config))
-        write("latent.csv", lambda p: _atomic_csv(latent, p))
-        write("history.csv", lambda p: _atomic_csv(hist, p))
-        staged.commit()
+        hist = _write_run(staged, run_dir, result, data, train_config)
     if not quiet:
         last = hist.iloc[-1] if len(hist) else None
         loss = f", final loss {last['loss']:.4g}" if last is not None and "loss" in hist else ""
@@ -426,6 +196,81 @@ def train(
             f"{time.perf_counter() - t0:.1f} s{loss} -> {run_dir}",
             err=True,
         )
+
+
+def _check_options(kind: str, latent_dim: int, classes: int | None, epochs: int,
+                   batch_size: int | None, lr: float) -> None:  # fmt: skip
+    """The options of ``ivae train`` on their own (before the data are read)."""
+    if classes is not None and kind not in JOINT_KINDS:
+        raise IvaeError(
+            f"--classes={classes} needs a joint model (--model jvae or jrvae), got --model {kind}"
+        )
+    check_range("--latent-dim", latent_dim, low=1, high=MAX_LATENT_DIM)
+    if classes is not None:
+        check_range("--classes", classes, low=2, high=MAX_CLASSES)
+    check_range("--epochs", epochs, low=1, high=MAX_EPOCHS)
+    if batch_size is not None:
+        check_range("--batch-size", batch_size, low=1)
+    if not math.isfinite(lr):
+        raise IvaeError(f"--lr={lr!r} must be a finite number, 0 < --lr ≤ {MAX_LR:g}")
+    check_range("--lr", lr, low=0, low_inclusive=False, high=MAX_LR)
+
+
+def _load_for_training(stack: Path, latent_dim: int, classes: int | None,
+                       batch_size: int | None) -> tuple[object, int]:  # fmt: skip
+    """The stack (checked against the options) and the batch size (default: min(128, N))."""
+    data = load_stack_npz(stack)  # also refuses NaN/inf and un-normalised values
+    n, c, h, w = _images_of(data).shape
+    if h != w:
+        raise IvaeError(f"{stack}: images must be square, got {h}×{w}")
+    check_training(n_images=n, image_shape=(c, h, w), latent_dim=latent_dim, n_classes=classes,
+                   name=_cli_name)  # fmt: skip
+    if batch_size is None:
+        batch_size = min(128, n)
+    if n < batch_size:
+        raise IvaeError(
+            f"{stack}: {n} images are fewer than one batch (--batch-size={batch_size}); "
+            f"lower --batch-size to ≤ {n}"
+        )
+    return data, batch_size
+
+
+def _write_run(staged: StagedFolder, run_dir: Path, result, data, train_config):
+    """Write model, latent table and history into the staged folder and swap it in.
+
+    A stopped run raises instead, after keeping its last good weights in
+    ``RUN_DIR.failed-*`` when at least one epoch finished.  Returns the history table.
+    """
+    from napari_ivae.train import save_model
+
+    model, history = result.model, result.history
+    hist = _history_table(history)
+    state = "is unchanged" if staged.existed else "was not created"
+
+    def write(name: str, writer) -> None:
+        try:
+            writer(staged.tmp / name)
+        except WriteError as err:
+            raise IvaeError(f"cannot write {run_dir / name}: {err.strerror}; "
+                            f"{run_dir} {state}") from err  # fmt: skip
+
+    if result.stopped:
+        where = "no weights were kept (no epoch finished)"
+        if history:
+            try:
+                save_model(staged.tmp / "model.ivae", model, history, train_config=train_config)
+                _atomic_csv(hist, staged.tmp / "history.csv")
+                kept = staged.move_to(_failed_dir(run_dir))
+                where = f"the last good weights ({len(hist)} epoch(s)) are in {kept}"
+            except WriteError as err:
+                where = f"the last good weights could not be kept ({err})"
+        raise IvaeError(f"training failed: {result.stopped}; {run_dir} {state}, {where}")
+    latent = _latent_table(model, data)
+    write("model.ivae", lambda p: save_model(p, model, history, train_config=train_config))
+    write("latent.csv", lambda p: _atomic_csv(latent, p))
+    write("history.csv", lambda p: _atomic_csv(hist, p))
+    staged.commit()
+    return hist
 
 
 # ----------------------------------------------------------------------------- encode

@@ -90,53 +90,16 @@ def read_ibw(path: Path) -> list[ImageLayer]:
     """
     wave = _load(path)["wave"]
     header = wave["wave_header"]
-    data = np.asarray(wave["wData"])
-    ndim = int(np.count_nonzero(np.asarray(header.get("nDim", data.shape))))
-    labels_all = wave.get("labels") or []
-    dim1_labels = [x for x in (labels_all[1] if len(labels_all) > 1 else []) if _text(x)]
-    # force curves / spectra: 1-D, or 2-D [points, channel] with named channels on axis 1
-    if data.ndim < 2 or ndim < 2 or (data.ndim == 2 and (dim1_labels or min(data.shape) < 8)):
-        raise IvaeError(
-            f"{path}: no image channels in this .ibw (wave of shape {data.shape}; a force curve or spectrum?)"
-        )
-    if data.ndim > 3:
-        raise IvaeError(
-            f"{path}: .ibw wave has {data.ndim} axes {data.shape}; expected [x, y, channel]"
-        )
-    if data.ndim == 2:
-        data = data[:, :, None]
+    data = _image_data(wave, path)
     note = _parse_note(wave.get("note", b""))
+    labels_all = wave.get("labels") or []
     raw_labels = [_text(x) for x in labels_all[2]] if len(labels_all) > 2 else []
     raw_labels = raw_labels[1:] if len(raw_labels) == data.shape[2] + 1 else raw_labels
-    # pixel size
-    sfa = np.asarray(header.get("sfA", [1.0, 1.0]), dtype=float)
-    dim_units = header.get("dimUnits")
-    unit_x = _text(dim_units[0]).strip() if dim_units is not None and len(dim_units) else ""
     meta: dict = {"wave_name": _text(header.get("bname", b"")), "note": note}
-    for key in (
-        "ScanSize",
-        "FastScanSize",
-        "SlowScanSize",
-        "ScanPoints",
-        "ScanLines",
-        "ImagingMode",
-    ):
+    for key in _NOTE_KEYS:
         if key in note:
             meta[key] = note[key]
-    if unit_x and sfa[0] not in (0.0, 1.0):
-        size_x, size_y, unit = sfa[0], sfa[1], unit_x
-        meta["pixel_size_from"] = "wave scaling (sfA)"
-    elif "FastScanSize" in note and "ScanPoints" in note:
-        size_x = float(note["FastScanSize"]) / float(note["ScanPoints"])
-        size_y = float(note.get("SlowScanSize", note["FastScanSize"])) / float(
-            note.get("ScanLines", note["ScanPoints"])
-        )
-        unit = "m"
-        meta["pixel_size_from"] = "note ScanSize / ScanPoints"
-    else:
-        size_x, size_y, unit = 1.0, 1.0, None
-    px, factor, unit = nice_length(size_x, unit)
-    scale = (float(size_y * factor) if unit else 1.0, float(px))
+    scale, unit = _pixel_size(header, note, meta)
     stem = Path(path).stem
     layers = []
     for c in range(data.shape[2]):
@@ -153,3 +116,50 @@ def read_ibw(path: Path) -> list[ImageLayer]:
             ImageLayer(arr, name, scale, unit, "yx", role, colormap_for(role), str(path), m)
         )
     return layers
+
+
+#: scan settings of the note kept in every layer's metadata
+_NOTE_KEYS = ("ScanSize", "FastScanSize", "SlowScanSize", "ScanPoints", "ScanLines", "ImagingMode")
+
+
+def _image_data(wave: dict, path: Path) -> np.ndarray:
+    """The wave's data as ``[x, y, channel]``; refuses force curves, spectra and >3-D waves."""
+    header = wave["wave_header"]
+    data = np.asarray(wave["wData"])
+    ndim = int(np.count_nonzero(np.asarray(header.get("nDim", data.shape))))
+    labels_all = wave.get("labels") or []
+    dim1_labels = [x for x in (labels_all[1] if len(labels_all) > 1 else []) if _text(x)]
+    # force curves / spectra: 1-D, or 2-D [points, channel] with named channels on axis 1
+    if data.ndim < 2 or ndim < 2 or (data.ndim == 2 and (dim1_labels or min(data.shape) < 8)):
+        raise IvaeError(
+            f"{path}: no image channels in this .ibw (wave of shape {data.shape}; a force curve or spectrum?)"
+        )
+    if data.ndim > 3:
+        raise IvaeError(
+            f"{path}: .ibw wave has {data.ndim} axes {data.shape}; expected [x, y, channel]"
+        )
+    return data[:, :, None] if data.ndim == 2 else data
+
+
+def _pixel_size(header: dict, note: dict, meta: dict) -> tuple[tuple[float, float], str | None]:
+    """``(scale_y, scale_x)`` and unit: the wave scaling, else the note's scan size / points.
+
+    Records where the size came from in ``meta["pixel_size_from"]``.
+    """
+    sfa = np.asarray(header.get("sfA", [1.0, 1.0]), dtype=float)
+    dim_units = header.get("dimUnits")
+    unit_x = _text(dim_units[0]).strip() if dim_units is not None and len(dim_units) else ""
+    if unit_x and sfa[0] not in (0.0, 1.0):
+        size_x, size_y, unit = sfa[0], sfa[1], unit_x
+        meta["pixel_size_from"] = "wave scaling (sfA)"
+    elif "FastScanSize" in note and "ScanPoints" in note:
+        size_x = float(note["FastScanSize"]) / float(note["ScanPoints"])
+        size_y = float(note.get("SlowScanSize", note["FastScanSize"])) / float(
+            note.get("ScanLines", note["ScanPoints"])
+        )
+        unit = "m"
+        meta["pixel_size_from"] = "note ScanSize / ScanPoints"
+    else:
+        size_x, size_y, unit = 1.0, 1.0, None
+    px, factor, unit = nice_length(size_x, unit)
+    return (float(size_y * factor) if unit else 1.0, float(px)), unit

@@ -16,15 +16,9 @@ unchanged.  PFM walls are the boundary pixels between domains
 """
 
 from napari_ivae.simulate.cards import CARD_CLASSES, CardsSample, make_cards
-from napari_ivae.simulate.pfm import (
-    PFMSample,
-    SwitchingSample,
-    domain_walls,
-    simulate_pfm,
-    simulate_switching,
-    wall_distance,
-)
+from napari_ivae.simulate.pfm import PFMSample, domain_walls, simulate_pfm, wall_distance
 from napari_ivae.simulate.stem import STEMSample, simulate_stem
+from napari_ivae.simulate.switching import SwitchingSample, simulate_switching
 
 __all__ = [
     "CARD_CLASSES",
