@@ -108,8 +108,7 @@ class DetectOptionsMixin:
         form = QFormLayout(atoms_box)
         form.addRow("Image", self.image_combo)
         self.atoms_form.add_rows(form, ATOM_FIELDS)
-        rest = [n for n in self.atoms_form.names if n not in ATOM_FIELDS]
-        form.addRow(self.atoms_form.section("Advanced", rest))
+        form.addRow(self.atoms_form.section("Advanced", besides=ATOM_FIELDS))
         return atoms_box
 
     def _walls_box(self) -> Any:
@@ -129,8 +128,7 @@ class DetectOptionsMixin:
         form.addRow("Phase", self.phase_combo)
         form.addRow("Amplitude", self.amplitude_combo)
         self.walls_form.add_rows(form, WALL_FIELDS)
-        rest = [n for n in self.walls_form.names if n not in WALL_FIELDS]
-        form.addRow(self.walls_form.section("Advanced", rest))
+        form.addRow(self.walls_form.section("Advanced", besides=WALL_FIELDS))
         return walls_box
 
     def _device_row(self) -> Any:

@@ -199,10 +199,11 @@ class ConfigForm(QObject):
             if label is not None:
                 label.setToolTip(widget.tooltip or "")
 
-    def section(self, title: str, names: Iterable[str]) -> Collapsible:
-        """A collapsed section holding the rows of ``names``."""
+    def section(self, title: str, *, besides: Iterable[str] = ()) -> Collapsible:
+        """A collapsed section holding the rows of every shown field not in ``besides``."""
         section = Collapsible(title)
-        self.add_rows(section.form, names)
+        skip = set(besides)
+        self.add_rows(section.form, [n for n in self.names if n not in skip])
         return section
 
 

@@ -84,10 +84,12 @@ class TrainOptions(QWidget):
         form = QFormLayout(box)
         self.model_form.add_rows(form, MODEL_FIELDS)
         self.train_form.add_rows(form, TRAIN_FIELDS)
-        rest = [n for n in self.model_form.names if n not in MODEL_FIELDS]
-        self.advanced_model = self.model_form.section("Advanced model options", rest)
-        rest = [n for n in self.train_form.names if n not in TRAIN_FIELDS]
-        self.advanced_train = self.train_form.section("Advanced training options", rest)
+        self.advanced_model = self.model_form.section(
+            "Advanced model options", besides=MODEL_FIELDS
+        )
+        self.advanced_train = self.train_form.section(
+            "Advanced training options", besides=TRAIN_FIELDS
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for w in (box, self.advanced_model, self.advanced_train):

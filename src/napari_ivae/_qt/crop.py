@@ -127,9 +127,7 @@ class CropWidget(QWidget):
         self.form.add_rows(form, CROP_FIELDS)
         layout = scroll_layout(self)
         layout.addLayout(form)
-        layout.addWidget(
-            self.form.section("Advanced", [n for n in self.form.names if n not in CROP_FIELDS])
-        )
+        layout.addWidget(self.form.section("Advanced", besides=CROP_FIELDS))
         layout.addWidget(self.run_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
