@@ -6,6 +6,8 @@ magicgui widget, its numpydoc entry in the class docstring is the tooltip, and
 its default is the initial value.  The form validates by building the config,
 so a wrong value gets the very message the CLI prints
 (:class:`~napari_ivae.IvaeError` raised by the config's ``__post_init__``).
+:meth:`ConfigForm.for_function` does the same for the keyword options of a
+core function (``detect_atoms``, ``crop``): the function validates when called.
 
 =====================================  =============================================
 field type                             widget
@@ -15,7 +17,9 @@ field type                             widget
 ``int`` / ``float``                    ``SpinBox`` / ``FloatSpinBox``
 ``tuple[float, float]``                ``TupleEdit``
 ``str``                                ``LineEdit``
-``X | None``                           a check box ("set") beside the widget of X
+``X | None``                           a check box ("set") beside the widget of X;
+                                       for a float with ``Hint.none_text``: "auto"
+                                       at the spin box's minimum
 =====================================  =============================================
 
 Nothing here knows a particular config: the widgets pass the field names they
