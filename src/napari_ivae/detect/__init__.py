@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import Cancelled, IvaeError, check_choice, check_range
+from napari_ivae.detect._fill import FILL_FRACTION
 from napari_ivae.detect.atoms import (
     ATOM_COLUMNS,
     MERGE_FRACTION,
@@ -222,6 +223,10 @@ def detect_atoms(
         (the higher score kept), whatever the method.  ``.attrs`` says what was
         decided (see :func:`atoms_summary`): ``method``, ``spacing_px``,
         ``threshold``, ``sublattices`` ({label: count}), ``duplicates_merged``,
+        ``dim_sites_tested`` / ``dim_sites_filled`` (``"log"``: dim-sublattice
+        sites predicted by the lattice and not found by the search, and those
+        whose column fitted at the predicted position reached 2/3 of the
+        threshold; see :mod:`napari_ivae.detect._fill`),
         ``frames`` (one dict per frame) and ``summary`` (the one line the CLI prints).
 
     Raises
@@ -328,6 +333,8 @@ def _summarise(method: str, infos: list[dict], table: pd.DataFrame) -> dict:
         "threshold_unit": "noise sigma" if method == "log" else "heatmap",
         "sublattices": subs,
         "duplicates_merged": int(sum(i.get("duplicates_merged", 0) for i in infos)),
+        "dim_sites_filled": int(sum(i.get("dim_sites_filled", 0) for i in infos)),
+        "dim_sites_tested": int(sum(i.get("dim_sites_tested", 0) for i in infos)),
         "n_atoms": len(table),
         "frames": infos,
     }
@@ -359,10 +366,17 @@ def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
     unit = " σ (noise)" if attrs.get("threshold_unit") == "noise sigma" else " (heatmap)"
     subs = attrs.get("sublattices", {})
     sub = ", ".join(f"{k}: {v}" for k, v in sorted(subs.items())) or "none"
-    return (
+    line = (
         f"{attrs.get('n_atoms', 0)} atoms; {spacing}; threshold {thr:g}{unit}; "
         f"sublattices: {sub}; duplicates merged: {attrs.get('duplicates_merged', 0)}"
     )
+    if attrs.get("dim_sites_tested"):
+        line += (
+            f"; dim sublattice: {attrs.get('dim_sites_filled', 0)} of "
+            f"{attrs['dim_sites_tested']} predicted sites fitted at ≥ "
+            f"{FILL_FRACTION * thr:g} σ"
+        )
+    return line
 
 
 # --------------------------------------------------------------------------- walls

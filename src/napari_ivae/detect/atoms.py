@@ -15,7 +15,14 @@ The steps, all vectorised over the atoms:
    Gaussian on the raw pixels (:func:`refine_positions`);
 5. ``intensity`` integrates the background-subtracted image over that disc,
    so that heavier (brighter) columns such as dopants stand out, and
-   ``score`` is the filtered height relative to a typical atom.
+   ``score`` is the filtered height relative to a typical atom;
+6. where the motif shows a dim sublattice, every dim site the bright columns
+   predict that the search missed is tested where it must be: a column fitted
+   at the predicted position (matched filter over the column's full profile,
+   neighbours' tails modelled) is accepted when its height is at least
+   ``2/3 × threshold`` standard errors above zero
+   (:func:`~napari_ivae.detect._fill.fill_predicted_sites`); empty sites
+   (vacancies, holes) stay empty.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_range
+from napari_ivae.detect._fill import FILL_FRACTION, fill_predicted_sites
 from napari_ivae.detect.spacing import estimate_lattice, log_kernel_norm
 
 __all__ = [
@@ -409,13 +417,19 @@ def find_atoms_log(
         the standard deviation of the filtered pixel noise), ``intensity``
         (see :func:`integrated_intensity`, disc of radius ``spacing / 3``) and
         ``sublattice`` (0 = brightest, see :func:`assign_sublattices`).
-        ``.attrs`` holds what was decided: ``spacing_px``, ``period_px``,
-        ``sigma_px``, ``threshold``, ``noise_sigma``, ``sublattices``
-        ({label: count}), ``duplicates_merged``.
+        Dim sites fitted at their predicted positions (step 6 of the module
+        docstring) have ``sublattice`` 1, the predicted position as ``y, x``
+        and as ``score`` the fitted height over its standard error (also a
+        signal-to-noise ratio).  ``.attrs`` holds what was decided:
+        ``spacing_px``, ``period_px``, ``sigma_px``, ``threshold``,
+        ``noise_sigma``, ``sublattices`` ({label: count}),
+        ``duplicates_merged``, ``lattice_sites_added``, ``dim_sites_tested``,
+        ``dim_sites_filled``, ``fill_threshold``.
     """
     img = np.asarray(image, dtype=np.float32)
     period = None
     vectors = None
+    dim_rel = np.zeros(0)
     if spacing is None:
         est = estimate_lattice(img)
         spacing, period = est.spacing, est.period
@@ -427,6 +441,7 @@ def find_atoms_log(
             # (< 0.45: in a one-kind lattice such as graphene the motif averages
             # columns of both sites, whose neighbours then show at ~0.5)
             vectors = nb[(nb[:, 2] < 0.45) & near, :2]
+            dim_rel = nb[(nb[:, 2] < 0.45) & near, 2]
     else:
         width = float(spacing) / 5.0
     spacing = float(spacing)
@@ -465,8 +480,25 @@ def find_atoms_log(
     yx = refine_positions(img, np.stack([iy, ix], axis=1), radius=radius)
     keep, n_merged = merge_duplicates(yx, score, min_distance=MERGE_FRACTION * spacing)
     yx, score = yx[keep], score[keep]
-    inten = integrated_intensity(img, yx, radius=radius)
     sub = assign_sublattices(yx, score, spacing=spacing)
+    n_tested = n_filled = 0
+    if _fill_applies(vectors, dim_rel, sub):
+        new_yx, new_z, n_tested = fill_predicted_sites(
+            img,
+            yx,
+            sub == 0,
+            vectors,
+            spacing=spacing,
+            column_sigma=width,
+            noise=noise_px,
+            min_score=FILL_FRACTION * thr,
+            min_distance=MERGE_FRACTION * spacing,
+        )
+        n_filled = len(new_yx)
+        yx = np.concatenate([yx, new_yx])
+        score = np.concatenate([score, new_z])
+        sub = np.concatenate([sub, np.ones(n_filled, dtype=np.int64)])
+    inten = integrated_intensity(img, yx, radius=radius)
     out = pd.DataFrame(
         {
             "y": yx[:, 0],
@@ -488,9 +520,26 @@ def find_atoms_log(
             "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
             "duplicates_merged": int(n_merged),
             "lattice_sites_added": n_lattice,
+            "dim_sites_tested": int(n_tested),
+            "dim_sites_filled": int(n_filled),
+            "fill_threshold": float(FILL_FRACTION * thr),
         }
     )
     return out
+
+
+def _fill_applies(vectors, dim_rel, sub) -> bool:
+    """Whether the motif shows a real dim sublattice whose missing sites are worth testing.
+
+    Motif peaks of about half the centre's height within 1.2 d also appear in
+    a one-kind honeycomb (graphene: the motif averages columns of both sites);
+    they count only when the atoms split into two sublattices.  Clearly dim
+    peaks (< 0.3 of the centre) count on their own (the dim sublattice may be
+    too faint to have been found by the search).
+    """
+    if vectors is None or len(vectors) == 0 or len(sub) < 4:
+        return False
+    return bool((sub == 1).any() or np.max(dim_rel) < 0.3)
 
 
 def _lattice_sites(filt, by, bx, bscore, iy, ix, vectors, spacing) -> np.ndarray:

@@ -1,0 +1,202 @@
+"""Dim-sublattice sites at the positions the lattice predicts: a matched-filter test per site.
+
+Once the bright columns and the motif (the vectors from a bright column to its
+dim neighbours, :func:`~napari_ivae.detect.spacing.estimate_lattice`) are
+known, every dim site the lattice implies is tested where it must be, instead
+of searched for:
+
+1. every bright column predicts a dim site at its position plus each motif
+   vector; predictions closer than 0.25 × the spacing are pooled (their mean is
+   the site) and a site needs at least two bright columns predicting it;
+2. sites with a detected atom within :data:`~napari_ivae.detect.atoms.MERGE_FRACTION`
+   × the spacing, or outside the image, are not tested;
+3. at each remaining site the pixels of a disc of radius ``clip(2.5 s, 1.5,
+   d / 2)`` (``s`` the column width) are fitted by least squares with
+   ``b + a g + c M``: ``g`` a Gaussian column of width ``s`` centred on the
+   site, ``M`` the image of the columns already detected (Gaussians of width
+   ``s`` with their fitted heights; its tails, scaled by ``c``, are the
+   neighbours' light on the disc), ``b`` a constant background;
+4. the **score** is ``a / σ_a``, the column height over its standard error
+   from the pixel noise (the matched filter's signal-to-noise ratio, the full
+   column profile averaged); a site is accepted when it reaches
+   :data:`FILL_FRACTION` × the threshold.  At an empty site (a vacancy, a
+   hole) the score is a standard normal variable (measured on simulated
+   anti-sites; on real images the neighbours' non-Gaussian probe tails make it
+   lower, i.e. conservative), so vacancies stay empty with probability
+   Φ(threshold × FILL_FRACTION).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+__all__ = ["FILL_FRACTION", "column_model", "fill_predicted_sites", "predict_sites", "site_scores"]
+
+#: a predicted site needs this fraction of the search threshold (2 σ at the default 3 σ)
+FILL_FRACTION = 2.0 / 3.0
+
+
+def predict_sites(
+    sources: np.ndarray, vectors: np.ndarray, spacing: float, min_votes: int = 2
+) -> np.ndarray:
+    """Sites ``sources + vectors``, pooled within 0.25 × ``spacing``, with ≥ ``min_votes`` votes.
+
+    Returns the (M, 2) pooled positions (mean of each group).
+    """
+    src = np.asarray(sources, dtype=np.float64).reshape(-1, 2)
+    vec = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+    if len(src) == 0 or len(vec) == 0:
+        return np.zeros((0, 2))
+    pred = (src[:, None, :] + vec[None, :, :]).reshape(-1, 2)
+    pairs = cKDTree(pred).query_pairs(0.25 * spacing, output_type="ndarray")
+    n = len(pred)
+    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, lab = connected_components(g, directed=False)
+    votes = np.bincount(lab)
+    cy = np.bincount(lab, pred[:, 0]) / votes
+    cx = np.bincount(lab, pred[:, 1]) / votes
+    keep = votes >= min_votes
+    return np.stack([cy, cx], axis=1)[keep]
+
+
+def column_model(
+    shape: tuple[int, int], yx: np.ndarray, height: np.ndarray, s: float
+) -> np.ndarray:
+    """Image of Gaussian columns of width ``s`` and peak ``height`` at sub-pixel ``yx``."""
+    m = np.zeros(shape, dtype=np.float64)
+    yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
+    y0 = np.floor(yx[:, 0]).astype(np.int64)
+    x0 = np.floor(yx[:, 1]).astype(np.int64)
+    fy, fx = yx[:, 0] - y0, yx[:, 1] - x0
+    for dy, dx, w in (
+        (0, 0, (1 - fy) * (1 - fx)),
+        (1, 0, fy * (1 - fx)),
+        (0, 1, (1 - fy) * fx),
+        (1, 1, fy * fx),
+    ):
+        yy, xx = y0 + dy, x0 + dx
+        ok = (yy >= 0) & (yy < shape[0]) & (xx >= 0) & (xx < shape[1])
+        np.add.at(m, (yy[ok], xx[ok]), (height * w)[ok])
+    return (ndimage.gaussian_filter(m, s, truncate=4.0) * (2 * np.pi * s * s)).astype(np.float32)
+
+
+def _design(img: np.ndarray, pos: np.ndarray, s: float, radius: float, extra: list[np.ndarray]):
+    """Pixels ``v`` (N, K), in-image weights (N, K) and regressors (N, K, P) on a disc per site."""
+    r = max(float(radius), 1.0)
+    n = int(np.floor(r))
+    yy, xx = np.mgrid[-n : n + 1, -n : n + 1]
+    disc = yy**2 + xx**2 <= r * r
+    oy, ox = yy[disc], xx[disc]
+    base = np.rint(pos).astype(np.int64)
+    py = base[:, 0, None] + oy[None]
+    px = base[:, 1, None] + ox[None]
+    inside = (py >= 0) & (py < img.shape[0]) & (px >= 0) & (px < img.shape[1])
+    cy = np.clip(py, 0, img.shape[0] - 1)
+    cx = np.clip(px, 0, img.shape[1] - 1)
+    dy = py - pos[:, 0, None]
+    dx = px - pos[:, 1, None]
+    g = np.exp(-0.5 * (dy * dy + dx * dx) / (s * s))
+    cols = [np.ones_like(g), g] + [e[cy, cx].astype(np.float64) for e in extra]
+    return img[cy, cx].astype(np.float64), inside.astype(np.float64), np.stack(cols, axis=-1)
+
+
+def site_scores(
+    image: np.ndarray,
+    pos: np.ndarray,
+    *,
+    s: float,
+    radius: float,
+    noise: float,
+    model: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares column height ``a`` at fixed positions and its signal-to-noise ratio.
+
+    Fits ``b + a g (+ c model)`` on a disc of ``radius`` around each position
+    (pixels outside the image get zero weight); ``g`` is a Gaussian of width
+    ``s``.  Returns ``a`` and ``a / σ_a`` with ``σ_a`` from the pixel noise
+    ``noise`` (white).
+    """
+    pos = np.asarray(pos, dtype=np.float64).reshape(-1, 2)
+    if len(pos) == 0:
+        return np.zeros(0), np.zeros(0)
+    img = np.asarray(image, dtype=np.float32)
+    extra = [] if model is None else [model]
+    a_all, z_all = np.empty(len(pos)), np.empty(len(pos))
+    for start in range(0, len(pos), 4096):
+        p = pos[start : start + 4096]
+        v, w, x = _design(img, p, s, radius, extra)
+        xw = x * w[..., None]
+        xtx = np.einsum("nki,nkj->nij", xw, x)
+        # tiny ridge on each diagonal entry (relative): guards a singular fit
+        xtx += 1e-9 * np.einsum("nii->ni", xtx)[:, :, None] * np.eye(xtx.shape[-1])[None]
+        inv = np.linalg.inv(xtx)
+        beta = np.einsum("nij,nj->ni", inv, np.einsum("nki,nk->ni", xw, v))
+        sa = np.sqrt(np.clip(inv[:, 1, 1], 1e-30, None)) * noise
+        a_all[start : start + len(p)] = beta[:, 1]
+        z_all[start : start + len(p)] = beta[:, 1] / sa
+    return a_all, z_all
+
+
+def fill_predicted_sites(
+    image: np.ndarray,
+    yx: np.ndarray,
+    bright: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    spacing: float,
+    column_sigma: float,
+    noise: float,
+    min_score: float,
+    min_distance: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dim sites predicted by the bright columns that pass the matched-filter test.
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D image.
+    yx : ndarray
+        (N, 2) atoms already detected.
+    bright : ndarray
+        (N,) bool, the bright-sublattice atoms (the predictors).
+    vectors : ndarray
+        (K, 2) motif vectors from a bright column to its dim neighbours.
+    spacing, column_sigma, noise : float
+        Nearest-neighbour distance, column width (px) and pixel noise σ.
+    min_score : float
+        Smallest accepted ``a / σ_a``.
+    min_distance : float
+        Sites closer than this to a detected atom are not tested.
+
+    Returns
+    -------
+    yx_new : ndarray
+        (M, 2) accepted sites.
+    score_new : ndarray
+        (M,) their ``a / σ_a``.
+    n_tested : int
+        Number of sites tested.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
+    sites = predict_sites(yx[bright], vectors, spacing)
+    if len(sites) == 0 or len(yx) == 0:
+        return np.zeros((0, 2)), np.zeros(0), 0
+    hi = np.array(img.shape, dtype=np.float64) - 1
+    sites = sites[((sites >= 0) & (sites <= hi)).all(axis=1)]
+    if len(sites):
+        d, _ = cKDTree(yx).query(sites)
+        sites = sites[d > min_distance]
+    if len(sites) == 0:
+        return np.zeros((0, 2)), np.zeros(0), 0
+    s = float(column_sigma)
+    radius = float(np.clip(2.5 * s, 1.5, 0.5 * spacing))
+    h, _ = site_scores(img, yx, s=s, radius=radius, noise=noise)
+    model = column_model(img.shape, yx, np.clip(h, 0.0, None), s)
+    _, z = site_scores(img, sites, s=s, radius=radius, noise=noise, model=model)
+    ok = z >= min_score
+    return sites[ok], z[ok], len(sites)
