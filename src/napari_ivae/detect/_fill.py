@@ -124,15 +124,17 @@ def site_scores(
     if len(pos) == 0:
         return np.zeros(0), np.zeros(0)
     img = np.asarray(image, dtype=np.float32)
-    extra = [] if model is None else [model]
+    extra = []
+    if model is not None:  # scaled to O(1), like the other regressors (1 and g)
+        extra = [np.asarray(model, dtype=np.float32) / max(float(np.abs(model).max()), 1e-30)]
     a_all, z_all = np.empty(len(pos)), np.empty(len(pos))
     for start in range(0, len(pos), 4096):
         p = pos[start : start + 4096]
         v, w, x = _design(img, p, s, radius, extra)
         xw = x * w[..., None]
         xtx = np.einsum("nki,nkj->nij", xw, x)
-        # tiny ridge on each diagonal entry (relative): guards a singular fit
-        xtx += 1e-9 * np.einsum("nii->ni", xtx)[:, :, None] * np.eye(xtx.shape[-1])[None]
+        # tiny ridge (all regressors are O(1)): a model that is 0 on a disc stays solvable
+        xtx += 1e-6 * np.eye(xtx.shape[-1])[None]
         inv = np.linalg.inv(xtx)
         beta = np.einsum("nij,nj->ni", inv, np.einsum("nki,nk->ni", xw, v))
         sa = np.sqrt(np.clip(inv[:, 1, 1], 1e-30, None)) * noise

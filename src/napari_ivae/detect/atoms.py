@@ -498,6 +498,10 @@ def find_atoms_log(
         yx = np.concatenate([yx, new_yx])
         score = np.concatenate([score, new_z])
         sub = np.concatenate([sub, np.ones(n_filled, dtype=np.int64)])
+        keep, n_more = merge_duplicates(yx, score, min_distance=MERGE_FRACTION * spacing)
+        yx, score, sub = yx[keep], score[keep], sub[keep]
+        n_merged += n_more
+        n_filled -= int((~keep).sum())
     inten = integrated_intensity(img, yx, radius=radius)
     out = pd.DataFrame(
         {
