@@ -6,7 +6,7 @@ The steps, all vectorised over the atoms:
    (:func:`~napari_ivae.detect.spacing.estimate_spacing`) unless given;
 2. the image is filtered with a negative, scale-normalised Laplacian of
    Gaussian of sigma ``d / 5`` (a matched filter for atom columns that also
-   removes a slowly varying background);
+   removes a slowly varying background), made zero-sum (:func:`log_filter`);
 3. local maxima at least ``0.45 d`` apart (Chebyshev distance) are kept when
    their filtered height exceeds a data-driven threshold: a fraction of the
    typical atom height, and several times the filtered noise level;
@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_range
 from napari_ivae.detect._fill import FILL_FRACTION, fill_predicted_sites
-from napari_ivae.detect.spacing import estimate_lattice, log_kernel_norm
+from napari_ivae.detect.spacing import estimate_lattice
 
 __all__ = [
     "ATOM_COLUMNS",
@@ -43,6 +43,7 @@ __all__ = [
     "assign_sublattices",
     "find_atoms_log",
     "integrated_intensity",
+    "log_filter",
     "merge_duplicates",
     "refine_positions",
 ]
@@ -248,6 +249,37 @@ def integrated_intensity(image: np.ndarray, yx: np.ndarray, *, radius: float) ->
     return vals.sum(axis=1).astype(np.float64)
 
 
+def _log_dc(sigma: float) -> float:
+    """Response of the truncated, scale-normalised negative LoG to a constant image of 1."""
+    n = 6 * int(np.ceil(sigma)) + 9
+    one = np.ones((n, n), dtype=np.float64)
+    lap = ndimage.gaussian_laplace(one, sigma=sigma, mode="reflect", truncate=3.0)
+    return float(-(sigma**2) * lap[n // 2, n // 2])
+
+
+def log_filter(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Negative, scale-normalised LoG made zero-sum (bright blobs positive).
+
+    The Gaussian-Laplacian kernel truncated at 3 sigma does not sum to zero:
+    alone it answers a flat background of level ``B`` with about ``0.04 B``,
+    which on a bright background or a large ``sigma`` (little filtered noise)
+    turns the empty space between columns into "significant" peaks.  That
+    offset is removed by subtracting ``dc × (image smoothed at 1.5 sigma)``.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    filt = -(sigma**2) * ndimage.gaussian_laplace(img, sigma=sigma, mode="reflect", truncate=3.0)
+    filt -= _log_dc(sigma) * ndimage.gaussian_filter(img, 1.5 * sigma, mode="reflect", truncate=3.0)
+    return filt
+
+
+def _zero_sum_norm(sigma: float) -> float:
+    """L2 norm of the kernel of :func:`log_filter`: white noise σ becomes σ × this."""
+    n = 10 * int(np.ceil(sigma)) + 9
+    delta = np.zeros((n, n), dtype=np.float32)
+    delta[n // 2, n // 2] = 1.0
+    return float(np.sqrt((log_filter(delta, sigma).astype(np.float64) ** 2).sum()))
+
+
 def _noise_sigma(image: np.ndarray) -> float:
     """Robust per-pixel noise standard deviation (MAD of a Laplacian-like residual)."""
     # difference between a pixel and the mean of its 4 neighbours; for white
@@ -400,10 +432,12 @@ def find_atoms_log(
         Smallest accepted ``score``, in units of the filtered noise's standard
         deviation (a peak-height signal-to-noise ratio, so it means the same on
         every image); default :data:`DEFAULT_THRESHOLD` (3).  When the spacing
-        is estimated, a peak where the lattice puts a dim-sublattice site (at
-        least two bright columns predict it through the motif vectors of
-        :func:`~napari_ivae.detect.spacing.estimate_lattice`) needs only half
-        of it: a known position needs less evidence than a search.
+        is estimated and the motif shows a dim sublattice, a dim site that at
+        least two bright columns predict (through the motif vectors of
+        :func:`~napari_ivae.detect.spacing.estimate_lattice`) and the search
+        missed needs only :data:`~napari_ivae.detect._fill.FILL_FRACTION` of
+        it, as the fitted column height over its standard error: a known
+        position needs less evidence than a search.
     sigma : float, optional
         LoG scale in pixels; default the column width measured on the image
         (clipped to ``[spacing/8, spacing/4.5]``: wider, the negative lobes of
@@ -423,7 +457,7 @@ def find_atoms_log(
         signal-to-noise ratio).  ``.attrs`` holds what was decided:
         ``spacing_px``, ``period_px``, ``sigma_px``, ``threshold``,
         ``noise_sigma``, ``sublattices`` ({label: count}),
-        ``duplicates_merged``, ``lattice_sites_added``, ``dim_sites_tested``,
+        ``duplicates_merged``, ``dim_sites_tested``,
         ``dim_sites_filled``, ``fill_threshold``.
     """
     img = np.asarray(image, dtype=np.float32)
@@ -455,7 +489,7 @@ def find_atoms_log(
         check_range("threshold", float(threshold), low=0.0)
         thr = float(threshold)
     # negative, scale-normalised LoG: positive at bright blobs
-    filt = -(sigma**2) * ndimage.gaussian_laplace(img, sigma=sigma, mode="reflect", truncate=3.0)
+    filt = log_filter(img, float(sigma))
     md = max(1, int(0.45 * spacing))
     mx = ndimage.maximum_filter(filt, size=2 * md + 1, mode="nearest")
     cand = (filt == mx) & (filt > 0)
@@ -466,15 +500,9 @@ def find_atoms_log(
         _, first = np.unique(lab[iy, ix], return_index=True)
         iy, ix = iy[first], ix[first]
     noise_px = _noise_sigma(img)
-    noise_f = max(noise_px * log_kernel_norm(float(sigma)), 1e-12 * max(float(filt.max()), 1e-30))
+    noise_f = max(noise_px * _zero_sum_norm(float(sigma)), 1e-12 * max(float(filt.max()), 1e-30))
     score = filt[iy, ix] / noise_f
     keep = score >= thr
-    n_lattice = 0
-    if vectors is not None and len(vectors):
-        extra = _lattice_sites(filt, iy[keep], ix[keep], score[keep], iy, ix, vectors, spacing)
-        extra &= ~keep & (score >= 0.5 * thr)
-        n_lattice = int(extra.sum())
-        keep |= extra
     iy, ix, score = iy[keep], ix[keep], score[keep]
     radius = max(1.0, spacing / 3.0)
     yx = refine_positions(img, np.stack([iy, ix], axis=1), radius=radius)
@@ -523,7 +551,6 @@ def find_atoms_log(
             "noise_sigma": float(noise_px),
             "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
             "duplicates_merged": int(n_merged),
-            "lattice_sites_added": n_lattice,
             "dim_sites_tested": int(n_tested),
             "dim_sites_filled": int(n_filled),
             "fill_threshold": float(FILL_FRACTION * thr),
@@ -544,32 +571,3 @@ def _fill_applies(vectors, dim_rel, sub) -> bool:
     if vectors is None or len(vectors) == 0 or len(sub) < 4:
         return False
     return bool((sub == 1).any() or np.max(dim_rel) < 0.3)
-
-
-def _lattice_sites(filt, by, bx, bscore, iy, ix, vectors, spacing) -> np.ndarray:
-    """Candidate maxima that sit where the lattice puts a dim-sublattice atom.
-
-    Every accepted bright peak (score ≥ its median) predicts the dim sites at
-    its position plus each motif vector; a candidate local maximum (``iy,
-    ix``) is flagged when at least two different bright peaks predict a site
-    within 0.25 × ``spacing`` of it.  Nothing is flagged unless at least half
-    of the predicted sites already hold an accepted peak.  Returns a mask over
-    the candidates.
-    """
-    flag = np.zeros(len(iy), dtype=bool)
-    strong = bscore >= np.median(bscore) if len(bscore) else np.zeros(0, dtype=bool)
-    src = np.stack([by[strong], bx[strong]], axis=1).astype(np.float64)
-    if len(src) < 4 or len(iy) == 0:
-        return flag
-    pred = (src[:, None, :] + np.asarray(vectors)[None, :, :]).reshape(-1, 2)
-    # only fill gaps of a sublattice that is there: most predicted sites must
-    # already hold an accepted peak (in a polycrystal, vectors of one grain
-    # point nowhere in the others)
-    acc = np.stack([by, bx], axis=1).astype(np.float64)
-    d, _ = cKDTree(acc).query(pred)
-    if np.mean(d <= 0.25 * spacing) < 0.5:
-        return flag
-    cand = np.stack([iy, ix], axis=1).astype(np.float64)
-    hits = cKDTree(pred).query_ball_point(cand, 0.25 * spacing, return_length=True)
-    flag[hits >= 2] = True
-    return flag
