@@ -223,10 +223,10 @@ def detect_atoms(
         (the higher score kept), whatever the method.  ``.attrs`` says what was
         decided (see :func:`atoms_summary`): ``method``, ``spacing_px``,
         ``threshold``, ``sublattices`` ({label: count}), ``duplicates_merged``,
-        ``dim_sites_tested`` / ``dim_sites_filled`` (``"log"``: dim-sublattice
-        sites predicted by the lattice and not found by the search, and those
-        whose column fitted at the predicted position reached 2/3 of the
-        threshold; see :mod:`napari_ivae.detect._fill`),
+        ``lattice_sites_tested`` / ``lattice_sites_filled`` (``"log"``, two
+        sublattices: sites predicted by the lattice and not found by the
+        search, and those whose column fitted at the predicted position
+        reached 2/3 of the threshold; see :mod:`napari_ivae.detect._fill`),
         ``frames`` (one dict per frame) and ``summary`` (the one line the CLI prints).
 
     Raises
@@ -333,8 +333,8 @@ def _summarise(method: str, infos: list[dict], table: pd.DataFrame) -> dict:
         "threshold_unit": "noise sigma" if method == "log" else "heatmap",
         "sublattices": subs,
         "duplicates_merged": int(sum(i.get("duplicates_merged", 0) for i in infos)),
-        "dim_sites_filled": int(sum(i.get("dim_sites_filled", 0) for i in infos)),
-        "dim_sites_tested": int(sum(i.get("dim_sites_tested", 0) for i in infos)),
+        "lattice_sites_filled": int(sum(i.get("lattice_sites_filled", 0) for i in infos)),
+        "lattice_sites_tested": int(sum(i.get("lattice_sites_tested", 0) for i in infos)),
         "n_atoms": len(table),
         "frames": infos,
     }
@@ -370,10 +370,10 @@ def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
         f"{attrs.get('n_atoms', 0)} atoms; {spacing}; threshold {thr:g}{unit}; "
         f"sublattices: {sub}; duplicates merged: {attrs.get('duplicates_merged', 0)}"
     )
-    if attrs.get("dim_sites_tested"):
+    if attrs.get("lattice_sites_tested"):
         line += (
-            f"; dim sublattice: {attrs.get('dim_sites_filled', 0)} of "
-            f"{attrs['dim_sites_tested']} predicted sites fitted at ≥ "
+            f"; lattice fill: {attrs.get('lattice_sites_filled', 0)} of "
+            f"{attrs['lattice_sites_tested']} predicted, missed sites fitted at ≥ "
             f"{FILL_FRACTION * thr:g} σ"
         )
     return line

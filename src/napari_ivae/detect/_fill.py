@@ -1,13 +1,14 @@
-"""Dim-sublattice sites at the positions the lattice predicts: a matched-filter test per site.
+"""Sites at the positions the lattice predicts: a matched-filter test per site.
 
-Once the bright columns and the motif (the vectors from a bright column to its
-dim neighbours, :func:`~napari_ivae.detect.spacing.estimate_lattice`) are
-known, every dim site the lattice implies is tested where it must be, instead
-of searched for:
+Once the columns and the motif (the vectors from a bright column to its dim
+neighbours, :func:`~napari_ivae.detect.spacing.estimate_lattice`) are known,
+every site of a two-sublattice lattice that the search missed is tested where
+it must be, instead of searched for:
 
 1. every bright column predicts a dim site at its position plus each motif
-   vector; predictions closer than 0.25 × the spacing are pooled (their mean is
-   the site) and a site needs at least two bright columns predicting it;
+   vector, every dim column a bright site at its position minus each vector;
+   predictions closer than 0.25 × the spacing are pooled (their mean is the
+   site) and a site needs at least two columns predicting it;
 2. sites with a detected atom within :data:`~napari_ivae.detect.atoms.MERGE_FRACTION`
    × the spacing, or outside the image, are not tested;
 3. at each remaining site the pixels of a disc of radius ``clip(2.5 s, 1.5,
@@ -146,7 +147,7 @@ def site_scores(
 def fill_predicted_sites(
     image: np.ndarray,
     yx: np.ndarray,
-    bright: np.ndarray,
+    sub: np.ndarray,
     vectors: np.ndarray,
     *,
     spacing: float,
@@ -154,8 +155,12 @@ def fill_predicted_sites(
     noise: float,
     min_score: float,
     min_distance: float,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Dim sites predicted by the bright columns that pass the matched-filter test.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Sites the lattice predicts, not yet detected, that pass the matched-filter test.
+
+    Bright atoms (``sub == 0``) predict dim sites at ``+vectors``; dim atoms
+    (``sub == 1``) predict bright sites at ``-vectors`` (in a two-sublattice
+    lattice the nearest neighbours of a site are of the other sublattice).
 
     Parameters
     ----------
@@ -163,8 +168,8 @@ def fill_predicted_sites(
         2-D image.
     yx : ndarray
         (N, 2) atoms already detected.
-    bright : ndarray
-        (N,) bool, the bright-sublattice atoms (the predictors).
+    sub : ndarray
+        (N,) their sublattice labels (0 bright, 1 dim).
     vectors : ndarray
         (K, 2) motif vectors from a bright column to its dim neighbours.
     spacing, column_sigma, noise : float
@@ -180,25 +185,35 @@ def fill_predicted_sites(
         (M, 2) accepted sites.
     score_new : ndarray
         (M,) their ``a / σ_a``.
+    sub_new : ndarray
+        (M,) their sublattice label.
     n_tested : int
         Number of sites tested.
     """
     img = np.asarray(image, dtype=np.float32)
     yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
-    sites = predict_sites(yx[bright], vectors, spacing)
+    sub = np.asarray(sub)
+    parts = [
+        predict_sites(yx[sub == 0], vectors, spacing),
+        predict_sites(yx[sub == 1], -vectors, spacing),
+    ]
+    sites = np.concatenate(parts)
+    labels = np.concatenate([np.ones(len(parts[0]), np.int64), np.zeros(len(parts[1]), np.int64)])
+    empty = (np.zeros((0, 2)), np.zeros(0), np.zeros(0, np.int64), 0)
     if len(sites) == 0 or len(yx) == 0:
-        return np.zeros((0, 2)), np.zeros(0), 0
+        return empty
     hi = np.array(img.shape, dtype=np.float64) - 1
-    sites = sites[((sites >= 0) & (sites <= hi)).all(axis=1)]
+    ok = ((sites >= 0) & (sites <= hi)).all(axis=1)
+    sites, labels = sites[ok], labels[ok]
     if len(sites):
         d, _ = cKDTree(yx).query(sites)
-        sites = sites[d > min_distance]
+        sites, labels = sites[d > min_distance], labels[d > min_distance]
     if len(sites) == 0:
-        return np.zeros((0, 2)), np.zeros(0), 0
+        return empty
     s = float(column_sigma)
     radius = float(np.clip(2.5 * s, 1.5, 0.5 * spacing))
     h, _ = site_scores(img, yx, s=s, radius=radius, noise=noise)
     model = column_model(img.shape, yx, np.clip(h, 0.0, None), s)
     _, z = site_scores(img, sites, s=s, radius=radius, noise=noise, model=model)
     ok = z >= min_score
-    return sites[ok], z[ok], len(sites)
+    return sites[ok], z[ok], labels[ok], len(sites)

@@ -16,11 +16,12 @@ The steps, all vectorised over the atoms:
 5. ``intensity`` integrates the background-subtracted image over that disc,
    so that heavier (brighter) columns such as dopants stand out, and
    ``score`` is the filtered height relative to a typical atom;
-6. where the motif shows a dim sublattice, every dim site the bright columns
-   predict that the search missed is tested where it must be: a column fitted
-   at the predicted position (matched filter over the column's full profile,
-   neighbours' tails modelled) is accepted when its height is at least
-   ``2/3 × threshold`` standard errors above zero
+6. where the motif shows a dim sublattice, every site the columns predict
+   (bright → dim through the motif vectors, dim → bright through their
+   reverse) that the search missed is tested where it must be: a column
+   fitted at the predicted position (matched filter over the column's full
+   profile, neighbours' tails modelled) is accepted when its height is at
+   least ``2/3 × threshold`` standard errors above zero
    (:func:`~napari_ivae.detect._fill.fill_predicted_sites`); empty sites
    (vacancies, holes) stay empty.
 """
@@ -432,10 +433,10 @@ def find_atoms_log(
         Smallest accepted ``score``, in units of the filtered noise's standard
         deviation (a peak-height signal-to-noise ratio, so it means the same on
         every image); default :data:`DEFAULT_THRESHOLD` (3).  When the spacing
-        is estimated and the motif shows a dim sublattice, a dim site that at
-        least two bright columns predict (through the motif vectors of
-        :func:`~napari_ivae.detect.spacing.estimate_lattice`) and the search
-        missed needs only :data:`~napari_ivae.detect._fill.FILL_FRACTION` of
+        is estimated and the motif shows a dim sublattice, a site that at
+        least two columns of the other sublattice predict (through the motif
+        vectors of :func:`~napari_ivae.detect.spacing.estimate_lattice`) and
+        the search missed needs only :data:`~napari_ivae.detect._fill.FILL_FRACTION` of
         it, as the fitted column height over its standard error: a known
         position needs less evidence than a search.
     sigma : float, optional
@@ -451,14 +452,14 @@ def find_atoms_log(
         the standard deviation of the filtered pixel noise), ``intensity``
         (see :func:`integrated_intensity`, disc of radius ``spacing / 3``) and
         ``sublattice`` (0 = brightest, see :func:`assign_sublattices`).
-        Dim sites fitted at their predicted positions (step 6 of the module
-        docstring) have ``sublattice`` 1, the predicted position as ``y, x``
+        Sites fitted at their predicted positions (step 6 of the module
+        docstring) have the predicted sublattice and position as ``y, x``
         and as ``score`` the fitted height over its standard error (also a
         signal-to-noise ratio).  ``.attrs`` holds what was decided:
         ``spacing_px``, ``period_px``, ``sigma_px``, ``threshold``,
         ``noise_sigma``, ``sublattices`` ({label: count}),
-        ``duplicates_merged``, ``dim_sites_tested``,
-        ``dim_sites_filled``, ``fill_threshold``.
+        ``duplicates_merged``, ``lattice_sites_tested``,
+        ``lattice_sites_filled``, ``fill_threshold``.
     """
     img = np.asarray(image, dtype=np.float32)
     period = None
@@ -511,10 +512,10 @@ def find_atoms_log(
     sub = assign_sublattices(yx, score, spacing=spacing)
     n_tested = n_filled = 0
     if _fill_applies(vectors, dim_rel, sub):
-        new_yx, new_z, n_tested = fill_predicted_sites(
+        new_yx, new_z, new_sub, n_tested = fill_predicted_sites(
             img,
             yx,
-            sub == 0,
+            sub,
             vectors,
             spacing=spacing,
             column_sigma=width,
@@ -525,7 +526,7 @@ def find_atoms_log(
         n_filled = len(new_yx)
         yx = np.concatenate([yx, new_yx])
         score = np.concatenate([score, new_z])
-        sub = np.concatenate([sub, np.ones(n_filled, dtype=np.int64)])
+        sub = np.concatenate([sub, new_sub])
         keep, n_more = merge_duplicates(yx, score, min_distance=MERGE_FRACTION * spacing)
         yx, score, sub = yx[keep], score[keep], sub[keep]
         n_merged += n_more
@@ -551,8 +552,8 @@ def find_atoms_log(
             "noise_sigma": float(noise_px),
             "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
             "duplicates_merged": int(n_merged),
-            "dim_sites_tested": int(n_tested),
-            "dim_sites_filled": int(n_filled),
+            "lattice_sites_tested": int(n_tested),
+            "lattice_sites_filled": int(n_filled),
             "fill_threshold": float(FILL_FRACTION * thr),
         }
     )
