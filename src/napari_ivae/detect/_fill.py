@@ -35,7 +35,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-__all__ = ["FILL_FRACTION", "column_model", "fill_predicted_sites", "predict_sites", "site_scores"]
+__all__ = [
+    "FILL_FRACTION",
+    "column_model",
+    "fill_predicted_sites",
+    "lattice_translations",
+    "predict_sites",
+    "site_scores",
+]
 
 #: a predicted site needs this fraction of the search threshold (2 σ at the default 3 σ)
 FILL_FRACTION = 2.0 / 3.0
@@ -144,12 +151,85 @@ def site_scores(
     return a_all, z_all
 
 
+def lattice_translations(
+    neighbours: np.ndarray, yx: np.ndarray, sub: np.ndarray, spacing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shortest motif vectors that map the detected atoms onto detected atoms.
+
+    Candidates are the motif peaks (``neighbours``: dy, dx, relative height)
+    at least 0.6 as high as the centre and within 2.5 × ``spacing``; one is a
+    lattice translation when at least half of the atoms find an atom within
+    0.25 × ``spacing`` of their position plus it.  Only the shortest shell is
+    kept (within 15 % of the shortest).
+
+    Returns
+    -------
+    translations : ndarray
+        (T, 2) vectors, none when the image shows no lattice.
+    flips : ndarray
+        (T,) bool: the vector maps most atoms onto the other sublattice (as
+        in the perovskite survey, whose A and B columns alternate at equal
+        distances), so a site it predicts takes the other label.
+    """
+    nb = np.asarray(neighbours, dtype=np.float64).reshape(-1, 3)
+    yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
+    dist = np.hypot(nb[:, 0], nb[:, 1])
+    cand = nb[(nb[:, 2] >= 0.6) & (dist <= 2.5 * spacing), :2]
+    none = (np.zeros((0, 2)), np.zeros(0, dtype=bool))
+    if len(cand) == 0 or len(yx) < 8:
+        return none
+    tree = cKDTree(yx)
+    lo, hi = yx.min(axis=0), yx.max(axis=0)
+    keep, flips = [], []
+    for t in cand:
+        moved = yx + t
+        inside = ((moved >= lo) & (moved <= hi)).all(axis=1)
+        if inside.sum() < 4:
+            continue
+        d, j = tree.query(moved[inside])
+        hit = d <= 0.25 * spacing
+        if hit.mean() >= 0.5:
+            keep.append(t)
+            flips.append(np.mean(sub[j[hit]] != sub[inside][hit]) > 0.5)
+    if not keep:
+        return none
+    t, f = np.asarray(keep), np.asarray(flips)
+    r = np.hypot(t[:, 0], t[:, 1])
+    short = r <= 1.15 * r.min()
+    return t[short], f[short]
+
+
+def _predictions(yx, sub, dim_vectors, translations, flips, spacing):
+    """Pooled predicted sites and their labels: bright ± dim vectors, every atom + translations."""
+    groups = []  # (sources, vectors, label of the predicted sites)
+    if len(dim_vectors):
+        groups += [(yx[sub == 0], dim_vectors, 1), (yx[sub == 1], -dim_vectors, 0)]
+    for lab in (0, 1):
+        for flip in (False, True):
+            vec = translations[flips == flip]
+            if len(vec):
+                groups.append((yx[sub == lab], vec, 1 - lab if flip else lab))
+    sites, labels = [np.zeros((0, 2))], [np.zeros(0, np.int64)]
+    for lab in (0, 1):
+        pred = [
+            (src[:, None, :] + vec[None]).reshape(-1, 2) for src, vec, lb in groups if lb == lab
+        ]
+        pred = [p for p in pred if len(p)]
+        if pred:
+            pooled = predict_sites(np.concatenate(pred), np.zeros((1, 2)), spacing)
+            sites.append(pooled)
+            labels.append(np.full(len(pooled), lab, np.int64))
+    return np.concatenate(sites), np.concatenate(labels)
+
+
 def fill_predicted_sites(
     image: np.ndarray,
     yx: np.ndarray,
     sub: np.ndarray,
-    vectors: np.ndarray,
     *,
+    dim_vectors: np.ndarray,
+    translations: np.ndarray,
+    flips: np.ndarray,
     spacing: float,
     column_sigma: float,
     noise: float,
@@ -158,9 +238,11 @@ def fill_predicted_sites(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Sites the lattice predicts, not yet detected, that pass the matched-filter test.
 
-    Bright atoms (``sub == 0``) predict dim sites at ``+vectors``; dim atoms
-    (``sub == 1``) predict bright sites at ``-vectors`` (in a two-sublattice
-    lattice the nearest neighbours of a site are of the other sublattice).
+    Bright atoms (``sub == 0``) predict dim sites at ``+dim_vectors``, dim
+    atoms bright sites at ``-dim_vectors`` (in a two-sublattice lattice the
+    nearest neighbours of a site are of the other sublattice), and every atom
+    predicts sites of its own sublattice at ``+translations``
+    (:func:`lattice_translations`).  A site needs two predictions.
 
     Parameters
     ----------
@@ -170,8 +252,11 @@ def fill_predicted_sites(
         (N, 2) atoms already detected.
     sub : ndarray
         (N,) their sublattice labels (0 bright, 1 dim).
-    vectors : ndarray
-        (K, 2) motif vectors from a bright column to its dim neighbours.
+    dim_vectors : ndarray
+        (K, 2) motif vectors from a bright column to its dim neighbours (may be empty).
+    translations, flips : ndarray
+        (T, 2) lattice translations (may be empty) and whether each maps onto
+        the other sublattice (:func:`lattice_translations`).
     spacing, column_sigma, noise : float
         Nearest-neighbour distance, column width (px) and pixel noise σ.
     min_score : float
@@ -193,15 +278,13 @@ def fill_predicted_sites(
     img = np.asarray(image, dtype=np.float32)
     yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
     sub = np.asarray(sub)
-    parts = [
-        predict_sites(yx[sub == 0], vectors, spacing),
-        predict_sites(yx[sub == 1], -vectors, spacing),
-    ]
-    sites = np.concatenate(parts)
-    labels = np.concatenate([np.ones(len(parts[0]), np.int64), np.zeros(len(parts[1]), np.int64)])
     empty = (np.zeros((0, 2)), np.zeros(0), np.zeros(0, np.int64), 0)
-    if len(sites) == 0 or len(yx) == 0:
+    if len(yx) == 0:
         return empty
+    dim_vectors = np.asarray(dim_vectors, dtype=np.float64).reshape(-1, 2)
+    translations = np.asarray(translations, dtype=np.float64).reshape(-1, 2)
+    flips = np.asarray(flips, dtype=bool).reshape(-1)
+    sites, labels = _predictions(yx, sub, dim_vectors, translations, flips, spacing)
     hi = np.array(img.shape, dtype=np.float64) - 1
     ok = ((sites >= 0) & (sites <= hi)).all(axis=1)
     sites, labels = sites[ok], labels[ok]
@@ -210,6 +293,9 @@ def fill_predicted_sites(
         sites, labels = sites[d > min_distance], labels[d > min_distance]
     if len(sites) == 0:
         return empty
+    # sites predicted for both sublattices at one place: one test, the label of the first
+    keep, _ = _dedupe(sites, min_distance)
+    sites, labels = sites[keep], labels[keep]
     s = float(column_sigma)
     radius = float(np.clip(2.5 * s, 1.5, 0.5 * spacing))
     h, _ = site_scores(img, yx, s=s, radius=radius, noise=noise)
@@ -217,3 +303,12 @@ def fill_predicted_sites(
     _, z = site_scores(img, sites, s=s, radius=radius, noise=noise, model=model)
     ok = z >= min_score
     return sites[ok], z[ok], labels[ok], len(sites)
+
+
+def _dedupe(points: np.ndarray, min_distance: float) -> tuple[np.ndarray, int]:
+    """Keep the first of every pair closer than ``min_distance`` (mask, number dropped)."""
+    keep = np.ones(len(points), dtype=bool)
+    for i, j in sorted(cKDTree(points).query_pairs(min_distance)):
+        if keep[i] and keep[j]:
+            keep[j] = False
+    return keep, int((~keep).sum())

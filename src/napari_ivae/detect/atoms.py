@@ -34,7 +34,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_range
-from napari_ivae.detect._fill import FILL_FRACTION, fill_predicted_sites
+from napari_ivae.detect._fill import FILL_FRACTION, fill_predicted_sites, lattice_translations
 from napari_ivae.detect.spacing import estimate_lattice
 
 __all__ = [
@@ -465,6 +465,7 @@ def find_atoms_log(
     period = None
     vectors = None
     dim_rel = np.zeros(0)
+    nb = np.zeros((0, 3))
     if spacing is None:
         est = estimate_lattice(img)
         spacing, period = est.spacing, est.period
@@ -511,12 +512,16 @@ def find_atoms_log(
     yx, score = yx[keep], score[keep]
     sub = assign_sublattices(yx, score, spacing=spacing)
     n_tested = n_filled = 0
-    if _fill_applies(vectors, dim_rel, sub):
+    dim_vectors = vectors if _fill_applies(vectors, dim_rel, sub) else np.zeros((0, 2))
+    trans, flips = lattice_translations(nb, yx, sub, spacing)
+    if len(dim_vectors) or len(trans):
         new_yx, new_z, new_sub, n_tested = fill_predicted_sites(
             img,
             yx,
             sub,
-            vectors,
+            dim_vectors=dim_vectors,
+            translations=trans,
+            flips=flips,
             spacing=spacing,
             column_sigma=width,
             noise=noise_px,
@@ -561,14 +566,15 @@ def find_atoms_log(
 
 
 def _fill_applies(vectors, dim_rel, sub) -> bool:
-    """Whether the motif shows a real dim sublattice whose missing sites are worth testing.
+    """Whether the motif shows a clearly dim sublattice whose missed sites are worth testing.
 
     Motif peaks of about half the centre's height within 1.2 d also appear in
-    a one-kind honeycomb (graphene: the motif averages columns of both sites);
-    they count only when the atoms split into two sublattices.  Clearly dim
-    peaks (< 0.3 of the centre) count on their own (the dim sublattice may be
-    too faint to have been found by the search).
+    a one-kind honeycomb (graphene: the motif averages columns of both sites,
+    and the bright → "dim" vectors then point half of the time at hexagon
+    centres); only clearly dim peaks (< 0.35 of the centre) count.  Dim
+    sublattices as bright as that are found by the search, and their gaps are
+    filled through the lattice translations.
     """
     if vectors is None or len(vectors) == 0 or len(sub) < 4:
         return False
-    return bool((sub == 1).any() or np.max(dim_rel) < 0.3)
+    return bool(np.max(dim_rel) < 0.35)
