@@ -6,11 +6,14 @@ every site of a two-sublattice lattice that the search missed is tested where
 it must be, instead of searched for:
 
 1. every bright column predicts a dim site at its position plus each motif
-   vector, every dim column a bright site at its position minus each vector;
+   vector, every dim column a bright site at its position minus each vector
+   (clearly dim sublattices only), and every column a site of its own kind
+   at its position plus each lattice translation (:func:`lattice_translations`);
    predictions closer than 0.25 × the spacing are pooled (their mean is the
-   site) and a site needs at least two columns predicting it;
-2. sites with a detected atom within :data:`~napari_ivae.detect.atoms.MERGE_FRACTION`
-   × the spacing, or outside the image, are not tested;
+   site) and a site needs at least :data:`MIN_VOTES` columns predicting it
+   (two through the dim vectors);
+2. sites with a detected atom within :data:`CLEARANCE` × the spacing, or
+   outside the image, are not tested;
 3. at each remaining site the pixels of a disc of radius ``clip(2.5 s, 1.5,
    d / 2)`` (``s`` the column width) are fitted by least squares with
    ``b + a g + c M``: ``g`` a Gaussian column of width ``s`` centred on the
@@ -36,7 +39,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 __all__ = [
+    "CLEARANCE",
+    "DIM_MEDIAN",
     "FILL_FRACTION",
+    "MIN_VOTES",
     "column_model",
     "fill_predicted_sites",
     "lattice_translations",
@@ -46,6 +52,16 @@ __all__ = [
 
 #: a predicted site needs this fraction of the search threshold (2 σ at the default 3 σ)
 FILL_FRACTION = 2.0 / 3.0
+#: the dim vectors' sites are kept only when their median score reaches this
+#: (a real dim sublattice, however faint, is there on the whole; empty sites centre on 0)
+DIM_MEDIAN = 1.0
+#: a site is tested when at least this many detected atoms predict it through the
+#: translations (two through the dim vectors: a site has as few as three bright neighbours) ...
+MIN_VOTES = 3
+#: ... and no detected atom is closer than this fraction of the spacing (a missed
+#: lattice site has its nearest detected neighbour about one spacing away;
+#: closer, the prediction is a wrong grain's or a column's flank)
+CLEARANCE = 0.75
 
 
 def predict_sites(
@@ -200,26 +216,43 @@ def lattice_translations(
 
 
 def _predictions(yx, sub, dim_vectors, translations, flips, spacing):
-    """Pooled predicted sites and their labels: bright ± dim vectors, every atom + translations."""
-    groups = []  # (sources, vectors, label of the predicted sites)
+    """Pooled predicted sites and their labels: bright ± dim vectors, every atom + translations.
+
+    A column predicts through a translation ``t`` only where the lattice holds
+    around it (detected atoms at its position minus ``t`` and minus ``2 t``),
+    so that in a polycrystal the translations of one grain predict little in
+    the others.  The dim vectors' sites are checked as a whole instead (their
+    median score, in :func:`fill_predicted_sites`): a faint sublattice has few
+    detected columns to check against.
+    """
+    tree = cKDTree(yx)
+    tol = 0.25 * spacing
+
+    def hits(points: np.ndarray) -> np.ndarray:
+        return tree.query(points, distance_upper_bound=tol)[0] <= tol
+
+    groups = []  # (predicted positions, label of the predicted sites, from the dim vectors)
+    for t, flip in zip(translations, flips):
+        for lab in (0, 1):
+            src = yx[sub == lab]
+            ok = hits(src - t) & hits(src - 2 * t)
+            groups.append((src[ok] + t, 1 - lab if flip else lab, False))
     if len(dim_vectors):
-        groups += [(yx[sub == 0], dim_vectors, 1), (yx[sub == 1], -dim_vectors, 0)]
-    for lab in (0, 1):
-        for flip in (False, True):
-            vec = translations[flips == flip]
-            if len(vec):
-                groups.append((yx[sub == lab], vec, 1 - lab if flip else lab))
-    sites, labels = [np.zeros((0, 2))], [np.zeros(0, np.int64)]
-    for lab in (0, 1):
-        pred = [
-            (src[:, None, :] + vec[None]).reshape(-1, 2) for src, vec, lb in groups if lb == lab
-        ]
-        pred = [p for p in pred if len(p)]
-        if pred:
-            pooled = predict_sites(np.concatenate(pred), np.zeros((1, 2)), spacing)
-            sites.append(pooled)
-            labels.append(np.full(len(pooled), lab, np.int64))
-    return np.concatenate(sites), np.concatenate(labels)
+        for lab, sign in ((0, 1.0), (1, -1.0)):
+            src = yx[sub == lab]
+            pred = (src[:, None, :] + sign * dim_vectors[None]).reshape(-1, 2)
+            groups.append((pred, 1 - lab, True))
+    sites, labels, from_dim = [np.zeros((0, 2))], [np.zeros(0, np.int64)], [np.zeros(0, bool)]
+    for dim in (False, True):
+        for lab in (0, 1):
+            pred = [p for p, lb, dv in groups if lb == lab and dv == dim and len(p)]
+            if pred:
+                votes = 2 if dim else MIN_VOTES
+                pooled = predict_sites(np.concatenate(pred), np.zeros((1, 2)), spacing, votes)
+                sites.append(pooled)
+                labels.append(np.full(len(pooled), lab, np.int64))
+                from_dim.append(np.full(len(pooled), dim))
+    return np.concatenate(sites), np.concatenate(labels), np.concatenate(from_dim)
 
 
 def fill_predicted_sites(
@@ -262,7 +295,9 @@ def fill_predicted_sites(
     min_score : float
         Smallest accepted ``a / σ_a``.
     min_distance : float
-        Sites closer than this to a detected atom are not tested.
+        Sites closer than this to a detected atom are not tested
+        (:data:`CLEARANCE` × ``spacing`` in
+        :func:`~napari_ivae.detect.atoms.find_atoms_log`).
 
     Returns
     -------
@@ -284,25 +319,31 @@ def fill_predicted_sites(
     dim_vectors = np.asarray(dim_vectors, dtype=np.float64).reshape(-1, 2)
     translations = np.asarray(translations, dtype=np.float64).reshape(-1, 2)
     flips = np.asarray(flips, dtype=bool).reshape(-1)
-    sites, labels = _predictions(yx, sub, dim_vectors, translations, flips, spacing)
+    sites, labels, from_dim = _predictions(yx, sub, dim_vectors, translations, flips, spacing)
     hi = np.array(img.shape, dtype=np.float64) - 1
     ok = ((sites >= 0) & (sites <= hi)).all(axis=1)
-    sites, labels = sites[ok], labels[ok]
-    if len(sites):
+    if ok.any():
         d, _ = cKDTree(yx).query(sites)
-        sites, labels = sites[d > min_distance], labels[d > min_distance]
+        ok &= d > min_distance
+    sites, labels, from_dim = sites[ok], labels[ok], from_dim[ok]
     if len(sites) == 0:
         return empty
-    # sites predicted for both sublattices at one place: one test, the label of the first
+    # sites predicted twice at one place: one test, the first prediction's label
     keep, _ = _dedupe(sites, min_distance)
-    sites, labels = sites[keep], labels[keep]
+    sites, labels, from_dim = sites[keep], labels[keep], from_dim[keep]
     s = float(column_sigma)
     radius = float(np.clip(2.5 * s, 1.5, 0.5 * spacing))
     h, _ = site_scores(img, yx, s=s, radius=radius, noise=noise)
     model = column_model(img.shape, yx, np.clip(h, 0.0, None), s)
     _, z = site_scores(img, sites, s=s, radius=radius, noise=noise, model=model)
-    ok = z >= min_score
-    return sites[ok], z[ok], labels[ok], len(sites)
+    # the dim vectors hold a sublattice only if their sites are, on the whole,
+    # brighter than empty ones (a half-height motif peak of a mixed or one-kind
+    # lattice points at empty hexagon centres, whose scores centre on 0)
+    tested = np.ones(len(sites), dtype=bool)
+    if from_dim.any() and np.median(z[from_dim]) < DIM_MEDIAN:
+        tested &= ~from_dim
+    ok = tested & (z >= min_score)
+    return sites[ok], z[ok], labels[ok], int(tested.sum())
 
 
 def _dedupe(points: np.ndarray, min_distance: float) -> tuple[np.ndarray, int]:

@@ -34,7 +34,12 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_range
-from napari_ivae.detect._fill import FILL_FRACTION, fill_predicted_sites, lattice_translations
+from napari_ivae.detect._fill import (
+    CLEARANCE,
+    FILL_FRACTION,
+    fill_predicted_sites,
+    lattice_translations,
+)
 from napari_ivae.detect.spacing import estimate_lattice
 
 __all__ = [
@@ -526,7 +531,7 @@ def find_atoms_log(
             column_sigma=width,
             noise=noise_px,
             min_score=FILL_FRACTION * thr,
-            min_distance=MERGE_FRACTION * spacing,
+            min_distance=CLEARANCE * spacing,
         )
         n_filled = len(new_yx)
         yx = np.concatenate([yx, new_yx])
