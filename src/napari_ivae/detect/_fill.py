@@ -15,7 +15,8 @@ it must be, instead of searched for:
 2. sites with a detected atom within :data:`CLEARANCE` × the spacing, or
    outside the image, are not tested;
 3. at each remaining site the pixels of a disc of radius ``clip(2.5 s, 1.5,
-   d / 2)`` (``s`` the column width) are fitted by least squares with
+   d / 2)`` (``s`` the column width that gives the detected columns the
+   highest matched-filter SNR, :func:`matched_width`) are fitted by least squares with
    ``b + a g + c M``: ``g`` a Gaussian column of width ``s`` centred on the
    site, ``M`` the image of the columns already detected (Gaussians of width
    ``s`` with their fitted heights; its tails, scaled by ``c``, are the
@@ -46,6 +47,7 @@ __all__ = [
     "column_model",
     "fill_predicted_sites",
     "lattice_translations",
+    "matched_width",
     "predict_sites",
     "site_scores",
 ]
@@ -331,7 +333,7 @@ def fill_predicted_sites(
     # sites predicted twice at one place: one test, the first prediction's label
     keep, _ = _dedupe(sites, min_distance)
     sites, labels, from_dim = sites[keep], labels[keep], from_dim[keep]
-    s = float(column_sigma)
+    s = matched_width(img, yx, float(column_sigma), spacing, noise)
     radius = float(np.clip(2.5 * s, 1.5, 0.5 * spacing))
     h, _ = site_scores(img, yx, s=s, radius=radius, noise=noise)
     model = column_model(img.shape, yx, np.clip(h, 0.0, None), s)
@@ -344,6 +346,26 @@ def fill_predicted_sites(
         tested &= ~from_dim
     ok = tested & (z >= min_score)
     return sites[ok], z[ok], labels[ok], int(tested.sum())
+
+
+def matched_width(
+    image: np.ndarray, yx: np.ndarray, column_sigma: float, spacing: float, noise: float
+) -> float:
+    """The column width whose matched filter gives the detected columns the highest SNR.
+
+    Tries ``column_sigma`` × (0.8, 1, 1.25, 1.5) on up to 2000 detected
+    columns (median score); the motif's width is too narrow in noisy images
+    (1.34 px for a true 1.8 px at 4× noise), which loses signal.
+    """
+    sub = yx[np.linspace(0, len(yx) - 1, min(len(yx), 2000)).astype(np.int64)]
+    best, best_z = float(column_sigma), -np.inf
+    for f in (0.8, 1.0, 1.25, 1.5):
+        s = float(column_sigma) * f
+        radius = float(np.clip(2.5 * s, 1.5, 0.5 * spacing))
+        _, z = site_scores(image, sub, s=s, radius=radius, noise=noise)
+        if np.median(z) > best_z:
+            best, best_z = s, float(np.median(z))
+    return best
 
 
 def _dedupe(points: np.ndarray, min_distance: float) -> tuple[np.ndarray, int]:
