@@ -132,3 +132,13 @@ def test_real_mos2_both_sublattices_complete(real_data):
         sites = sites[inside][clean[iy[inside], ix[inside]]]
         dist, _ = tree.query(sites)
         assert lo <= np.mean(dist <= 0.3 * d) <= hi, (sign, np.mean(dist <= 0.3 * d))
+
+
+def test_site_scores_with_an_empty_model_and_at_the_border():
+    """A model that is 0 on the disc and a disc half outside the image still fit."""
+    img = np.random.default_rng(0).normal(100.0, 1.0, (40, 40)).astype(np.float32)
+    img[20, 20] += 50.0
+    pos = np.array([[20.0, 20.0], [0.0, 5.0], [10.0, 30.0]])
+    _, z = site_scores(img, pos, s=1.0, radius=3.0, noise=1.0, model=np.zeros_like(img))
+    assert np.isfinite(z).all()
+    assert z[0] > 10 and abs(z[1]) < 4 and abs(z[2]) < 4
