@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import Cancelled, IvaeError, check_choice, check_range
-from napari_ivae.detect._fill import FILL_FRACTION
 from napari_ivae.detect.atoms import (
     ATOM_COLUMNS,
     MERGE_FRACTION,
@@ -226,7 +225,8 @@ def detect_atoms(
         ``lattice_sites_tested`` / ``lattice_sites_filled`` (``"log"``, two
         sublattices: sites predicted by the lattice and not found by the
         search, and those whose column fitted at the predicted position
-        reached 2/3 of the threshold; see :mod:`napari_ivae.detect._fill`),
+        reached ``fill_threshold`` (2/3 of the threshold); see
+        :mod:`napari_ivae.detect._fill`),
         ``frames`` (one dict per frame) and ``summary`` (the one line the CLI prints).
 
     Raises
@@ -335,6 +335,9 @@ def _summarise(method: str, infos: list[dict], table: pd.DataFrame) -> dict:
         "duplicates_merged": int(sum(i.get("duplicates_merged", 0) for i in infos)),
         "lattice_sites_filled": int(sum(i.get("lattice_sites_filled", 0) for i in infos)),
         "lattice_sites_tested": int(sum(i.get("lattice_sites_tested", 0) for i in infos)),
+        "fill_threshold": float(infos[0].get("fill_threshold", float("nan")))
+        if infos
+        else float("nan"),
         "n_atoms": len(table),
         "frames": infos,
     }
@@ -374,7 +377,7 @@ def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
         line += (
             f"; lattice fill: {attrs.get('lattice_sites_filled', 0)} of "
             f"{attrs['lattice_sites_tested']} predicted, missed sites fitted at ≥ "
-            f"{FILL_FRACTION * thr:g} σ"
+            f"{attrs.get('fill_threshold', float('nan')):g} σ"
         )
     return line
 
