@@ -136,41 +136,51 @@ def _save(fig, path: Path) -> None:
 
 
 def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
+    """Full view, a zoom at the centre, the same zoom for the baseline, and a zoom on the
+    darkest area (a hole, vacancies: where nothing must be marked).  The sites the
+    lattice fill added (``lattice_sites_filled``, the table's last rows) are yellow x."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     lo, hi = np.percentile(img, [0.5, 99.5])
-    fig, axes = plt.subplots(1, 3, figsize=(18, 6.4))
-    colours = {0: "#ff3030", 1: "#30c0ff", 2: "#ffd000"}
+    fig, axes = plt.subplots(1, 4, figsize=(24, 6.4))
+    colours = {0: "#ff3030", 1: "#30c0ff"}
     n = zoom
-    cy, cx = img.shape[0] // 2, img.shape[1] // 2
-    y0, x0 = cy - n // 2, cx - n // 2
-    for ax, (yx, sub, name) in zip(
-        axes,
-        [
-            (table[["y", "x"]].to_numpy(), table["sublattice"].to_numpy(), "log (all)"),
-            (table[["y", "x"]].to_numpy(), table["sublattice"].to_numpy(), "log (zoom)"),
-            (base_yx, np.zeros(len(base_yx), dtype=int), "tuned blur + peak_local_max (zoom)"),
-        ],
-    ):
-        if "zoom" in name:
-            ax.imshow(img[y0 : y0 + n, x0 : x0 + n], cmap="gray", vmin=lo, vmax=hi)
-            sel = (yx[:, 0] >= y0) & (yx[:, 0] < y0 + n) & (yx[:, 1] >= x0) & (yx[:, 1] < x0 + n)
-            for s in np.unique(sub):
-                m = sel & (sub == s)
-                ax.plot(yx[m, 1] - x0, yx[m, 0] - y0, "+", color=colours.get(s, "y"), ms=9, mew=1.5)
+    yx = table[["y", "x"]].to_numpy()
+    sub = table["sublattice"].to_numpy()
+    filled = np.zeros(len(table), dtype=bool)
+    n_fill = int(table.attrs.get("lattice_sites_filled", 0))
+    if n_fill:
+        filled[-n_fill:] = True
+    low = ndimage.gaussian_filter(img.astype(np.float64), n / 8)
+    b = n // 2
+    dy, dx = np.unravel_index(np.argmin(low[b:-b, b:-b]), low[b:-b, b:-b].shape)
+    corners = [(img.shape[0] // 2 - b, img.shape[1] // 2 - b)] * 2 + [(dy, dx)]
+    names = ["log (zoom)", "tuned blur + peak_local_max (zoom)", "log (zoom, darkest area)"]
+    for ax, (y0, x0), name in zip(axes[1:], corners, names):
+        ax.imshow(img[y0 : y0 + n, x0 : x0 + n], cmap="gray", vmin=lo, vmax=hi)
+        if name.startswith("tuned"):
+            pts = [(base_yx, np.ones(len(base_yx), dtype=bool), "+", "#ff3030")]
         else:
-            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
-            for s in np.unique(sub):
-                m = sub == s
-                ax.plot(yx[m, 1], yx[m, 0], ".", color=colours.get(s, "y"), ms=2.5)
-            ax.add_patch(
-                matplotlib.patches.Rectangle((x0, y0), n, n, fill=False, ec="yellow", lw=1)
-            )
+            pts = [(yx, (sub == s) & ~filled, "+", colours.get(s, "y")) for s in (0, 1)]
+            pts.append((yx, filled, "x", "#ffd000"))
+        for p, m, mk, c in pts:
+            sel = m & (p[:, 0] >= y0) & (p[:, 0] < y0 + n) & (p[:, 1] >= x0) & (p[:, 1] < x0 + n)
+            ax.plot(p[sel, 1] - x0, p[sel, 0] - y0, mk, color=c, ms=9, mew=1.5)
         ax.set_title(name, fontsize=10)
         ax.set_axis_off()
+    ax = axes[0]
+    ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
+    for s in (0, 1):
+        m = (sub == s) & ~filled
+        ax.plot(yx[m, 1], yx[m, 0], ".", color=colours[s], ms=2.5)
+    ax.plot(yx[filled, 1], yx[filled, 0], ".", color="#ffd000", ms=2.5)
+    for y0, x0 in corners[::2]:
+        ax.add_patch(matplotlib.patches.Rectangle((x0, y0), n, n, fill=False, ec="yellow", lw=1))
+    ax.set_title("log (all; red 0, blue 1, yellow: lattice fill)", fontsize=10)
+    ax.set_axis_off()
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
@@ -217,7 +227,7 @@ def run_file(path: Path, out: Path | None) -> dict:
         psz = None if psz is None else float(np.ravel(psz)[-1])
         title = f"{path.name}: {atoms_summary(table.attrs, psz)}"
         overlay(
-            img, table, byx, title, out / f"atoms_{path.stem}.png", zoom=min(192, img.shape[0] // 2)
+            img, table, byx, title, out / f"atoms_{path.stem}.png", zoom=min(160, img.shape[0] // 3)
         )
     return {"file": path.name, "log": comp, "baseline": c, "n_log": len(table), "n_base": len(byx)}
 

@@ -109,6 +109,11 @@ def detect_atoms(
         (the higher score kept), whatever the method.  ``.attrs`` says what was
         decided (see :func:`atoms_summary`): ``method``, ``spacing_px``,
         ``threshold``, ``sublattices`` ({label: count}), ``duplicates_merged``,
+        ``lattice_sites_tested`` / ``lattice_sites_filled`` (``"log"``, two
+        sublattices: sites predicted by the lattice and not found by the
+        search, and those whose column fitted at the predicted position
+        reached ``fill_threshold`` (2/3 of the threshold); see
+        :mod:`napari_ivae.detect._fill`),
         ``frames`` (one dict per frame) and ``summary`` (the one line the CLI prints).
 
     Raises
@@ -215,6 +220,11 @@ def _summarise(method: str, infos: list[dict], table: pd.DataFrame) -> dict:
         "threshold_unit": "noise sigma" if method == "log" else "heatmap",
         "sublattices": subs,
         "duplicates_merged": int(sum(i.get("duplicates_merged", 0) for i in infos)),
+        "lattice_sites_filled": int(sum(i.get("lattice_sites_filled", 0) for i in infos)),
+        "lattice_sites_tested": int(sum(i.get("lattice_sites_tested", 0) for i in infos)),
+        "fill_threshold": float(infos[0].get("fill_threshold", float("nan")))
+        if infos
+        else float("nan"),
         "n_atoms": len(table),
         "frames": infos,
     }
@@ -246,10 +256,17 @@ def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
     unit = " σ (noise)" if attrs.get("threshold_unit") == "noise sigma" else " (heatmap)"
     subs = attrs.get("sublattices", {})
     sub = ", ".join(f"{k}: {v}" for k, v in sorted(subs.items())) or "none"
-    return (
+    line = (
         f"{attrs.get('n_atoms', 0)} atoms; {spacing}; threshold {thr:g}{unit}; "
         f"sublattices: {sub}; duplicates merged: {attrs.get('duplicates_merged', 0)}"
     )
+    if attrs.get("lattice_sites_tested"):
+        line += (
+            f"; lattice fill: {attrs.get('lattice_sites_filled', 0)} of "
+            f"{attrs['lattice_sites_tested']} predicted, missed sites fitted at ≥ "
+            f"{attrs.get('fill_threshold', float('nan')):g} σ"
+        )
+    return line
 
 
 # --------------------------------------------------------------------------- walls

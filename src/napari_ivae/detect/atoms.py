@@ -6,7 +6,7 @@ The steps, all vectorised over the atoms:
    (:func:`~napari_ivae.detect.spacing.estimate_spacing`) unless given;
 2. the image is filtered with a negative, scale-normalised Laplacian of
    Gaussian of sigma ``d / 5`` (a matched filter for atom columns that also
-   removes a slowly varying background);
+   removes a slowly varying background), made zero-sum (:func:`log_filter`);
 3. local maxima at least ``0.45 d`` apart (Chebyshev distance) are kept when
    their filtered height exceeds a data-driven threshold: a fraction of the
    typical atom height, and several times the filtered noise level;
@@ -15,7 +15,15 @@ The steps, all vectorised over the atoms:
    Gaussian on the raw pixels (:func:`refine_positions`);
 5. ``intensity`` integrates the background-subtracted image over that disc,
    so that heavier (brighter) columns such as dopants stand out, and
-   ``score`` is the filtered height relative to a typical atom.
+   ``score`` is the filtered height relative to a typical atom;
+6. where the motif shows a dim sublattice, every site the columns predict
+   (bright → dim through the motif vectors, dim → bright through their
+   reverse) that the search missed is tested where it must be: a column
+   fitted at the predicted position (matched filter over the column's full
+   profile, neighbours' tails modelled) is accepted when its height is at
+   least ``2/3 × threshold`` standard errors above zero
+   (:func:`~napari_ivae.detect._fill.fill_predicted_sites`); empty sites
+   (vacancies, holes) stay empty.
 """
 
 from __future__ import annotations
@@ -26,7 +34,13 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from napari_ivae._errors import IvaeError, check_range
-from napari_ivae.detect.spacing import estimate_lattice, log_kernel_norm
+from napari_ivae.detect._fill import (
+    CLEARANCE,
+    FILL_FRACTION,
+    fill_predicted_sites,
+    lattice_translations,
+)
+from napari_ivae.detect.spacing import estimate_lattice
 
 __all__ = [
     "ATOM_COLUMNS",
@@ -35,6 +49,7 @@ __all__ = [
     "assign_sublattices",
     "find_atoms_log",
     "integrated_intensity",
+    "log_filter",
     "merge_duplicates",
     "refine_positions",
 ]
@@ -240,6 +255,37 @@ def integrated_intensity(image: np.ndarray, yx: np.ndarray, *, radius: float) ->
     return vals.sum(axis=1).astype(np.float64)
 
 
+def _log_dc(sigma: float) -> float:
+    """Response of the truncated, scale-normalised negative LoG to a constant image of 1."""
+    n = 6 * int(np.ceil(sigma)) + 9
+    one = np.ones((n, n), dtype=np.float64)
+    lap = ndimage.gaussian_laplace(one, sigma=sigma, mode="reflect", truncate=3.0)
+    return float(-(sigma**2) * lap[n // 2, n // 2])
+
+
+def log_filter(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Negative, scale-normalised LoG made zero-sum (bright blobs positive).
+
+    The Gaussian-Laplacian kernel truncated at 3 sigma does not sum to zero:
+    alone it answers a flat background of level ``B`` with about ``0.04 B``,
+    which on a bright background or a large ``sigma`` (little filtered noise)
+    turns the empty space between columns into "significant" peaks.  That
+    offset is removed by subtracting ``dc × (image smoothed at 1.5 sigma)``.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    filt = -(sigma**2) * ndimage.gaussian_laplace(img, sigma=sigma, mode="reflect", truncate=3.0)
+    filt -= _log_dc(sigma) * ndimage.gaussian_filter(img, 1.5 * sigma, mode="reflect", truncate=3.0)
+    return filt
+
+
+def _zero_sum_norm(sigma: float) -> float:
+    """L2 norm of the kernel of :func:`log_filter`: white noise σ becomes σ × this."""
+    n = 10 * int(np.ceil(sigma)) + 9
+    delta = np.zeros((n, n), dtype=np.float32)
+    delta[n // 2, n // 2] = 1.0
+    return float(np.sqrt((log_filter(delta, sigma).astype(np.float64) ** 2).sum()))
+
+
 def _noise_sigma(image: np.ndarray) -> float:
     """Robust per-pixel noise standard deviation (MAD of a Laplacian-like residual)."""
     # difference between a pixel and the mean of its 4 neighbours; for white
@@ -392,10 +438,12 @@ def find_atoms_log(
         Smallest accepted ``score``, in units of the filtered noise's standard
         deviation (a peak-height signal-to-noise ratio, so it means the same on
         every image); default :data:`DEFAULT_THRESHOLD` (3).  When the spacing
-        is estimated, a peak where the lattice puts a dim-sublattice site (at
-        least two bright columns predict it through the motif vectors of
-        :func:`~napari_ivae.detect.spacing.estimate_lattice`) needs only half
-        of it: a known position needs less evidence than a search.
+        is estimated and the motif shows a dim sublattice, a site that at
+        least two columns of the other sublattice predict (through the motif
+        vectors of :func:`~napari_ivae.detect.spacing.estimate_lattice`) and
+        the search missed needs only :data:`~napari_ivae.detect._fill.FILL_FRACTION` of
+        it, as the fitted column height over its standard error: a known
+        position needs less evidence than a search.
     sigma : float, optional
         LoG scale in pixels; default the column width measured on the image
         (clipped to ``[spacing/8, spacing/4.5]``: wider, the negative lobes of
@@ -409,13 +457,20 @@ def find_atoms_log(
         the standard deviation of the filtered pixel noise), ``intensity``
         (see :func:`integrated_intensity`, disc of radius ``spacing / 3``) and
         ``sublattice`` (0 = brightest, see :func:`assign_sublattices`).
-        ``.attrs`` holds what was decided: ``spacing_px``, ``period_px``,
-        ``sigma_px``, ``threshold``, ``noise_sigma``, ``sublattices``
-        ({label: count}), ``duplicates_merged``.
+        Sites fitted at their predicted positions (step 6 of the module
+        docstring) have the predicted sublattice and position as ``y, x``
+        and as ``score`` the fitted height over its standard error (also a
+        signal-to-noise ratio).  ``.attrs`` holds what was decided:
+        ``spacing_px``, ``period_px``, ``sigma_px``, ``threshold``,
+        ``noise_sigma``, ``sublattices`` ({label: count}),
+        ``duplicates_merged``, ``lattice_sites_tested``,
+        ``lattice_sites_filled``, ``fill_threshold``.
     """
     img = np.asarray(image, dtype=np.float32)
     period = None
     vectors = None
+    dim_rel = np.zeros(0)
+    nb = np.zeros((0, 3))
     if spacing is None:
         est = estimate_lattice(img)
         spacing, period = est.spacing, est.period
@@ -427,6 +482,7 @@ def find_atoms_log(
             # (< 0.45: in a one-kind lattice such as graphene the motif averages
             # columns of both sites, whose neighbours then show at ~0.5)
             vectors = nb[(nb[:, 2] < 0.45) & near, :2]
+            dim_rel = nb[(nb[:, 2] < 0.45) & near, 2]
     else:
         width = float(spacing) / 5.0
     spacing = float(spacing)
@@ -440,7 +496,7 @@ def find_atoms_log(
         check_range("threshold", float(threshold), low=0.0)
         thr = float(threshold)
     # negative, scale-normalised LoG: positive at bright blobs
-    filt = -(sigma**2) * ndimage.gaussian_laplace(img, sigma=sigma, mode="reflect", truncate=3.0)
+    filt = log_filter(img, float(sigma))
     md = max(1, int(0.45 * spacing))
     mx = ndimage.maximum_filter(filt, size=2 * md + 1, mode="nearest")
     cand = (filt == mx) & (filt > 0)
@@ -451,22 +507,41 @@ def find_atoms_log(
         _, first = np.unique(lab[iy, ix], return_index=True)
         iy, ix = iy[first], ix[first]
     noise_px = _noise_sigma(img)
-    noise_f = max(noise_px * log_kernel_norm(float(sigma)), 1e-12 * max(float(filt.max()), 1e-30))
+    noise_f = max(noise_px * _zero_sum_norm(float(sigma)), 1e-12 * max(float(filt.max()), 1e-30))
     score = filt[iy, ix] / noise_f
     keep = score >= thr
-    n_lattice = 0
-    if vectors is not None and len(vectors):
-        extra = _lattice_sites(filt, iy[keep], ix[keep], score[keep], iy, ix, vectors, spacing)
-        extra &= ~keep & (score >= 0.5 * thr)
-        n_lattice = int(extra.sum())
-        keep |= extra
     iy, ix, score = iy[keep], ix[keep], score[keep]
     radius = max(1.0, spacing / 3.0)
     yx = refine_positions(img, np.stack([iy, ix], axis=1), radius=radius)
     keep, n_merged = merge_duplicates(yx, score, min_distance=MERGE_FRACTION * spacing)
     yx, score = yx[keep], score[keep]
-    inten = integrated_intensity(img, yx, radius=radius)
     sub = assign_sublattices(yx, score, spacing=spacing)
+    n_tested = n_filled = 0
+    dim_vectors = vectors if _fill_applies(vectors, dim_rel, sub) else np.zeros((0, 2))
+    trans, flips = lattice_translations(nb, yx, sub, spacing)
+    if len(dim_vectors) or len(trans):
+        new_yx, new_z, new_sub, n_tested = fill_predicted_sites(
+            img,
+            yx,
+            sub,
+            dim_vectors=dim_vectors,
+            translations=trans,
+            flips=flips,
+            spacing=spacing,
+            column_sigma=width,
+            noise=noise_px,
+            min_score=FILL_FRACTION * thr,
+            min_distance=CLEARANCE * spacing,
+        )
+        n_filled = len(new_yx)
+        yx = np.concatenate([yx, new_yx])
+        score = np.concatenate([score, new_z])
+        sub = np.concatenate([sub, new_sub])
+        keep, n_more = merge_duplicates(yx, score, min_distance=MERGE_FRACTION * spacing)
+        yx, score, sub = yx[keep], score[keep], sub[keep]
+        n_merged += n_more
+        n_filled -= int((~keep).sum())
+    inten = integrated_intensity(img, yx, radius=radius)
     out = pd.DataFrame(
         {
             "y": yx[:, 0],
@@ -487,36 +562,24 @@ def find_atoms_log(
             "noise_sigma": float(noise_px),
             "sublattices": {int(k): int(v) for k, v in zip(*np.unique(sub, return_counts=True))},
             "duplicates_merged": int(n_merged),
-            "lattice_sites_added": n_lattice,
+            "lattice_sites_tested": int(n_tested),
+            "lattice_sites_filled": int(n_filled),
+            "fill_threshold": float(FILL_FRACTION * thr),
         }
     )
     return out
 
 
-def _lattice_sites(filt, by, bx, bscore, iy, ix, vectors, spacing) -> np.ndarray:
-    """Candidate maxima that sit where the lattice puts a dim-sublattice atom.
+def _fill_applies(vectors, dim_rel, sub) -> bool:
+    """Whether the motif shows a clearly dim sublattice whose missed sites are worth testing.
 
-    Every accepted bright peak (score ≥ its median) predicts the dim sites at
-    its position plus each motif vector; a candidate local maximum (``iy,
-    ix``) is flagged when at least two different bright peaks predict a site
-    within 0.25 × ``spacing`` of it.  Nothing is flagged unless at least half
-    of the predicted sites already hold an accepted peak.  Returns a mask over
-    the candidates.
+    Motif peaks of about half the centre's height within 1.2 d also appear in
+    a one-kind honeycomb (graphene: the motif averages columns of both sites,
+    and the bright → "dim" vectors then point half of the time at hexagon
+    centres); only clearly dim peaks (< 0.35 of the centre) count.  Dim
+    sublattices as bright as that are found by the search, and their gaps are
+    filled through the lattice translations.
     """
-    flag = np.zeros(len(iy), dtype=bool)
-    strong = bscore >= np.median(bscore) if len(bscore) else np.zeros(0, dtype=bool)
-    src = np.stack([by[strong], bx[strong]], axis=1).astype(np.float64)
-    if len(src) < 4 or len(iy) == 0:
-        return flag
-    pred = (src[:, None, :] + np.asarray(vectors)[None, :, :]).reshape(-1, 2)
-    # only fill gaps of a sublattice that is there: most predicted sites must
-    # already hold an accepted peak (in a polycrystal, vectors of one grain
-    # point nowhere in the others)
-    acc = np.stack([by, bx], axis=1).astype(np.float64)
-    d, _ = cKDTree(acc).query(pred)
-    if np.mean(d <= 0.25 * spacing) < 0.5:
-        return flag
-    cand = np.stack([iy, ix], axis=1).astype(np.float64)
-    hits = cKDTree(pred).query_ball_point(cand, 0.25 * spacing, return_length=True)
-    flag[hits >= 2] = True
-    return flag
+    if vectors is None or len(vectors) == 0 or len(sub) < 4:
+        return False
+    return bool(np.max(dim_rel) < 0.35)
