@@ -3,6 +3,7 @@
 Run from the repository root (about a minute on 2 CPU cores)::
 
     nice -n 5 python benchmarks/bench_atoms_real.py [--data ../shared/data/real] [--out docs/images]
+        [--method dcnn]   # overlays then go to atoms_<file>_dcnn.png
 
 The files are read from ``../shared/data/real/`` (never copied into the
 repository; ``example_Se_implanted_MoS2.dm3`` is GPL-3.0); the script skips
@@ -135,7 +136,7 @@ def _save(fig, path: Path) -> None:
     print(f"wrote {path} ({path.stat().st_size // 1024} kB)")
 
 
-def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
+def overlay(img, table, base_yx, title, path: Path, zoom: int, method: str = "log") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,8 +151,8 @@ def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
     for ax, (yx, sub, name) in zip(
         axes,
         [
-            (table[["y", "x"]].to_numpy(), table["sublattice"].to_numpy(), "log (all)"),
-            (table[["y", "x"]].to_numpy(), table["sublattice"].to_numpy(), "log (zoom)"),
+            (table[["y", "x"]].to_numpy(), table["sublattice"].to_numpy(), f"{method} (all)"),
+            (table[["y", "x"]].to_numpy(), table["sublattice"].to_numpy(), f"{method} (zoom)"),
             (base_yx, np.zeros(len(base_yx), dtype=int), "tuned blur + peak_local_max (zoom)"),
         ],
     ):
@@ -175,12 +176,12 @@ def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
     _save(fig, path)
 
 
-def run_file(path: Path, out: Path | None) -> dict:
+def run_file(path: Path, out: Path | None, method: str = "log") -> dict:
     layer = next(ly for ly in read(path) if np.asarray(ly.data).ndim == 2)
     img = np.asarray(layer.data, dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = detect_atoms(img)
+        table = detect_atoms(img, method=method)
     est = estimate_lattice(img)
     d = table.attrs["spacing_px"]
     mask = clean_mask(img, d)
@@ -189,7 +190,7 @@ def run_file(path: Path, out: Path | None) -> dict:
     )
     print(f"{path.name}: {table.attrs['summary']}")
     print(
-        f"  log: completeness {comp['found']:.3f} of {comp['sites']} predicted sites, "
+        f"  {method}: completeness {comp['found']:.3f} of {comp['sites']} predicted sites, "
         f"per sublattice {comp['per_sub']}, on-site {comp['on_site']:.3f}"
     )
     best = None
@@ -217,7 +218,13 @@ def run_file(path: Path, out: Path | None) -> dict:
         psz = None if psz is None else float(np.ravel(psz)[-1])
         title = f"{path.name}: {atoms_summary(table.attrs, psz)}"
         overlay(
-            img, table, byx, title, out / f"atoms_{path.stem}.png", zoom=min(192, img.shape[0] // 2)
+            img,
+            table,
+            byx,
+            title,
+            out / f"atoms_{path.stem}{'' if method == 'log' else '_' + method}.png",
+            zoom=min(192, img.shape[0] // 2),
+            method=method,
         )
     return {"file": path.name, "log": comp, "baseline": c, "n_log": len(table), "n_base": len(byx)}
 
@@ -227,6 +234,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "images"))
     ap.add_argument("--no-figures", action="store_true")
+    ap.add_argument("--method", choices=["log", "dcnn"], default="log")
     args = ap.parse_args()
     data = Path(args.data)
     out = None if args.no_figures else Path(args.out)
@@ -234,7 +242,7 @@ def main() -> None:
         if not (data / name).exists():
             print(f"skipped {name}: not in {data}")
             continue
-        run_file(data / name, out)
+        run_file(data / name, out, args.method)
 
 
 if __name__ == "__main__":
