@@ -75,7 +75,8 @@ RECIPE: dict = {
     "contamination": [0.3, 3.0],
     "vacuum_level": [0.0, 0.5],  # background kept in vacuum, fraction
     "dose": [2.0, 500.0],  # counts per host peak, log-uniform
-    "readout_over_dose": [0.0, 0.3],  # Gaussian readout sd, units of a host peak
+    "dim_peak_counts_min": 6.0,  # ... from max(2, this / dimmest site's height) up
+    "readout_over_dose": [0.0, 0.2],  # Gaussian readout sd, units of a host peak
     "line_noise_p": 0.3,
     "line_noise": [0.0, 0.2],
 }
@@ -234,9 +235,16 @@ def _backgrounds(size, spacing, vac, rng) -> np.ndarray:
     return bg
 
 
-def _noise(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Poisson counts at ``dose`` per host peak + Gaussian readout + row offsets."""
-    dose = _logu(rng, "dose")
+def _noise(clean: np.ndarray, dimmest: float, rng: np.random.Generator) -> np.ndarray:
+    """Poisson counts at ``dose`` per host peak + Gaussian readout + row offsets.
+
+    The dose is log-uniform from ``max(dose_lo, dim_peak_counts_min / dimmest)`` up, so
+    the dimmest drawn site still has a few counts at its peak (atoms no detector
+    could see would only teach the network to hedge).
+    """
+    lo, hi = RECIPE["dose"]
+    lo = min(max(lo, RECIPE["dim_peak_counts_min"] / max(dimmest, 1e-3)), hi)
+    dose = float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
     img = rng.poisson(np.clip(clean, 0, None) * dose).astype(np.float64)
     img += rng.normal(0, _u(rng, "readout_over_dose") * dose, clean.shape)
     if rng.random() < RECIPE["line_noise_p"]:
@@ -293,7 +301,8 @@ def domain_sample(seed: int, size: int = 128):
     if rng.random() < RECIPE["tail_p"]:
         f, k = _u(rng, "tail_fraction"), _u(rng, "tail_width")
         signal = (1 - f) * core + f * ndi.gaussian_filter(core, sigma * math.sqrt(k * k - 1))
-    img = _noise(signal + _backgrounds(size, spacing, vac, rng), rng)
+    dimmest = float(height[keep].min()) if keep.any() else 1.0
+    img = _noise(signal + _backgrounds(size, spacing, vac, rng), dimmest, rng)
     yx = app[keep]
     yx = yx[((yx >= 0) & (yx <= size - 1)).all(axis=1)]
     return img.astype(np.float32), yx
