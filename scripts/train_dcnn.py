@@ -65,7 +65,10 @@ from _dcnn_domain import HEAT_SIGMA, RECIPE, atom_target, domain_sample
 from _dcnn_v1 import SPACING_RANGE as SPACING_RANGE_V1
 from _dcnn_v1 import v1_sample
 
-SPACING_RANGE = tuple(RECIPE["spacing_px"])  # nearest-neighbour spacing (px) seen in training
+# stored as spacing_min/max: detect_atoms rescales images whose spacing lies outside into
+# it.  Training covers 5-40 px (RECIPE), but at 40 px the columns outgrow the network's
+# ~40 px field of view (graphene spacing 40: F1 0.52 unscaled, 0.996 scaled to 18 px)
+SPACING_RANGE = (5.0, 20.0)
 PATCH = 128
 SEED_BASE = 10_000_000  # sample i of step s: SEED_BASE + 1_000_000 * seed + s * batch + i
 
