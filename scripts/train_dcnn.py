@@ -67,7 +67,7 @@ from _dcnn_v1 import v1_sample
 
 # stored as spacing_min/max: detect_atoms rescales images whose spacing lies outside into
 # it.  Training covers 5-40 px (RECIPE), but at 40 px the columns outgrow the network's
-# ~40 px field of view (graphene spacing 40: F1 0.52 unscaled, 0.996 scaled to 18 px)
+# ~40 px field of view (docs/detection.md, DCNN section)
 SPACING_RANGE = (5.0, 20.0)
 PATCH = 128
 SEED_BASE = 10_000_000  # sample i of step s: SEED_BASE + 1_000_000 * seed + s * batch + i
