@@ -1,8 +1,8 @@
-"""Atoms (LoG, defaults) on every simulated lattice, spacing 5-40 px, sublattice ratio 0.1-1, noise 1x/4x.
+"""Atoms (LoG or DCNN, defaults) on every simulated lattice, spacing 5-40 px, sublattice ratio 0.1-1, noise 1x/4x.
 
 Run from the repository root (about 2 minutes on 2 CPU cores)::
 
-    nice -n 5 python benchmarks/bench_atoms_lattices.py [--grains 1] [--noise 1,4]
+    nice -n 5 python benchmarks/bench_atoms_lattices.py [--grains 1] [--noise 1,4] [--method dcnn]
 
 One image per row (seed 2000, never used to tune), side ``clip(28 * spacing, 256, 768)``;
 F1 with a one-to-one match within ``max(2, 0.25 * spacing)`` px; ``sub`` is the
@@ -48,10 +48,12 @@ def main() -> None:
     ap.add_argument("--noise", default="1,4")
     ap.add_argument("--spacings", default="5,9,20,40")
     ap.add_argument("--ratios", default="1.0,0.3,0.1")
+    ap.add_argument("--method", choices=["log", "dcnn"], default="log")
     args = ap.parse_args()
     noises = [float(v) for v in args.noise.split(",")]
     spacings = [float(v) for v in args.spacings.split(",")]
     ratios = [float(v) for v in args.ratios.split(",")]
+    print(f"method: {args.method}")
     print(
         "| lattice | spacing | ratio | noise | est. spacing | F1 | precision | recall | sub "
         "| SNR host / dim | oracle F1 |"
@@ -75,7 +77,7 @@ def main() -> None:
         s = simulate_stem((side, side), **kw)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            df = detect_atoms(s.image)
+            df = detect_atoms(s.image, method=args.method)
         m = match_points(
             df[["y", "x"]].to_numpy(), s.atoms[["y", "x"]].to_numpy(), radius=max(2.0, 0.25 * sp)
         )

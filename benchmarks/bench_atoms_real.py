@@ -3,6 +3,7 @@
 Run from the repository root (about a minute on 2 CPU cores)::
 
     nice -n 5 python benchmarks/bench_atoms_real.py [--data ../shared/data/real] [--out docs/images]
+        [--method dcnn]   # overlays then go to atoms_<file>_dcnn.png
 
 The files are read from ``../shared/data/real/`` (never copied into the
 repository; ``example_Se_implanted_MoS2.dm3`` is GPL-3.0); the script skips
@@ -135,7 +136,7 @@ def _save(fig, path: Path) -> None:
     print(f"wrote {path} ({path.stat().st_size // 1024} kB)")
 
 
-def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
+def overlay(img, table, base_yx, title, path: Path, zoom: int, method: str = "log") -> None:
     """Full view, a zoom at the centre, the same zoom for the baseline, and a zoom on the
     darkest area (a hole, vacancies: where nothing must be marked).  The sites the
     lattice fill added (``lattice_sites_filled``, the table's last rows) are yellow x."""
@@ -158,7 +159,11 @@ def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
     b = n // 2
     dy, dx = np.unravel_index(np.argmin(low[b:-b, b:-b]), low[b:-b, b:-b].shape)
     corners = [(img.shape[0] // 2 - b, img.shape[1] // 2 - b)] * 2 + [(dy, dx)]
-    names = ["log (zoom)", "tuned blur + peak_local_max (zoom)", "log (zoom, darkest area)"]
+    names = [
+        f"{method} (zoom)",
+        "tuned blur + peak_local_max (zoom)",
+        f"{method} (zoom, darkest area)",
+    ]
     for ax, (y0, x0), name in zip(axes[1:], corners, names):
         ax.imshow(img[y0 : y0 + n, x0 : x0 + n], cmap="gray", vmin=lo, vmax=hi)
         if name.startswith("tuned"):
@@ -179,18 +184,18 @@ def overlay(img, table, base_yx, title, path: Path, zoom: int) -> None:
     ax.plot(yx[filled, 1], yx[filled, 0], ".", color="#ffd000", ms=2.5)
     for y0, x0 in corners[::2]:
         ax.add_patch(matplotlib.patches.Rectangle((x0, y0), n, n, fill=False, ec="yellow", lw=1))
-    ax.set_title("log (all; red 0, blue 1, yellow: lattice fill)", fontsize=10)
+    ax.set_title(f"{method} (all; red 0, blue 1, yellow: lattice fill)", fontsize=10)
     ax.set_axis_off()
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
 
-def run_file(path: Path, out: Path | None) -> dict:
+def run_file(path: Path, out: Path | None, method: str = "log") -> dict:
     layer = next(ly for ly in read(path) if np.asarray(ly.data).ndim == 2)
     img = np.asarray(layer.data, dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = detect_atoms(img)
+        table = detect_atoms(img, method=method)
     est = estimate_lattice(img)
     d = table.attrs["spacing_px"]
     mask = clean_mask(img, d)
@@ -199,7 +204,7 @@ def run_file(path: Path, out: Path | None) -> dict:
     )
     print(f"{path.name}: {table.attrs['summary']}")
     print(
-        f"  log: completeness {comp['found']:.3f} of {comp['sites']} predicted sites, "
+        f"  {method}: completeness {comp['found']:.3f} of {comp['sites']} predicted sites, "
         f"per sublattice {comp['per_sub']}, on-site {comp['on_site']:.3f}"
     )
     best = None
@@ -227,7 +232,13 @@ def run_file(path: Path, out: Path | None) -> dict:
         psz = None if psz is None else float(np.ravel(psz)[-1])
         title = f"{path.name}: {atoms_summary(table.attrs, psz)}"
         overlay(
-            img, table, byx, title, out / f"atoms_{path.stem}.png", zoom=min(160, img.shape[0] // 3)
+            img,
+            table,
+            byx,
+            title,
+            out / f"atoms_{path.stem}{'' if method == 'log' else '_' + method}.png",
+            zoom=min(160, img.shape[0] // 3),
+            method=method,
         )
     return {"file": path.name, "log": comp, "baseline": c, "n_log": len(table), "n_base": len(byx)}
 
@@ -237,6 +248,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "images"))
     ap.add_argument("--no-figures", action="store_true")
+    ap.add_argument("--method", choices=["log", "dcnn"], default="log")
     args = ap.parse_args()
     data = Path(args.data)
     out = None if args.no_figures else Path(args.out)
@@ -244,7 +256,7 @@ def main() -> None:
         if not (data / name).exists():
             print(f"skipped {name}: not in {data}")
             continue
-        run_file(data / name, out)
+        run_file(data / name, out, args.method)
 
 
 if __name__ == "__main__":
