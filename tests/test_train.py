@@ -331,7 +331,7 @@ def test_seeded_classes_are_handed_over_gradually():
 def test_cpu_threads_never_exceed_the_cpus_the_process_may_use(monkeypatch):
     """fit lowers torch's thread count to the affinity / cgroup quota (a 2-CPU
     container on a large host otherwise runs one thread per host core)."""
-    import napari_ivae.train as train_mod
+    import napari_ivae.train.loop as train_mod  # where fit calls it
 
     budget = train_mod.cpu_budget()
     assert 1 <= budget <= (os.cpu_count() or 1)

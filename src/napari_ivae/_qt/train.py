@@ -54,6 +54,7 @@ from napari_ivae._qt._common import (
     show_warning,
     stop_worker_on_destroy,
 )
+from napari_ivae.models import registry
 from napari_ivae.record import get_record
 
 __all__ = ["TrainWidget", "format_duration"]
@@ -88,15 +89,6 @@ def _preload_torch() -> None:
             return
 
     threading.Thread(target=_run, name="ivae-preload-torch", daemon=True).start()
-
-
-KINDS = ("vae", "rvae", "jvae", "jrvae")
-_KIND_TIPS = {
-    "vae": "Plain VAE: latents mix content with orientation and position.",
-    "rvae": "Rotation-invariant VAE: angle and shift are separate latents (walls, molecules).",
-    "jvae": "Joint VAE: continuous latents plus a discrete class, learned without labels.",
-    "jrvae": "Joint rotation-invariant VAE: class + content, independent of angle and shift.",
-}
 
 
 def _background_thread() -> None:
@@ -206,11 +198,12 @@ class TrainWidget(QWidget):
         self.stack_info = StatusLabel()
 
         self.kind = QComboBox()
-        self.kind.addItems(KINDS)
+        tips = {k: registry.get(k).summary for k in registry.names()}  # the model registry
+        self.kind.addItems(list(tips))
         self.kind.setCurrentText("rvae")
-        for i, k in enumerate(KINDS):
-            self.kind.setItemData(i, _KIND_TIPS[k], 3)  # 3 = Qt.ToolTipRole
-        self.kind.setToolTip("\n".join(f"{k}: {t}" for k, t in _KIND_TIPS.items()))
+        for i, tip in enumerate(tips.values()):
+            self.kind.setItemData(i, tip, 3)  # 3 = Qt.ToolTipRole
+        self.kind.setToolTip("\n".join(f"{k}: {t}" for k, t in tips.items()))
         self.latent_dim = _spin(1, 64, 2, "Number of continuous content latents z.")
         self.classes = _spin(2, 64, 2, "Number of discrete classes (joint models jvae / jrvae).")
         self.epochs = _spin(1, 100000, 20, "Passes over all sub-images.")
@@ -303,7 +296,7 @@ class TrainWidget(QWidget):
         self._update_buttons()
 
     def _on_kind(self, kind: str) -> None:
-        self.classes.setEnabled(kind in ("jvae", "jrvae"))
+        self.classes.setEnabled(registry.get(kind).joint)
 
     def _update_stack_info(self, *_args: Any) -> None:
         points = self.points_combo.value
@@ -363,7 +356,7 @@ class TrainWidget(QWidget):
         mc = ModelConfig(
             kind=kind,
             latent_dim=int(self.latent_dim.value()),
-            n_classes=int(self.classes.value()) if kind in ("jvae", "jrvae") else None,
+            n_classes=int(self.classes.value()) if registry.get(kind).joint else None,
         )
         settings = dict(
             epochs=int(self.epochs.value()),

@@ -50,9 +50,10 @@ from napari_ivae._atomic import (
 )
 from napari_ivae._errors import IvaeError, check_range
 from napari_ivae._limits import MAX_CLASSES, MAX_EPOCHS, MAX_LATENT_DIM, MAX_LR, check_training
+from napari_ivae.models import registry
 
-MODEL_KINDS = ("vae", "rvae", "jvae", "jrvae")
-JOINT_KINDS = ("jvae", "jrvae")
+MODEL_KINDS = registry.names()  # the model registry (torch-free)
+JOINT_KINDS = tuple(k for k in MODEL_KINDS if registry.get(k).joint)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -282,7 +283,7 @@ def _estimate_bytes(model_config, n: int) -> int:
     "kind",
     type=click.Choice(MODEL_KINDS),
     required=True,
-    help="vae, rvae (rotation+shift invariant), jvae or jrvae (with a discrete class latent).",
+    help="Model family: " + "; ".join(f"{k}: {registry.get(k).summary}" for k in MODEL_KINDS),
 )
 @click.option(
     "--latent-dim",
@@ -340,7 +341,8 @@ def train(
     # --- validate everything before touching the disk or importing torch
     if classes is not None and kind not in JOINT_KINDS:
         raise IvaeError(
-            f"--classes={classes} needs a joint model (--model jvae or jrvae), got --model {kind}"
+            f"--classes={classes} needs a joint model (--model {' or '.join(JOINT_KINDS)}), "
+            f"got --model {kind}"
         )
     check_range("--latent-dim", latent_dim, low=1, high=MAX_LATENT_DIM)
     if classes is not None:
