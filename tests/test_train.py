@@ -159,6 +159,43 @@ def test_non_finite_loss_stops_and_restores(monkeypatch):
     assert all(torch.isfinite(v).all() for v in res.model.state_dict().values())
 
 
+def test_non_finite_loss_restores_the_weights_the_epoch_started_from(monkeypatch):
+    """Stopped in epoch 2 after updates in it: the weights are those at the end of
+    epoch 1 (one copy per epoch is taken, not one per step)."""
+    import napari_ivae.train.loop as loop
+
+    calls, copies = {"n": 0}, {"n": 0}
+    orig, clone = IVAE.forward, loop._clone_state
+
+    def flaky(self, *a, **k):
+        calls["n"] += 1
+        terms = orig(self, *a, **k)
+        if calls["n"] == 6:  # 3 steps per epoch: epoch 2, step 3
+            terms["recon"] = terms["recon"] * float("nan")
+        return terms
+
+    def counted(model):
+        copies["n"] += 1
+        return clone(model)
+
+    monkeypatch.setattr(IVAE, "forward", flaky)
+    monkeypatch.setattr(loop, "_clone_state", counted)
+    gen = fit(_data(), _small(), TrainConfig(epochs=3, batch_size=16, device="cpu"))
+    after_epoch_1 = None
+    reports = []
+    for p in gen:
+        reports.append(p)
+        if p.epoch == 1 and p.epoch_time is not None:
+            after_epoch_1 = {k: v.clone() for k, v in p.model.state_dict().items()}
+    assert reports[-1].stopped == (
+        "non-finite loss at epoch 2 step 3; restored the last good weights "
+        "(from the start of epoch 2)"
+    )
+    restored = reports[-1].model.state_dict()
+    assert all(torch.equal(restored[k], v) for k, v in after_epoch_1.items())
+    assert copies["n"] == 2  # at the start of epochs 1 and 2
+
+
 def test_checkpoint_roundtrip_and_resume(tmp_path):
     from napari_ivae.analysis import encode
 

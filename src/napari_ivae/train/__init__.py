@@ -93,6 +93,26 @@ def run_fit(gen, on_progress=None) -> TrainResult:
         gen.close()
 
 
+def _model_config(model_config, ckpt, resume, ch: int, size: int) -> ModelConfig:
+    """The configuration to train: the checkpoint's when resuming (``model_config``
+    must then be None or match it), else ``model_config`` completed from the data."""
+    if ckpt is None:
+        mc = model_config or ModelConfig()
+        return dataclasses.replace(mc, in_channels=mc.in_channels or ch, size=mc.size or size)
+    saved = config_from_dict(ckpt["model_config"])
+    if model_config is not None:
+        mc = dataclasses.replace(
+            model_config,
+            in_channels=model_config.in_channels or saved.in_channels,
+            size=model_config.size or saved.size,
+        )
+        if mc != saved:
+            raise IvaeError(
+                f"model_config differs from the one in {str(resume)!r}; pass None to resume"
+            )
+    return saved
+
+
 def fit(
     data,
     model_config: ModelConfig | None = None,
@@ -119,24 +139,8 @@ def fit(
     tc = train_config or TrainConfig()
     x_all = _as_tensor(data)
     _n, ch, size, _ = x_all.shape
-    ckpt = None
-    if resume is not None:
-        ckpt = _read_checkpoint(resume)
-        saved = config_from_dict(ckpt["model_config"])
-        if model_config is not None:
-            mc = dataclasses.replace(
-                model_config,
-                in_channels=model_config.in_channels or saved.in_channels,
-                size=model_config.size or saved.size,
-            )
-            if mc != saved:
-                raise IvaeError(
-                    f"model_config differs from the one in {str(resume)!r}; pass None to resume"
-                )
-        mc = saved
-    else:
-        mc = model_config or ModelConfig()
-        mc = dataclasses.replace(mc, in_channels=mc.in_channels or ch, size=mc.size or size)
+    ckpt = None if resume is None else _read_checkpoint(resume)
+    mc = _model_config(model_config, ckpt, resume, ch, size)
     if (mc.in_channels, mc.size) != (ch, size):
         raise IvaeError(
             f"the model expects {mc.in_channels} channel(s) of {mc.size}×{mc.size} pixels, "
