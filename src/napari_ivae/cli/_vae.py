@@ -283,7 +283,9 @@ def _estimate_bytes(model_config, n: int) -> int:
     "kind",
     type=click.Choice(MODEL_KINDS),
     required=True,
-    help="Model family: " + "; ".join(f"{k}: {registry.get(k).summary}" for k in MODEL_KINDS),
+    help="Model family: "
+    + "; ".join(f"{k} ({registry.get(k).summary.rstrip('.')})" for k in MODEL_KINDS)
+    + ".",
 )
 @click.option(
     "--latent-dim",
