@@ -48,6 +48,8 @@ FORMAT = "napari-ivae-model"
 VERSION = 3  # 2: shift in the image frame, invariant z encoder; 3: centroid_limit, shift_scale
 #: versions load_model reads (2: read with centroid_limit = shift_scale = 1, their behaviour)
 READ_VERSIONS = (2, 3)
+#: step of the running mean that learns the class prior (TrainConfig.class_prior)
+_PRIOR_RATE = 0.05
 
 __all__ = [
     "Progress",
@@ -55,6 +57,7 @@ __all__ = [
     "TrainResult",
     "fit",
     "load_model",
+    "resolve_seed_options",
     "run_fit",
     "save_model",
 ]
@@ -123,13 +126,38 @@ class TrainConfig(DictConfig):
         > 0 keeps classes from dying but assumes roughly balanced classes
         (docs/vae.md: cards jrVAE ARI 0.50 → 0.66 with 100; 0.98 with 2500
         and recon_sigma=0.2 for seed 0, 0.64 for seed 1).
-    class_init : {"kmeans", "none"}
-        Joint kinds: ``"kmeans"`` seeds the classes with k-means of
-        rotation- and shift-invariant features (angular Fourier magnitudes of
-        the crop about its centre of contrast, on up to 20,000 images) and
-        trains with those classes for the first ``init_fraction`` of the
-        steps, then with the model's own class posterior.  From a random start
-        the classes and the alignment lock each other in (docs/vae.md).
+    class_init : {"merged", "kmeans", "none"}
+        Joint kinds: seed the classes by clustering rotation- and
+        shift-invariant features (angular Fourier magnitudes of the crop about
+        ``seed_centre``, on up to 20,000 images) and train with those classes
+        for the first ``init_fraction`` of the steps, then with the model's own
+        class posterior.  From a random start the classes and the alignment
+        lock each other in (docs/vae.md).  ``"merged"``: k-means with
+        max(16, 4K) clusters merged by Ward's criterion down to K, so a small
+        distinct class (2 % dopants) keeps its seed; ``"kmeans"``: k-means with
+        K clusters (prefers balanced classes); see
+        ``models.class_init.fit_class_seeds``.
+    seed_features : {"auto", "raw", "gain_free"}
+        Features of the class seeds: ``"gain_free"`` divides each crop's
+        features by their length (classes by shape, blind to a per-crop
+        contrast); ``"raw"`` keeps the brightness (Z-contrast chemistry).
+        ``"auto"``: ``"raw"`` for a :class:`~napari_ivae.crop.Stack` cropped
+        with ``normalize="local"`` or ``"background"`` (the neighbourhood
+        already removed the gain, and a brighter column is a heavier atom),
+        ``"gain_free"`` otherwise (:func:`resolve_seed_options`).
+    seed_centre : {"auto", "crop", "centroid"}
+        Centre of the seed features: ``"crop"``, the crop centre (crops cut
+        about detected positions); ``"centroid"``, the model's centre of
+        contrast (objects anywhere in the crop).  ``"auto"``: ``"crop"`` for a
+        Stack with known source positions, ``"centroid"`` for bare images.
+        On 11-px atom crops the centre of contrast is pulled up to 3.5 px
+        towards the neighbours, which hides the dopants from the seeds
+        (docs/vae.md).
+    class_prior : {"learned", "uniform"}
+        Joint kinds: the class prior p(α) is ``"learned"`` as the mean class
+        posterior (mixture weights: a running mean over the steps, floored at
+        0.1 %), so a class holding 2 % of the crops is as probable as the data
+        say; ``"uniform"``: 1/K (favours near-equal classes).
     pose_init : {"cluster", "none"}
         Rotation kinds (grid angle inference): ``"cluster"`` clusters the crops
         as above (``pose_init_clusters`` clusters; the classes themselves for
@@ -182,7 +210,10 @@ class TrainConfig(DictConfig):
     z_warmup: float = 0.0
     capacity_terms: Literal["content", "all"] = "content"
     class_balance: float = 0.0
-    class_init: Literal["kmeans", "none"] = "kmeans"
+    class_init: Literal["merged", "kmeans", "none"] = "merged"
+    seed_features: Literal["auto", "raw", "gain_free"] = "auto"
+    seed_centre: Literal["auto", "crop", "centroid"] = "auto"
+    class_prior: Literal["learned", "uniform"] = "learned"
     pose_init: Literal["cluster", "none"] = "none"
     pose_init_clusters: int | None = None
     init_fraction: float = 0.3
@@ -206,7 +237,10 @@ class TrainConfig(DictConfig):
         check_range("z_warmup", self.z_warmup, low=0, high=1)
         check_range("class_balance", self.class_balance, low=0)
         check_choice("capacity_terms", self.capacity_terms, ("content", "all"))
-        check_choice("class_init", self.class_init, ("kmeans", "none"))
+        check_choice("class_init", self.class_init, ("merged", "kmeans", "none"))
+        check_choice("seed_features", self.seed_features, ("auto", "raw", "gain_free"))
+        check_choice("seed_centre", self.seed_centre, ("auto", "crop", "centroid"))
+        check_choice("class_prior", self.class_prior, ("learned", "uniform"))
         check_choice("lr_schedule", self.lr_schedule, ("cosine", "constant"))
         check_choice("pose_init", self.pose_init, ("cluster", "none"))
         if self.pose_init_clusters is not None:
@@ -559,7 +593,40 @@ def fit(
         raise IvaeError(
             "likelihood='bernoulli' needs data in [0, 1]; use normalize='minmax' or 'gaussian'"
         )
-    return _fit(x_all, mc, tc, ckpt)
+    return _fit(x_all, mc, resolve_seed_options(tc, data), ckpt)
+
+
+def resolve_seed_options(train_config: TrainConfig, data) -> TrainConfig:
+    """``train_config`` with ``seed_features`` / ``seed_centre`` "auto" decided for ``data``.
+
+    What is known about the data decides: a :class:`~napari_ivae.crop.Stack`
+    cropped with ``normalize="local"`` or ``"background"`` gets raw seed
+    features (its crops are measured against their neighbourhood: the gain is
+    gone and brightness is chemistry), anything else gain-free ones; a Stack
+    with source positions gets features about the crop centre (crops cut
+    about detected points), bare images about their centre of contrast.
+
+    Parameters
+    ----------
+    train_config : TrainConfig
+    data : Stack or array
+        What :func:`fit` is given.
+
+    Returns
+    -------
+    TrainConfig
+        A copy with the two options decided (the same object when nothing was "auto").
+    """
+    tc = train_config
+    changes = {}
+    if tc.seed_features == "auto":
+        local = getattr(data, "normalize", None) in ("local", "background")
+        changes["seed_features"] = "raw" if local else "gain_free"
+    if tc.seed_centre == "auto":
+        yx = getattr(data, "yx", None)
+        known = yx is not None and len(yx) > 0 and bool(np.isfinite(yx).all())
+        changes["seed_centre"] = "crop" if known else "centroid"
+    return dataclasses.replace(tc, **changes) if changes else tc
 
 
 class _Seeds:
@@ -569,7 +636,7 @@ class _Seeds:
     def wanted(model, mc, tc) -> tuple[bool, bool]:
         """(seed the classes, seed the angles) for this configuration."""
         return (
-            mc.joint and tc.class_init == "kmeans",
+            mc.joint and tc.class_init != "none",
             model.grid_angles and tc.pose_init == "cluster",
         )
 
@@ -588,24 +655,33 @@ class _Seeds:
         n = x_all.shape[0]
         pick = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed))[:20_000]
         pick = pick.sort().values
+        self.at_crop = tc.seed_centre == "crop"
         feats = []
         with torch.no_grad():
             for i in range(0, len(pick), 1024):
                 xb = x_all[pick[i : i + 1024]].float().to(device)
-                feats.append(invariant_features(xb, model.centroid(xb)).cpu())
-        self.seeds = fit_class_seeds(torch.cat(feats).numpy(), k, seed=tc.seed)
+                feats.append(invariant_features(xb, self.centre(model, xb)).cpu())
+        method = "kmeans" if tc.class_init == "kmeans" else "merged"
+        features = "raw" if tc.seed_features == "raw" else "gain_free"
+        self.seeds = fit_class_seeds(
+            torch.cat(feats).numpy(), k, seed=tc.seed, method=method, features=features
+        )
         self.templates = None
         if self.poses:
             xs = x_all[pick].float().to(device)
-            labels = self.seeds.labels(xs, model.centroid(xs))
+            labels = self.seeds.labels(xs, self.centre(model, xs))
             self.templates = align_clusters(model, xs, labels, k).to(device)
         self.seeds = self.seeds.to(device)
+
+    def centre(self, model, xb):
+        """Centre of the seed features: the crop centre or the centre of contrast."""
+        return torch.zeros(len(xb), 2, device=xb.device) if self.at_crop else model.centroid(xb)
 
     def targets(self, model, xb):
         """(class_target, angle_target) for a batch (None where not seeded)."""
         with torch.no_grad():
+            labels = self.seeds.labels(xb, self.centre(model, xb))
             centre = model.centroid(xb)
-            labels = self.seeds.labels(xb, centre)
             angles = None
             if self.templates is not None:
                 nll = model.bins.nll(xb, self.templates[labels][:, None], centre)[:, 0]
@@ -684,6 +760,7 @@ def _fit(x_all, mc, tc, ckpt):
     start_epoch = len(history)
     total_steps = tc.epochs * n_steps
     release_end = tc.init_fraction + (tc.init_release if mc.discrete == "exact" else 0.0)
+    prior_rate = _PRIOR_RATE if mc.joint and tc.class_prior == "learned" else 0.0
     seeds = None
     if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
         seeds = _Seeds(x_all, model, mc, tc, device)
@@ -742,7 +819,7 @@ def _fit(x_all, mc, tc, ckpt):
                         mix = (frac - tc.init_fraction) / tc.init_release
                         targets = (seeds.targets(model, xb)[0], None)
                     terms = net(xb, gen, temp, frac >= tc.z_warmup or not mc.rotation, *targets,
-                                class_mix=mix)  # fmt: skip
+                                class_mix=mix, prior_rate=prior_rate)  # fmt: skip
                 terms = {k: v.float() for k, v in terms.items()}
                 loss = _loss(terms, mc, tc, frac)
                 if not torch.isfinite(loss):
