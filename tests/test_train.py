@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 
@@ -403,3 +404,78 @@ def test_version_2_checkpoints_load_with_their_shift_behaviour(tmp_path):
     assert (old.config.centroid_limit, old.config.shift_scale) == (1.0, 1.0)
     with pytest.raises(IvaeError, match="shift_scale"):
         ModelConfig(kind="rvae", shift_scale=0.0)
+
+
+def test_seed_options_follow_what_is_known_about_the_stack():
+    """ "auto": raw seed features for crops normalised against their neighbourhood
+    (brightness is chemistry there), gain-free otherwise; features about the crop
+    centre for crops cut about known points, about the centre of contrast for bare
+    images.  Explicit choices are kept."""
+    from napari_ivae.crop import Stack
+    from napari_ivae.train import resolve_seed_options
+
+    images = _data(4)
+    n = len(images)
+    auto = TrainConfig()
+
+    def stack(normalize, yx=None):
+        yx = np.zeros((n, 2)) if yx is None else yx
+        return Stack(images, yx, np.zeros(n), np.arange(n), ("ch0",), normalize=normalize)
+
+    def decided(data, tc=auto):
+        got = resolve_seed_options(tc, data)
+        return got.seed_features, got.seed_centre
+
+    assert decided(stack("local")) == decided(stack("background")) == ("raw", "crop")
+    assert decided(stack("zscore")) == decided(stack(None)) == ("gain_free", "crop")
+    assert decided(stack("local", np.full((n, 2), np.nan))) == ("raw", "centroid")
+    assert decided(images) == ("gain_free", "centroid")
+    explicit = TrainConfig(seed_features="gain_free", seed_centre="centroid")
+    assert decided(stack("local"), explicit) == ("gain_free", "centroid")
+    for name in ("seed_features", "seed_centre", "class_prior", "class_init"):
+        with pytest.raises(IvaeError, match=name):
+            TrainConfig(**{name: "bogus"})
+
+
+def test_class_prior_learns_the_class_shares():
+    """The learned prior moves to the mean class weights (here the seeds: 3 of 12 in
+    class 1) and enters the class posterior; "uniform" leaves it at 1/K."""
+    from napari_ivae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(dataclasses.replace(_small("jrvae", in_channels=1, size=12), n_classes=2))
+    x = torch.from_numpy(_data(12))
+    target = torch.tensor([1, 0, 0, 0] * 3)
+    model.train()
+    model(x, class_target=target, class_mix=0.0, prior_rate=0.0)
+    torch.testing.assert_close(model.class_log_prior.exp(), torch.full((2,), 0.5))
+    for _ in range(60):
+        model(x, class_target=target, class_mix=0.0, prior_rate=0.1)
+    torch.testing.assert_close(model.class_log_prior.exp(), torch.tensor([0.75, 0.25]), atol=1e-3,
+                               rtol=0)  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        logits = model.posterior(x)["logits"]
+        learned = model.class_log_prior.clone()
+        model.class_log_prior.fill_(-np.log(2.0))
+        uniform = model.posterior(x)["logits"]
+    torch.testing.assert_close(logits - uniform, (learned + np.log(2.0)).expand(12, 2),
+                               atol=1e-4, rtol=0)  # fmt: skip
+
+
+def test_checkpoints_without_a_class_prior_load_uniform(tmp_path):
+    """Checkpoints written before the learned prior load with the uniform prior they
+    were trained with; a new checkpoint keeps the learned one."""
+    from napari_ivae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(_small("jrvae", in_channels=1, size=12))
+    model.class_log_prior.copy_(torch.log(torch.tensor([0.9, 0.05, 0.05])))
+    path = tmp_path / "m.ivae"
+    save_model(path, model, [])
+    torch.testing.assert_close(load_model(path)[0].class_log_prior, model.class_log_prior)
+    obj = torch.load(path, weights_only=True)
+    del obj["state_dict"]["class_log_prior"]
+    torch.save(obj, path)
+    old, _ = load_model(path)
+    torch.testing.assert_close(old.class_log_prior.exp(), torch.full((3,), 1 / 3))

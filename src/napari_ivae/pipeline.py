@@ -188,7 +188,7 @@ def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: 
            settings: DemoSettings, seed: int, say: Callable[[str], None], label: str,
            max_train: int | None = None):  # fmt: skip
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, run_fit
+    from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
 
     mc = ModelConfig(kind=kind, latent_dim=latent_dim, n_classes=n_classes, hidden=settings.hidden)
     images = stack.images
@@ -198,6 +198,7 @@ def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: 
         images = images[np.sort(pick)]
     tc = TrainConfig(epochs=epochs, batch_size=min(settings.batch_size, len(images)), seed=seed,
                      device="cpu", progress_interval=2.0)  # fmt: skip
+    tc = resolve_seed_options(tc, stack)  # decided by the whole stack, not the subset
 
     def report(p) -> None:  # one line per finished epoch
         if p.epoch_time is not None:

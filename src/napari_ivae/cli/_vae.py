@@ -181,6 +181,17 @@ def _parse_run_dir(out: str) -> Path:
     return run_dir
 
 
+def _seed_note(tc, data) -> str:
+    """One line saying how the classes are seeded and why (the "auto" choices)."""
+    norm = getattr(data, "normalize", None)
+    why = (f"the stack was cropped with --normalize {norm}" if norm else
+           "the stack does not say how it was normalised")  # fmt: skip
+    where = ("the crop centre (crops cut about points)" if tc.seed_centre == "crop" else
+             "each crop's centre of contrast")  # fmt: skip
+    return (f"class seeds: {tc.class_init} clustering of {tc.seed_features} features ({why}) "
+            f"about {where}; class prior {tc.class_prior}")  # fmt: skip
+
+
 def _use_bar(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
@@ -372,7 +383,7 @@ def train(
         )
 
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, run_fit, save_model
+    from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit, save_model
 
     model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim}
     if classes is not None:
@@ -381,6 +392,7 @@ def train(
     train_config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device
     )
+    train_config = resolve_seed_options(train_config, data)  # stored as decided
     gen = fit(data, model_config, train_config)  # validates eagerly, trains lazily
 
     # --- a temp folder beside RUN_DIR now: an unwritable place fails before any work
@@ -391,6 +403,8 @@ def train(
         steps = math.ceil(n / batch_size)
         report.say(f"training {kind} on {n} images {c}×{h}×{w}: {epochs} epochs of {steps} "
                    f"step(s) -> {run_dir}")  # fmt: skip
+        if kind in JOINT_KINDS:
+            report.say(_seed_note(train_config, data))
         try:
             result = run_fit(gen, report)
         finally:

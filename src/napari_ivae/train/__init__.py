@@ -49,6 +49,7 @@ from napari_ivae.train.data import _as_tensor
 from napari_ivae.train.loop import _fit
 from napari_ivae.train.loss import _loss as _loss
 from napari_ivae.train.seeds import _Seeds as _Seeds
+from napari_ivae.train.seeds import resolve_seed_options
 
 __all__ = [
     "FORMAT",
@@ -60,6 +61,7 @@ __all__ = [
     "cpu_budget",
     "fit",
     "load_model",
+    "resolve_seed_options",
     "run_fit",
     "save_model",
 ]
@@ -154,4 +156,4 @@ def fit(
         raise IvaeError(
             "likelihood='bernoulli' needs data in [0, 1]; use normalize='minmax' or 'gaussian'"
         )
-    return _fit(x_all, mc, tc, ckpt)
+    return _fit(x_all, mc, resolve_seed_options(tc, data), ckpt)

@@ -74,13 +74,38 @@ class TrainConfig(DictConfig):
         > 0 keeps classes from dying but assumes roughly balanced classes
         (docs/vae.md: cards jrVAE ARI 0.50 → 0.66 with 100; 0.98 with 2500
         and recon_sigma=0.2 for seed 0, 0.64 for seed 1).
-    class_init : {"kmeans", "none"}
-        Joint kinds: ``"kmeans"`` seeds the classes with k-means of
-        rotation- and shift-invariant features (angular Fourier magnitudes of
-        the crop about its centre of contrast, on up to 20,000 images) and
-        trains with those classes for the first ``init_fraction`` of the
-        steps, then with the model's own class posterior.  From a random start
-        the classes and the alignment lock each other in (docs/vae.md).
+    class_init : {"merged", "kmeans", "none"}
+        Joint kinds: seed the classes by clustering rotation- and
+        shift-invariant features (angular Fourier magnitudes of the crop about
+        ``seed_centre``, on up to 20,000 images) and train with those classes
+        for the first ``init_fraction`` of the steps, then with the model's own
+        class posterior.  From a random start the classes and the alignment
+        lock each other in (docs/vae.md).  ``"merged"``: k-means with
+        max(16, 4K) clusters merged by Ward's criterion down to K, so a small
+        distinct class (2 % dopants) keeps its seed; ``"kmeans"``: k-means with
+        K clusters (prefers balanced classes); see
+        ``models.class_init.fit_class_seeds``.
+    seed_features : {"auto", "raw", "gain_free"}
+        Features of the class seeds: ``"gain_free"`` divides each crop's
+        features by their length (classes by shape, blind to a per-crop
+        contrast); ``"raw"`` keeps the brightness (Z-contrast chemistry).
+        ``"auto"``: ``"raw"`` for a :class:`~napari_ivae.crop.Stack` cropped
+        with ``normalize="local"`` or ``"background"`` (the neighbourhood
+        already removed the gain, and a brighter column is a heavier atom),
+        ``"gain_free"`` otherwise (:func:`resolve_seed_options`).
+    seed_centre : {"auto", "crop", "centroid"}
+        Centre of the seed features: ``"crop"``, the crop centre (crops cut
+        about detected positions); ``"centroid"``, the model's centre of
+        contrast (objects anywhere in the crop).  ``"auto"``: ``"crop"`` for a
+        Stack with known source positions, ``"centroid"`` for bare images.
+        On 11-px atom crops the centre of contrast is pulled up to 3.5 px
+        towards the neighbours, which hides the dopants from the seeds
+        (docs/vae.md).
+    class_prior : {"learned", "uniform"}
+        Joint kinds: the class prior p(α) is ``"learned"`` as the mean class
+        posterior (mixture weights: a running mean over the steps, floored at
+        0.1 %), so a class holding 2 % of the crops is as probable as the data
+        say; ``"uniform"``: 1/K (favours near-equal classes).
     pose_init : {"cluster", "none"}
         Rotation kinds (grid angle inference): ``"cluster"`` clusters the crops
         as above (``pose_init_clusters`` clusters; the classes themselves for
@@ -133,7 +158,10 @@ class TrainConfig(DictConfig):
     z_warmup: float = 0.0
     capacity_terms: Literal["content", "all"] = "content"
     class_balance: float = 0.0
-    class_init: Literal["kmeans", "none"] = "kmeans"
+    class_init: Literal["merged", "kmeans", "none"] = "merged"
+    seed_features: Literal["auto", "raw", "gain_free"] = "auto"
+    seed_centre: Literal["auto", "crop", "centroid"] = "auto"
+    class_prior: Literal["learned", "uniform"] = "learned"
     pose_init: Literal["cluster", "none"] = "none"
     pose_init_clusters: int | None = None
     init_fraction: float = 0.3
@@ -157,7 +185,10 @@ class TrainConfig(DictConfig):
         check_range("z_warmup", self.z_warmup, low=0, high=1)
         check_range("class_balance", self.class_balance, low=0)
         check_choice("capacity_terms", self.capacity_terms, ("content", "all"))
-        check_choice("class_init", self.class_init, ("kmeans", "none"))
+        check_choice("class_init", self.class_init, ("merged", "kmeans", "none"))
+        check_choice("seed_features", self.seed_features, ("auto", "raw", "gain_free"))
+        check_choice("seed_centre", self.seed_centre, ("auto", "crop", "centroid"))
+        check_choice("class_prior", self.class_prior, ("learned", "uniform"))
         check_choice("lr_schedule", self.lr_schedule, ("cosine", "constant"))
         check_choice("pose_init", self.pose_init, ("cluster", "none"))
         if self.pose_init_clusters is not None:

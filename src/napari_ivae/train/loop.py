@@ -27,6 +27,9 @@ from napari_ivae.train.data import _device, _dist_info
 from napari_ivae.train.loss import _loss, _ramp
 from napari_ivae.train.seeds import _Seeds
 
+#: step of the running mean that learns the class prior (TrainConfig.class_prior)
+_PRIOR_RATE = 0.05
+
 
 @dataclass
 class _Run:
@@ -46,6 +49,7 @@ class _Run:
     seeds: _Seeds | None = None
     history: list[dict] = field(default_factory=list)
     n_steps: int = 1
+    prior_rate: float = 0.0
     t0: float = 0.0
     last_yield: float = 0.0
 
@@ -116,6 +120,7 @@ def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None) -> _Run:
     run.gen = torch.Generator(device=device)
     run.gen.manual_seed(tc.seed * 1000 + rank + 1)
     run.n_steps = max(1, math.ceil(run.n_local / tc.batch_size))
+    run.prior_rate = _PRIOR_RATE if mc.joint and tc.class_prior == "learned" else 0.0
     if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
         run.seeds = _Seeds(x_all, model, mc, tc, device)
     return run
@@ -200,7 +205,7 @@ def _batch_loss(run: _Run, xb, frac: float) -> tuple[dict, torch.Tensor]:
     with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_amp):
         targets, mix = _targets(run, xb, frac)
         terms = run.net(xb, run.gen, temp, frac >= tc.z_warmup or not mc.rotation, *targets,
-                        class_mix=mix)  # fmt: skip
+                        class_mix=mix, prior_rate=run.prior_rate)  # fmt: skip
     terms = {k: v.float() for k, v in terms.items()}
     return terms, _loss(terms, mc, tc, frac)
 
