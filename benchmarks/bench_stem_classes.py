@@ -28,8 +28,11 @@ simulation).
 
 The model and training use the library defaults of the day
 (``ModelConfig(kind="jrvae", latent_dim=2, n_classes=K)``,
-``TrainConfig(epochs=E, seed=S)``); only the crop-level choices (normalisation,
-window, which sublattice) are the benchmark's.  One thread per process
+``TrainConfig(epochs=E, seed=S)``, its "auto" class-seed options decided from
+the stack by ``train.resolve_seed_options`` as ``ivae train``, the Train widget
+and the demo do); only the crop-level choices (normalisation, window, which
+sublattice) are the benchmark's.  ``--train-opts`` switches single choices off
+for comparison (e.g. ``'{"class_prior": "uniform"}'``).  One thread per process
 (``OMP_NUM_THREADS=1``) unless ``--threads`` says otherwise.
 """
 

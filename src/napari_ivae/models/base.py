@@ -103,10 +103,16 @@ class IVAE(nn.Module):
     def _update_class_prior(self, q: torch.Tensor, rate: float) -> None:
         """Move the class prior towards the batch-mean posterior ``q`` (B, K) by ``rate``
         (the M-step of a mixture's weights, as a running mean); floored at 0.1 % so a
-        class that empties can come back."""
+        class that empties can come back.  Under DDP the mean is over all ranks'
+        batches, so every rank keeps the same prior."""
         with torch.no_grad():
+            qbar = q.detach().float().mean(0)
+            dist = torch.distributed
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                dist.all_reduce(qbar)
+                qbar /= dist.get_world_size()
             prior = self.class_log_prior.exp()
-            prior = (1 - rate) * prior + rate * q.detach().float().mean(0)
+            prior = (1 - rate) * prior + rate * qbar
             prior = prior.clamp_min(1e-3)
             self.class_log_prior.copy_((prior / prior.sum()).log())
 

@@ -145,25 +145,27 @@ def ward_merge(centres: np.ndarray, counts: np.ndarray, n_groups: int) -> np.nda
     clusters halves the host population instead).  Empty clusters are given
     to the group of their nearest non-empty one.
     """
-    m = len(centres)
-    alive = [i for i in range(m) if counts[i] > 0]
-    cent = {i: centres[i].astype(np.float64) for i in alive}
-    size = {i: float(counts[i]) for i in alive}
+    centres = np.asarray(centres, np.float64)
+    cent, size = centres.copy(), np.asarray(counts, np.float64).copy()
+    m = len(cent)
     owner = np.arange(m)
-    while len(alive) > n_groups:
-        pairs = [(a, b) for i, a in enumerate(alive) for b in alive[i + 1 :]]
-        cost = [size[a] * size[b] / (size[a] + size[b]) * np.sum((cent[a] - cent[b]) ** 2)
-                for a, b in pairs]  # fmt: skip
-        a, b = pairs[int(np.argmin(cost))]
+    alive = size > 0
+    while alive.sum() > n_groups:
+        idx = np.flatnonzero(alive)
+        na, ca = size[idx], cent[idx]
+        d2 = ((ca[:, None] - ca[None]) ** 2).sum(-1)
+        cost = na[:, None] * na[None] / (na[:, None] + na[None]) * d2
+        cost[np.tril_indices(len(idx))] = np.inf
+        i, j = np.unravel_index(np.argmin(cost), cost.shape)
+        a, b = idx[i], idx[j]
         cent[a] = (size[a] * cent[a] + size[b] * cent[b]) / (size[a] + size[b])
         size[a] += size[b]
         owner[owner == b] = a
-        alive.remove(b)
-    for i in range(m):  # empty clusters: the group of the nearest live centre
-        if counts[i] == 0:
-            near = min(alive, key=lambda j: np.sum((centres[i] - centres[j]) ** 2))
-            owner[i] = owner[near]
-    return np.searchsorted(np.asarray(sorted(set(owner.tolist()))), owner)
+        alive[b] = False
+    live = np.flatnonzero(alive)
+    for i in np.flatnonzero(np.asarray(counts) == 0):  # empty: the nearest live centre's group
+        owner[i] = owner[live[np.argmin(((centres[live] - centres[i]) ** 2).sum(-1))]]
+    return np.searchsorted(np.unique(owner), owner)
 
 
 def fit_class_seeds(
