@@ -381,7 +381,8 @@ def test_seed_options_follow_what_is_known_about_the_stack():
     n = len(images)
     auto = TrainConfig()
 
-    def stack(normalize, yx=np.zeros((n, 2))):
+    def stack(normalize, yx=None):
+        yx = np.zeros((n, 2)) if yx is None else yx
         return Stack(images, yx, np.zeros(n), np.arange(n), ("ch0",), normalize=normalize)
 
     def decided(data, tc=auto):
