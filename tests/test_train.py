@@ -291,10 +291,10 @@ def test_warm_starts_train_with_the_seeded_targets(kind, monkeypatch):
     seen = []
     orig = IVAE.forward
 
-    def spy(self, x, *args, class_mix=1.0, **options):
+    def spy(self, x, *args, class_mix=1.0, **kw):
         seen.append((args[3] is not None if len(args) > 3 else False,
                      args[4] is not None if len(args) > 4 else False, class_mix))  # fmt: skip
-        return orig(self, x, *args, class_mix=class_mix, **options)
+        return orig(self, x, *args, class_mix=class_mix, **kw)
 
     monkeypatch.setattr(IVAE, "forward", spy)
     tc = TrainConfig(epochs=4, batch_size=10, device="cpu", pose_init="cluster",
