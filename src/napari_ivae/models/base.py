@@ -291,7 +291,6 @@ class IVAE(nn.Module):
         ``prior_rate`` > 0 (training, joint kinds): after the step the class
         prior moves towards the batch-mean class weights by this fraction.
         """
-        c = self.config
         b = x.shape[0]
         p = self.posterior(x, exact=False)
 
@@ -303,89 +302,104 @@ class IVAE(nn.Module):
         if not use_z:
             z = torch.zeros_like(z)
         terms = {"kl_z": kl_normal(p["z_mu"], p["z_logstd"], 1.0)}
-        angles = shift = dec_shift = None
-        if c.rotation:
-            lim = 3.0 * c.sigma_shift
-            shift = sample(p["shift"], p["shift_logstd"]).clamp(-lim, lim)
-            terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
-            if self.grid_angles:
-                # the decoder draws the template in its own frame (sub-bin
-                # offset only); AngleBins.nll moves the input instead
-                angles, dec_shift = p["angle_offset"], None
-            else:
-                angles = sample(p["angle"], p["angle_logstd"])
-                terms["kl_angle"] = kl_normal(
-                    p["angle"][:, None], p["angle_logstd"][:, None], c.sigma_angle
-                )
-                dec_shift = shift
-        kk = self.n_classes
-        q = None
+        angles, shift, dec_shift = self._sample_pose(p, sample, terms)
         jitter = None
         if self.grid_angles and self.training:
             # the lattice moved by a random sub-pixel offset at every step: its
             # points would otherwise always fall on the same half of the
             # template's pixels, and the other half (never read, so never
-            # trained) showed as a checkerboard in decoded images (docs/vae.md)
+            # trained) showed as a checkerboard in decoded images
             u = torch.rand(2, generator=generator, device=x.device, dtype=x.dtype) - 0.5
-            jitter = u * (2.0 / (c.size - 1))
+            jitter = u * (2.0 / (self.config.size - 1))
         dec = functools.partial(self._decode_bins, jitter=jitter) if self.grid_angles else (
             lambda zz, aa, oh=None: self.decode_raw(zz, aa, None if dec_shift is None else
                                                     dec_shift.repeat_interleave(len(zz) // b, 0), oh)
         )  # fmt: skip
-        if not kk:
-            out = dec(z, angles)[:, None]  # (B, 1, C, H, W) or (B, 1, C, Pd)
-        else:
-            if c.discrete != "exact":
-                logq = F.log_softmax(p["logits"].float(), dim=1)
-                q = logq.exp()
-                terms["kl_disc"] = (q * (logq - self.class_log_prior)).sum(1)
-            if c.discrete in ("enumerate", "exact"):
-                onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
-                out = dec(_repeat(z, kk), _repeat(angles, kk), onehot)
-                out = out.view(b, kk, *out.shape[1:])
-            else:
-                u = torch.rand(q.shape, generator=generator, device=x.device).clamp(1e-10, 1)
-                soft = F.softmax((logq - torch.log(-torch.log(u))) / temperature, dim=1)
-                if class_target is not None:
-                    soft = F.one_hot(class_target, kk).to(z.dtype)
-                out = dec(z, angles, soft)[:, None]
-                q = None
+        out, q = self._decode_classes(x, z, angles, p, dec, terms, generator, temperature,
+                                      class_target)  # fmt: skip
+        kl_rot = None
         if self.grid_angles:
-            # exact posterior over the bins given z, Δr (and the class):
-            # E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)
-            nll = self.bins.nll(x, out, shift, jitter).float()  # (B, K', M)
-            logq_rot = F.log_softmax(self.bins.log_prior_bins - nll, dim=2)
-            if angle_target is not None:
-                onehot_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]
-                logq_rot = torch.log(onehot_rot.clamp_min(1e-12)).expand_as(nll)
-            q_rot = logq_rot.exp()
-            kl_rot = (q_rot * (logq_rot - self.bins.log_prior_bins)).sum(2)  # (B, K')
-            nll = (q_rot * nll).sum(2)
+            nll, kl_rot = self._grid_nll(x, out, shift, jitter, angle_target)
             terms["kl_angle"] = kl_rot[:, 0] if q is None else (q * kl_rot).sum(1)
         else:
             nll = self._nll(x, out)  # (B, K')
-        if c.discrete == "exact" and kk:
-            # exact class posterior given z and Δ: q(k) ∝ p(k) exp(-(nll_k + KL_angle,k))
-            per_class = nll + (kl_rot if self.grid_angles else 0.0)
-            logq = F.log_softmax(self.class_log_prior - per_class, dim=1)
-            q = logq.exp()
-            if class_target is not None:
-                seed_q = F.one_hot(class_target, kk).to(q.dtype)
-                q = seed_q if class_mix <= 0 else class_mix * q + (1 - class_mix) * seed_q
-                logq = torch.log(q.clamp_min(1e-12))
-            terms["kl_disc"] = (q * (logq - self.class_log_prior)).sum(1)
-            if self.grid_angles:
-                terms["kl_angle"] = (q * kl_rot).sum(1)
-        if class_target is not None and c.discrete == "enumerate":
-            q = F.one_hot(class_target, kk).to(nll.dtype)
+        if self.config.discrete == "exact" and self.n_classes:
+            q = self._exact_class(nll, kl_rot, terms, class_target, class_mix)
+        if class_target is not None and self.config.discrete == "enumerate":
+            q = F.one_hot(class_target, self.n_classes).to(nll.dtype)
         terms["recon"] = nll[:, 0] if q is None else (q * nll).sum(1)
         if q is not None:
             # KL of the batch-mean class posterior from uniform (class balance)
             qbar = q.mean(0).clamp_min(1e-12)
-            terms["kl_marg"] = ((qbar * qbar.log()).sum() + math.log(kk)).expand(b)
+            terms["kl_marg"] = ((qbar * qbar.log()).sum() + math.log(self.n_classes)).expand(b)
             if prior_rate > 0 and self.training:
                 self._update_class_prior(q, prior_rate)
         return {k: v.mean() for k, v in terms.items()}
+
+    def _sample_pose(self, p, sample, terms):
+        """(angles, shift, decoder shift) drawn from the posterior ``p``; adds the pose KLs."""
+        c = self.config
+        if not c.rotation:
+            return None, None, None
+        lim = 3.0 * c.sigma_shift
+        shift = sample(p["shift"], p["shift_logstd"]).clamp(-lim, lim)
+        terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
+        if self.grid_angles:
+            # the decoder draws the template in its own frame (sub-bin offset
+            # only); AngleBins.nll moves the input instead
+            return p["angle_offset"], shift, None
+        angles = sample(p["angle"], p["angle_logstd"])
+        terms["kl_angle"] = kl_normal(p["angle"][:, None], p["angle_logstd"][:, None],
+                                      c.sigma_angle)  # fmt: skip
+        return angles, shift, shift
+
+    def _decode_classes(self, x, z, angles, p, dec, terms, generator, temperature, class_target):
+        """Decoded output (B, K', ...) for every class (or the sampled one) and the
+        class weights ``q`` (None where the class posterior comes later or is absent)."""
+        c, kk, b = self.config, self.n_classes, x.shape[0]
+        if not kk:
+            return dec(z, angles)[:, None], None  # (B, 1, C, H, W) or (B, 1, C, Pd)
+        q = None
+        if c.discrete != "exact":
+            logq = F.log_softmax(p["logits"].float(), dim=1)
+            q = logq.exp()
+            terms["kl_disc"] = (q * (logq - self.class_log_prior)).sum(1)
+        if c.discrete in ("enumerate", "exact"):
+            onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
+            out = dec(_repeat(z, kk), _repeat(angles, kk), onehot)
+            return out.view(b, kk, *out.shape[1:]), q
+        u = torch.rand(q.shape, generator=generator, device=x.device).clamp(1e-10, 1)
+        soft = F.softmax((logq - torch.log(-torch.log(u))) / temperature, dim=1)
+        if class_target is not None:
+            soft = F.one_hot(class_target, kk).to(z.dtype)
+        return dec(z, angles, soft)[:, None], None
+
+    def _grid_nll(self, x, out, shift, jitter, angle_target):
+        """(nll, kl_rot) (B, K') with the exact posterior over the angle bins:
+        E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)."""
+        nll = self.bins.nll(x, out, shift, jitter).float()  # (B, K', M)
+        logq_rot = F.log_softmax(self.bins.log_prior_bins - nll, dim=2)
+        if angle_target is not None:
+            onehot_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]
+            logq_rot = torch.log(onehot_rot.clamp_min(1e-12)).expand_as(nll)
+        q_rot = logq_rot.exp()
+        kl_rot = (q_rot * (logq_rot - self.bins.log_prior_bins)).sum(2)  # (B, K')
+        return (q_rot * nll).sum(2), kl_rot
+
+    def _exact_class(self, nll, kl_rot, terms, class_target, class_mix):
+        """Exact class posterior given z and Δ: q(k) ∝ p(k) exp(-(nll_k + KL_angle,k)),
+        mixed with the seeds' classes by ``class_mix``; adds the class KL."""
+        per_class = nll + (kl_rot if kl_rot is not None else 0.0)
+        logq = F.log_softmax(self.class_log_prior - per_class, dim=1)
+        q = logq.exp()
+        if class_target is not None:
+            seed_q = F.one_hot(class_target, self.n_classes).to(q.dtype)
+            q = seed_q if class_mix <= 0 else class_mix * q + (1 - class_mix) * seed_q
+            logq = torch.log(q.clamp_min(1e-12))
+        terms["kl_disc"] = (q * (logq - self.class_log_prior)).sum(1)
+        if kl_rot is not None:
+            terms["kl_angle"] = (q * kl_rot).sum(1)
+        return q
 
     def centroid(self, x: torch.Tensor) -> torch.Tensor:
         """Centre of contrast (dy, dx), grid units: :func:`~.bins.centroid`."""
