@@ -87,11 +87,44 @@ def site_contrast(
         sites of other sublattices and for sites with too few detected
         neighbours or too near the border), ``bright`` and ``dim`` (bool).
     """
-    from scipy.spatial import cKDTree
-
     from napari_ivae.crop import local_normalize
 
     img = np.asarray(image)
+    yx, d = _check_inputs(img, atoms, sublattice=sublattice, k=k, spacing=spacing)
+    size = int(min(max(round(BACKGROUND_SPACINGS * d), 8), max(img.shape)))
+    norm = local_normalize(img[None].astype(np.float32), size)[0]
+    intensity = _disc_means(norm, yx, SITE_RADIUS * d)
+
+    sel = (
+        np.ones(len(yx), bool)
+        if sublattice is None
+        else atoms["sublattice"].to_numpy() == int(sublattice)
+    )
+    z = np.full(len(yx), np.nan)
+    idx = np.flatnonzero(sel & np.isfinite(intensity))
+    if idx.size > MIN_NEIGHBORS:
+        z[idx] = _neighbour_z(yx[idx], intensity[idx])
+    out = atoms.copy()
+    out["site_intensity"] = intensity
+    out["site_z"] = z
+    out["bright"] = np.nan_to_num(z, nan=0.0) >= k
+    out["dim"] = np.nan_to_num(z, nan=0.0) <= -k
+    out.attrs = dict(atoms.attrs)
+    out.attrs["site_contrast"] = {
+        "sublattice": sublattice,
+        "k": float(k),
+        "spacing_px": d,
+        "judged": int(np.isfinite(z).sum()),
+        "bright": int(out["bright"].sum()),
+        "dim": int(out["dim"].sum()),
+    }
+    return out
+
+
+def _check_inputs(img, atoms, *, sublattice, k, spacing) -> tuple[np.ndarray, float]:
+    """Validated ``(yx, spacing)`` for :func:`site_contrast` (errors name the parameter)."""
+    from scipy.spatial import cKDTree
+
     if img.ndim != 2:
         raise IvaeError(f"image: expected a 2-D image; got shape {img.shape}")
     check_range("k", float(k), low=0.0, low_inclusive=False)
@@ -113,61 +146,38 @@ def site_contrast(
         spacing = float(np.median(dist[:, 1]))
     d = float(spacing)
     check_range("spacing", d, low=1.0, high=float(max(img.shape)) / 2)
+    return yx, d
 
-    size = int(min(max(round(BACKGROUND_SPACINGS * d), 8), max(img.shape)))
-    norm = local_normalize(img[None].astype(np.float32), size)[0]
-    intensity = _disc_means(norm, yx, SITE_RADIUS * d)
 
-    sel = (
-        np.ones(len(yx), bool)
-        if sublattice is None
-        else atoms["sublattice"].to_numpy() == int(sublattice)
-    )
-    z = np.full(len(yx), np.nan)
-    idx = np.flatnonzero(sel & np.isfinite(intensity))
-    if idx.size > MIN_NEIGHBORS:
-        pts = yx[idx]
-        tree = cKDTree(pts)
-        nn, _ = tree.query(pts, k=2)
-        a = float(np.median(nn[:, 1]))
-        groups = tree.query_ball_point(pts, NEIGHBOR_RADIUS * a)
-        vals = intensity[idx]
-        resid = np.full(idx.size, np.nan)  # I − median of the neighbours
-        for i, g in enumerate(groups):
-            g = [j for j in g if j != i]
-            if len(g) >= MIN_NEIGHBORS:
-                resid[i] = vals[i] - np.median(vals[g])
-        ok = np.isfinite(resid)
-        if ok.any():
-            # robust σ of the residuals of the judged sites within SIGMA_RADIUS·a
-            tree_ok = cKDTree(pts[ok])
-            r_ok = resid[ok]
-            sig = np.full(idx.size, np.nan)
-            for i, g in zip(
-                np.flatnonzero(ok), tree_ok.query_ball_point(pts[ok], SIGMA_RADIUS * a)
-            ):
-                v = r_ok[g]
-                if v.size >= MIN_SIGMA_SITES:
-                    sig[i] = 1.4826 * np.median(np.abs(v - np.median(v)))
-            fallback = 1.4826 * float(np.median(np.abs(r_ok - np.median(r_ok))))
-            sig = np.where(np.isfinite(sig), sig, fallback)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                z[idx] = np.where(ok & (sig > 0), resid / sig, np.nan)
-    out = atoms.copy()
-    out["site_intensity"] = intensity
-    out["site_z"] = z
-    out["bright"] = np.nan_to_num(z, nan=0.0) >= k
-    out["dim"] = np.nan_to_num(z, nan=0.0) <= -k
-    out.attrs = dict(atoms.attrs)
-    out.attrs["site_contrast"] = {
-        "sublattice": sublattice,
-        "k": float(k),
-        "spacing_px": d,
-        "judged": int(np.isfinite(z).sum()),
-        "bright": int(out["bright"].sum()),
-        "dim": int(out["dim"].sum()),
-    }
-    return out
+def _neighbour_z(pts: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """Each site's intensity minus the median of its same-sublattice neighbours, in
+    robust σ of those residuals nearby (NaN where a site has too few neighbours)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(pts)
+    nn, _ = tree.query(pts, k=2)
+    a = float(np.median(nn[:, 1]))
+    groups = tree.query_ball_point(pts, NEIGHBOR_RADIUS * a)
+    resid = np.full(len(pts), np.nan)  # I − median of the neighbours
+    for i, g in enumerate(groups):
+        g = [j for j in g if j != i]
+        if len(g) >= MIN_NEIGHBORS:
+            resid[i] = vals[i] - np.median(vals[g])
+    ok = np.isfinite(resid)
+    if not ok.any():
+        return resid
+    # robust σ of the residuals of the judged sites within SIGMA_RADIUS·a
+    tree_ok = cKDTree(pts[ok])
+    r_ok = resid[ok]
+    sig = np.full(len(pts), np.nan)
+    for i, g in zip(np.flatnonzero(ok), tree_ok.query_ball_point(pts[ok], SIGMA_RADIUS * a)):
+        v = r_ok[g]
+        if v.size >= MIN_SIGMA_SITES:
+            sig[i] = 1.4826 * np.median(np.abs(v - np.median(v)))
+    fallback = 1.4826 * float(np.median(np.abs(r_ok - np.median(r_ok))))
+    sig = np.where(np.isfinite(sig), sig, fallback)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok & (sig > 0), resid / sig, np.nan)
 
 
 def _disc_means(image: np.ndarray, yx: np.ndarray, radius: float) -> np.ndarray:
