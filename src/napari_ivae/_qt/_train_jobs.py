@@ -38,8 +38,8 @@ def preload_torch() -> None:
 
     The first ``optimizer.step()`` imports ``torch._dynamo`` and sympy; done inside
     the training worker, that import holds the GIL and stalls the GUI on the first
-    Start of a session (docs/gui.md, "The event loop while training").  Doing it once while the widget opens moves that
-    cost out of training.
+    Start of a session (docs/gui.md, "The event loop while training").  Doing it
+    once while the widget opens moves that cost out of training.
     """
 
     def _run() -> None:

@@ -138,8 +138,8 @@ class AngleBins(nn.Module):
         crop disk ``|r| ≤ 1``.  The shift lives in the image frame, so the
         encoder predicts it without knowing the angle (a shift in the rotated
         frame couples the two and left near-symmetric glyphs misaligned, see
-        docs/experiments.md, "What was tried").  The NLL is linear in the data given the output, so all M
-        bins cost batched products.
+        docs/experiments.md, "What was tried").  The NLL is linear in the data
+        given the output, so all M bins cost batched products.
         """
         ch = x.shape[1]
         pd = self.rot_points.shape[1]
