@@ -28,8 +28,11 @@ simulation).
 
 The model and training use the library defaults of the day
 (``ModelConfig(kind="jrvae", latent_dim=2, n_classes=K)``,
-``TrainConfig(epochs=E, seed=S)``); only the crop-level choices (normalisation,
-window, which sublattice) are the benchmark's.  One thread per process
+``TrainConfig(epochs=E, seed=S)``, its "auto" class-seed options decided from
+the stack by ``train.resolve_seed_options`` as ``ivae train``, the Train widget
+and the demo do); only the crop-level choices (normalisation, window, which
+sublattice) are the benchmark's.  ``--train-opts`` switches single choices off
+for comparison (e.g. ``'{"class_prior": "uniform"}'``).  One thread per process
 (``OMP_NUM_THREADS=1``) unless ``--threads`` says otherwise.
 """
 
@@ -51,8 +54,6 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 MOS2 = "example_Se_implanted_MoS2.dm3"
 RESTART_EPOCHS = 3
-#: class seeding: "library" (models.class_init.fit_class_seeds) or "merged" (experiment)
-SEEDING = "library"
 
 
 def ari(a, b) -> float:
@@ -60,79 +61,6 @@ def ari(a, b) -> float:
     from napari_ivae.pipeline._metrics import ari as _ari
 
     return _ari(np.asarray(a), np.asarray(b))
-
-
-def fit_class_seeds_merged(feats, n_classes: int, *, seed: int = 0, n_pcs: int = 8, over: int = 16):
-    """EXPERIMENT (not shipped): k-means seeds that can isolate a small, well-separated class.
-
-    ``models.class_init.fit_class_seeds`` runs k-means with K clusters on the
-    standardised invariant features; k-means prefers balanced splits, so with
-    2 % dopants it halves the host cloud and the dopants share a seed class
-    with ~1000 hosts.  Here: k-means with ``max(over, 4K)`` clusters, then
-    Ward merges (size-weighted, ``n_a n_b / (n_a + n_b) · |c_a − c_b|²``)
-    down to K, so the host sub-clusters merge first and a distinct minority
-    keeps its own class.  ``--seeding merged`` swaps it in for a run
-    (monkeypatch); the change it argues for belongs in ``models/class_init.py``.
-    """
-    import torch
-    from scipy.cluster.vq import kmeans2
-
-    from napari_ivae.models.class_init import ClassSeeds, invariant_features
-
-    f = np.asarray(feats, np.float64)
-    mean = f.mean(0)
-    scale = f.std(0) + 1e-6 * (f.std(0).max() + 1e-12)
-    z = (f - mean) / scale
-    _, _, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
-    basis = vt[: min(n_pcs, vt.shape[0])].T
-    p = z @ basis
-    rng = np.random.default_rng(seed)
-    m = min(max(over, 4 * n_classes), len(p))
-    best, best_cost = None, np.inf
-    for _ in range(5):
-        c, lab = kmeans2(p, m, minit="++", seed=rng)
-        cost = ((p - c[lab]) ** 2).sum()
-        if cost < best_cost:
-            best, best_cost = (c, lab), cost
-    c, lab = best
-    counts = np.bincount(lab, minlength=m).astype(float)
-    groups = [[i] for i in range(m) if counts[i] > 0]
-    cent = [c[g[0]].copy() for g in groups]
-    size = [counts[g[0]] for g in groups]
-    while len(groups) > n_classes:
-        best_pair, best_d = None, np.inf
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                d = size[a] * size[b] / (size[a] + size[b]) * np.sum((cent[a] - cent[b]) ** 2)
-                if d < best_d:
-                    best_pair, best_d = (a, b), d
-        a, b = best_pair
-        cent[a] = (size[a] * cent[a] + size[b] * cent[b]) / (size[a] + size[b])
-        size[a] += size[b]
-        groups[a] += groups[b]
-        del groups[b], cent[b], size[b]
-    group_of = np.zeros(m, np.int64)
-    for g, members in enumerate(groups):
-        group_of[members] = g
-
-    class MergedSeeds(ClassSeeds):
-        """Nearest over-clustered centre, then its merged group."""
-
-        def to(self, device):
-            return MergedSeeds(
-                *(v.to(device) for v in (self.mean, self.scale, self.basis, self.centres))
-            )
-
-        def project(self, feats):  # raw (not gain-free) features: brightness is chemistry
-            return ((feats - self.mean) / self.scale) @ self.basis
-
-        def labels(self, x, centre):
-            p = self.project(invariant_features(x, centre).float())
-            near = torch.cdist(p, self.centres).argmin(1)
-            return torch.as_tensor(group_of, device=x.device)[near]
-
-    t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    return MergedSeeds(t(mean), t(scale), t(basis), t(c))
 
 
 def train_classes(
@@ -152,13 +80,9 @@ def train_classes(
 
     from napari_ivae.analysis import encode
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, run_fit
+    from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
 
     torch.set_num_threads(threads)
-    if SEEDING == "merged":
-        import napari_ivae.models.class_init as class_init
-
-        class_init.fit_class_seeds = fit_class_seeds_merged
     images = stack.images
     if len(images) > max_train:
         pick = np.random.default_rng(seed).choice(len(images), max_train, replace=False)
@@ -170,6 +94,9 @@ def train_classes(
     tc = TrainConfig(
         epochs=epochs, seed=seed, device="cpu", num_threads=threads, **extra, **(train_opts or {})
     )
+    tc = resolve_seed_options(tc, stack)  # as the fronts do: from the whole stack
+    print(f"  seeds: {tc.class_init}, {tc.seed_features} features about the {tc.seed_centre}; "
+          f"class prior {tc.class_prior}")  # fmt: skip
     t0 = time.perf_counter()
 
     def report(p) -> None:
@@ -370,16 +297,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model-opts", default="{}", help="JSON of extra ModelConfig fields")
     ap.add_argument("--train-opts", default="{}", help="JSON of extra TrainConfig fields")
-    ap.add_argument("--seeding", choices=("library", "merged"), default="library",
-                    help="merged: EXPERIMENT, over-clustered k-means + Ward merge class seeds")  # fmt: skip
     ap.add_argument("--k", type=float, default=3.0, help="bright-site threshold (robust σ)")
     ap.add_argument("--crop-sublattice", default="1", help="'all', 0 or 1 (real part)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/real"))
     ap.add_argument("--table", default=None, help="write the per-crop table (CSV) here")
     ap.add_argument("--figures", action="store_true", help="write the class maps to docs/images")
     args = ap.parse_args()
-    global SEEDING
-    SEEDING = args.seeding
     out = {}
     for part in ("sim", "real"):
         if args.part in (part, "both"):

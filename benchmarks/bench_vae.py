@@ -230,7 +230,7 @@ def main():
     ap.add_argument("--ramp", type=float, default=0.5)
     ap.add_argument("--shift-init", default="centroid")
     ap.add_argument("--z-encoder", default="auto")
-    ap.add_argument("--class-init", default="kmeans")
+    ap.add_argument("--class-init", default="merged", choices=("merged", "kmeans", "none"))
     ap.add_argument("--lr-schedule", default="cosine")
     ap.add_argument("--pose-init", default="none")
     ap.add_argument("--init-fraction", type=float, default=None)

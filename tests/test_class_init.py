@@ -14,6 +14,7 @@ from napari_ivae.models.class_init import (
     fit_class_seeds,
     invariant_code,
     invariant_features,
+    ward_merge,
 )
 from napari_ivae.simulate import make_cards
 
@@ -163,3 +164,56 @@ def test_kmeans_seeds_ignore_the_per_image_gain(rvae):
     assert sorted(table.argmax(1).tolist()) == [0, 1, 2, 3], table
     for gain in (0.6, 1.5):
         np.testing.assert_array_equal(seeds.labels(x * gain, c).numpy(), labels)
+
+
+def _minority_features(seed=0, n=1000, share=0.03):
+    """8 features: a broad host cloud and a tight minority 3 % far from it (the
+    shape of the simulated STEM sample's seed features, dopants ~7 host σ off)."""
+    rng = np.random.default_rng(seed)
+    m = int(n * share)
+    host = rng.normal(size=(n - m, 8)) * np.sqrt([4.8, 7.2, 6.6, 4.2, 3.7, 3.2, 2.9, 2.8])
+    minority = rng.normal(size=(m, 8)) * 1.5 + np.array([-18, 6, 0, 4.6, 0, 0, 0, 0])
+    return np.concatenate([host, minority]), np.r_[np.zeros(n - m, int), np.ones(m, int)]
+
+
+def _seed_labels(seeds, feats):
+    p = seeds.project(torch.as_tensor(feats, dtype=torch.float32))
+    return seeds.groups[torch.cdist(p, seeds.centres).argmin(1)].numpy()
+
+
+def test_merged_seeds_isolate_a_3_percent_class_where_kmeans_halves_the_hosts():
+    """k-means with K = 2 clusters can settle on halving the host cloud (here for
+    its seed 3); the merged seeding (16 clusters, Ward merges) keeps the minority
+    as its own class for every seed."""
+    feats, truth = _minority_features()
+
+    def isolated(lab):  # one class holds exactly the minority
+        return len(set(lab[truth == 1])) == 1 and (lab == lab[truth == 1][0]).sum() == truth.sum()
+
+    kmeans = _seed_labels(fit_class_seeds(feats, 2, seed=3, method="kmeans", features="raw"), feats)
+    assert not isolated(kmeans), np.bincount(kmeans)
+    for seed in range(4):
+        merged = fit_class_seeds(feats, 2, seed=seed, features="raw")
+        assert len(merged.centres) == 16 and sorted(set(merged.groups.tolist())) == [0, 1]
+        lab = _seed_labels(merged, feats)
+        assert isolated(lab), (seed, np.bincount(lab))
+
+
+def test_ward_merge_joins_close_large_clusters_first():
+    """Three host sub-clusters side by side and a small far one: the hosts merge."""
+    centres = np.array([[0.0, 0], [1, 0], [2, 0], [0, 8]])
+    groups = ward_merge(centres, np.array([300, 300, 300, 20]), 2)
+    assert groups.tolist()[:3] == [groups[0]] * 3 and groups[3] != groups[0]
+    assert sorted(set(groups.tolist())) == [0, 1]
+    # an empty cluster goes with its nearest centre
+    assert ward_merge(centres, np.array([300, 0, 300, 20]), 2)[1] == groups[0]
+
+
+def test_seed_options_checked():
+    feats, _ = _minority_features()
+    with pytest.raises(IvaeError, match="method"):
+        fit_class_seeds(feats, 2, method="ward")
+    with pytest.raises(IvaeError, match="features"):
+        fit_class_seeds(feats, 2, features="bright")
+    raw = fit_class_seeds(feats, 2, features="raw")
+    assert not raw.gain_free and fit_class_seeds(feats, 2).gain_free

@@ -141,6 +141,29 @@ def test_train_checkpoint_says_how_it_was_trained(files, capsys):
     )
 
 
+def test_train_says_and_stores_how_the_classes_are_seeded(files, tmp_path, capsys):
+    """A stack cropped with local normalisation: raw seed features about the crop
+    centre, said on stderr and stored in the checkpoint; bare images: gain-free
+    features about the centre of contrast."""
+    from napari_ivae.train import _read_checkpoint
+
+    st = files["stack_obj"]
+    local = Stack(st.images, st.yx, st.frame, st.index, st.channels, normalize="local")
+    local.save(tmp_path / "local.npz")
+    for data, decided in ((tmp_path / "local.npz", ("raw", "crop", "--normalize local")),
+                          (files["images3d"], ("gain_free", "centroid", "does not say"))):  # fmt: skip
+        run = tmp_path / f"run_{decided[0]}"
+        code, _out, err = _run(["train", data, "--model", "jrvae", "--latent-dim", "2",
+                               "--classes", "2", "--epochs", "1", "--batch-size", "48",
+                               "-o", run], capsys)  # fmt: skip
+        assert code == 0, err
+        note = err.splitlines()[1]
+        assert note.startswith("class seeds: merged clustering of") and decided[2] in note, note
+        trained = _read_checkpoint(run / "model.ivae")["train_config"]
+        assert (trained["seed_features"], trained["seed_centre"]) == decided[:2]
+        assert trained["class_prior"] == "learned"
+
+
 def test_encode_matches_train(files, rvae_run, tmp_path, capsys):
     out = tmp_path / "sub" / "latent.csv"
     code, _, err = _run(["encode", rvae_run / "model.ivae", files["stack"], "-o", out], capsys)

@@ -294,7 +294,7 @@ def test_stack_save_load_roundtrip(tmp_path):
     path = st.save(tmp_path / "sub" / "stack.npz")
     assert sorted(p.name for p in path.parent.iterdir()) == ["stack.npz"]  # no temp file left
     with np.load(path) as npz:
-        assert sorted(npz.files) == ["channels", "frame", "images", "index", "yx"]
+        assert sorted(npz.files) == ["channels", "frame", "images", "index", "normalize", "yx"]
         assert npz["images"].dtype == np.float32 and npz["images"].shape == (2, 2, 6, 6)
     back = Stack.load(path)
     np.testing.assert_array_equal(back.images, st.images)
@@ -302,6 +302,11 @@ def test_stack_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.frame, [1, 0])
     np.testing.assert_array_equal(back.index, [0, 1])
     assert back.channels == ("a", "b")
+    assert st.normalize == back.normalize == "zscore"  # how the crops were normalised
+    bare = Stack(st.images, st.yx, st.frame, st.index, st.channels)  # unknown: not written
+    with np.load(bare.save(tmp_path / "bare.npz")) as npz:
+        assert "normalize" not in npz.files
+    assert Stack.load(tmp_path / "bare.npz").normalize is None
 
 
 def test_stack_load_images_only_and_bad(tmp_path):

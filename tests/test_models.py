@@ -159,11 +159,11 @@ def test_exact_class_posterior(kind):
     terms = model(x)
     assert torch.isfinite(sum(terms.values()))
     sum(terms.values()).backward()
-    if kind == "jvae":  # the logits are the per-class log-likelihoods at z_mu
+    if kind == "jvae":  # the logits: log prior + per-class log-likelihood at z_mu
         with torch.no_grad():
             for k in range(3):
                 out = model.decode_raw(p["z_mu"], None, None, torch.eye(3)[[k] * 4])
-                want = -(0.5 * (out - x).pow(2)).flatten(1).sum(1)
+                want = -(0.5 * (out - x).pow(2)).flatten(1).sum(1) - np.log(3)
                 torch.testing.assert_close(p["logits"][:, k], want, rtol=1e-4, atol=1e-3)
 
 

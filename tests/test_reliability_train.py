@@ -95,7 +95,7 @@ def _intact(run: SimpleNamespace) -> None:
 
 def _nan_loss_from_call(monkeypatch, k: int) -> None:
     """Make the training loss NaN from its k-th evaluation on (a diverging run)."""
-    import napari_ivae.train as train_mod
+    import napari_ivae.train.loop as train_mod
 
     loss, calls = train_mod._loss, [0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 
@@ -159,6 +160,43 @@ def test_non_finite_loss_stops_and_restores(monkeypatch):
     assert all(torch.isfinite(v).all() for v in res.model.state_dict().values())
 
 
+def test_non_finite_loss_restores_the_weights_the_epoch_started_from(monkeypatch):
+    """Stopped in epoch 2 after updates in it: the weights are those at the end of
+    epoch 1 (one copy per epoch is taken, not one per step)."""
+    import napari_ivae.train.loop as loop
+
+    calls, copies = {"n": 0}, {"n": 0}
+    orig, clone = IVAE.forward, loop._clone_state
+
+    def flaky(self, *a, **k):
+        calls["n"] += 1
+        terms = orig(self, *a, **k)
+        if calls["n"] == 6:  # 3 steps per epoch: epoch 2, step 3
+            terms["recon"] = terms["recon"] * float("nan")
+        return terms
+
+    def counted(model):
+        copies["n"] += 1
+        return clone(model)
+
+    monkeypatch.setattr(IVAE, "forward", flaky)
+    monkeypatch.setattr(loop, "_clone_state", counted)
+    gen = fit(_data(), _small(), TrainConfig(epochs=3, batch_size=16, device="cpu"))
+    after_epoch_1 = None
+    reports = []
+    for p in gen:
+        reports.append(p)
+        if p.epoch == 1 and p.epoch_time is not None:
+            after_epoch_1 = {k: v.clone() for k, v in p.model.state_dict().items()}
+    assert reports[-1].stopped == (
+        "non-finite loss at epoch 2 step 3; restored the last good weights "
+        "(from the start of epoch 2)"
+    )
+    restored = reports[-1].model.state_dict()
+    assert all(torch.equal(restored[k], v) for k, v in after_epoch_1.items())
+    assert copies["n"] == 2  # at the start of epochs 1 and 2
+
+
 def test_checkpoint_roundtrip_and_resume(tmp_path):
     from napari_ivae.analysis import encode
 
@@ -253,10 +291,10 @@ def test_warm_starts_train_with_the_seeded_targets(kind, monkeypatch):
     seen = []
     orig = IVAE.forward
 
-    def spy(self, x, *args, class_mix=1.0):
+    def spy(self, x, *args, class_mix=1.0, **kw):
         seen.append((args[3] is not None if len(args) > 3 else False,
                      args[4] is not None if len(args) > 4 else False, class_mix))  # fmt: skip
-        return orig(self, x, *args, class_mix=class_mix)
+        return orig(self, x, *args, class_mix=class_mix, **kw)
 
     monkeypatch.setattr(IVAE, "forward", spy)
     tc = TrainConfig(epochs=4, batch_size=10, device="cpu", pose_init="cluster",
@@ -331,7 +369,7 @@ def test_seeded_classes_are_handed_over_gradually():
 def test_cpu_threads_never_exceed_the_cpus_the_process_may_use(monkeypatch):
     """fit lowers torch's thread count to the affinity / cgroup quota (a 2-CPU
     container on a large host otherwise runs one thread per host core)."""
-    import napari_ivae.train as train_mod
+    import napari_ivae.train.loop as train_mod  # where fit calls it
 
     budget = train_mod.cpu_budget()
     assert 1 <= budget <= (os.cpu_count() or 1)
@@ -366,3 +404,78 @@ def test_version_2_checkpoints_load_with_their_shift_behaviour(tmp_path):
     assert (old.config.centroid_limit, old.config.shift_scale) == (1.0, 1.0)
     with pytest.raises(IvaeError, match="shift_scale"):
         ModelConfig(kind="rvae", shift_scale=0.0)
+
+
+def test_seed_options_follow_what_is_known_about_the_stack():
+    """ "auto": raw seed features for crops normalised against their neighbourhood
+    (brightness is chemistry there), gain-free otherwise; features about the crop
+    centre for crops cut about known points, about the centre of contrast for bare
+    images.  Explicit choices are kept."""
+    from napari_ivae.crop import Stack
+    from napari_ivae.train import resolve_seed_options
+
+    images = _data(4)
+    n = len(images)
+    auto = TrainConfig()
+
+    def stack(normalize, yx=None):
+        yx = np.zeros((n, 2)) if yx is None else yx
+        return Stack(images, yx, np.zeros(n), np.arange(n), ("ch0",), normalize=normalize)
+
+    def decided(data, tc=auto):
+        got = resolve_seed_options(tc, data)
+        return got.seed_features, got.seed_centre
+
+    assert decided(stack("local")) == decided(stack("background")) == ("raw", "crop")
+    assert decided(stack("zscore")) == decided(stack(None)) == ("gain_free", "crop")
+    assert decided(stack("local", np.full((n, 2), np.nan))) == ("raw", "centroid")
+    assert decided(images) == ("gain_free", "centroid")
+    explicit = TrainConfig(seed_features="gain_free", seed_centre="centroid")
+    assert decided(stack("local"), explicit) == ("gain_free", "centroid")
+    for name in ("seed_features", "seed_centre", "class_prior", "class_init"):
+        with pytest.raises(IvaeError, match=name):
+            TrainConfig(**{name: "bogus"})
+
+
+def test_class_prior_learns_the_class_shares():
+    """The learned prior moves to the mean class weights (here the seeds: 3 of 12 in
+    class 1) and enters the class posterior; "uniform" leaves it at 1/K."""
+    from napari_ivae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(dataclasses.replace(_small("jrvae", in_channels=1, size=12), n_classes=2))
+    x = torch.from_numpy(_data(12))
+    target = torch.tensor([1, 0, 0, 0] * 3)
+    model.train()
+    model(x, class_target=target, class_mix=0.0, prior_rate=0.0)
+    torch.testing.assert_close(model.class_log_prior.exp(), torch.full((2,), 0.5))
+    for _ in range(60):
+        model(x, class_target=target, class_mix=0.0, prior_rate=0.1)
+    torch.testing.assert_close(model.class_log_prior.exp(), torch.tensor([0.75, 0.25]), atol=1e-3,
+                               rtol=0)  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        logits = model.posterior(x)["logits"]
+        learned = model.class_log_prior.clone()
+        model.class_log_prior.fill_(-np.log(2.0))
+        uniform = model.posterior(x)["logits"]
+    torch.testing.assert_close(logits - uniform, (learned + np.log(2.0)).expand(12, 2),
+                               atol=1e-4, rtol=0)  # fmt: skip
+
+
+def test_checkpoints_without_a_class_prior_load_uniform(tmp_path):
+    """Checkpoints written before the learned prior load with the uniform prior they
+    were trained with; a new checkpoint keeps the learned one."""
+    from napari_ivae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(_small("jrvae", in_channels=1, size=12))
+    model.class_log_prior.copy_(torch.log(torch.tensor([0.9, 0.05, 0.05])))
+    path = tmp_path / "m.ivae"
+    save_model(path, model, [])
+    torch.testing.assert_close(load_model(path)[0].class_log_prior, model.class_log_prior)
+    obj = torch.load(path, weights_only=True)
+    del obj["state_dict"]["class_log_prior"]
+    torch.save(obj, path)
+    old, _ = load_model(path)
+    torch.testing.assert_close(old.class_log_prior.exp(), torch.full((3,), 1 / 3))

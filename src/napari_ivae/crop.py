@@ -77,6 +77,10 @@ class Stack:
         ``(N,)`` int64 row position of each crop's point in the input table.
     channels : tuple of str
         Channel names, ``C`` of them.
+    normalize : str or None
+        How :func:`crop` normalised the crops (its ``normalize``), None when
+        unknown; training decides its class-seed features from it
+        (``TrainConfig.seed_features``).
     """
 
     images: np.ndarray
@@ -84,6 +88,7 @@ class Stack:
     frame: np.ndarray
     index: np.ndarray
     channels: tuple[str, ...]
+    normalize: str | None = None
 
     def __post_init__(self) -> None:
         self.images = np.ascontiguousarray(self.images, dtype=np.float32)
@@ -111,13 +116,16 @@ class Stack:
     def save(self, path: str | Path) -> Path:
         """Write the stack to an ``.npz`` file atomically (temp file + rename).
 
-        Keys: ``images``, ``yx``, ``frame``, ``index``, ``channels``.
+        Keys: ``images``, ``yx``, ``frame``, ``index``, ``channels`` and, when
+        known, ``normalize``.
 
         Returns
         -------
         Path
             The written path.
         """
+
+        extra = {} if self.normalize is None else {"normalize": np.asarray(str(self.normalize))}
 
         def _write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
@@ -128,6 +136,7 @@ class Stack:
                     frame=self.frame,
                     index=self.index,
                     channels=np.asarray(self.channels, dtype=str),
+                    **extra,
                 )
 
         return atomic_write(path, _write)
@@ -180,6 +189,7 @@ class Stack:
                 frame=arrays.get("frame", np.zeros(n, np.int64)),
                 index=arrays.get("index", np.arange(n)),
                 channels=channels,
+                normalize=str(arrays["normalize"]) if "normalize" in arrays else None,
             )
         except IvaeError as err:
             raise IvaeError(f"{path}: {err}") from err
@@ -284,6 +294,7 @@ def crop(
         frame=frame[kept],
         index=kept.astype(np.int64),
         channels=names,
+        normalize=normalize,
     )
 
 

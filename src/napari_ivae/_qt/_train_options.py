@@ -17,12 +17,6 @@ from napari_ivae._qt._forms import ConfigForm, Hint
 
 __all__ = ["MODEL_FIELDS", "TRAIN_FIELDS", "TrainOptions"]
 
-_KIND_TIPS = {
-    "vae": "Plain VAE: latents mix content with orientation and position.",
-    "rvae": "Rotation-invariant VAE: angle and shift are separate latents (walls, molecules).",
-    "jvae": "Joint VAE: continuous latents plus a discrete class, learned without labels.",
-    "jrvae": "Joint rotation-invariant VAE: class + content, independent of angle and shift.",
-}
 #: Fields the widget shows first; every other field of the configs is under "Advanced".
 MODEL_FIELDS = ("kind", "latent_dim", "n_classes")
 TRAIN_FIELDS = ("epochs", "batch_size", "lr", "seed", "device")
@@ -32,7 +26,7 @@ TRAIN_FIXED = ("checkpoint", "num_threads", "progress_interval")
 
 
 def _model_form() -> ConfigForm:
-    from napari_ivae.models import KINDS, ModelConfig
+    from napari_ivae.models import KINDS, ModelConfig, registry
 
     hints = {
         "kind": Hint(label="Model", choices=KINDS),
@@ -45,7 +39,7 @@ def _model_form() -> ConfigForm:
     form = ConfigForm(ModelConfig, exclude=MODEL_FIXED, hints=hints, enabled_when=joint)
     combo = form["kind"].native
     for i in range(combo.count()):
-        combo.setItemData(i, _KIND_TIPS.get(combo.itemText(i), ""), 3)  # 3 = Qt.ToolTipRole
+        combo.setItemData(i, registry.get(combo.itemText(i)).summary, 3)  # 3 = Qt.ToolTipRole
     return form
 
 

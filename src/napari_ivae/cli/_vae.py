@@ -58,9 +58,10 @@ from napari_ivae.cli._files import (
     load_stack_npz,
 )
 from napari_ivae.cli._progress import _Reporter
+from napari_ivae.models import registry
 
-MODEL_KINDS = ("vae", "rvae", "jvae", "jrvae")
-JOINT_KINDS = ("jvae", "jrvae")
+MODEL_KINDS = registry.names()  # the model registry (torch-free)
+JOINT_KINDS = tuple(k for k in MODEL_KINDS if registry.get(k).joint)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -70,6 +71,17 @@ def _parse_run_dir(out: str) -> Path:
     if run_dir.exists() and not run_dir.is_dir():
         raise IvaeError(f"-o {run_dir}: exists and is not a folder")
     return run_dir
+
+
+def _seed_note(tc, data) -> str:
+    """One line saying how the classes are seeded and why (the "auto" choices)."""
+    norm = getattr(data, "normalize", None)
+    why = (f"the stack was cropped with --normalize {norm}" if norm else
+           "the stack does not say how it was normalised")  # fmt: skip
+    where = ("the crop centre (crops cut about points)" if tc.seed_centre == "crop" else
+             "each crop's centre of contrast")  # fmt: skip
+    return (f"class seeds: {tc.class_init} clustering of {tc.seed_features} features ({why}) "
+            f"about {where}; class prior {tc.class_prior}")  # fmt: skip
 
 
 def _cli_name(name: str) -> str:
@@ -102,7 +114,9 @@ def _estimate_bytes(model_config, n: int) -> int:
     "kind",
     type=click.Choice(MODEL_KINDS),
     required=True,
-    help="vae, rvae (rotation+shift invariant), jvae or jrvae (with a discrete class latent).",
+    help="Model family: "
+    + "; ".join(f"{k} ({registry.get(k).summary.rstrip('.')})" for k in MODEL_KINDS)
+    + ".",
 )
 @click.option(
     "--latent-dim",
@@ -164,7 +178,7 @@ def train(
     n, c, h, w = _images_of(data).shape
 
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, run_fit
+    from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
 
     model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim}
     if classes is not None:
@@ -173,6 +187,7 @@ def train(
     train_config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device
     )
+    train_config = resolve_seed_options(train_config, data)  # stored as decided
     gen = fit(data, model_config, train_config)  # validates eagerly, trains lazily
 
     # --- a temp folder beside RUN_DIR now: an unwritable place fails before any work
@@ -183,6 +198,8 @@ def train(
         steps = math.ceil(n / batch_size)
         report.say(f"training {kind} on {n} images {c}×{h}×{w}: {epochs} epochs of {steps} "
                    f"step(s) -> {run_dir}")  # fmt: skip
+        if kind in JOINT_KINDS:
+            report.say(_seed_note(train_config, data))
         try:
             result = run_fit(gen, report)
         finally:
@@ -203,7 +220,8 @@ def _check_options(kind: str, latent_dim: int, classes: int | None, epochs: int,
     """The options of ``ivae train`` on their own (before the data are read)."""
     if classes is not None and kind not in JOINT_KINDS:
         raise IvaeError(
-            f"--classes={classes} needs a joint model (--model jvae or jrvae), got --model {kind}"
+            f"--classes={classes} needs a joint model (--model {' or '.join(JOINT_KINDS)}), "
+            f"got --model {kind}"
         )
     check_range("--latent-dim", latent_dim, low=1, high=MAX_LATENT_DIM)
     if classes is not None:

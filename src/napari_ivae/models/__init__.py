@@ -3,7 +3,9 @@
 This subpackage imports torch; :mod:`napari_ivae` never imports it at package
 import time.  Build a model from a :class:`ModelConfig` with :func:`build_model`.
 
-The four kinds share one implementation (:class:`~napari_ivae.models.base.IVAE`):
+The model families are listed in :mod:`napari_ivae.models.registry` (name →
+configuration class + model class); the four built-in kinds share one
+implementation (:class:`~napari_ivae.models.base.IVAE`):
 
 ========  =================  ==============================
 kind      rotation + shift   discrete class latent
@@ -23,13 +25,30 @@ from typing import Literal
 
 from napari_ivae._config import DictConfig
 from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae.models import registry
 
-Kind = Literal["vae", "rvae", "jvae", "jrvae"]
-KINDS: tuple[str, ...] = ("vae", "rvae", "jvae", "jrvae")
-JOINT_KINDS: tuple[str, ...] = ("jvae", "jrvae")
-ROTATION_KINDS: tuple[str, ...] = ("rvae", "jrvae")
+#: the built-in kinds (``registry.names()`` also holds families registered at run time)
+KINDS: tuple[str, ...] = tuple(f.name for f in registry.FAMILIES)
+JOINT_KINDS: tuple[str, ...] = tuple(f.name for f in registry.FAMILIES if f.joint)
+ROTATION_KINDS: tuple[str, ...] = tuple(f.name for f in registry.FAMILIES if f.rotation)
+Kind = Literal[KINDS]  # type: ignore[valid-type]  # the registry's built-in names
 
-__all__ = ["JOINT_KINDS", "KINDS", "ROTATION_KINDS", "ModelConfig", "build_model"]
+
+def _kinds_with(flag: str) -> str:
+    """``'jvae' or 'jrvae'``: the registered kinds with ``flag`` set, for messages."""
+    found = [repr(n) for n in registry.names() if getattr(registry.get(n), flag)]
+    return " or ".join([", ".join(found[:-1]), found[-1]] if len(found) > 1 else found)
+
+
+__all__ = [
+    "JOINT_KINDS",
+    "KINDS",
+    "ROTATION_KINDS",
+    "ModelConfig",
+    "build_model",
+    "config_from_dict",
+    "registry",
+]
 
 
 @dataclass
@@ -38,9 +57,10 @@ class ModelConfig(DictConfig):
 
     Parameters
     ----------
-    kind : {"vae", "rvae", "jvae", "jrvae"}
-        Model family.  ``r`` adds the rotation and shift latents acting on the
-        decoder's coordinate grid; ``j`` adds a discrete class latent.
+    kind : {"vae", "rvae", "jvae", "jrvae"} or another registered name
+        Model family (:mod:`napari_ivae.models.registry`).  ``r`` adds the
+        rotation and shift latents acting on the decoder's coordinate grid;
+        ``j`` adds a discrete class latent.
     in_channels : int or None
         Number of image channels C; ``None`` = take it from the data in ``fit``.
     size : int or None
@@ -144,7 +164,7 @@ class ModelConfig(DictConfig):
     z_encoder: Literal["auto", "invariant", "image"] = "auto"
 
     def __post_init__(self) -> None:
-        check_choice("kind", self.kind, KINDS)
+        registry.get(self.kind)  # unknown kinds: an error listing the known ones
         for name in ("latent_dim", "hidden", "n_layers", "angle_bins"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -156,14 +176,14 @@ class ModelConfig(DictConfig):
             check_range("in_channels", self.in_channels, low=1)
         if self.size is not None:
             check_range("size", self.size, low=4)
-        if self.kind in JOINT_KINDS:
+        if self.joint:
             if self.n_classes is None:
                 self.n_classes = 2
             check_range("n_classes", self.n_classes, low=2)
         elif self.n_classes is not None:
             raise IvaeError(
-                f"n_classes={self.n_classes!r} needs a joint model (kind 'jvae' or 'jrvae'), "
-                f"got kind={self.kind!r}"
+                f"n_classes={self.n_classes!r} needs a joint model "
+                f"(kind {_kinds_with('joint')}), got kind={self.kind!r}"
             )
         check_choice("encoder", self.encoder, ("mlp", "conv"))
         check_choice("decoder", self.decoder, ("template", "coord"))
@@ -173,10 +193,10 @@ class ModelConfig(DictConfig):
         check_choice("angle_inference", self.angle_inference, ("grid", "encoder"))
         check_choice("shift_init", self.shift_init, ("centroid", "none"))
         check_choice("z_encoder", self.z_encoder, ("auto", "invariant", "image"))
-        if self.z_encoder == "invariant" and self.kind not in ROTATION_KINDS:
+        if self.z_encoder == "invariant" and not self.rotation:
             raise IvaeError(
-                f"z_encoder='invariant' needs a rotation model (kind 'rvae' or 'jrvae'), "
-                f"got kind={self.kind!r}"
+                f"z_encoder='invariant' needs a rotation model "
+                f"(kind {_kinds_with('rotation')}), got kind={self.kind!r}"
             )
         check_range("angle_bins", self.angle_bins, low=2)
         check_range("recon_sigma", self.recon_sigma, low=0, low_inclusive=False)
@@ -188,12 +208,12 @@ class ModelConfig(DictConfig):
     @property
     def rotation(self) -> bool:
         """Whether the model has the rotation and shift latents."""
-        return self.kind in ROTATION_KINDS
+        return registry.get(self.kind).rotation
 
     @property
     def joint(self) -> bool:
         """Whether the model has a discrete class latent."""
-        return self.kind in JOINT_KINDS
+        return registry.get(self.kind).joint
 
 
 def build_model(config: ModelConfig):
@@ -206,17 +226,23 @@ def build_model(config: ModelConfig):
 
     Returns
     -------
-    napari_ivae.models.base.IVAE
+    torch.nn.Module
+        An instance of the model class registered for ``config.kind``
+        (:class:`~napari_ivae.models.base.IVAE` for the built-in kinds).
     """
     if config.in_channels is None or config.size is None:
         raise IvaeError(
             "in_channels and size must be set to build a model "
             f"(got in_channels={config.in_channels!r}, size={config.size!r})"
         )
-    from napari_ivae.models.jrvae import JRVAE
-    from napari_ivae.models.jvae import JVAE
-    from napari_ivae.models.rvae import RVAE
-    from napari_ivae.models.vae import VAE
+    return registry.get(config.kind).model_class()(config)
 
-    cls = {"vae": VAE, "rvae": RVAE, "jvae": JVAE, "jrvae": JRVAE}[config.kind]
-    return cls(config)
+
+def config_from_dict(d: dict) -> ModelConfig:
+    """The configuration stored in a checkpoint, as its family's configuration class.
+
+    An unknown ``kind`` raises :class:`IvaeError` listing the known ones.
+    """
+    if not isinstance(d, dict):
+        raise IvaeError(f"model_config must be a dict, got {type(d).__name__}")
+    return registry.get(d.get("kind", ModelConfig.kind)).config_class().from_dict(d)

@@ -83,9 +83,38 @@ class IVAE(nn.Module):
                 enlarge=c.rotation,
             )  # fmt: skip
         self.register_buffer("crop_grid", base_grid(c.size), persistent=False)
+        if self.n_classes:
+            # log of the class prior p(α): the mixture weights, learned by the
+            # trainer as the mean class posterior (forward's ``prior_rate``);
+            # uniform at the start and in checkpoints written before it existed
+            prior = torch.full((self.n_classes,), -math.log(self.n_classes))
+            self.register_buffer("class_log_prior", prior)
         if self.grid_angles:
             self.bins = AngleBins(c.size, c.angle_bins, c.sigma_angle, c.sigma_shift, c.likelihood,
                                   c.recon_sigma)  # fmt: skip
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written before the learned class prior: uniform, their behaviour
+        key = prefix + "class_log_prior"
+        if self.n_classes and key not in state_dict:
+            state_dict[key] = torch.full((self.n_classes,), -math.log(self.n_classes))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _update_class_prior(self, q: torch.Tensor, rate: float) -> None:
+        """Move the class prior towards the batch-mean posterior ``q`` (B, K) by ``rate``
+        (the M-step of a mixture's weights, as a running mean); floored at 0.1 % so a
+        class that empties can come back.  Under DDP the mean is over all ranks'
+        batches, so every rank keeps the same prior."""
+        with torch.no_grad():
+            qbar = q.detach().float().mean(0)
+            dist = torch.distributed
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                dist.all_reduce(qbar)
+                qbar /= dist.get_world_size()
+            prior = self.class_log_prior.exp()
+            prior = (1 - rate) * prior + rate * qbar
+            prior = prior.clamp_min(1e-3)
+            self.class_log_prior.copy_((prior / prior.sum()).log())
 
     # ----------------------------------------------------------------- encoder
     def posterior(self, x: torch.Tensor, exact: bool = True) -> dict[str, torch.Tensor]:
@@ -163,9 +192,10 @@ class IVAE(nn.Module):
             out = self._decode_bins(z, _repeat(p["angle_offset"], kk), onehot)
             out = out.view(b, kk, *out.shape[1:])
             nll = self.bins.nll(x, out, p["shift"]).float()
-            return torch.logsumexp(self.bins.log_prior_bins - nll, dim=2), nll
+            logits = torch.logsumexp(self.bins.log_prior_bins - nll, dim=2)
+            return logits + self.class_log_prior, nll
         out = self.decode_raw(z, _repeat(p.get("angle"), kk), _repeat(p.get("shift"), kk), onehot)
-        return -self._nll(x, out.view(b, kk, *out.shape[1:])), None
+        return self.class_log_prior - self._nll(x, out.view(b, kk, *out.shape[1:])), None
 
     def _angle_posterior(self, x, p, class_nll=None) -> dict[str, torch.Tensor]:
         """Exact posterior over the angle bins at the posterior means of z and Δr
@@ -235,6 +265,7 @@ class IVAE(nn.Module):
         class_target: torch.Tensor | None = None,
         angle_target: torch.Tensor | None = None,
         class_mix: float = 1.0,
+        prior_rate: float = 0.0,
     ) -> dict[str, torch.Tensor]:
         """Loss terms averaged over the batch: ``recon``, ``kl_z`` [, ``kl_angle``,
         ``kl_shift``] [, ``kl_disc``] [, ``kl_marg``: KL of the batch-mean class
@@ -251,6 +282,8 @@ class IVAE(nn.Module):
         ``angle_target`` (B,) int: rotation kinds with grid inference use this
         angle bin for every image instead of the posterior over bins (the
         trainer's warm start from per-cluster alignment).
+        ``prior_rate`` > 0 (training, joint kinds): after the step the class
+        prior moves towards the batch-mean class weights by this fraction.
         """
         c = self.config
         b = x.shape[0]
@@ -299,7 +332,7 @@ class IVAE(nn.Module):
             if c.discrete != "exact":
                 logq = F.log_softmax(p["logits"].float(), dim=1)
                 q = logq.exp()
-                terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
+                terms["kl_disc"] = (q * (logq - self.class_log_prior)).sum(1)
             if c.discrete in ("enumerate", "exact"):
                 onehot = torch.eye(kk, device=x.device, dtype=z.dtype).repeat(b, 1)  # (B*K, K)
                 out = dec(_repeat(z, kk), _repeat(angles, kk), onehot)
@@ -326,15 +359,15 @@ class IVAE(nn.Module):
         else:
             nll = self._nll(x, out)  # (B, K')
         if c.discrete == "exact" and kk:
-            # exact class posterior given z and Δ: q(k) ∝ exp(-(nll_k + KL_angle,k))
+            # exact class posterior given z and Δ: q(k) ∝ p(k) exp(-(nll_k + KL_angle,k))
             per_class = nll + (kl_rot if self.grid_angles else 0.0)
-            logq = F.log_softmax(-per_class, dim=1)
+            logq = F.log_softmax(self.class_log_prior - per_class, dim=1)
             q = logq.exp()
             if class_target is not None:
                 seed_q = F.one_hot(class_target, kk).to(q.dtype)
                 q = seed_q if class_mix <= 0 else class_mix * q + (1 - class_mix) * seed_q
                 logq = torch.log(q.clamp_min(1e-12))
-            terms["kl_disc"] = (q * logq).sum(1) + math.log(kk)
+            terms["kl_disc"] = (q * (logq - self.class_log_prior)).sum(1)
             if self.grid_angles:
                 terms["kl_angle"] = (q * kl_rot).sum(1)
         if class_target is not None and c.discrete == "enumerate":
@@ -344,6 +377,8 @@ class IVAE(nn.Module):
             # KL of the batch-mean class posterior from uniform (class balance)
             qbar = q.mean(0).clamp_min(1e-12)
             terms["kl_marg"] = ((qbar * qbar.log()).sum() + math.log(kk)).expand(b)
+            if prior_rate > 0 and self.training:
+                self._update_class_prior(q, prior_rate)
         return {k: v.mean() for k, v in terms.items()}
 
     def centroid(self, x: torch.Tensor) -> torch.Tensor:

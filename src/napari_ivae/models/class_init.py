@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from napari_ivae._errors import check_choice
+
 __all__ = [
     "ClassSeeds",
     "align_clusters",
@@ -26,6 +28,7 @@ __all__ = [
     "gain_free",
     "invariant_code",
     "invariant_features",
+    "ward_merge",
 ]
 
 _N_RADII, _N_ANGLES, _N_HARMONICS = 12, 32, 7
@@ -76,26 +79,32 @@ CODE_PER_CHANNEL = _N_RADII * _N_HARMONICS + 2 * (_N_RADII - 1) * _N_HARMONICS
 
 
 class ClassSeeds:
-    """Standardisation, PCA basis and k-means centres of the invariant features.
+    """Standardisation, PCA basis, cluster centres and their classes.
 
-    ``labels(x, centre)`` assigns every image of a batch to its nearest centre.
+    ``labels(x, centre)`` sends every image of a batch to its nearest centre and
+    returns that centre's class (``groups``; one centre per class for plain
+    k-means, several for the merged seeding).  ``gain_free`` says whether the
+    features are divided by their length first (:func:`gain_free`).
     """
 
-    def __init__(self, mean, scale, basis, centres):
+    def __init__(self, mean, scale, basis, centres, groups=None, gain_free=True):
         self.mean, self.scale, self.basis, self.centres = mean, scale, basis, centres
+        if groups is None:
+            groups = torch.arange(len(centres))
+        self.groups, self.gain_free = groups, bool(gain_free)
 
     def to(self, device) -> ClassSeeds:
-        return ClassSeeds(
-            *(t.to(device) for t in (self.mean, self.scale, self.basis, self.centres))
-        )
+        t = (self.mean, self.scale, self.basis, self.centres, self.groups)
+        return ClassSeeds(*(v.to(device) for v in t), gain_free=self.gain_free)
 
     def project(self, feats: torch.Tensor) -> torch.Tensor:
-        """Gain-free (:func:`gain_free`), standardised and projected features."""
-        return ((gain_free(feats) - self.mean) / self.scale) @ self.basis
+        """Standardised and projected features (made gain-free first if so fitted)."""
+        f = gain_free(feats) if self.gain_free else feats
+        return ((f - self.mean) / self.scale) @ self.basis
 
     def labels(self, x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         p = self.project(invariant_features(x, centre).float())
-        return torch.cdist(p, self.centres).argmin(1)
+        return self.groups[torch.cdist(p, self.centres).argmin(1)]
 
 
 def gain_free(feats):
@@ -104,53 +113,124 @@ def gain_free(feats):
     The ring magnitudes scale with the crop's contrast: with a per-image gain
     of ±30 % (detector gain, thickness, the cards' ``gain``) the largest
     principal components were the gain, and k-means split the set by
-    brightness instead of shape (held-out polygon cards: seed ARI 0.42 raw,
-    0.98 gain-free; docs/vae.md).
+    brightness instead of shape (docs/vae.md).  Not for crops whose
+    brightness is the signal (Z-contrast columns normalised against their
+    neighbourhood): see ``features`` of :func:`fit_class_seeds`.
     """
     if isinstance(feats, torch.Tensor):
         return feats / feats.norm(dim=1, keepdim=True).clamp_min(1e-12)
     return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
 
 
-def fit_class_seeds(feats: np.ndarray, n_classes: int, *, seed: int = 0, n_pcs: int = 8):
-    """PCA + k-means (k-means++ start, best of 5) on invariant features.
+def _kmeans(p: np.ndarray, k: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """k-means (k-means++ start), best of 5 by inertia, preferring runs with no empty cluster."""
+    from scipy.cluster.vq import kmeans2
+
+    best, best_key = None, None
+    for _ in range(5):
+        centres, lab = kmeans2(p, k, minit="++", seed=rng)
+        key = (np.unique(lab).size < k, ((p - centres[lab]) ** 2).sum())
+        if best_key is None or key < best_key:
+            best, best_key = (centres, lab), key
+    return best
+
+
+def ward_merge(centres: np.ndarray, counts: np.ndarray, n_groups: int) -> np.ndarray:
+    """Merge clusters pairwise by Ward's criterion down to ``n_groups``; the group of each.
+
+    The pair merged is the one whose merge raises the within-cluster sum of
+    squares least, ``n_a n_b / (n_a + n_b) · |c_a − c_b|²``: large, close
+    sub-clusters of one population merge first, and a small cluster far from
+    the rest keeps its own group (a 2 % dopant class, where k-means with K
+    clusters halves the host population instead).  Empty clusters are given
+    to the group of their nearest non-empty one.
+    """
+    centres = np.asarray(centres, np.float64)
+    cent, size = centres.copy(), np.asarray(counts, np.float64).copy()
+    m = len(cent)
+    owner = np.arange(m)
+    alive = size > 0
+    while alive.sum() > n_groups:
+        idx = np.flatnonzero(alive)
+        na, ca = size[idx], cent[idx]
+        d2 = ((ca[:, None] - ca[None]) ** 2).sum(-1)
+        cost = na[:, None] * na[None] / (na[:, None] + na[None]) * d2
+        cost[np.tril_indices(len(idx))] = np.inf
+        i, j = np.unravel_index(np.argmin(cost), cost.shape)
+        a, b = idx[i], idx[j]
+        cent[a] = (size[a] * cent[a] + size[b] * cent[b]) / (size[a] + size[b])
+        size[a] += size[b]
+        owner[owner == b] = a
+        alive[b] = False
+    live = np.flatnonzero(alive)
+    for i in np.flatnonzero(np.asarray(counts) == 0):  # empty: the nearest live centre's group
+        owner[i] = owner[live[np.argmin(((centres[live] - centres[i]) ** 2).sum(-1))]]
+    return np.searchsorted(np.unique(owner), owner)
+
+
+def fit_class_seeds(
+    feats: np.ndarray,
+    n_classes: int,
+    *,
+    seed: int = 0,
+    n_pcs: int = 8,
+    method: str = "merged",
+    features: str = "gain_free",
+    over: int = 16,
+) -> ClassSeeds:
+    """PCA + clustering of invariant features into ``n_classes`` seed classes.
 
     Parameters
     ----------
     feats : ndarray (N, F)
-        Output of :func:`invariant_features` for (a sample of) the data; every
-        row is made :func:`gain_free` first.
+        Output of :func:`invariant_features` for (a sample of) the data.
     n_classes : int
-        Number of clusters K.
+        Number of classes K.
     seed : int
         Seed of the k-means starts.
     n_pcs : int
         Principal components kept.
+    method : {"merged", "kmeans"}
+        ``"merged"``: k-means with ``max(over, 4K)`` clusters, then
+        :func:`ward_merge` down to K, so classes can be as unbalanced as the
+        data (a 2 % class of distinct crops is kept); ``"kmeans"``: k-means
+        with K clusters (k-means++ start, best of 5), which prefers balanced
+        classes.
+    features : {"gain_free", "raw"}
+        ``"gain_free"``: every row divided by its length first
+        (:func:`gain_free`): classes by shape, blind to a per-crop contrast;
+        ``"raw"``: the magnitudes as they are, so brightness counts (crops
+        normalised against their neighbourhood, where the gain is already
+        removed and a brighter column is a heavier atom).
+    over : int
+        Least number of k-means clusters for ``"merged"``.
 
     Returns
     -------
     ClassSeeds
     """
-    from scipy.cluster.vq import kmeans2
-
-    f = gain_free(np.asarray(feats, np.float64))
+    check_choice("method", method, ("merged", "kmeans"))
+    check_choice("features", features, ("gain_free", "raw"))
+    f = np.asarray(feats, np.float64)
+    if features == "gain_free":
+        f = gain_free(f)
     mean = f.mean(0)
     scale = f.std(0) + 1e-6 * (f.std(0).max() + 1e-12)
     z = (f - mean) / scale
     _, _, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
     basis = vt[: min(n_pcs, vt.shape[0])].T
     p = z @ basis
-    best, best_cost = None, np.inf
     rng = np.random.default_rng(seed)
-    for _ in range(5):
-        centres, lab = kmeans2(p, n_classes, minit="++", seed=rng)
-        cost = ((p - centres[lab]) ** 2).sum()
-        if np.unique(lab).size == n_classes and cost < best_cost:
-            best, best_cost = centres, cost
-    if best is None:  # degenerate data (fewer distinct images than classes)
-        best = centres
+    n_distinct = len(np.unique(p.round(9), axis=0))
+    if method == "kmeans" or n_distinct <= n_classes:
+        centres, _lab = _kmeans(p, n_classes, rng)
+        groups = np.arange(n_classes)
+    else:
+        centres, lab = _kmeans(p, min(max(over, 4 * n_classes), n_distinct), rng)
+        groups = ward_merge(centres, np.bincount(lab, minlength=len(centres)), n_classes)
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    return ClassSeeds(t(mean), t(scale), t(basis), t(best))
+    return ClassSeeds(t(mean), t(scale), t(basis), t(centres),
+                      torch.as_tensor(groups, dtype=torch.long), gain_free=features == "gain_free")  # fmt: skip
 
 
 def align_clusters(

@@ -22,7 +22,7 @@ def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: 
     Returns the :class:`~napari_ivae.train.TrainResult` and the ``TrainConfig``.
     """
     from napari_ivae.models import ModelConfig
-    from napari_ivae.train import TrainConfig, fit, run_fit
+    from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
 
     mc = ModelConfig(kind=kind, latent_dim=latent_dim, n_classes=n_classes, hidden=settings.hidden)
     images = stack.images
@@ -32,6 +32,7 @@ def _train(stack, kind: str, *, latent_dim: int, n_classes: int | None, epochs: 
         images = images[np.sort(pick)]
     tc = TrainConfig(epochs=epochs, batch_size=min(settings.batch_size, len(images)), seed=seed,
                      device="cpu", progress_interval=2.0)  # fmt: skip
+    tc = resolve_seed_options(tc, stack)  # decided by the whole stack, not the subset
 
     def report(p) -> None:  # one line per finished epoch
         if p.epoch_time is not None:

@@ -1,0 +1,103 @@
+"""Warm start of a run: k-means class seeds and per-cluster aligned angle seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from napari_ivae.train.config import TrainConfig
+
+
+def resolve_seed_options(train_config: TrainConfig, data) -> TrainConfig:
+    """``train_config`` with ``seed_features`` / ``seed_centre`` "auto" decided for ``data``.
+
+    What is known about the data decides: a :class:`~napari_ivae.crop.Stack`
+    cropped with ``normalize="local"`` or ``"background"`` gets raw seed
+    features (its crops are measured against their neighbourhood: the gain is
+    gone and brightness is chemistry), anything else gain-free ones; a Stack
+    with source positions gets features about the crop centre (crops cut
+    about detected points), bare images about their centre of contrast.
+
+    Parameters
+    ----------
+    train_config : TrainConfig
+    data : Stack or array
+        What :func:`fit` is given.
+
+    Returns
+    -------
+    TrainConfig
+        A copy with the two options decided (the same object when nothing was "auto").
+    """
+    tc = train_config
+    changes = {}
+    if tc.seed_features == "auto":
+        local = getattr(data, "normalize", None) in ("local", "background")
+        changes["seed_features"] = "raw" if local else "gain_free"
+    if tc.seed_centre == "auto":
+        yx = getattr(data, "yx", None)
+        known = yx is not None and len(yx) > 0 and bool(np.isfinite(yx).all())
+        changes["seed_centre"] = "crop" if known else "centroid"
+    return dataclasses.replace(tc, **changes) if changes else tc
+
+
+class _Seeds:
+    """Warm start of a run: k-means class seeds and per-cluster aligned templates."""
+
+    @staticmethod
+    def wanted(model, mc, tc) -> tuple[bool, bool]:
+        """(seed the classes, seed the angles) for this configuration."""
+        return (
+            mc.joint and tc.class_init != "none",
+            model.grid_angles and tc.pose_init == "cluster",
+        )
+
+    def __init__(self, x_all, model, mc, tc, device):
+        from napari_ivae.models.class_init import (
+            align_clusters,
+            fit_class_seeds,
+            invariant_features,
+        )
+
+        self.classes, self.poses = self.wanted(model, mc, tc)
+        if self.classes:  # the pose clusters are then the classes
+            k = mc.n_classes
+        else:
+            k = tc.pose_init_clusters or (mc.n_classes if mc.joint else 4)
+        n = x_all.shape[0]
+        pick = torch.randperm(n, generator=torch.Generator().manual_seed(tc.seed))[:20_000]
+        pick = pick.sort().values
+        self.at_crop = tc.seed_centre == "crop"
+        feats = []
+        with torch.no_grad():
+            for i in range(0, len(pick), 1024):
+                xb = x_all[pick[i : i + 1024]].float().to(device)
+                feats.append(invariant_features(xb, self.centre(model, xb)).cpu())
+        method = "kmeans" if tc.class_init == "kmeans" else "merged"
+        features = "raw" if tc.seed_features == "raw" else "gain_free"
+        self.seeds = fit_class_seeds(
+            torch.cat(feats).numpy(), k, seed=tc.seed, method=method, features=features
+        )
+        self.templates = None
+        if self.poses:
+            xs = x_all[pick].float().to(device)
+            labels = self.seeds.labels(xs, self.centre(model, xs))
+            self.templates = align_clusters(model, xs, labels, k).to(device)
+        self.seeds = self.seeds.to(device)
+
+    def centre(self, model, xb):
+        """Centre of the seed features: the crop centre or the centre of contrast."""
+        return torch.zeros(len(xb), 2, device=xb.device) if self.at_crop else model.centroid(xb)
+
+    def targets(self, model, xb):
+        """(class_target, angle_target) for a batch (None where not seeded)."""
+        with torch.no_grad():
+            labels = self.seeds.labels(xb, self.centre(model, xb))
+            centre = model.centroid(xb)
+            angles = None
+            if self.templates is not None:
+                nll = model.bins.nll(xb, self.templates[labels][:, None], centre)[:, 0]
+                angles = nll.argmin(1)
+        return (labels if self.classes else None), angles
