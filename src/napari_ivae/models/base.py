@@ -22,6 +22,10 @@ from napari_ivae.models.nets import (
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
 _SHIFT_LOGSTD_INIT = -2.0  # initial shift posterior log-width relative to the prior
+#: weight of the uniform distribution in the learned class prior (a symmetric
+#: Dirichlet pull): a small class can still exist, but a class that grows by a few
+#: per cent does not feed its own growth (balanced classes stayed balanced)
+_PRIOR_SHRINK = 0.5
 
 
 def _repeat(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
@@ -102,9 +106,10 @@ class IVAE(nn.Module):
 
     def _update_class_prior(self, q: torch.Tensor, rate: float) -> None:
         """Move the class prior towards the batch-mean posterior ``q`` (B, K) by ``rate``
-        (the M-step of a mixture's weights, as a running mean); floored at 0.1 % so a
-        class that empties can come back.  Under DDP the mean is over all ranks'
-        batches, so every rank keeps the same prior."""
+        (the M-step of a mixture's weights, as a running mean), shrunk half-way to
+        uniform (``_PRIOR_SHRINK``: the fixed point is ``(q̄ + 1/K) / 2``); floored at
+        0.1 % so a class that empties can come back.  Under DDP the mean is over all
+        ranks' batches, so every rank keeps the same prior."""
         with torch.no_grad():
             qbar = q.detach().float().mean(0)
             dist = torch.distributed
@@ -112,6 +117,7 @@ class IVAE(nn.Module):
                 dist.all_reduce(qbar)
                 qbar /= dist.get_world_size()
             prior = self.class_log_prior.exp()
+            qbar = (1 - _PRIOR_SHRINK) * qbar + _PRIOR_SHRINK / qbar.numel()
             prior = (1 - rate) * prior + rate * qbar
             prior = prior.clamp_min(1e-3)
             self.class_log_prior.copy_((prior / prior.sum()).log())

@@ -104,9 +104,10 @@ class TrainConfig(DictConfig):
         (docs/experiments.md, "What was tried").
     class_prior : {"learned", "uniform"}
         Joint kinds: the class prior p(α) is ``"learned"`` as the mean class
-        posterior (mixture weights: a running mean over the steps, floored at
-        0.1 %), so a class holding 2 % of the crops is as probable as the data
-        say; ``"uniform"``: 1/K (favours near-equal classes).
+        posterior (mixture weights: a running mean over the steps, shrunk
+        half-way to 1/K, floored at 0.1 %), so a class holding 2 % of the crops
+        can exist, while a class that grows a little does not feed its own
+        growth; ``"uniform"``: 1/K (favours near-equal classes).
     pose_init : {"cluster", "none"}
         Rotation kinds (grid angle inference): ``"cluster"`` clusters the crops
         as above (``pose_init_clusters`` clusters; the classes themselves for
