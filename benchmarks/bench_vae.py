@@ -1,4 +1,4 @@
-"""Cards benchmark for the invariant VAEs (see docs/vae.md).
+"""Cards benchmark for the invariant VAEs (figures and commands: docs/experiments.md).
 
 4 glyph classes, random rotation 0–360°, shifts ±3 px, shear, noise, 48×48.
 Reports: jrVAE ARI of class vs truth; rVAE per-class mean resultant length of

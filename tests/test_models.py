@@ -171,7 +171,7 @@ def test_exact_class_posterior(kind):
 def test_untrained_shift_posterior_is_narrow_and_never_wider_than_the_prior(kind):
     # an untrained encoder starts near e^-2 of the prior width (about the
     # centroid's error), not at the prior (2.4 px of jitter at the defaults,
-    # which blurred the template so the width never shrank; docs/vae.md)
+    # which blurred the template so the width never shrank; docs/experiments.md)
     torch.manual_seed(0)
     cfg = ModelConfig(kind=kind, latent_dim=2, n_classes=3 if kind == "jrvae" else None,
                       in_channels=1, size=32)  # fmt: skip
@@ -220,7 +220,7 @@ def test_off_centre_contrast_never_pins_the_shift_at_its_bound():
     """A crop whose centre of contrast lies beyond the shift bound (lattice crop with
     contamination at the rim) starts at half the bound, and the encoder's correction
     still gets a gradient: before, the clamp held 69 % of such real MoS2 crops at the
-    bound for good (docs/vae.md)."""
+    bound for good (docs/experiments.md)."""
     torch.manual_seed(0)
     cfg = ModelConfig(kind="jrvae", latent_dim=2, n_classes=2, in_channels=1, size=27)
     model = build_model(cfg)

@@ -334,7 +334,7 @@ def test_restart_epochs_must_leave_epochs_to_train():
 def test_exact_class_term_is_the_elbo_not_a_capacity():
     """discrete="exact" with capacity_disc=None: the class term is KL_disc itself.
     A capacity C_α < log K could only be met by making class templates alike (the
-    classes merged, docs/vae.md); an explicit capacity_disc keeps its meaning."""
+    classes merged, docs/experiments.md); an explicit capacity_disc keeps its meaning."""
     from napari_ivae.train import _loss
 
     mc = ModelConfig(kind="jrvae", n_classes=4)

@@ -149,7 +149,8 @@ def cpu_budget() -> int:
 
     torch starts with one thread per core it sees; in a container limited to
     2 CPUs on a larger host (cgroup ``cpu.max``) it still sees every core, and
-    the extra threads only wait for each other (docs/vae.md, speed).
+    the extra threads only wait for each other (docs/experiments.md,
+    "Held-out cards-like sets", Threads).
     """
     try:
         n = len(os.sched_getaffinity(0))

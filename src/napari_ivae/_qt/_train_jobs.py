@@ -37,9 +37,9 @@ def preload_torch() -> None:
     """Import torch (and its lazily loaded optimizer machinery) in a daemon thread.
 
     The first ``optimizer.step()`` imports ``torch._dynamo`` and sympy; done inside
-    the training worker, that import holds the GIL for ~0.5 s and stalls the GUI on
-    the first Start of a session.  Doing it once while the widget opens moves that
-    cost out of training.
+    the training worker, that import holds the GIL and stalls the GUI on the first
+    Start of a session (docs/gui.md, "The event loop while training").  Doing it
+    once while the widget opens moves that cost out of training.
     """
 
     def _run() -> None:

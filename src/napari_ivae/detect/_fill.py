@@ -354,8 +354,8 @@ def matched_width(
     """The column width whose matched filter gives the detected columns the highest SNR.
 
     Tries ``column_sigma`` × (0.8, 1, 1.25, 1.5) on up to 2000 detected
-    columns (median score); the motif's width is too narrow in noisy images
-    (1.34 px for a true 1.8 px at 4× noise), which loses signal.
+    columns (median score); the motif's width comes out too narrow in noisy
+    images, which loses signal.
     """
     sub = yx[np.linspace(0, len(yx) - 1, min(len(yx), 2000)).astype(np.int64)]
     best, best_z = float(column_sigma), -np.inf

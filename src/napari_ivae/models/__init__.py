@@ -76,7 +76,7 @@ class ModelConfig(DictConfig):
         pixel, as in the rVAE paper.  ``"template"``: an MLP of z gives a canonical
         image on a canvas √2 larger than the crop, sampled (bilinear,
         differentiable) at the same rotated and shifted coordinate grid; the same
-        invariance, far cheaper on CPU (measured in docs/vae.md).
+        invariance, far cheaper on CPU (timings: docs/experiments.md, "Model").
     hidden : int
         Width of the MLP layers (AtomAI default 128).
     n_layers : int
@@ -94,7 +94,7 @@ class ModelConfig(DictConfig):
     sigma_shift : float
         Prior standard deviation s_Δr of the shift latents, in units of the
         half-width of the crop (0.1 ≈ 2.4 px on a 48 px crop).
-    discrete : {"enumerate", "gumbel"}
+    discrete : {"exact", "enumerate", "gumbel"}
         How the class latent is handled: exact marginalisation over the K
         classes with the encoder's q(α|x), a Gumbel-softmax relaxation (one
         decode per sample), or ``"exact"``: marginalise over the classes with
@@ -106,7 +106,7 @@ class ModelConfig(DictConfig):
         marginalised exactly over them and the prior is N(0, s_γ²) wrapped on
         the circle and integrated per bin.  ``"encoder"``: q(γ|x) =
         N(μ(x), σ(x)²) reparameterised, as in the rVAE paper; it often leaves γ
-        stuck in a local optimum for 0–360° rotations (docs/vae.md).
+        stuck in a local optimum for 0–360° rotations (docs/experiments.md, "What was tried").
     angle_bins : int
         Number M of rotation bins for ``angle_inference="grid"``.
     shift_init : {"centroid", "none"}
@@ -114,13 +114,13 @@ class ModelConfig(DictConfig):
         (centroid of ``|x - median|``) plus an encoder correction, so the object
         position needs no learning from scratch (an amortised shift learned from
         scratch often converged to a wrong, even anti-correlated, solution and
-        misaligned the angles, docs/vae.md).  ``"none"``: encoder only.  Used by
-        ``angle_inference="grid"``.
+        misaligned the angles; docs/experiments.md, "What was tried").
+        ``"none"``: encoder only.  Used by ``angle_inference="grid"``.
     centroid_limit : float
         ``shift_init="centroid"``: the centroid start is clamped to this
         fraction (0–1] of the shift bound ±3·``sigma_shift``.  Beyond the bound
         the clamp left the encoder no gradient, and on real lattice crops
-        contamination pulled the centroid there (docs/vae.md, item 22).
+        contamination pulled the centroid there (docs/experiments.md, "What was tried").
     shift_scale : float
         Scale (0–1] of the encoder's shift correction
         ``3s·tanh(shift_scale·h / 3s)``: an untrained encoder's outputs
@@ -134,11 +134,11 @@ class ModelConfig(DictConfig):
         neighbouring rings, which keep their relative orientation), so z cannot
         encode the orientation and the angle latent must (rotation kinds
         only).  ``"image"``: the shared encoder of the raw crop, as in the rVAE
-        paper; z then often absorbs part of the orientation (docs/vae.md).
+        paper; z then often absorbs part of the orientation (docs/experiments.md, "What was tried").
         ``"auto"``: ``"invariant"`` for ``rvae``, ``"image"`` otherwise (in a
         ``jrvae`` an invariant z competes with the class latent for the same
-        information and, under the capacity objective, takes it over: cards ARI
-        1.00 with ``"image"``, 0.54 with ``"invariant"``, docs/vae.md).
+        information and, under the capacity objective, takes it over: the classes
+        then sort the crops less well; docs/experiments.md, "What was tried").
     """
 
     kind: Kind = "rvae"

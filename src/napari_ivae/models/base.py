@@ -150,14 +150,15 @@ class IVAE(nn.Module):
             lim = 3.0 * c.sigma_shift
             # an untrained encoder's outputs (±0.3–0.5 on z-scored crops) gave
             # corrections near the bound from the first step: shift_scale
-            # (0.1) starts them at a tenth of that (docs/vae.md, item 22)
+            # (0.1) starts them at a tenth of that (docs/experiments.md, "What was tried")
             shift = lim * torch.tanh(c.shift_scale * h[:, i : i + 2] / lim)
             centre = self.centroid(x) if c.shift_init == "centroid" or self.invariant_z else None
             if c.shift_init == "centroid":
                 # the centroid is trusted up to centroid_limit (half) of the bound: on lattice
                 # crops contamination or neighbours pulled it past the bound,
                 # where the clamp below gave the encoder no gradient to bring
-                # it back (real MoS2: 69 % of those stayed pinned, docs/vae.md)
+                # it back: on real crops most of those stayed pinned
+                # (docs/experiments.md, "What was tried")
                 trust = c.centroid_limit * lim
                 shift = (centre.clamp(-trust, trust) + shift).clamp(-lim, lim)
             out["shift"] = shift
@@ -165,7 +166,7 @@ class IVAE(nn.Module):
             # e^-2 of it (0.3 px at the defaults: about the centroid's error).
             # Starting at the prior width (2.4 px) blurred the template so much
             # that the likelihood hardly depended on Δ, so the width never
-            # shrank: heart and club stayed misaligned (docs/vae.md, item 19)
+            # shrank: heart and club stayed misaligned (docs/experiments.md, "What was tried")
             log_s = math.log(c.sigma_shift)
             out["shift_logstd"] = (h[:, i + 2 : i + 4] + log_s + _SHIFT_LOGSTD_INIT).clamp(
                 _LOGSTD_MIN, log_s
@@ -309,6 +310,7 @@ class IVAE(nn.Module):
             # points would otherwise always fall on the same half of the
             # template's pixels, and the other half (never read, so never
             # trained) showed as a checkerboard in decoded images
+            # (docs/experiments.md, "What was tried")
             u = torch.rand(2, generator=generator, device=x.device, dtype=x.dtype) - 0.5
             jitter = u * (2.0 / (self.config.size - 1))
         dec = functools.partial(self._decode_bins, jitter=jitter) if self.grid_angles else (

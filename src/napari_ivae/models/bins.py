@@ -1,6 +1,7 @@
 """Exact inference over rotation bins: lattice, smoothing and the per-bin likelihood.
 
-Used by the rotation kinds with ``angle_inference="grid"`` (docs/vae.md): the
+Used by the rotation kinds with ``angle_inference="grid"`` (design in
+docs/experiments.md, "Model"): the
 decoder draws its template once, in its own frame, at :attr:`AngleBins.bin_points`;
 :meth:`AngleBins.nll` resamples the input for every bin instead of decoding M
 rotated outputs.
@@ -136,9 +137,9 @@ class AngleBins(nn.Module):
         and compared with the one template where that point lies on the fixed
         crop disk ``|r| ≤ 1``.  The shift lives in the image frame, so the
         encoder predicts it without knowing the angle (a shift in the rotated
-        frame couples the two and left near-symmetric glyphs misaligned,
-        docs/vae.md).  The NLL is linear in the data given the output, so all M
-        bins cost batched products.
+        frame couples the two and left near-symmetric glyphs misaligned, see
+        docs/experiments.md, "What was tried").  The NLL is linear in the data
+        given the output, so all M bins cost batched products.
         """
         ch = x.shape[1]
         pd = self.rot_points.shape[1]

@@ -3,7 +3,7 @@
 A joint model learns its classes and the alignment of every image to its
 class template at the same time; from a random start the two lock each other
 in (several glyphs share one template, the template averages their
-misalignments; docs/vae.md).  The classical cure (2-D classification in
+misalignments; docs/experiments.md, "What was tried").  The classical cure (2-D classification in
 cryo-EM) is to seed the classes with features that do not depend on the
 orientation: here the magnitudes of the angular Fourier harmonics of the crop
 in polar coordinates about its centre of contrast, per radius and channel.
@@ -113,7 +113,7 @@ def gain_free(feats):
     The ring magnitudes scale with the crop's contrast: with a per-image gain
     of ±30 % (detector gain, thickness, the cards' ``gain``) the largest
     principal components were the gain, and k-means split the set by
-    brightness instead of shape (docs/vae.md).  Not for crops whose
+    brightness instead of shape (docs/experiments.md, "What was tried").  Not for crops whose
     brightness is the signal (Z-contrast columns normalised against their
     neighbourhood): see ``features`` of :func:`fit_class_seeds`.
     """
@@ -249,7 +249,7 @@ def align_clusters(
     (:meth:`AngleBins.nll`, the model's own likelihood and frame) and replace
     the template by the mean of the crops resampled at that bin.  This is
     2-D classification practice (cryo-EM): per cluster it aligns near-symmetric
-    glyphs that a shared template leaves in symmetric modes (docs/vae.md).
+    glyphs that a shared template leaves in symmetric modes (docs/experiments.md, "What was tried").
 
     Parameters
     ----------

@@ -44,8 +44,9 @@ class TrainConfig(DictConfig):
         C_α likewise.  ``None``: with ``discrete="exact"`` (the default) no
         capacity: the class term is the ELBO's ``KL_disc`` (weight 1), since
         with the exact class posterior a C_α below log K can only be met by
-        making class templates alike, and the classes merged (docs/vae.md);
-        with the other ``discrete`` modes (0, log K).
+        making class templates alike, and the classes merged
+        (docs/experiments.md, "What was tried"); with the other ``discrete``
+        modes (0, log K).
     capacity_ramp : float
         Fraction of all training steps over which both capacities ramp (0–1).
     temperature : (float, float)
@@ -71,16 +72,16 @@ class TrainConfig(DictConfig):
     class_balance : float
         Weight (≥ 0) of the KL of the batch-mean class posterior from uniform
         (joint kinds, ``discrete`` "exact" or "enumerate").  0 (default) = off;
-        > 0 keeps classes from dying but assumes roughly balanced classes
-        (docs/vae.md: cards jrVAE ARI 0.50 → 0.66 with 100; 0.98 with 2500
-        and recon_sigma=0.2 for seed 0, 0.64 for seed 1).
+        > 0 keeps classes from dying but assumes roughly balanced classes, and
+        on the cards it did not make the classes robust across seeds
+        (docs/experiments.md, "What was tried").
     class_init : {"merged", "kmeans", "none"}
         Joint kinds: seed the classes by clustering rotation- and
         shift-invariant features (angular Fourier magnitudes of the crop about
         ``seed_centre``, on up to 20,000 images) and train with those classes
         for the first ``init_fraction`` of the steps, then with the model's own
         class posterior.  From a random start the classes and the alignment
-        lock each other in (docs/vae.md).  ``"merged"``: k-means with
+        lock each other in (docs/experiments.md, "What was tried").  ``"merged"``: k-means with
         max(16, 4K) clusters merged by Ward's criterion down to K, so a small
         distinct class (2 % dopants) keeps its seed; ``"kmeans"``: k-means with
         K clusters (prefers balanced classes); see
@@ -98,9 +99,9 @@ class TrainConfig(DictConfig):
         about detected positions); ``"centroid"``, the model's centre of
         contrast (objects anywhere in the crop).  ``"auto"``: ``"crop"`` for a
         Stack with known source positions, ``"centroid"`` for bare images.
-        On 11-px atom crops the centre of contrast is pulled up to 3.5 px
-        towards the neighbours, which hides the dopants from the seeds
-        (docs/vae.md).
+        On small atom crops the centre of contrast is pulled towards the
+        neighbours, which hides the dopants from the seeds
+        (docs/experiments.md, "What was tried").
     class_prior : {"learned", "uniform"}
         Joint kinds: the class prior p(α) is ``"learned"`` as the mean class
         posterior (mixture weights: a running mean over the steps, shrunk
@@ -114,9 +115,9 @@ class TrainConfig(DictConfig):
         bins (``models.class_init.align_clusters``, up to 512 crops each) and
         trains with those angles for the first ``init_fraction`` of the steps,
         so the templates start from aligned crops.  Off by default: on the
-        cards the alignment itself is right (MRL 0.998 for every glyph) but
-        the model's own posterior falls back to the symmetric modes of the
-        heart and club once the warm start ends (docs/vae.md, item 17).
+        cards the alignment itself was right, but the model's own posterior
+        fell back to the symmetric modes of the heart and club once the warm
+        start ended (docs/experiments.md, "What was tried").
     pose_init_clusters : int or None
         Number of clusters for ``pose_init`` (≥ 1); ``None``: the number of
         classes for joint kinds, 4 otherwise.
@@ -133,7 +134,7 @@ class TrainConfig(DictConfig):
         the one with the lowest loss in its last epoch is kept and trained on,
         like k-means' ``n_init``: the rotation models sometimes settle in a
         symmetric misalignment that the loss ranks clearly worse
-        (docs/vae.md).  Progress is reported for every start.
+        (docs/experiments.md, "What was tried").  Progress is reported for every start.
     restart_epochs : int
         Epochs per start before the choice (≥ 1, < ``epochs``).
     """

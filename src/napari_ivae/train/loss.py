@@ -25,7 +25,7 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
     if tc.capacity_disc is None and mc.discrete == "exact":
         # the exact class posterior: recon + KL_disc = -log Σ_k p(k) p(x|k), the
         # ELBO.  A capacity C_α < log K can only be met by making the class
-        # templates alike: the classes merged (docs/vae.md, item 21)
+        # templates alike: the classes merged (docs/experiments.md, "What was tried")
         disc = terms["kl_disc"]
     else:
         c_a = _ramp(*(tc.capacity_disc or (0.0, math.log(mc.n_classes))), ramp)

@@ -31,10 +31,10 @@ class HighlightPoints(Points):
 
     napari's ``Points`` keeps a per-point array of ``Symbol`` objects: every
     time the layer grows it re-validates the whole array, and every redraw
-    turns each into a string for vispy (about 40 ms per 100,000 points, most
-    of a large lasso's time, docs/gui.md).  The overlay only ever uses the
-    symbol it was created with, so this layer fills that array in one step and
-    hands vispy plain strings.  Everything else is a normal ``Points`` layer
+    turns each into a string for vispy (most of a large lasso's time; see
+    docs/gui.md, "Latent explorer with 200,000 points").  The overlay only ever
+    uses the symbol it was created with, so this layer fills that array in one
+    step and hands vispy plain strings.  Everything else is a normal ``Points`` layer
     (napari picks its visual and controls by class inheritance).
     """
 
