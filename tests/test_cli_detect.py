@@ -43,6 +43,22 @@ def test_atoms_csv_contract(tmp_path, stem, capsys):
     assert not list(tmp_path.glob(".atoms.csv.*"))  # no temporary file left behind
 
 
+def test_atoms_on_a_calibrated_file_reports_the_spacing_in_nm(tmp_path, capsys):
+    """The shipped calibrated sample (pixel size in its TIFF tags): the summary line
+    gives the spacing in px and nm (the (y, x) pixel size once crashed the line)."""
+    from pathlib import Path
+
+    src = Path(__file__).parents[1] / "sample_data" / "stem_graphene.tif"
+    out = tmp_path / "atoms.csv"
+    assert main(["detect", "atoms", str(src), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert " nm)" in err and "spacing" in err
+    truth = pd.read_csv(src.with_name("stem_graphene_atoms.csv"))
+    table = pd.read_csv(out)
+    assert {"y_nm", "x_nm"} <= set(table.columns)
+    assert match_points(table[["y", "x"]].to_numpy(), truth[["y", "x"]].to_numpy())["f1"] >= 0.95
+
+
 def test_atoms_stack_has_frame_column(tmp_path, stem):
     src = tmp_path / "stack.tif"
     tifffile.imwrite(

@@ -239,8 +239,9 @@ def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
     ----------
     attrs : dict
         ``detect_atoms(...).attrs``.
-    pixel_size_nm : float, optional
-        Pixel size; when given the spacing is also written in nm.
+    pixel_size_nm : float or (float, float), optional
+        Pixel size (or the (y, x) pair of :func:`napari_ivae.io.pixel_size_nm`);
+        when given the spacing is also written in nm.
 
     Returns
     -------
@@ -251,7 +252,8 @@ def atoms_summary(attrs: dict, pixel_size_nm: float | None = None) -> str:
     sp = attrs.get("spacing_px", float("nan"))
     spacing = f"spacing {sp:.2f} px"
     if pixel_size_nm is not None and np.isfinite(sp):
-        spacing += f" ({sp * float(pixel_size_nm):.3g} nm)"
+        size = float(np.ravel(pixel_size_nm)[-1])  # a (y, x) pair: the column size
+        spacing += f" ({sp * size:.3g} nm)"
     thr = attrs.get("threshold", float("nan"))
     unit = " σ (noise)" if attrs.get("threshold_unit") == "noise sigma" else " (heatmap)"
     subs = attrs.get("sublattices", {})
