@@ -341,10 +341,10 @@ def test_exact_class_term_is_the_elbo_not_a_capacity():
     terms = {k: torch.tensor(v) for k, v in
              {"recon": 10.0, "kl_z": 5.0, "kl_angle": 1.0, "kl_shift": 2.0, "kl_disc": 1.3}.items()}  # fmt: skip
     tc = TrainConfig()
-    want = 10.0 + tc.beta * 3.0 + tc.beta_cont * abs(5.0 - tc.capacity_cont[1]) + 1.3
+    want = 10.0 + tc.beta * 3.0 + tc.beta_cont * abs(5.0 - 5.0) + 1.3
     assert float(_loss(terms, mc, tc, 0.9)) == pytest.approx(want)
     tc = TrainConfig(capacity_disc=(0.0, 0.0))
-    want = 10.0 + tc.beta * 3.0 + tc.beta_cont * abs(5.0 - tc.capacity_cont[1]) + 30 * 1.3
+    want = 10.0 + tc.beta * 3.0 + tc.beta_cont * abs(5.0 - 5.0) + 30 * 1.3
     assert float(_loss(terms, mc, tc, 0.9)) == pytest.approx(want)
 
 
@@ -435,6 +435,35 @@ def test_seed_options_follow_what_is_known_about_the_stack():
     for name in ("seed_features", "seed_centre", "class_prior", "class_init"):
         with pytest.raises(IvaeError, match=name):
             TrainConfig(**{name: "bogus"})
+
+
+def test_content_capacity_follows_the_normalisation():
+    """capacity_cont None: small for neighbourhood-normalised crops (the classes are
+    the chemistry), 5 nats otherwise; an explicit value is kept; the loss of an
+    undecided config uses the shape capacity."""
+    from napari_ivae.crop import Stack
+    from napari_ivae.train import _loss, resolve_seed_options
+    from napari_ivae.train.config import CAPACITY_CHEMISTRY, CAPACITY_SHAPE
+
+    images = _data(4)
+    n = len(images)
+
+    def capacity(normalize, tc=None):
+        data = Stack(images, np.zeros((n, 2)), np.zeros(n), np.arange(n), ("ch0",),
+                     normalize=normalize)  # fmt: skip
+        return resolve_seed_options(tc or TrainConfig(), data).capacity_cont
+
+    assert capacity("local") == capacity("background") == CAPACITY_CHEMISTRY == (0.0, 0.5)
+    assert capacity("zscore") == capacity(None) == CAPACITY_SHAPE == (0.0, 5.0)
+    assert resolve_seed_options(TrainConfig(), images).capacity_cont == CAPACITY_SHAPE
+    assert capacity("local", TrainConfig(capacity_cont=(0, 2))) == (0.0, 2.0)
+    mc = ModelConfig(kind="jrvae", n_classes=4)
+    terms = {k: torch.tensor(v) for k, v in
+             {"recon": 1.0, "kl_z": 0.0, "kl_angle": 0.0, "kl_shift": 0.0, "kl_disc": 0.0}.items()}  # fmt: skip
+    undecided = float(_loss(terms, mc, TrainConfig(), 1.0))
+    assert undecided == pytest.approx(
+        float(_loss(terms, mc, TrainConfig(capacity_cont=(0, 5)), 1.0))
+    )
 
 
 def test_class_prior_learns_the_class_shares():

@@ -81,7 +81,8 @@ def _seed_note(tc, data) -> str:
     where = ("the crop centre (crops cut about points)" if tc.seed_centre == "crop" else
              "each crop's centre of contrast")  # fmt: skip
     return (f"class seeds: {tc.class_init} clustering of {tc.seed_features} features ({why}) "
-            f"about {where}; class prior {tc.class_prior}")  # fmt: skip
+            f"about {where}; class prior {tc.class_prior}; content capacity "
+            f"{tc.capacity_cont[1]:g} nats")  # fmt: skip
 
 
 def _cli_name(name: str) -> str:

@@ -11,6 +11,13 @@ from napari_ivae._errors import IvaeError, check_choice, check_range
 __all__ = ["Progress", "TrainConfig", "TrainResult"]
 
 
+#: content capacity C_z (start, end) in nats of joint kinds when the data decide
+#: (``TrainConfig.capacity_cont=None``): crops normalised against their
+#: neighbourhood (the classes are the chemistry) and everything else (shapes)
+CAPACITY_CHEMISTRY: tuple[float, float] = (0.0, 0.5)
+CAPACITY_SHAPE: tuple[float, float] = (0.0, 5.0)
+
+
 @dataclass
 class TrainConfig(DictConfig):
     """Optimisation settings; stored inside every checkpoint.
@@ -38,8 +45,13 @@ class TrainConfig(DictConfig):
     beta_cont, beta_disc : float
         γ weights of the capacity-controlled objective (joint kinds):
         ``recon + beta_cont·|KL_cont − C_z(t)| + beta_disc·|KL_disc − C_α(t)|``.
-    capacity_cont : (float, float)
+    capacity_cont : (float, float) or None
         C_z from the first to the second value (nats), linear in steps.
+        ``None`` (default) is decided from the data by :func:`fit`
+        (``resolve_seed_options``): ``(0, 0.5)`` for a Stack whose crops were
+        normalised against their neighbourhood (``local`` / ``background``:
+        atom columns, where the classes are the chemistry and a content z of
+        5 nats would take the brightness from them), else ``(0, 5)``.
     capacity_disc : (float, float) or None
         C_α likewise.  ``None``: with ``discrete="exact"`` (the default) no
         capacity: the class term is the ELBO's ``KL_disc`` (weight 1), since
@@ -149,7 +161,7 @@ class TrainConfig(DictConfig):
     beta: float = 1.0
     beta_cont: float = 30.0
     beta_disc: float = 30.0
-    capacity_cont: tuple[float, float] = (0.0, 5.0)
+    capacity_cont: tuple[float, float] | None = None
     capacity_disc: tuple[float, float] | None = None
     capacity_ramp: float = 0.5
     temperature: tuple[float, float] = (1.0, 0.3)
@@ -205,7 +217,8 @@ class TrainConfig(DictConfig):
                 f"epochs={self.epochs} when restarts={self.restarts} > 1"
             )
         check_range("progress_interval", self.progress_interval, low=0, low_inclusive=False)
-        self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
+        if self.capacity_cont is not None:
+            self.capacity_cont = tuple(float(v) for v in self.capacity_cont)
         if self.capacity_disc is not None:
             self.capacity_disc = tuple(float(v) for v in self.capacity_disc)
         self.temperature = tuple(float(v) for v in self.temperature)

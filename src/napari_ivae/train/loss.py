@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from napari_ivae.models import ModelConfig
-from napari_ivae.train.config import TrainConfig
+from napari_ivae.train.config import CAPACITY_SHAPE, TrainConfig
 
 
 def _ramp(a: float, b: float, frac: float) -> float:
@@ -21,7 +21,7 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
         kl_pose = kl_cont - terms["kl_z"]
         kl_cont = terms["kl_z"]
     ramp = frac / tc.capacity_ramp if tc.capacity_ramp > 0 else 1.0
-    c_z = _ramp(*tc.capacity_cont, ramp)
+    c_z = _ramp(*(tc.capacity_cont or CAPACITY_SHAPE), ramp)
     if tc.capacity_disc is None and mc.discrete == "exact":
         # the exact class posterior: recon + KL_disc = -log Σ_k p(k) p(x|k), the
         # ELBO.  A capacity C_α < log K can only be met by making the class

@@ -7,18 +7,23 @@ import dataclasses
 import numpy as np
 import torch
 
-from napari_ivae.train.config import TrainConfig
+from napari_ivae.train.config import CAPACITY_CHEMISTRY, CAPACITY_SHAPE, TrainConfig
 
 
 def resolve_seed_options(train_config: TrainConfig, data) -> TrainConfig:
-    """``train_config`` with ``seed_features`` / ``seed_centre`` "auto" decided for ``data``.
+    """``train_config`` with the data-decided options set for ``data``.
+
+    ``seed_features`` / ``seed_centre`` "auto" and ``capacity_cont`` None.
 
     What is known about the data decides: a :class:`~napari_ivae.crop.Stack`
     cropped with ``normalize="local"`` or ``"background"`` gets raw seed
     features (its crops are measured against their neighbourhood: the gain is
     gone and brightness is chemistry), anything else gain-free ones; a Stack
     with source positions gets features about the crop centre (crops cut
-    about detected points), bare images about their centre of contrast.
+    about detected points), bare images about their centre of contrast; the
+    same neighbourhood-normalised Stack gets the small content capacity
+    ``CAPACITY_CHEMISTRY`` (a 5-nat z would take the brightness from the
+    classes), anything else ``CAPACITY_SHAPE``.
 
     Parameters
     ----------
@@ -29,13 +34,15 @@ def resolve_seed_options(train_config: TrainConfig, data) -> TrainConfig:
     Returns
     -------
     TrainConfig
-        A copy with the two options decided (the same object when nothing was "auto").
+        A copy with those options decided (the same object when nothing was left open).
     """
     tc = train_config
     changes = {}
+    local = getattr(data, "normalize", None) in ("local", "background")
     if tc.seed_features == "auto":
-        local = getattr(data, "normalize", None) in ("local", "background")
         changes["seed_features"] = "raw" if local else "gain_free"
+    if tc.capacity_cont is None:
+        changes["capacity_cont"] = CAPACITY_CHEMISTRY if local else CAPACITY_SHAPE
     if tc.seed_centre == "auto":
         yx = getattr(data, "yx", None)
         known = yx is not None and len(yx) > 0 and bool(np.isfinite(yx).all())
