@@ -65,14 +65,9 @@ class UNet(nn.Module):
 
 def pick_device(device: str = "auto") -> torch.device:
     """Return the torch device for ``device`` ("auto" → cuda, then mps, then cpu)."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    from napari_ivae._device import torch_device
+
+    return torch_device(device)
 
 
 def _starts(n: int, tile: int, step: int) -> list[int]:

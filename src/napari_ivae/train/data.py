@@ -38,19 +38,10 @@ def _as_tensor(data) -> torch.Tensor:
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise IvaeError("device='cuda' but CUDA is not available; use device='auto' or 'cpu'")
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    ):
-        raise IvaeError("device='mps' but MPS is not available; use device='auto' or 'cpu'")
-    return torch.device(name)
+    """The training device (see :func:`napari_ivae._device.torch_device`)."""
+    from napari_ivae._device import torch_device
+
+    return torch_device(name)
 
 
 def _dist_info() -> tuple[int, int]:
