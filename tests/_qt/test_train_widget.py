@@ -188,6 +188,9 @@ def test_stop_keeps_the_finished_epochs_and_saves_how_it_was_trained(
     assert [h["epoch"] for h in history] == [h["epoch"] for h in w.history]
     trained = _read_checkpoint(path)["train_config"]
     assert trained["epochs"] == 500 and trained["seed"] == w.seed.value()
+    # the data-decided options are stored as decided, not as "auto"
+    assert trained["seed_features"] in ("raw", "gain_free") and trained["seed_centre"] != "auto"
+    assert trained["capacity_cont"] is not None
 
 
 def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes, tmp_path):

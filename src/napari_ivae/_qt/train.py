@@ -16,6 +16,7 @@ history and its training settings are kept in the layer's record
 from __future__ import annotations
 
 import gc
+from dataclasses import fields
 from typing import Any
 
 import napari.viewer
@@ -224,7 +225,12 @@ class TrainWidget(ModelFilesMixin, QWidget):
 
     def _start(self, points: Points, stack: Any, mc: Any, settings: dict) -> Any:
         self._points, self._stack = points, stack
-        self._pending_config = dict(settings)
+        from napari_ivae.train import TrainConfig, resolve_seed_options
+
+        # the options the data decide ("auto" seeds, content capacity) as fit will
+        # decide them, so that a saved checkpoint says how it was really trained
+        decided = resolve_seed_options(TrainConfig(**settings), stack)
+        self._pending_config = {f.name: getattr(decided, f.name) for f in fields(decided)}
         worker = FitWorker(train_job, stack, mc, settings)
         worker.yielded.connect(self.view.report)
         worker.returned.connect(self._on_trained)
