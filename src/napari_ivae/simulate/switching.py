@@ -40,9 +40,13 @@ class SwitchingSample:
     switched_fraction : np.ndarray
         (T,) float64, ``(domains == +1).mean(axis=(1, 2))``, strictly increasing.
     params : dict
-        Parameters used; ``nucleation_sites`` (y, x), ``times`` per frame.
+        Parameters used; ``nucleation_sites`` (y, x), ``times`` per frame,
+        ``pin_sites`` (y, x).
     phase_background : np.ndarray
         (T, Y, X) float32, unwrapped smooth phase part per frame.
+    pinning : np.ndarray or None
+        (Y, X) bool, the pinning defects (pixels that never switch); all
+        False without defects.
     """
 
     amplitude: np.ndarray
@@ -52,6 +56,7 @@ class SwitchingSample:
     switched_fraction: np.ndarray
     params: dict = field(default_factory=dict)
     phase_background: np.ndarray | None = None
+    pinning: np.ndarray | None = None
 
 
 def simulate_switching(
@@ -61,6 +66,8 @@ def simulate_switching(
     n_nuclei: int = 8,
     fraction_range: tuple[float, float] = (0.08, 0.85),
     roughness: float = 0.3,
+    n_pins: int = 0,
+    pin_radius: float = 4.0,
     wall_width: float = 3.0,
     wall_depth: float = 0.8,
     phase_offset: float | None = None,
@@ -97,6 +104,13 @@ def simulate_switching(
         Switched fraction of the first and the last frame, 0 < first < last < 1.
     roughness : float
         Relative irregularity of the growth front (0 = discs).
+    n_pins : int
+        Number of pinning defects: discs of radius ``pin_radius`` px, at
+        random places, whose polarity never switches, so the walls that reach
+        them stay there (pinned) while the others move on.  Drawn from their
+        own random stream: ``n_pins=0`` gives the series without defects.
+    pin_radius : float
+        Radius of the pinning defects in pixels (1 … 50).
     wall_width, wall_depth, phase_offset, drift, wrap, scanline_noise, noise, amplitude_noise, amplitude_gain, amplitude_variation, amplitude_asymmetry, units
         As in :func:`simulate_pfm`; the slow amplitude field is the same in all frames; ``phase_offset`` and the drift direction are
         shared by all frames, the scan-line offsets and noise are new each frame
@@ -118,6 +132,8 @@ def simulate_switching(
         phase_offset = float(rng.uniform(-180.0, 180.0))
     drift_angle = float(rng.uniform(0, 2 * np.pi))
     sites, arrival = _arrival_times((h, w), int(n_nuclei), roughness, rng)
+    pins, pinning = _pinning((h, w), int(n_pins), float(pin_radius), seed)
+    arrival[pinning] = np.inf
     times = np.quantile(arrival, np.linspace(lo, hi, n_frames))
     gain = _gain_field((h, w), float(amplitude_variation), seed)
     amps, phases, bgs, doms = [], [], [], []
@@ -153,6 +169,9 @@ def simulate_switching(
         "switched_value": 1,
         "nucleation_sites": [[float(v) for v in s] for s in sites],
         "times": [float(t) for t in times],
+        "n_pins": int(n_pins),
+        "pin_radius": float(pin_radius),
+        "pin_sites": [[float(v) for v in s] for s in pins],
     }
     return SwitchingSample(
         amplitude=np.stack(amps).astype(np.float32),
@@ -162,7 +181,24 @@ def simulate_switching(
         switched_fraction=frac,
         params=params,
         phase_background=np.stack(bgs).astype(np.float32),
+        pinning=pinning,
     )
+
+
+def _pinning(
+    shape: tuple[int, int], n_pins: int, radius: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pinning defect centres ``(n, 2)`` and their (Y, X) mask (own random stream)."""
+    h, w = shape
+    if n_pins == 0:
+        return np.zeros((0, 2)), np.zeros(shape, dtype=bool)
+    rng = np.random.default_rng([seed, 0x9117])
+    sites = rng.uniform([radius, radius], [h - 1 - radius, w - 1 - radius], size=(n_pins, 2))
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = np.zeros(shape, dtype=bool)
+    for sy, sx in sites:
+        mask |= np.hypot(yy - sy, xx - sx) <= radius
+    return sites, mask
 
 
 def _arrival_times(
@@ -191,6 +227,8 @@ def _check_switching_options(o: dict) -> tuple[int, int, float, float]:
     if not 0.0 < lo < hi < 1.0:
         raise IvaeError(f"fraction_range={o['fraction_range']!r} must satisfy 0 < first < last < 1")
     check_range("roughness", o["roughness"], low=0.0, high=0.9)
+    check_range("n_pins", o["n_pins"], low=0, high=10000)
+    check_range("pin_radius", o["pin_radius"], low=1.0, high=50.0)
     check_range("amplitude_variation", o["amplitude_variation"], low=0.0, high=2.0)
     check_range("amplitude_asymmetry", o["amplitude_asymmetry"], low=-1.0, high=1.0)
     return h, w, lo, hi
