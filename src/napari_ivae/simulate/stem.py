@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae.simulate._defects import add_defects, drawn_truth, drop_sites
 from napari_ivae.simulate._stem_render import (
     DEFAULT_SPACING,
     LATTICE_SYMMETRY,
@@ -97,6 +98,13 @@ class STEMSample:
         ``grain_angles`` (radians) and ``grain_seeds`` (Voronoi seeds, (y, x)).
     clean : np.ndarray
         (Y, X) float32, noise-free expected counts (atoms + background).
+    rings : pandas.DataFrame or None
+        Graphene only: the truth ring statistics of every row of ``atoms``
+        (``ring_sizes``, ``ring_count``, ``ring_label``, ``ring_known``,
+        ``defect``), from the exact bond graph (see
+        :mod:`napari_ivae.simulate._defects`).
+    bonds : np.ndarray or None
+        Graphene only: (E, 2) int, the exact bonds between rows of ``atoms``.
     """
 
     image: np.ndarray
@@ -104,6 +112,8 @@ class STEMSample:
     vacancies: pd.DataFrame
     params: dict = field(default_factory=dict)
     clean: np.ndarray | None = None
+    rings: pd.DataFrame | None = None
+    bonds: np.ndarray | None = None
 
 
 def simulate_stem(
@@ -127,6 +137,8 @@ def simulate_stem(
     sublattice_ratio: float | None = None,
     probe_tail: float = 0.0,
     amorphous: float = 0.0,
+    stone_wales: int = 0,
+    reconstructed_vacancies: int = 0,
     seed: int = 0,
 ) -> STEMSample:
     """Simulate an atom-resolved HAADF-STEM image of a polycrystalline 2-D lattice.
@@ -203,6 +215,15 @@ def simulate_stem(
         Level of an amorphous-carbon-like background (smoothed random blobs of
         about a third of the spacing), in units of a host atom peak; in [0, 1].
         Drawn from its own random stream; 0 disables it.
+    stone_wales : int
+        ``"graphene"`` only: number of Stone–Wales defects (a bond rotated by
+        90°: two pentagons, two heptagons), relaxed, placed inside the grains
+        away from the image edge; their own random stream, 0 disables them.
+    reconstructed_vacancies : int
+        ``"graphene"`` only: number of single vacancies reconstructed into a
+        pentagon and a nonagon (5-9; two neighbours of the missing atom bond).
+        Not listed in ``vacancies`` (which holds the unreconstructed ones of
+        ``vacancy_fraction``: a missing atom, a 12-atom hole).
     seed : int
         Seed of the random generator; the same arguments give the same sample.
 
@@ -220,6 +241,11 @@ def simulate_stem(
     seeds = rng.uniform([0, 0], [h - 1, w - 1], size=(n_grains, 2))
     angles = _grain_angles(n_grains, LATTICE_SYMMETRY[lattice], rng)
     pts, sub, grain = _grains(lattice, spacing, (h, w), seeds, angles, radius, rng)
+    if lattice == "graphene":
+        n_sw, n_59 = int(stone_wales), int(reconstructed_vacancies)
+        pts, bonds, removed, defect = add_defects(pts, grain, spacing, (h, w), n_sw, n_59, seed)
+        pts, sub, grain, bonds, defect = drop_sites(~removed, pts, sub, grain, bonds, defect)
+        ideal, ideal_grain = pts, grain
     if position_jitter > 0:
         jitter_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
         pts = pts + jitter_rng.normal(0.0, position_jitter, pts.shape)
@@ -228,6 +254,9 @@ def simulate_stem(
     inside = (app[:, 0] >= 0) & (app[:, 0] <= h - 1) & (app[:, 1] >= 0) & (app[:, 1] <= w - 1)
     pts, app, sub, grain = pts[inside], app[inside], sub[inside], grain[inside]
     kind, intensity, vac = _decorate(sub, _basis(lattice, spacing)[2], ratio_b, o, rng)
+    rings = drawn_bonds = None
+    if lattice == "graphene":
+        rings, drawn_bonds = drawn_truth(ideal, ideal_grain, bonds, defect, inside, vac, spacing)
     sel = ~vac
     signal = _signal((h, w), pts[sel], intensity[sel], blur, (ey, ex), o, spacing)
     expected = dose * (signal + _slow_background((h, w), background, rng))
@@ -244,6 +273,7 @@ def simulate_stem(
         "sublattice_ratio": ratio_b if lattice != "graphene" else 1.0,
         "probe_tail": float(probe_tail),
         "amorphous": float(amorphous),
+        **{k: int(o[k]) for k in ("stone_wales", "reconstructed_vacancies") if o[k]},
         "seed": seed,
         "grain_angles": [float(a) for a in angles],
         "grain_seeds": [[float(v) for v in s] for s in seeds],
@@ -254,6 +284,8 @@ def simulate_stem(
         vacancies=vacancies,
         params=params,
         clean=expected.astype(np.float32),
+        rings=rings,
+        bonds=drawn_bonds,
     )
 
 
@@ -284,5 +316,13 @@ def _check_stem_options(o: dict) -> tuple[int, int, float, float, float]:
         check_range("sublattice_ratio", ratio, low=0.0, high=1.0, low_inclusive=False)
     check_range("probe_tail", o["probe_tail"], low=0.0, high=0.6)
     check_range("amorphous", o["amorphous"], low=0.0, high=1.0)
+    for name in ("stone_wales", "reconstructed_vacancies"):
+        check_range(name, o[name], low=0, high=10000)
+        if o[name] != int(o[name]):
+            raise IvaeError(f"{name}={o[name]!r} must be a whole number of defects")
+        if o[name] and lattice != "graphene":
+            raise IvaeError(
+                f"{name}={o[name]!r} applies to lattice='graphene' only; got {lattice!r}"
+            )
     ratio_b = float(SUBLATTICE_B_INTENSITY[lattice] if ratio is None else ratio)
     return h, w, spacing, blur, ratio_b
