@@ -62,7 +62,7 @@ def _per_frame(table, path: str, shape, options: dict):
               "(its size marks the atoms at its edge as border).")  # fmt: skip
 @click.option("--bond-length", type=float, default=None, help="Bond length in px "
               "(default: median nearest-neighbour distance).")  # fmt: skip
-@click.option("--tolerance", type=float, default=0.3, show_default=True,
+@click.option("--tolerance", type=float, default=0.4, show_default=True,
               help="Atoms closer than (1 + tolerance) bond lengths are bonded.")  # fmt: skip
 @click.option("--max-ring", type=int, default=9, show_default=True,
               help="Largest ring; larger faces are holes.")  # fmt: skip

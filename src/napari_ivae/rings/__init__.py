@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import IvaeError, check_range
-from napari_ivae.rings._faces import face_cycles, planar_faces
+from napari_ivae.rings._faces import face_cycles, planar_faces, simple_rows
 from napari_ivae.rings._graph import estimate_bond_length, planar_bonds, prune_dangling
 
 __all__ = [
@@ -146,7 +146,11 @@ def rings_from_bonds(
         lengths = np.hypot(*(yx[bonds[:, 0]] - yx[bonds[:, 1]]).T)
         bond_length = float(np.median(lengths)) if len(lengths) else 0.0
     faces = planar_faces(yx, prune_dangling(bonds, len(yx)))
-    ring = (faces.area > 0) & faces.simple & (faces.size <= max_ring)
+    index, cycles = face_cycles(faces, (faces.area > 0) & (faces.size <= max_ring))
+    simple = simple_rows(cycles)
+    index, cycles = index[simple], cycles[simple]
+    ring = np.zeros(len(faces.size), bool)
+    ring[index] = True
     border = np.zeros(len(yx), bool)
     border[faces.src[faces.area[faces.face] <= 0]] = True
     ringless = np.ones(len(yx), bool)
@@ -159,14 +163,16 @@ def rings_from_bonds(
         y, x = yx[:, 0], yx[:, 1]
         border |= (y < bond_length) | (x < bond_length)
         border |= (y > h - 1 - bond_length) | (x > w - 1 - bond_length)
-    return Rings(face_cycles(faces, ring), faces.size[ring], bonds, float(bond_length), border)
+    sizes = faces.size[index]
+    rings = [row[:k] for row, k in zip(cycles, sizes.tolist(), strict=True)]
+    return Rings(rings, sizes, bonds, float(bond_length), border)
 
 
 def find_rings(
     points,
     *,
     bond_length: float | None = None,
-    tolerance: float = 0.3,
+    tolerance: float = 0.4,
     max_ring: int = 9,
     max_bonds: int | None = 3,
     shape: tuple[int, int] | None = None,
@@ -182,7 +188,10 @@ def find_rings(
         (:func:`estimate_bond_length`).
     tolerance : float
         Atoms closer than ``(1 + tolerance) * bond_length`` are bonded; in
-        [0.05, 0.7] (graphene: second neighbours are at 1.73 bond lengths).
+        [0.05, 0.7].  Graphene: second neighbours are at 1.73 bond lengths, the
+        diagonals of pentagons at about 1.5, and the three-bond cap keeps
+        them out (the bonds are taken shortest first), so 0.4 tolerates
+        stretched defect bonds and noisy positions.
     max_ring : int
         Largest ring (atoms); larger faces are holes, not rings; in [3, 30].
     max_bonds : int or None
@@ -226,9 +235,7 @@ def ring_table(n: int, rings: Rings) -> pd.DataFrame:
     order = np.lexsort((size, atom))
     atom, size = atom[order], size[order]
     count = np.bincount(atom, minlength=n)
-    groups = np.split(size, np.cumsum(count)[:-1])
-    text = [";".join(map(str, g.tolist())) for g in groups]
-    label = [ring_label(g) for g in groups]
+    text, label = _encode(atom, size, count)
     return pd.DataFrame(
         {
             "ring_sizes": pd.Series(text, dtype=str),
@@ -239,11 +246,36 @@ def ring_table(n: int, rings: Rings) -> pd.DataFrame:
     )
 
 
+def _encode(atom: np.ndarray, size: np.ndarray, count: np.ndarray) -> tuple[list, np.ndarray]:
+    """Ring-size text and label per atom from (atom, size) pairs sorted by atom then size.
+
+    Each atom's sorted sizes are packed into one integer (base 64), so the text
+    and label are made once per distinct pattern.
+    """
+    n = len(count)
+    if len(size) and (count.max() > 10 or size.max() >= 64):  # pathological graphs
+        groups = np.split(size, np.cumsum(count)[:-1])
+        return [";".join(map(str, g.tolist())) for g in groups], np.array(
+            [ring_label(g) for g in groups], np.int64
+        )
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    rank = np.arange(len(atom)) - start[atom]
+    code = np.zeros(n, np.int64)
+    np.add.at(code, atom, size.astype(np.int64) << (6 * rank))
+    codes, inverse = np.unique(code, return_inverse=True)
+    texts, labels = [], []
+    for c in codes.tolist():
+        sizes = [(c >> (6 * k)) & 63 for k in range(11) if (c >> (6 * k)) & 63]
+        texts.append(";".join(map(str, sizes)))
+        labels.append(ring_label(sizes))
+    return np.array(texts, dtype=object)[inverse].tolist(), np.array(labels, np.int64)[inverse]
+
+
 def ring_statistics(
     points,
     *,
     bond_length: float | None = None,
-    tolerance: float = 0.3,
+    tolerance: float = 0.4,
     max_ring: int = 9,
     max_bonds: int | None = 3,
     shape: tuple[int, int] | None = None,

@@ -34,8 +34,6 @@ class Faces:
         (F,) number of half-edges (= bonds walked) of every face.
     area : numpy.ndarray
         (F,) signed area; > 0 for bounded faces, ≤ 0 for outer faces.
-    simple : numpy.ndarray
-        (F,) bool, True when the face visits every atom of it once (a ring).
     """
 
     src: np.ndarray
@@ -44,7 +42,6 @@ class Faces:
     face: np.ndarray
     size: np.ndarray
     area: np.ndarray
-    simple: np.ndarray
 
 
 def planar_faces(yx: np.ndarray, bonds: np.ndarray) -> Faces:
@@ -60,12 +57,12 @@ def planar_faces(yx: np.ndarray, bonds: np.ndarray) -> Faces:
     Returns
     -------
     Faces
-        Half-edges, their faces and per-face size, signed area, simplicity.
+        Half-edges, their faces and per-face size and signed area.
     """
     n, e = len(yx), len(bonds)
     if e == 0:
         empty = np.empty(0, np.int64)
-        return Faces(empty, empty, empty, empty, empty, np.empty(0), np.empty(0, bool))
+        return Faces(empty, empty, empty, empty, empty, np.empty(0))
     src = np.concatenate([bonds[:, 0], bonds[:, 1]]).astype(np.int64)
     dst = np.concatenate([bonds[:, 1], bonds[:, 0]]).astype(np.int64)
     twin = (np.arange(2 * e) + e) % (2 * e)
@@ -85,34 +82,46 @@ def planar_faces(yx: np.ndarray, bonds: np.ndarray) -> Faces:
     y, x = yx[:, 0], yx[:, 1]
     cross = x[src] * y[dst] - x[dst] * y[src]
     area = 0.5 * np.bincount(face, weights=cross, minlength=n_faces)
-    distinct = np.unique(face * n + src) // n
-    simple = np.bincount(distinct, minlength=n_faces) == size
-    return Faces(src, dst, nxt, face.astype(np.int64), size, area, simple)
+    return Faces(src, dst, nxt, face.astype(np.int64), size, area)
 
 
-def face_cycles(faces: Faces, keep: np.ndarray) -> list[np.ndarray]:
-    """Atom indices of the faces ``keep`` (bool per face), in walking order.
+def face_cycles(faces: Faces, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Atom indices around the faces ``keep`` (bool per face), in walking order.
 
     Parameters
     ----------
     faces : Faces
         From :func:`planar_faces`.
     keep : numpy.ndarray
-        (F,) bool, the faces to return.
+        (F,) bool, the faces to walk (keep them small: the table is
+        faces × largest size).
 
     Returns
     -------
-    list of numpy.ndarray
-        One int array of atom indices per kept face, in face order.
+    index : numpy.ndarray
+        (K,) the kept faces.
+    atoms : numpy.ndarray
+        (K, M) atom indices around each face, padded with -1 after its size.
     """
+    index = np.flatnonzero(keep)
+    if len(index) == 0:
+        return index, np.empty((0, 0), np.int64)
     first = np.full(len(faces.size), -1, np.int64)
     first[faces.face[::-1]] = np.arange(len(faces.face))[::-1]
-    cycles = []
-    for f in np.flatnonzero(keep):
-        h = first[f]
-        ring = np.empty(faces.size[f], np.int64)
-        for i in range(len(ring)):
-            ring[i] = faces.src[h]
-            h = faces.nxt[h]
-        cycles.append(ring)
-    return cycles
+    size = faces.size[index]
+    out = np.full((len(index), int(size.max())), -1, np.int64)
+    h = first[index]
+    for k in range(out.shape[1]):
+        live = k < size
+        out[live, k] = faces.src[h[live]]
+        h = faces.nxt[h]
+    return index, out
+
+
+def simple_rows(cycles: np.ndarray) -> np.ndarray:
+    """True for the rows of ``cycles`` (padded with -1) that visit no atom twice."""
+    if cycles.size == 0:
+        return np.zeros(len(cycles), bool)
+    srt = np.sort(cycles, axis=1)
+    repeat = (srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= 0)
+    return ~repeat.any(axis=1)
