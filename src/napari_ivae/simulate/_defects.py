@@ -26,12 +26,47 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from napari_ivae._errors import IvaeError
+from napari_ivae._errors import IvaeError, check_range
 
 #: bond spring : second-neighbour spring stiffness of the relaxation
 _K_ANGLE = 0.6
 #: truth rings: largest face counted as a ring (as :func:`napari_ivae.rings.find_rings`)
 TRUTH_MAX_RING = 9
+
+
+class RingTruth:
+    """Mixin of :class:`~napari_ivae.simulate.STEMSample`: ring truth computed on first use."""
+
+    _ring_inputs: tuple | None
+    _ring_truth: tuple | None
+
+    def _truth(self) -> tuple:
+        if self._ring_truth is None:
+            inputs = self._ring_inputs
+            self._ring_truth = (None, None) if inputs is None else drawn_truth(*inputs)
+        return self._ring_truth
+
+    @property
+    def rings(self) -> pd.DataFrame | None:
+        """Graphene: truth ring statistics of every row of ``atoms`` (None for other lattices)."""
+        return self._truth()[0]
+
+    @property
+    def bonds(self) -> np.ndarray | None:
+        """Graphene: (E, 2) int, the exact bonds between rows of ``atoms`` (else None)."""
+        return self._truth()[1]
+
+
+def check_defect_options(o: dict) -> None:
+    """Check ``stone_wales`` and ``reconstructed_vacancies`` of :func:`simulate_stem`."""
+    for name in ("stone_wales", "reconstructed_vacancies"):
+        check_range(name, o[name], low=0, high=10000)
+        if o[name] != int(o[name]):
+            raise IvaeError(f"{name}={o[name]!r} must be a whole number of defects")
+        if o[name] and o["lattice"] != "graphene":
+            raise IvaeError(
+                f"{name}={o[name]!r} applies to lattice='graphene' only; got {o['lattice']!r}"
+            )
 
 
 def lattice_bonds(pts: np.ndarray, grain: np.ndarray, spacing: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
-from napari_ivae.simulate._defects import add_defects, drawn_truth, drop_sites
+from napari_ivae.simulate._defects import RingTruth, add_defects, check_defect_options, drop_sites
 from napari_ivae.simulate._stem_render import (
     DEFAULT_SPACING,
     LATTICE_SYMMETRY,
@@ -78,7 +78,7 @@ _FLOAT_PARAMS_2 = (
 
 
 @dataclass
-class STEMSample:
+class STEMSample(RingTruth):
     """A simulated STEM image and its ground truth.
 
     Attributes
@@ -99,12 +99,13 @@ class STEMSample:
     clean : np.ndarray
         (Y, X) float32, noise-free expected counts (atoms + background).
     rings : pandas.DataFrame or None
-        Graphene only: the truth ring statistics of every row of ``atoms``
-        (``ring_sizes``, ``ring_count``, ``ring_label``, ``ring_known``,
-        ``defect``), from the exact bond graph (see
-        :mod:`napari_ivae.simulate._defects`).
+        Graphene only (a property, computed on first use): the truth ring
+        statistics of every row of ``atoms`` (``ring_sizes``, ``ring_count``,
+        ``ring_label``, ``ring_known``, ``defect``), from the exact bond graph
+        (see :mod:`napari_ivae.simulate._defects`).
     bonds : np.ndarray or None
-        Graphene only: (E, 2) int, the exact bonds between rows of ``atoms``.
+        Graphene only (a property): (E, 2) int, the exact bonds between rows
+        of ``atoms``.
     """
 
     image: np.ndarray
@@ -112,8 +113,9 @@ class STEMSample:
     vacancies: pd.DataFrame
     params: dict = field(default_factory=dict)
     clean: np.ndarray | None = None
-    rings: pd.DataFrame | None = None
-    bonds: np.ndarray | None = None
+    #: graphene: what the ring truth is computed from, on first use (it costs ~25 % of a sample)
+    _ring_inputs: tuple | None = field(default=None, repr=False, compare=False)
+    _ring_truth: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def simulate_stem(
@@ -223,7 +225,9 @@ def simulate_stem(
         ``"graphene"`` only: number of single vacancies reconstructed into a
         pentagon and a nonagon (5-9; two neighbours of the missing atom bond).
         Not listed in ``vacancies`` (which holds the unreconstructed ones of
-        ``vacancy_fraction``: a missing atom, a 12-atom hole).
+        ``vacancy_fraction``: a missing atom, a 12-atom hole).  Own random
+        stream, but the removed sites change which sites the dopants and
+        ``vacancy_fraction`` vacancies fall on.
     seed : int
         Seed of the random generator; the same arguments give the same sample.
 
@@ -254,9 +258,9 @@ def simulate_stem(
     inside = (app[:, 0] >= 0) & (app[:, 0] <= h - 1) & (app[:, 1] >= 0) & (app[:, 1] <= w - 1)
     pts, app, sub, grain = pts[inside], app[inside], sub[inside], grain[inside]
     kind, intensity, vac = _decorate(sub, _basis(lattice, spacing)[2], ratio_b, o, rng)
-    rings = drawn_bonds = None
+    ring_inputs = None
     if lattice == "graphene":
-        rings, drawn_bonds = drawn_truth(ideal, ideal_grain, bonds, defect, inside, vac, spacing)
+        ring_inputs = (ideal, ideal_grain, bonds, defect, inside, vac, spacing)
     sel = ~vac
     signal = _signal((h, w), pts[sel], intensity[sel], blur, (ey, ex), o, spacing)
     expected = dose * (signal + _slow_background((h, w), background, rng))
@@ -284,8 +288,7 @@ def simulate_stem(
         vacancies=vacancies,
         params=params,
         clean=expected.astype(np.float32),
-        rings=rings,
-        bonds=drawn_bonds,
+        _ring_inputs=ring_inputs,
     )
 
 
@@ -316,13 +319,6 @@ def _check_stem_options(o: dict) -> tuple[int, int, float, float, float]:
         check_range("sublattice_ratio", ratio, low=0.0, high=1.0, low_inclusive=False)
     check_range("probe_tail", o["probe_tail"], low=0.0, high=0.6)
     check_range("amorphous", o["amorphous"], low=0.0, high=1.0)
-    for name in ("stone_wales", "reconstructed_vacancies"):
-        check_range(name, o[name], low=0, high=10000)
-        if o[name] != int(o[name]):
-            raise IvaeError(f"{name}={o[name]!r} must be a whole number of defects")
-        if o[name] and lattice != "graphene":
-            raise IvaeError(
-                f"{name}={o[name]!r} applies to lattice='graphene' only; got {lattice!r}"
-            )
+    check_defect_options(o)
     ratio_b = float(SUBLATTICE_B_INTENSITY[lattice] if ratio is None else ratio)
     return h, w, spacing, blur, ratio_b
