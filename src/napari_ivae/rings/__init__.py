@@ -119,7 +119,12 @@ def _positions(points) -> np.ndarray:
 
 
 def rings_from_bonds(
-    yx: np.ndarray, bonds: np.ndarray, *, max_ring: int = 9, shape=None, bond_length=None
+    yx: np.ndarray,
+    bonds: np.ndarray,
+    *,
+    max_ring: int = 9,
+    shape: tuple[int, int] | None = None,
+    bond_length: float | None = None,
 ) -> Rings:
     """Rings of a given planar bond graph (no bond inference).
 
