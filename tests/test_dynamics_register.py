@@ -134,3 +134,11 @@ def test_real_pzt_series_shifts_are_consistent(real_data):
         ).row_shifts[1]
     closure = pair[0, 1] + pair[1, 2] - pair[0, 2]
     assert np.hypot(*closure[:100].T).mean() <= 0.7
+    # the same from the series' layers: the reference channels are picked by role
+    from napari_ivae.io import read_series
+
+    layers = read_series([real_data / f"PZT_final000{k}.tif" for k in (1, 2, 3)])
+    reg = register_series(layers, valid=good)
+    assert reg.channels == ("Deflection Retrace", "Amplitude Retrace")
+    np.testing.assert_allclose(reg.row_shifts[1], pair[0, 1], atol=1e-6)
+    np.testing.assert_allclose(reg.row_shifts[2], pair[0, 2], atol=1e-6)
