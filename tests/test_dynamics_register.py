@@ -41,7 +41,7 @@ def _shifted(img: np.ndarray, shifts, crop: int, noise: float, seed: int) -> np.
 @pytest.mark.parametrize("seed", [0, 1])
 def test_known_subpixel_shifts_are_found_within_0_2_px(seed):
     topo, amp = _scene(seed)
-    truth = np.array([[0, 0], [2.3, -1.7], [-4.6, 3.2], [0.4, 6.9]])
+    truth = np.array([[0, 0], [2.33, -1.71], [-4.62, 3.18], [0.41, 6.87]])
     # frame t shows the scene moved by -truth[t]; shifting it by +truth[t] registers it
     topo_s = _shifted(topo, -truth, 24, 0.05, seed)
     amp_s = _shifted(amp, -truth, 24, 0.05, seed + 10)
