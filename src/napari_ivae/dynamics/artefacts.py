@@ -11,11 +11,13 @@ amplitude only along the walls.
 :func:`artefact_rows` therefore cuts each frame into runs of scan lines at the
 rows where the phase axis or the (log) amplitude contrast of the lines steps
 (a contrast step counts only where it is abrupt, within about 3 rows: the
-sample's content changes the contrast gradually),
-takes the longest run as the frame's reference, and flags every run whose
-phase axis or amplitude contrast differs from it by more than the step
-thresholds (grown by 2 rows; a clean run shorter than 16 rows beside a
-flagged one is flagged too).  :func:`trust_mask` turns that into a (T, Y, X) mask and, given a
+sample's content changes the contrast gradually), takes as the frame's
+reference the run closest to the series' usual phase axis and contrast (the
+tip state most scan lines share), and flags every run whose phase axis or
+amplitude contrast differs from it by more than the step thresholds (grown
+by 2 rows; a clean run shorter than 16 rows beside a flagged one is flagged
+too).  A frame without a step is never flagged.  :func:`trust_mask` turns
+that into a (T, Y, X) mask and, given a
 :class:`~napari_ivae.dynamics.register.Registration`, moves it onto frame 0
 and removes the pixels without data after the shift.
 """
@@ -110,12 +112,24 @@ def _steps(axis, jump, axis_step: float, contrast_step: float) -> list[int]:
     return sorted(steps)
 
 
-def _frame_rows(axis, contrast, jump, axis_step: float, contrast_step: float) -> np.ndarray:
-    """(Y,) bool, rows of one frame in a run that differs from the longest run."""
+def _frame_rows(axis, contrast, jump, usual, axis_step: float, contrast_step: float):
+    """(Y,) bool, rows of one frame in a run that differs from its reference run.
+
+    The reference run is the one closest to ``usual`` (the series' typical
+    phase axis and contrast): the tip state most scan lines of the series share.
+    """
     ny = len(axis if axis is not None else contrast)
     edges = [0, *_steps(axis, jump, axis_step, contrast_step), ny]
     runs = list(itertools.pairwise(edges))
-    a0, b0 = max(runs, key=lambda r: r[1] - r[0])
+
+    def distance(run: tuple[int, int]) -> float:
+        a, b = run
+        d = _axis_gap(axis[a:b].mean(), usual[0]) / axis_step if axis is not None else 0.0
+        if contrast is not None:
+            d += abs(np.median(contrast[a:b]) - usual[1]) / contrast_step
+        return d
+
+    a0, b0 = min(runs, key=distance)
     flagged = np.zeros(ny, dtype=bool)
     for a, b in runs:
         off = False
@@ -193,10 +207,15 @@ def artefact_rows(
     out = np.zeros(ref.shape[:2], dtype=bool)
     contrast = np.stack([_row_contrast(a) for a in amp]) if amp is not None else None
     jumps = np.stack([_contrast_jumps(c) for c in contrast]) if contrast is not None else None
+    axes = np.stack([_row_axis(p) for p in ph]) if ph is not None else None
+    usual = (
+        axes.mean() if axes is not None else None,
+        float(np.median(contrast)) if contrast is not None else None,
+    )
     for t in range(ref.shape[0]):
-        axis = _row_axis(ph[t]) if ph is not None else None
+        axis = axes[t] if axes is not None else None
         c, j = (contrast[t], jumps[t]) if contrast is not None else (None, None)
-        out[t] = _frame_rows(axis, c, j, axis_step, contrast_step)
+        out[t] = _frame_rows(axis, c, j, usual, axis_step, contrast_step)
     return out
 
 
