@@ -194,22 +194,20 @@ def register_series(
                 f"frame 0, more than max_shift={limit:.0f} px: the frames do not show the same area"
             )
         rows[k] = shifts[k]
-        moved_trust = _move(trust[k : k + 1].astype(np.float32), rows[k : k + 1], 0.0)[0] > 0.5
-        moved = [_xcorr.prepare(_move(c[k : k + 1], rows[k : k + 1])[0], moved_trust, sigma)
-                 for c in chans]  # fmt: skip
+        moved, moved_trust = _moved(moving, trust[k], rows[k])
         if drift == "scan":
             rows[k] += _band_residuals(fixed, moved, trust[0] & moved_trust, int(band), upsample)
-            moved_trust = _move(trust[k : k + 1].astype(np.float32), rows[k : k + 1], 0.0)[0] > 0.5
-            moved = [_xcorr.prepare(_move(c[k : k + 1], rows[k : k + 1])[0], moved_trust, sigma)
-                     for c in chans]  # fmt: skip
+            moved, moved_trust = _moved(moving, trust[k], rows[k])
         error[k] = _xcorr.residual(fixed, moved, trust[0] & moved_trust)
     held = apply_shifts(np.ones(chans[0].shape, dtype=np.float32), rows, fill=0.0) > 0.999
     return Registration(shifts=shifts, error=error, valid=held, row_shifts=rows, channels=names)
 
 
-def _move(frames: np.ndarray, row_shifts: np.ndarray, fill: float = 0.0) -> np.ndarray:
-    """``apply_shifts`` with edge values (``fill=0.0`` default for masks)."""
-    return apply_shifts(frames, row_shifts, fill=fill)
+def _moved(prepared: list[np.ndarray], trust: np.ndarray, row_shifts: np.ndarray):
+    """Prepared channels of one frame and its trusted pixels, moved by ``row_shifts`` (Y, 2)."""
+    held = apply_shifts(trust[None].astype(np.float32), row_shifts[None], fill=0.0)[0] > 0.5
+    moved = [apply_shifts(p[None], row_shifts[None], fill=0.0)[0] * held for p in prepared]
+    return moved, held
 
 
 def _band_residuals(fixed, moved, mask, band: int, upsample: int) -> np.ndarray:
