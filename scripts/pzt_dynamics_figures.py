@@ -71,9 +71,8 @@ def main() -> None:
     files = [read(Path(args.data) / f) for f in FILES]
     phase = np.stack([_channel(ly, "Phase Retrace").data for ly in files]).astype(np.float32)
     amp = np.stack([_channel(ly, "Amplitude Retrace").data for ly in files]).astype(np.float32)
-    height = np.stack([_channel(ly, "Height Retrace").data for ly in files]).astype(np.float32)
     size = pixel_size_nm(_channel(files[0], "Phase Retrace"))
-    res = series_metrics(phase, amp, reference=height, pixel_size_nm=size, phase_units="deg")
+    res = series_metrics(phase, amp, pixel_size_nm=size, phase_units="deg")
     print(res.info["summary"])
     print(res.table.round(4).to_string(index=False))
     out = Path(args.out)

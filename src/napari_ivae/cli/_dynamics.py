@@ -72,11 +72,9 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
     else:
         amp = [_pick(ly, amplitude_channel, "amplitude", "amplitude-channel") for ly in files]
         amp, amp_src = (amp, list(paths)) if all(a is not None for a in amp) else (None, None)
+    ref = None  # default: the amplitude (series_metrics)
     if reference_channel:
         ref = [_pick(ly, reference_channel, None, "reference-channel") for ly in files]
-    else:
-        ref = [_pick(ly, None, "height", "reference-channel") for ly in files]
-        ref = ref if all(r is not None for r in ref) else None
     return phase, amp, amp_src, ref
 
 
@@ -89,7 +87,7 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Correct the drift between frames by phase correlation.")  # fmt: skip
 @click.option("--reference-channel", default=None,
-              help="Channel to register on (default: the height channel, else the amplitude).")  # fmt: skip
+              help="Channel to register on, e.g. Height (default: the amplitude).")  # fmt: skip
 @click.option("--phase-channel", default=None, help="Name of the phase channel.")
 @click.option("--amplitude-channel", default=None, help="Name of the amplitude channel.")
 @click.option("--phase-units", type=click.Choice(["auto", "deg", "rad"]), default=None,
