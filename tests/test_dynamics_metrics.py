@@ -77,8 +77,20 @@ def test_switched_fraction_survives_a_flipped_phase_offset():
     np.testing.assert_allclose(wall_metrics(aligned)["switched_fraction"], truth, atol=1e-9)
     phase = s.phase.copy()
     phase[2] = (phase[2] + 360.0) % 360.0 - 180.0
-    res = series_metrics(phase, s.amplitude, register=False)
+    with pytest.warns(UserWarning, match=r"frames \[2\]: the phase and the overlap"):
+        res = series_metrics(phase, s.amplitude, register=False)
     np.testing.assert_allclose(res.table["switched_fraction"], truth, atol=0.02)
+
+
+def test_align_by_phase_when_most_of_the_area_switches_at_once():
+    s = simulate_switching((96, 96), n_frames=2, fraction_range=(0.1, 0.8), noise=4.0, seed=6)
+    truth = s.switched_fraction[1] - s.switched_fraction[0]  # 0.7: more than half
+    with pytest.warns(UserWarning, match="frames \\[1\\]"):
+        wrong = series_metrics(s.phase, s.amplitude, register=False)
+    assert wrong.table["switched_fraction"][1] == pytest.approx(1 - truth, abs=0.02)
+    with pytest.warns(UserWarning, match="follow the phase"):
+        res = series_metrics(s.phase, s.amplitude, register=False, align="phase")
+    assert res.table["switched_fraction"][1] == pytest.approx(truth, abs=0.02)
 
 
 def test_pinned_fraction_and_displacement_match_brute_force():

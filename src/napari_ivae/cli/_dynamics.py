@@ -92,6 +92,8 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
 @click.option("--amplitude-channel", default=None, help="Name of the amplitude channel.")
 @click.option("--phase-units", type=click.Choice(["auto", "deg", "rad"]), default=None,
               help="Units of the phase (default: from the file, else detected).")  # fmt: skip
+@click.option("--align", type=click.Choice(["overlap", "phase"]), default="overlap", show_default=True,
+              help="Keep the polarity labels by the overlap with the previous frame (robust to phase-offset jumps) or by the phase (robust to switching more than half of the area at once).")  # fmt: skip
 @click.option("--sigma", type=float, default=1.5, show_default=True, help="Smoothing in pixels.")
 @click.option("--device", default="auto", show_default=True, help="dcnn: auto, cpu, cuda or mps.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV, one row per frame.")  # fmt: skip
@@ -100,7 +102,7 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
 @click.option("--points", "points_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the wall points y,x,frame,orientation,displacement_px,pinned.")  # fmt: skip
 def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel,
-                         phase_channel, amplitude_channel, phase_units, sigma, device,
+                         phase_channel, amplitude_channel, phase_units, align, sigma, device,
                          output, plot_path, points_path) -> None:  # fmt: skip
     """Measure the domain walls of every frame of a PFM switching series; write one CSV row per frame.
 
@@ -140,7 +142,8 @@ def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel,
         units = phase_units or _units_of(phase[0])
         size = pixel_size_nm(phase[0])
         res = series_metrics(ph, am, method=method, register=register, reference=rf,
-                             pixel_size_nm=size, phase_units=units, sigma=sigma, device=device)  # fmt: skip
+                             pixel_size_nm=size, phase_units=units, align=align, sigma=sigma,
+                             device=device)  # fmt: skip
         writes = [(Path(output), _table_writer(res.table))]
         if plot_path is not None:
             writes.append((Path(plot_path), _plot_writer(res.table, Path(paths[0]).name)))
