@@ -83,8 +83,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="100-104", help="first-last seed (default 100-104)")
     ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--noise", type=float, default=REALISTIC["noise"], help="phase noise (deg)")
     ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args()
+    REALISTIC["noise"] = args.noise
     lo, hi = (int(v) for v in args.seeds.split("-"))
     errs = pd.concat([_errors(seed, (256, 256), args.frames) for seed in range(lo, hi + 1)])
     print(f"seeds {lo}-{hi}, 256×256, {args.frames} frames, {REALISTIC}")
