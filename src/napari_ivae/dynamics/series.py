@@ -156,7 +156,7 @@ def series_metrics(
                 "register=True needs a reference channel (amplitude or height); "
                 "give amplitude= or reference=, or register=False"
             )
-        shifts, error, drift_z = _register(ref)
+        shifts, error, drift_z = _register(fill_invalid(ref, np.isfinite(ref)))
         ph, amp, ok = shift_series(ph, amp, ok, shifts)
     ph, amp = fill_invalid(ph, ok), (None if amp is None else fill_invalid(amp, ok))
     opts = {"sigma": sigma, "stride": stride, "phase_units": "rad", "cancel": cancel}
