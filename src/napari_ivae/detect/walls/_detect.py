@@ -201,7 +201,7 @@ def detect_walls(
         doms.append(dom)
         infos.append({"frame": t, **finfo})
         pts = wall_points(mask, stride=stride, frame=t)
-        pts["kind"] = point_kinds(pts, mask180)
+        pts["kind"] = point_kinds(pts, kind, mask180)
         points.append(pts)
     mask = np.stack(masks)
     domains = None if doms[0] is None else np.stack(doms)
