@@ -23,6 +23,7 @@ from napari_ivae.detect.walls._significance import (
     significant_domains,
     significant_walls,
 )
+from napari_ivae.detect.walls._valleys import deep_valleys
 
 #: largest area (px) counted as a dot domain in the reports: a disc of radius 6 px
 DOT_AREA = 113
@@ -320,7 +321,9 @@ def canny_walls(field: np.ndarray, *, sigma: float = 1.5) -> np.ndarray:
     )
 
 
-def ridge_walls(amplitude: np.ndarray, *, sigma: float = 1.5, min_length: int = 8) -> np.ndarray:
+def ridge_walls(
+    amplitude: np.ndarray, *, sigma: float = 1.5, min_length: int = 8, min_depth: float = 0.1
+) -> np.ndarray:
     """Walls as the dark lines (valleys) of an amplitude image.
 
     Parameters
@@ -332,6 +335,11 @@ def ridge_walls(amplitude: np.ndarray, *, sigma: float = 1.5, min_length: int = 
         half width; at least 0.5).
     min_length : int
         Skeleton pieces shorter than this many pixels are dropped.
+    min_depth : float
+        Pieces of about 12 px whose amplitude is not at least this fraction
+        below both sides (``max(3, 2 sigma)`` px away) are dropped: steps
+        and texture are not walls (:mod:`~napari_ivae.detect.walls._valleys`);
+        0 switches the test off.
 
     Returns
     -------
@@ -348,5 +356,8 @@ def ridge_walls(amplitude: np.ndarray, *, sigma: float = 1.5, min_length: int = 
     ridge = filters.sato(norm, sigmas=[max(sigma, 0.5)], black_ridges=True, mode="reflect")
     high, low = _auto_thresholds(ridge, noise_k=4.0)
     mask = filters.apply_hysteresis_threshold(ridge, low, high)
-    skel = morphology.skeletonize(mask)
-    return _drop_small(skel, min_length, connectivity=2)
+    skel = _drop_small(morphology.skeletonize(mask), min_length, connectivity=2)
+    if min_depth > 0:
+        skel = deep_valleys(skel, a, min_depth=min_depth, offset=max(3.0, 2.0 * sigma))
+        skel = _drop_small(skel, min_length, connectivity=2)
+    return skel
