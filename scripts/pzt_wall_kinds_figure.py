@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 FILE = "PZT_final0001.tif"
-COLORS = {"180": "#e0301e", "non180": "#22c55e"}
+COLORS = {"180": "#ffd400", "non180": "#22c55e", "all": "#00e5ff"}
 
 
 def run_cli(path: Path, tmp: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -82,10 +82,10 @@ def kinds_figure(amp, phase, masks, out: Path, nm: float) -> None:
     axes[1].set_title("phase", fontsize=10)
     axes[1].axis("off")
     _overlay(axes[2], phase, masks["180"], COLORS["180"], "180° walls (phase reverses)", "twilight")
-    _overlay(axes[3], a, masks["all"], "#ffd400", "all walls (amplitude valleys)")
+    _overlay(axes[3], a, masks["all"], COLORS["all"], "all walls (180° + amplitude valleys)")
     _overlay(axes[4], a, masks["non180"], COLORS["non180"], "non-180° walls (all minus 180°)")
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
@@ -94,7 +94,8 @@ def multilayer_figure(amp, pts, lat, out: Path) -> None:
     kinds = pts["kind"].to_numpy()[idx]
     z = lat[["z1", "z2"]].to_numpy()
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.4))
-    for k, c in COLORS.items():
+    for k in ("180", "non180"):
+        c = COLORS[k]
         m = kinds == k
         axes[0].scatter(z[m, 0], z[m, 1], s=6, c=c, label=f"{k} ({m.sum()})", alpha=0.7)
     axes[0].set_xlabel("z1")
