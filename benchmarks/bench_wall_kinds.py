@@ -4,7 +4,7 @@ Run from the repository root (busy 2-core machine: F1 part about a minute,
 multilayer part a few minutes)::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_wall_kinds.py \
-        [--seeds 100-119] [--multilayer-seed 300] [--no-multilayer]
+        [--seeds 100-119] [--multilayer-seed 300] [--no-multilayer] [--stress]
 
 **F1** (2 px tolerance, :func:`napari_ivae.detect._metrics.wall_f1`) of
 ``detect_walls(phase, amplitude, kind=...)`` with the defaults a user gets,
@@ -13,6 +13,8 @@ against the exact truth of :func:`~napari_ivae.simulate.simulate_ferroelastic`
 ``walls_all``, ``non180`` vs ``walls_non180``.  The seeds were not used while
 the detector was tuned (tuning used seeds 0–4).  Printed per kind: the
 median, the smallest and the pooled F1 (all frames' pixels together).
+``--stress`` adds the median (min) F1 of each kind on harder variants of the
+simulator (:data:`STRESS`; not targets).
 
 **Multilayer** (the user path, every step through the CLI with its
 defaults): ``ivae detect walls PHASE --amplitude AMP --kind all --points
@@ -43,7 +45,17 @@ KINDS = ("180", "all", "non180")
 TRUTH = {"180": "walls_180", "all": "walls_all", "non180": "walls_non180"}
 
 
-def f1_table(seeds: list[int]) -> dict:
+#: harder variants of the simulator (``--stress``): not targets, where the method stands
+STRESS = {
+    "noise x2": {"noise": 16.0, "amplitude_noise": 0.2},
+    "a/c dip 0.35": {"stripe_depth": 0.35},
+    "a/c phase step 40°": {"phase_step": 40.0},
+    "period 20 px": {"stripe_period": 20.0},
+    "amplitude variation 0.6": {"amplitude_variation": 0.6},
+}
+
+
+def f1_table(seeds: list[int], **sim) -> dict:
     """F1 of each kind on each seed, and the pooled precision / recall / F1."""
     from napari_ivae.detect import detect_walls
     from napari_ivae.detect._metrics import wall_f1
@@ -53,7 +65,7 @@ def f1_table(seeds: list[int]) -> dict:
     pred = {k: [] for k in KINDS}
     true = {k: [] for k in KINDS}
     for seed in seeds:
-        s = simulate_ferroelastic(seed=seed)
+        s = simulate_ferroelastic(seed=seed, **sim)
         res = detect_walls(s.phase, s.amplitude, kind="all")
         for k in KINDS:
             per[k].append(wall_f1(res.kind_masks[k], getattr(s, TRUTH[k]))["f1"])
@@ -162,6 +174,7 @@ def main() -> None:
     ap.add_argument("--multilayer-seed", type=int, default=300)
     ap.add_argument("--map-channels", default="180,all")
     ap.add_argument("--no-multilayer", action="store_true")
+    ap.add_argument("--stress", action="store_true", help="also the harder variants (STRESS)")
     args = ap.parse_args()
     seeds = _seeds(args.seeds)
     t0 = time.perf_counter()
@@ -173,6 +186,11 @@ def main() -> None:
         print(f"  {k:>6}: median F1 {v['median']:.3f}, min {v['min']:.3f}; pooled "
               f"P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}  "
               f"(target ≥ 0.90: {'met' if v['min'] >= 0.9 else 'NOT met'})")  # fmt: skip
+    if args.stress:
+        for name, sim in STRESS.items():
+            t = f1_table(seeds, **sim)
+            print(f"  stress {name}: " + ", ".join(
+                f"{k} {v['median']:.3f} (min {v['min']:.3f})" for k, v in t.items()))  # fmt: skip
     if not args.no_multilayer:
         m = multilayer(args.multilayer_seed, args.map_channels)
         print(f"multilayer rVAE [{args.map_channels}] (seed {args.multilayer_seed}, CLI "
