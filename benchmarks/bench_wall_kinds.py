@@ -4,7 +4,7 @@ Run from the repository root (busy 2-core machine: F1 part about a minute,
 multilayer part a few minutes)::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_wall_kinds.py \
-        [--seeds 100-119] [--multilayer-seed 300] [--no-multilayer] [--stress]
+        [--seeds 100-119] [--multilayer-seed 300] [--window 16] [--no-multilayer] [--stress]
 
 **F1** (2 px tolerance, :func:`napari_ivae.detect._metrics.wall_f1`) of
 ``detect_walls(phase, amplitude, kind=...)`` with the defaults a user gets,
@@ -19,7 +19,7 @@ simulator (:data:`STRESS`; not targets).
 **Multilayer** (the user path, every step through the CLI with its
 defaults): ``ivae detect walls PHASE --amplitude AMP --kind all --points
 pts.csv --maps maps.tif`` (channels: the 180° and the all-walls map), ``ivae
-crop maps.tif --points pts.csv --window 32 --normalize none``, ``ivae train
+crop maps.tif --points pts.csv --window 16 --normalize none``, ``ivae train
 stack.npz --model rvae --latent-dim 2`` (20 epochs).  Then a 5-fold k-NN
 (k = 5, numpy) predicts each crop's kind from its ``z`` columns only; the
 kind is the truth's (a point within 2 px of a true 180° wall pixel is 180°,
@@ -106,7 +106,7 @@ def knn_acc(z: np.ndarray, labels: np.ndarray, k: int = 5, folds: int = 5, seed:
     return acc, bal
 
 
-def multilayer(seed: int, channels: str, window: int = 32) -> dict:
+def multilayer(seed: int, channels: str, window: int = 16) -> dict:
     """The CLI path on one held-out frame; k-NN of kind from the rVAE's z columns."""
     import pandas as pd
     import tifffile
@@ -173,6 +173,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="100-119")
     ap.add_argument("--multilayer-seed", type=int, default=300)
     ap.add_argument("--map-channels", default="180,all")
+    ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--no-multilayer", action="store_true")
     ap.add_argument("--stress", action="store_true", help="also the harder variants (STRESS)")
     args = ap.parse_args()
@@ -192,10 +193,10 @@ def main() -> None:
             print(f"  stress {name}: " + ", ".join(
                 f"{k} {v['median']:.3f} (min {v['min']:.3f})" for k, v in t.items()))  # fmt: skip
     if not args.no_multilayer:
-        m = multilayer(args.multilayer_seed, args.map_channels)
+        m = multilayer(args.multilayer_seed, args.map_channels, args.window)
         print(f"multilayer rVAE [{args.map_channels}] (seed {args.multilayer_seed}, CLI "
               "defaults, 2 latents, "
-              f"window 32; {m['seconds']:.0f} s): {m['crops']} crops, "
+              f"window {args.window}; {m['seconds']:.0f} s): {m['crops']} crops, "
               f"{m['frac_180']:.2f} of them 180°")  # fmt: skip
         print(f"  kNN(5, 5-fold) kind from {', '.join(m['z_columns'])}: accuracy "
               f"{m['knn_acc']:.3f}, balanced {m['knn_balanced']:.3f} (majority "

@@ -8,13 +8,14 @@ Run from the repository root (a few minutes on a busy 2-core machine)::
 Every step is the CLI a user runs, with its defaults:
 
     ivae detect walls PZT_final0001.tif --kind all -o mask.tif --points pts.csv --maps maps.tif
-    ivae crop maps.tif --points pts.csv --window 32 --normalize none -o stack.npz
+    ivae crop maps.tif --points pts.csv --window 16 --normalize none -o stack.npz
     ivae train stack.npz --model rvae --latent-dim 2 -o run
 
 Writes ``pzt_wall_kinds.png`` (amplitude and phase; 180° walls over the
 phase, all walls and non-180° walls over the amplitude) and
 ``pzt_multilayer.png`` (the rVAE's z1–z2 coloured by the detector's kind,
-and the wall points back on the amplitude coloured by z1).  Prints the
+and the wall points back on the amplitude coloured by kind and by the latent
+with the larger spread).  Prints the
 counts and a 5-fold k-NN of kind from z1, z2.
 """
 
@@ -50,7 +51,7 @@ def run_cli(path: Path, tmp: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         ["detect", "walls", str(path), "--kind", "all", "-o", str(tmp / "mask.tif"),
          "--points", str(tmp / "pts.csv"), "--maps", str(tmp / "maps.tif"),
          "--map-channels", "180,all,non180"],
-        ["crop", str(tmp / "maps.tif"), "--points", str(tmp / "pts.csv"), "--window", "32",
+        ["crop", str(tmp / "maps.tif"), "--points", str(tmp / "pts.csv"), "--window", "16",
          "--normalize", "none", "--channels", "180 walls,all walls", "-o", str(tmp / "st.npz")],
         ["train", str(tmp / "st.npz"), "--model", "rvae", "--latent-dim", "2", "-q",
          "-o", str(tmp / "run")],
@@ -103,7 +104,9 @@ def multilayer_figure(amp, pts, lat, out: Path) -> None:
     axes[0].legend(title="detector's kind", fontsize=8)
     axes[0].set_title("multilayer rVAE latent ([180°, all] wall maps)", fontsize=10)
     lo, hi = np.percentile(amp, [1, 99.5])
-    for ax, col, title in ((axes[1], None, "wall points by kind"), (axes[2], 0, "by z1")):
+    wide = int(np.argmax(z.std(0)))  # the latent the model spreads the walls along
+    panels = ((axes[1], None, "wall points by kind"), (axes[2], wide, f"by z{wide + 1}"))
+    for ax, col, title in panels:
         ax.imshow(np.clip((amp - lo) / (hi - lo), 0, 1), cmap="gray")
         y, x = pts["y"].to_numpy()[idx], pts["x"].to_numpy()[idx]
         if col is None:
