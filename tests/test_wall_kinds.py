@@ -76,3 +76,14 @@ def test_bad_input_is_one_sentence(sample):
         detect_walls(sample.phase, sample.amplitude, kind="90")
     with pytest.raises(IvaeError, match="wall_maps needs the walls of every kind"):
         wall_maps(detect_walls(sample.phase, sample.amplitude))
+
+
+def test_a_stack_gives_per_frame_kinds(sample):
+    phase = np.stack([sample.phase, sample.phase[:, ::-1]])
+    amp = np.stack([sample.amplitude, sample.amplitude[:, ::-1]])
+    res = detect_walls(phase, amp, kind="all")
+    assert res.kind_masks["non180"].shape == phase.shape
+    np.testing.assert_array_equal(res.kind_masks["180"][1], res.kind_masks["180"][0][:, ::-1])
+    assert set(res.points["frame"]) == {0, 1} and set(res.points["kind"]) == {"180", "non180"}
+    maps = wall_maps(res)
+    assert maps["all walls"].shape == phase.shape
