@@ -17,7 +17,6 @@ from napari_ivae.detect.walls._frames import (
     filter_walls,
     gaussian_frame,
     orient_domains,
-    ridge_walls,
     thin_walls,
 )
 from napari_ivae.detect.walls._kinds import KINDS, WallKind, kind_frame, point_kinds
@@ -25,6 +24,7 @@ from napari_ivae.detect.walls._phase import phase_to_radians
 from napari_ivae.detect.walls._points import WALL_COLUMNS, wall_points
 from napari_ivae.detect.walls._significance import SIGNIFICANCE
 from napari_ivae.detect.walls._summary import _wall_info, wall_summary
+from napari_ivae.detect.walls._valleys import ridge_walls
 
 WallMethod = Literal["gaussian", "canny", "dcnn"]
 WALL_METHODS: tuple[str, ...] = ("gaussian", "canny", "dcnn")

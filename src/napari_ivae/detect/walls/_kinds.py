@@ -28,7 +28,8 @@ import pandas as pd
 from scipy import ndimage
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
-from napari_ivae.detect.walls._frames import _drop_small, ridge_walls
+from napari_ivae.detect.walls._frames import _drop_small
+from napari_ivae.detect.walls._valleys import ridge_walls
 
 __all__ = [
     "KINDS",
