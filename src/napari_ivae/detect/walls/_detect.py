@@ -13,17 +13,18 @@ import pandas as pd
 from napari_ivae._errors import IvaeError, check_choice, check_range
 from napari_ivae.detect._common import _as_stack, _check_cancel
 from napari_ivae.detect.walls._frames import (
-    DOT_AREA,
     canny_frame,
     filter_walls,
     gaussian_frame,
     orient_domains,
-    ridge_walls,
     thin_walls,
 )
+from napari_ivae.detect.walls._kinds import KINDS, WallKind, kind_frame, point_kinds
 from napari_ivae.detect.walls._phase import phase_to_radians
 from napari_ivae.detect.walls._points import WALL_COLUMNS, wall_points
-from napari_ivae.detect.walls._significance import MIN_CONTRAST, SIGNIFICANCE
+from napari_ivae.detect.walls._significance import SIGNIFICANCE
+from napari_ivae.detect.walls._summary import _wall_info, wall_summary
+from napari_ivae.detect.walls._valleys import ridge_walls
 
 WallMethod = Literal["gaussian", "canny", "dcnn"]
 WALL_METHODS: tuple[str, ...] = ("gaussian", "canny", "dcnn")
@@ -43,8 +44,9 @@ class WallResult:
         closer to +90° in the first frame, and the same phase in later frames.
     points : pandas.DataFrame
         Points along the walls every ``stride`` px: ``y, x, frame, orientation``
-        (radians, the wall direction from the +x axis towards +y, in (−π/2, π/2]).
-        ``points.attrs["walls"]`` is ``info``.
+        (radians, the wall direction from the +x axis towards +y, in (−π/2, π/2]),
+        ``kind`` (``"180"``, ``"non180"``; ``"unknown"`` from an amplitude
+        alone).  ``points.attrs["walls"]`` is ``info``.
     info : dict
         What the detector decided (JSON-serialisable): ``method``, ``inputs``
         ("phase+amplitude", "phase", "amplitude"), ``significance`` and
@@ -57,13 +59,20 @@ class WallResult:
         their surroundings), ``domains`` and ``dots`` (connected domains, and
         those of at most 113 px, a disc of radius 6 px); counts are summed
         over frames; ``frames`` holds the per-frame dicts.  :attr:`summary`
-        says it in one line.
+        says it in one line.  With ``kind`` other than ``"180"``: ``kind`` and
+        ``wall_px_180`` / ``wall_px_non180`` (pixels of each kind).
+    kind_masks : dict or None
+        ``{"180": mask, "non180": mask, "all": mask}`` (bool, input shape)
+        when ``kind`` was ``"all"`` or ``"non180"`` with a phase and an
+        amplitude, else None; :func:`~napari_ivae.detect.wall_maps` makes
+        image channels of them.
     """
 
     mask: np.ndarray
     domains: np.ndarray | None
     points: pd.DataFrame
     info: dict = field(default_factory=dict)
+    kind_masks: dict | None = None
 
     @property
     def summary(self) -> str:
@@ -84,6 +93,7 @@ def detect_walls(
     amplitude=None,
     *,
     method: WallMethod = "gaussian",
+    kind: WallKind = "180",
     stride: int = 4,
     sigma: float = 1.5,
     min_size: int = 4,
@@ -110,6 +120,14 @@ def detect_walls(
         data-driven thresholds; ``"dcnn"``: the shipped U-Net's wall
         probability, thresholded and thinned.  With amplitude only,
         ``gaussian`` and ``canny`` both use the amplitude valley detector.
+    kind : {"180", "all", "non180"}
+        Which walls.  ``"180"``: walls across which the phase reverses (the
+        ``method``'s walls).  ``"all"``: every wall seen as an amplitude
+        minimum, ferroelastic (a/c) walls across which the phase does not
+        reverse included: the 180° walls plus the amplitude valleys farther
+        than 3 px from them.  ``"non180"``: those valleys only (all minus
+        180°).  ``"all"`` needs an amplitude, ``"non180"`` a phase and an
+        amplitude.  Every wall point carries its ``kind``.
     stride : int
         Distance in pixels between wall points, ``1 ≤ stride ≤ min(Y, X)``.
     sigma : float
@@ -161,30 +179,41 @@ def detect_walls(
         When no wall is found, or when the phase units are ambiguous.
     """
     _check_wall_options(method, phase_units, stride, sigma, min_size, significance, threshold)
+    check_choice("kind", kind, KINDS)
     ph, amp, single = _wall_inputs(phase, amplitude, stride=stride, sigma=sigma)
+    _check_kind_inputs(kind, ph, amp)
     if ph is not None:
         ph, _units = phase_to_radians(ph, phase_units)
     opts = {"sigma": sigma, "min_size": min_size, "significance": significance}
-    masks, doms, points, infos = [], [], [], []
+    masks, doms, points, infos, kmasks = [], [], [], [], []
     ref = None
     for t in range((ph if ph is not None else amp).shape[0]):
         _check_cancel(cancel, t)
         p = None if ph is None else ph[t]
         a = None if amp is None else amp[t]
         mask, dom, finfo, ref = _wall_frame(method, p, a, ref, threshold, device, opts)
+        mask180 = mask if p is not None else None
+        if kind != "180":
+            mask, km, kinfo = kind_frame(kind, mask180, a, sigma=sigma)
+            finfo.update(kinfo)
+            kmasks.append(km)
         masks.append(mask)
         doms.append(dom)
         infos.append({"frame": t, **finfo})
-        points.append(wall_points(mask, stride=stride, frame=t))
+        pts = wall_points(mask, stride=stride, frame=t)
+        pts["kind"] = point_kinds(pts, kind, mask180)
+        points.append(pts)
     mask = np.stack(masks)
     domains = None if doms[0] is None else np.stack(doms)
     if single:
         mask = mask[0]
         domains = None if domains is None else domains[0]
-    pts = pd.concat(points, ignore_index=True)[WALL_COLUMNS]
+    pts = pd.concat(points, ignore_index=True)[[*WALL_COLUMNS, "kind"]]
     pts["frame"] = pts["frame"].astype(np.int64)
     inputs = "+".join(k for k, v in (("phase", ph), ("amplitude", amp)) if v is not None)
     info = _wall_info(method, inputs, significance if ph is not None else 0.0, infos)
+    if kind != "180":
+        info = {"kind": kind, **info}
     pts.attrs["walls"] = info
     if not mask.any():
         warnings.warn(
@@ -194,7 +223,31 @@ def detect_walls(
             UserWarning,
             stacklevel=2,
         )
-    return WallResult(mask=mask, domains=domains, points=pts, info=info)
+    return WallResult(
+        mask=mask, domains=domains, points=pts, info=info, kind_masks=_stack_kinds(kmasks, single)
+    )
+
+
+def _check_kind_inputs(kind: str, ph, amp) -> None:
+    """``kind="all"`` needs an amplitude, ``kind="non180"`` a phase and an amplitude."""
+    if kind != "180" and amp is None:
+        raise IvaeError(
+            f"kind={kind!r} needs an amplitude image (every wall is a dark line of it); "
+            "amplitude is None"
+        )
+    if kind == "non180" and ph is None:
+        raise IvaeError(
+            "kind='non180' needs a phase image to tell the 180° walls (the phase reverses) "
+            "from the others; phase is None"
+        )
+
+
+def _stack_kinds(kmasks: list[dict], single: bool) -> dict | None:
+    """The per-frame kind masks as one dict of (Y, X) or (T, Y, X) masks, or None."""
+    if not kmasks or not kmasks[0]:
+        return None
+    out = {k: np.stack([m[k] for m in kmasks]) for k in kmasks[0]}
+    return {k: v[0] for k, v in out.items()} if single else out
 
 
 def _check_wall_options(
@@ -268,67 +321,3 @@ def _wall_frame(
     else:
         mask, finfo = canny_frame(p, a, **opts)
     return mask, dom, finfo, ref
-
-
-_WALL_COUNTS = (
-    "walls_tested",
-    "walls_dropped",
-    "wall_px_dropped",
-    "regions_merged",
-    "domains",
-    "dots",
-)
-
-
-def _wall_info(method: str, inputs: str, significance: float, frames: list[dict]) -> dict:
-    """The ``WallResult.info`` dict: thresholds, noise (median over frames), summed counts."""
-    tested = significance > 0
-    noise = [f["noise_deg"] for f in frames if np.isfinite(f.get("noise_deg", np.nan))]
-    info: dict = {
-        "method": method,
-        "inputs": inputs,
-        "significance": float(significance) if tested else None,
-        "min_contrast": MIN_CONTRAST if tested else None,
-        "noise_deg": round(float(np.median(noise)), 2) if noise else None,
-    }
-    for key in _WALL_COUNTS:
-        if any(key in f for f in frames):
-            info[key] = int(sum(f.get(key, 0) for f in frames))
-    info["frames"] = [
-        {k: (round(float(v), 2) if k == "noise_deg" else v) for k, v in f.items()} for f in frames
-    ]
-    return info
-
-
-def wall_summary(info: dict) -> str:
-    """One line saying what :func:`detect_walls` decided (from ``WallResult.info``).
-
-    Example: ``walls (gaussian, phase+amplitude): phase noise 9.8° (robust σ);
-    test z ≥ 4, contrast ≥ 1σ: 6 of 63 wall pieces dropped (71 px); 4 noise
-    regions merged; 41 domains, 17 of them dots (≤ 113 px)``.
-    """
-    if not info:
-        return ""
-    head = f"walls ({info.get('method')}, {info.get('inputs')})"
-    parts = []
-    if info.get("noise_deg") is not None:
-        parts.append(f"phase noise {info['noise_deg']:.1f}° (robust σ)")
-    if info.get("significance") is not None:
-        parts.append(
-            f"test z ≥ {info['significance']:g}, contrast ≥ {info['min_contrast']:g}σ: "
-            f"{info.get('walls_dropped', 0)} of {info.get('walls_tested', 0)} wall pieces dropped "
-            f"({info.get('wall_px_dropped', 0)} px)"
-        )
-    elif "phase" in str(info.get("inputs")):
-        parts.append("significance test off")
-    else:
-        parts.append("no phase: walls not tested")
-    if info.get("regions_merged"):
-        parts.append(f"{info['regions_merged']} noise regions merged")
-    if "domains" in info:
-        n_frames = len(info.get("frames", [])) or 1
-        per = " (all frames)" if n_frames > 1 else ""
-        parts.append(
-            f"{info['domains']} domains{per}, {info['dots']} of them dots (≤ {DOT_AREA} px)"
-        )
-    return head + ": " + "; ".join(parts)
