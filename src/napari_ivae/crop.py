@@ -19,21 +19,23 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from napari_ivae._atomic import atomic_write
+from napari_ivae._crop_gather import _check_finite, _check_memory, _gather, _placement
 from napari_ivae._crop_inputs import (
     LOCAL_MODES,
     _as_channels,
     _check_neighborhood,
     _check_window,
     _checked_points,
-    _map_index,
+    _delay_names,
+    _pair_frames,
+    _phase_channels,
+    _roles,
+    domain_series,
 )
 from napari_ivae._errors import IvaeError, check_choice
 from napari_ivae._normalize import (
-    _CHUNK,
-    _mask,
     _normalize,
     default_normalize,
     local_background,
@@ -43,9 +45,11 @@ from napari_ivae._normalize import (
 __all__ = [
     "Border",
     "Normalize",
+    "Phase",
     "Stack",
     "crop",
     "default_normalize",
+    "domain_series",
     "local_background",
     "local_normalize",
 ]
@@ -54,6 +58,8 @@ Border = Literal["drop", "reflect", "constant", "edge"]
 Normalize = Literal["zscore", "minmax", "none", "local", "background"]
 _BORDERS: tuple[str, ...] = ("drop", "reflect", "constant", "edge")
 _NORMALIZE: tuple[str, ...] = ("zscore", "minmax", "none", "local", "background")
+Phase = Literal["raw", "domain"]
+_PHASE: tuple[str, ...] = ("raw", "domain")
 #: the modes that first remove the image's slowly varying background
 _LOCAL: tuple[str, ...] = LOCAL_MODES
 #: default neighbourhood of the local modes, in crop windows
@@ -81,6 +87,11 @@ class Stack:
         How :func:`crop` normalised the crops (its ``normalize``), None when
         unknown; training decides its class-seed features from it
         (``TrainConfig.seed_features``).
+    time_delay : int or None
+        ``K`` of a time-delay stack (channels ``name@t``, ``name@t+K``), else None.
+    unpaired : int
+        Points dropped because frame ``t + K`` is outside the series (0
+        without a time delay).
     """
 
     images: np.ndarray
@@ -89,6 +100,8 @@ class Stack:
     index: np.ndarray
     channels: tuple[str, ...]
     normalize: str | None = None
+    time_delay: int | None = None
+    unpaired: int = 0
 
     def __post_init__(self) -> None:
         self.images = np.ascontiguousarray(self.images, dtype=np.float32)
@@ -117,7 +130,8 @@ class Stack:
         """Write the stack to an ``.npz`` file atomically (temp file + rename).
 
         Keys: ``images``, ``yx``, ``frame``, ``index``, ``channels`` and, when
-        known, ``normalize``.
+        known, ``normalize``; ``time_delay`` and ``unpaired`` for a
+        time-delay stack.
 
         Returns
         -------
@@ -126,6 +140,9 @@ class Stack:
         """
 
         extra = {} if self.normalize is None else {"normalize": np.asarray(str(self.normalize))}
+        if self.time_delay is not None:
+            extra["time_delay"] = np.asarray(int(self.time_delay))
+            extra["unpaired"] = np.asarray(int(self.unpaired))
 
         def _write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
@@ -190,6 +207,8 @@ class Stack:
                 index=arrays.get("index", np.arange(n)),
                 channels=channels,
                 normalize=str(arrays["normalize"]) if "normalize" in arrays else None,
+                time_delay=int(arrays["time_delay"]) if "time_delay" in arrays else None,
+                unpaired=int(arrays["unpaired"]) if "unpaired" in arrays else 0,
             )
         except IvaeError as err:
             raise IvaeError(f"{path}: {err}") from err
@@ -206,6 +225,9 @@ def crop(
     normalize: Normalize = "zscore",
     channels: Sequence[str] | None = None,
     neighborhood: int | None = None,
+    time_delay: int | None = None,
+    phase: Phase = "raw",
+    phase_channels: Sequence[int] | None = None,
 ) -> Stack:
     """Crop ``window × window`` sub-images centred on points.
 
@@ -249,40 +271,71 @@ def crop(
         from (tiles overlap by half); default ``3 × window``.  It should
         hold many atom columns (several lattice spacings) and be smaller
         than the features to remove.  Only for ``"local"`` / ``"background"``.
+    time_delay : int, optional
+        ``K``: a time-delay stack of a ``(T, Y, X)`` series.  Every point of
+        frame ``t`` with ``0 ≤ t + K < T`` gets the channels ``[frame t,
+        frame t + K]`` of each input channel at the same place (names
+        ``"phase@t"``, ``"phase@t+1"``); its ``frame`` stays ``t``.  ``K < 0``
+        pairs with an earlier frame (the reverse direction).  Points without
+        a partner frame are dropped and counted (``Stack.unpaired``).
+        ``1 ≤ |K| ≤ T − 1``.  A pinned wall looks the same in both channels of
+        its pair, a moving one does not.
+    phase : {"raw", "domain"}
+        How phase channels are cropped.  ``"raw"``: their values, like any
+        channel (a wrapped phase with its offset, drift and scan-line
+        offsets).  ``"domain"``: as a phase: each frame becomes its domain
+        field (:func:`domain_series`: flattened, projected on the domain
+        axis, smoothed 1 px, ≈ +1 / −1 in the two 180° domains, the same
+        polarity +1 in every frame); these channels are not normalised
+        further (their ±1 levels are the scale).
+    phase_channels : sequence of int, optional
+        With ``phase="domain"``: indices of the phase channels; default the
+        channels whose ImageLayer role is ``"phase"``, else those whose name
+        contains "phase".
 
     Returns
     -------
     Stack
         ``images`` ``(N, C, window, window)`` float32 in input order of the kept
-        points, with ``yx``, ``frame`` and ``index``.
+        points, with ``yx``, ``frame`` and ``index`` (``C`` doubled by
+        ``time_delay``).
 
     Raises
     ------
     IvaeError
         Bad window, no points, NaN coordinates, frames outside the stack,
         channel shape mismatch, no point left, NaN/inf pixels inside a crop,
-        a stack larger than the free memory.
+        a stack larger than the free memory, ``time_delay`` 0, ``|K| ≥ T`` or
+        a single frame, ``phase="domain"`` without a phase channel.
     """
     check_choice("border", border, _BORDERS)
     check_choice("normalize", normalize, _NORMALIZE)
+    check_choice("phase", phase, _PHASE)
     arrays, names = _as_channels(images, channels)
     t, ny, nx = arrays[0].shape
     window = _check_window(window, ny, nx)
     _check_neighborhood(neighborhood, normalize, ny, nx)
     y, x, frame = _checked_points(points, t)
-    iy, ix, interior, kept = _placement(y, x, window, ny, nx, border)
-    n, c = kept.size, len(arrays)
+    paired = _pair_frames(frame, time_delay, t)
+    as_phase = _phase_channels(phase, phase_channels, arrays, names, _roles(images))
+    iy, ix, interior, kept = _placement(y, x, window, ny, nx, border, paired)
+    n, c = kept.size, len(arrays) * (1 if paired is None else 2)
     _check_memory(n, c, window)
-    if normalize in _LOCAL:
-        size = int(neighborhood or NEIGHBORHOOD_WINDOWS * window)
-        frames_used = np.unique(frame[kept])
-        arrays = [
-            local_normalize(arr, size, scale=normalize == "local", frames=frames_used)
-            for arr in arrays
-        ]
-    out, pos_edge, edge_valid = _gather(arrays, frame, (iy, ix), interior, kept, window, border)
+    frames = [frame] if paired is None else [frame, frame + int(time_delay)]
+    used = np.unique(np.concatenate([f[kept] for f in frames]))
+    arrays = _prepared(
+        arrays, as_phase, normalize, neighborhood or NEIGHBORHOOD_WINDOWS * window, used
+    )
+    parts = [_gather(arrays, f, (iy, ix), interior, kept, window, border) for f in frames]
+    out, pos_edge, edge_valid = parts[0]
+    if paired is not None:  # [a@t, a@t+K, b@t, b@t+K, ...]
+        out = np.stack([parts[0][0], parts[1][0]], axis=2).reshape(n, c, window, window)
+        names = _delay_names(names, int(time_delay))
+        as_phase = [2 * i + j for i in as_phase for j in (0, 1)]
     _check_finite(out, pos_edge, edge_valid, kept, y, x)
-    _normalize(out, "zscore" if normalize == "background" else normalize, pos_edge, edge_valid)
+    _normalize_some(
+        out, "zscore" if normalize == "background" else normalize, pos_edge, edge_valid, as_phase
+    )
     if edge_valid is not None:
         for ch in range(c):
             sub = out[pos_edge, ch]
@@ -295,112 +348,33 @@ def crop(
         index=kept.astype(np.int64),
         channels=names,
         normalize=normalize,
+        time_delay=None if paired is None else int(time_delay),
+        unpaired=0 if paired is None else int((~paired).sum()),
     )
 
 
-def _placement(
-    y: np.ndarray, x: np.ndarray, window: int, ny: int, nx: int, border: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Snapped centres ``iy, ix``, which windows lie inside the image, the kept point rows."""
-    # snap to pixel centres; window start = centre - w//2
-    iy = np.floor(y + 0.5).astype(np.int64)
-    ix = np.floor(x + 0.5).astype(np.int64)
-    half = window // 2
-    y0, x0 = iy - half, ix - half
-    inside_centre = (iy >= 0) & (iy < ny) & (ix >= 0) & (ix < nx)
-    interior = inside_centre & (y0 >= 0) & (x0 >= 0) & (y0 + window <= ny) & (x0 + window <= nx)
-    keep = interior if border == "drop" else inside_centre
-    kept = np.flatnonzero(keep)
-    if kept.size == 0:
-        why = "window crosses the border" if border == "drop" else "centre outside the image"
-        raise IvaeError(
-            f"points: none of the {len(y)} points can be cropped with window={window} "
-            f"in a {ny}×{nx} image ({why}); check the points belong to this image"
-        )
-    return iy, ix, interior, kept
+def _prepared(arrays, as_phase, normalize: str, size: int, frames_used) -> list[np.ndarray]:
+    """The channels as cropped: phase channels as domain fields, local modes applied to the rest."""
+    out = list(arrays)
+    for i in as_phase:
+        out[i] = domain_series(arrays[i])
+    if normalize in _LOCAL:
+        out = [
+            a
+            if i in as_phase
+            else local_normalize(a, int(size), scale=normalize == "local", frames=frames_used)
+            for i, a in enumerate(out)
+        ]
+    return out
 
 
-def _check_memory(n: int, c: int, window: int) -> None:
-    """Refuse a stack larger than the free memory (when it is known)."""
-    need = n * c * window * window * 4
-    free = _free_memory()
-    if free is not None and need > free:
-        raise IvaeError(
-            f"the stack would need {need / 2**30:.1f} GiB ({n} crops × {c} channel{'s' * (c != 1)} × "
-            f"{window}×{window} float32) but only {free / 2**30:.1f} GiB of memory is free; "
-            "use fewer points or channels, or a smaller window"
-        )
-
-
-def _gather(
-    arrays: list[np.ndarray],
-    frame: np.ndarray,
-    centres: tuple[np.ndarray, np.ndarray],
-    interior: np.ndarray,
-    kept: np.ndarray,
-    window: int,
-    border: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The raw crops ``(N, C, w, w)``, the positions of the edge crops and their in-image mask.
-
-    The in-image mask (``(E, w, w)``) is only made for ``border="constant"``, else None.
-    """
-    iy, ix = centres
-    _, ny, nx = arrays[0].shape
-    half = window // 2
-    out = np.empty((kept.size, len(arrays), window, window), dtype=np.float32)
-    inner = interior[kept]
-    pos_in, pos_edge = np.flatnonzero(inner), np.flatnonzero(~inner)
-    edge_valid = None  # (E, w, w) in-image mask of the edge crops ("constant" only)
-    if pos_edge.size:
-        off = np.arange(window) - half
-        rows = iy[kept[pos_edge], None] + off  # (E, w)
-        cols = ix[kept[pos_edge], None] + off
-        if border == "constant":
-            rv = (rows >= 0) & (rows < ny)
-            cv = (cols >= 0) & (cols < nx)
-            edge_valid = rv[:, :, None] & cv[:, None, :]
-        rows, cols = _map_index(rows, ny, border), _map_index(cols, nx, border)
-        fe = frame[kept[pos_edge]]
-    ki = kept[pos_in]
-    y0, x0 = iy - half, ix - half
-    for ch, arr in enumerate(arrays):
-        if pos_in.size:
-            view = sliding_window_view(arr, (window, window), axis=(1, 2))
-            for s in range(0, pos_in.size, _CHUNK):  # chunks keep the gather temporary small
-                k = ki[s : s + _CHUNK]
-                out[pos_in[s : s + _CHUNK], ch] = view[frame[k], y0[k], x0[k]]
-        if pos_edge.size:
-            out[pos_edge, ch] = arr[fe[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out, pos_edge, edge_valid
-
-
-def _check_finite(out, pos_edge, edge_valid, kept, y, x) -> None:
-    """Refuse crops with NaN/inf pixels inside the image."""
-    n, window = out.shape[0], out.shape[-1]
-    bad_crop = np.zeros(n, dtype=bool)
-    for s in range(0, n, _CHUNK):
-        fin = np.isfinite(out[s : s + _CHUNK])
-        mask = _mask(s, min(s + _CHUNK, n), window, pos_edge, edge_valid)
-        if mask is not None:
-            fin |= ~mask[:, None]
-        bad_crop[s : s + _CHUNK] = ~fin.all(axis=(1, 2, 3))
-    if bad_crop.any():
-        i = int(np.argmax(bad_crop))
-        raise IvaeError(
-            f"images: NaN/inf pixels inside {int(bad_crop.sum())} of {n} crops "
-            f"(first: point at row {int(kept[i])}, y={y[kept[i]]:g}, x={x[kept[i]]:g}); "
-            "fill or mask them, or remove those points"
-        )
-
-
-def _free_memory() -> int | None:
-    """Bytes of memory available for new allocations (Linux ``MemAvailable``), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+def _normalize_some(out: np.ndarray, mode: str, pos_edge, edge_valid, skip: list[int]) -> None:
+    """:func:`_normalize` in place on every channel not in ``skip`` (the domain fields)."""
+    if not skip:
+        _normalize(out, mode, pos_edge, edge_valid)
+        return
+    rest = [ch for ch in range(out.shape[1]) if ch not in skip]
+    if rest:
+        sub = np.ascontiguousarray(out[:, rest])
+        _normalize(sub, mode, pos_edge, edge_valid)
+        out[:, rest] = sub
