@@ -417,9 +417,9 @@ def test_crop_output_folder_checked_before_reading(tmp_path, capsys):
 
 
 def test_crop_larger_than_free_memory_refused(tmp_path, pfm, capsys, monkeypatch):
-    import napari_ivae.crop as crop_mod
+    import napari_ivae._crop_gather as gather
 
-    monkeypatch.setattr(crop_mod, "_free_memory", lambda: 1000)
+    monkeypatch.setattr(gather, "_free_memory", lambda: 1000)
     path = _pfm_tiff(tmp_path / "pfm.tif", pfm)
     points = tmp_path / "p.csv"
     pd.DataFrame({"y": [20.0, 30.0], "x": [20.0, 30.0]}).to_csv(points, index=False)
