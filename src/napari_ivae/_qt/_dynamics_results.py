@@ -1,0 +1,156 @@
+"""How the Dynamics dock shows a result: wall-motion mask, wall points, registered frames.
+
+:func:`prepare` runs in the worker thread (NumPy only): it turns a
+:class:`~napari_ivae.dynamics.series.SeriesResult` into the arrays the layers
+need.  :class:`DynamicsResultsMixin` adds them to the viewer in the GUI thread,
+all at once after the computation succeeded (nothing is added on an error or
+a cancel).
+
+The wall mask is a Labels layer in three colours: walls that move before the
+next frame (:data:`MOVED`), pinned walls (:data:`PINNED`, within
+:data:`~napari_ivae.dynamics.PIN_TOLERANCE` px of a wall of the next frame) and
+the walls of the last frame (:data:`LAST`, no next frame).  The results are in
+the coordinates of frame 0 of the registered series: when registration moved a
+frame by half a pixel or more, the registered phase (and amplitude) are added
+as layers and the walls sit on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from napari.layers import Image
+
+from napari_ivae._qt._common import add_points_table
+from napari_ivae.record import get_record
+
+__all__ = ["LAST", "MOVED", "PINNED", "DynamicsResultsMixin", "prepare", "summary"]
+
+#: Label values of the wall-motion mask.
+MOVED, PINNED, LAST = 1, 2, 3
+#: Their colours (amber, blue, grey) and names (the status line explains them).
+MASK_COLORS = {MOVED: "#ffb000", PINNED: "#3fa9ff", LAST: "#b0b0b0"}
+#: Registration shifts below this (px) are not worth registered copies of the images.
+SHIFT_SHOWN = 0.5
+
+
+def motion_labels(walls: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """(T, Y, X) uint8: :data:`MOVED` / :data:`PINNED` / :data:`LAST` on wall pixels, 0 elsewhere."""
+    from napari_ivae.dynamics import PIN_TOLERANCE, wall_motion
+
+    walls = np.asarray(walls, dtype=bool)
+    out = np.zeros(walls.shape, dtype=np.uint8)
+    disp = wall_motion(walls, valid=valid)
+    with np.errstate(invalid="ignore"):
+        out[walls & (disp > PIN_TOLERANCE)] = MOVED
+        out[walls & (disp <= PIN_TOLERANCE)] = PINNED
+    out[-1][walls[-1]] = LAST
+    return out
+
+
+def prepare(result: Any, job: dict) -> dict:
+    """Arrays for the layers of ``result`` (worker thread, no Qt)."""
+    from napari_ivae.dynamics import apply_shifts
+
+    shifts = np.asarray(result.shifts, dtype=float)
+    moved = bool(shifts.size) and float(np.abs(shifts).max()) >= SHIFT_SHOWN
+    registered = {}
+    if moved:  # the walls are in frame 0's coordinates: show them on registered frames
+        for role, array in job["arrays"].items():
+            registered[role] = apply_shifts(array, shifts)
+    return {
+        "result": result,
+        "mask": motion_labels(result.walls, getattr(result, "valid", None)),
+        "registered": registered,
+        "max_shift": float(np.abs(shifts).max()) if shifts.size else 0.0,
+    }
+
+
+class DynamicsResultsMixin:
+    """Adds a series result's layers; uses the widget's ``viewer`` and ``status``."""
+
+    def _show(self, job: dict, shown: dict) -> Any:
+        """Add (or update) the layers of a finished computation; returns the points layer."""
+        ref = job["layers"]["phase"] or job["layers"]["amplitude"]
+        base = self._registered_layers(job, shown["registered"]) or ref
+        result = shown["result"]
+        mask = self._add_mask(shown["mask"], base, f"{ref.name} wall motion")
+        points = result.points
+        layer = None
+        if len(points):
+            layer = add_points_table(
+                self.viewer,
+                points,
+                image_layer=base,
+                name=f"{ref.name} wall points (dynamics)",
+                face_color="cyan",
+            )
+            record = get_record(layer)
+            record.task, record.image = "walls", base.name
+        self.viewer.layers.selection.active = layer if layer is not None else mask
+        return layer
+
+    def _registered_layers(self, job: dict, registered: dict) -> Image | None:
+        """Add the registered phase / amplitude; returns the one the walls go on (or None)."""
+        first = None
+        for role in ("phase", "amplitude"):
+            if role not in registered:
+                continue
+            src = job["layers"][role]
+            name = f"{src.name} registered"
+            if name in self.viewer.layers:
+                layer = self.viewer.layers[name]
+                layer.data = registered[role]
+            else:
+                layer = self.viewer.add_image(
+                    registered[role],
+                    name=name,
+                    colormap=src.colormap,
+                    scale=tuple(src.scale),
+                    translate=tuple(src.translate),
+                    units=tuple(src.units),
+                    metadata=dict(src.metadata),
+                )
+            first = first or layer
+        return first
+
+    def _add_mask(self, labels: np.ndarray, base: Image, name: str) -> Any:
+        from napari.utils.colormaps import DirectLabelColormap
+
+        colors = {0: "transparent", None: "transparent", **MASK_COLORS}
+        cmap = DirectLabelColormap(color_dict=colors)
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            layer.data = labels
+            layer.colormap = cmap
+            return layer
+        return self.viewer.add_labels(
+            labels,
+            name=name,
+            scale=tuple(base.scale),
+            translate=tuple(base.translate),
+            units=tuple(base.units),
+            colormap=cmap,
+            opacity=0.9,
+        )
+
+
+def summary(table: Any, elapsed: float, max_shift: float, registered: bool) -> str:
+    """The status line after a computation: what was found, how the mask is coloured."""
+    n = len(table)
+    parts = [f"{n} frames in {elapsed:.1f} s"]
+    sf = table["switched_fraction"].to_numpy(dtype=float)
+    if n and np.isfinite(sf).any():
+        parts.append(f"switched fraction {sf[0]:.2f} → {sf[-1]:.2f}")
+    pf = table["pinned_fraction"].to_numpy(dtype=float)
+    if np.isfinite(pf).any():
+        parts.append(f"mean pinned fraction {np.nanmean(pf):.2f}")
+    if registered:
+        parts.append(f"registered: shifts up to {max_shift:.1f} px, walls on the registered frames")
+    elif max_shift > 0:
+        parts.append(f"registration shifts ≤ {max_shift:.1f} px")
+    return (
+        "; ".join(parts)
+        + ". Wall mask: amber moves by the next frame, blue pinned (≤ 1.5 px), grey last frame."
+    )

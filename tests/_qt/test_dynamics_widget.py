@@ -1,0 +1,156 @@
+"""Dynamics dock on the switching sample, the user's way (File > Open Sample, Plugins menu).
+
+Ground truth: :func:`napari_ivae.dynamics.series.series_metrics` run directly
+on the same arrays; the dock must show exactly its table, walls and points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_ivae._qt.dynamics import DynamicsWidget
+from napari_ivae.colors import legend
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT = 120_000  # ms: a failure guard for a loaded machine, not a sleep
+
+
+def _compute(w, qtbot):
+    w.start_thread = False
+    worker = w.run()
+    assert worker is not None
+    with qtbot.waitSignal(w.computed, timeout=TIMEOUT) as blocker:
+        worker.start()
+    qtbot.waitUntil(lambda: w.run_button.isEnabled(), timeout=TIMEOUT)
+    return blocker.args[0]
+
+
+@pytest.fixture(scope="module")
+def _truth_cache():
+    return {}
+
+
+@pytest.fixture
+def computed(make_napari_viewer, qtbot, _truth_cache):
+    """The switching sample, the Dynamics dock from the Plugins menu, computed; and the truth."""
+    from napari_ivae.dynamics.series import series_metrics
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-ivae", "switching")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "6 Dynamics")
+    assert type(w) is DynamicsWidget
+    phase, amp = w.phase_combo.value, w.amplitude_combo.value
+    assert "phase" in phase.name.lower() and "amplitude" in amp.name.lower()  # by role
+    result = _compute(w, qtbot)
+    assert result is w.result
+    if "truth" not in _truth_cache:
+        from napari_ivae.io import pixel_size_nm
+
+        _truth_cache["truth"] = series_metrics(
+            np.asarray(phase.data),
+            np.asarray(amp.data),
+            method="gaussian",
+            register=True,
+            pixel_size_nm=float(pixel_size_nm(phase)[-1]),
+        )
+    return viewer, w, _truth_cache["truth"]
+
+
+def test_dock_shows_the_metrics_walls_and_points_of_the_core(computed, qtbot, tmp_path):
+    viewer, w, truth = computed
+    table = w.result.table
+    pd.testing.assert_frame_equal(table, truth.table)
+    assert len(table) == 6 and set(table["frame"]) == set(range(6))
+    # the plot draws the table: default group = the fractions, against the frame
+    curve = w.plot.curves["switched_fraction"]
+    np.testing.assert_allclose(curve.xData, table["frame"])
+    np.testing.assert_allclose(curve.yData, table["switched_fraction"])
+    w.plot.show_group("Wall length")  # calibrated sample: nm, said on the axis
+    np.testing.assert_allclose(w.plot.curves["wall_length_nm"].yData, table["wall_length_nm"])
+    assert "(nm)" in w.plot.plot.getAxis("left").labelText
+    assert w.plot.plot.getAxis("bottom").labelText == "frame"
+
+    # the wall mask: every wall pixel of the core, nothing else
+    phase = w.phase_combo.value.name
+    mask = viewer.layers[f"{phase} wall motion"].data
+    np.testing.assert_array_equal(mask > 0, truth.walls)
+    # the wall points: the core's points with displacement and pinned in the features
+    points = viewer.layers[f"{phase} wall points (dynamics)"]
+    for col in ("frame", "displacement_px", "pinned"):
+        assert col in points.features
+    np.testing.assert_array_equal(points.features["pinned"], truth.points["pinned"])
+    np.testing.assert_allclose(points.data[:, 0], truth.points["frame"])
+    np.testing.assert_allclose(points.data[:, 1:], truth.points[["y", "x"]])
+
+    # a click on frame 3's point moves the viewer there; the marker follows the viewer
+    w.plot.show_group("Switched and pinned fractions, convexity")
+    qtbot.waitExposed(w.plot.plot)
+    qtbot.mouseClick(
+        w.plot.plot.viewport(), Qt.MouseButton.LeftButton, pos=w.plot.frame_position(3)
+    )
+    assert viewer.dims.current_step[0] == 3
+    assert w.plot.current_frame == 3
+    viewer.dims.set_current_step(0, 1)
+    assert w.plot.current_frame == 1
+
+    # Export CSV: the same table back
+    out = w.export_csv(tmp_path / "metrics.csv")
+    back = pd.read_csv(out)
+    assert list(back.columns) == list(table.columns)
+    np.testing.assert_allclose(
+        back.to_numpy(float), table.to_numpy(float), rtol=1e-5, equal_nan=True
+    )
+
+
+def test_explorer_colours_the_wall_points_by_pinned_frame_and_displacement(computed):
+    viewer, w, truth = computed
+    points = viewer.layers[f"{w.phase_combo.value.name} wall points (dynamics)"]
+    _dock, ex = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
+    ex.set_layer(points)
+    ex.set_color_by("pinned")  # a bool column: two categories, counted
+    leg = legend("pinned", ex._scheme())
+    counts = {name: n for name, _c, n in leg.entries}
+    truth_counts = truth.points["pinned"].value_counts()
+    assert counts == {str(bool(k)): int(v) for k, v in truth_counts.items()}
+    assert ex._scheme().kind == "categorical" and len(ex._scheme().colors) == len(counts)
+    ex.set_color_by("frame")
+    assert ex._scheme().kind == "categorical" and len(ex._scheme().colors) == 6
+    ex.set_color_by("displacement_px")
+    assert ex._scheme().kind == "sequential"
+
+    # a selection of walls of frames 2 and 4 shows, in each frame, that frame's walls
+    frames = points.features["frame"].to_numpy()
+    rows = np.flatnonzero(np.isin(frames, (2, 4)))
+    ex.select_indices(rows)
+    hl = ex.highlight_layer
+    for t in (2, 4, 0):
+        viewer.dims.set_current_step(0, t)
+        shown = np.asarray(hl.data)[hl._view_indices]
+        assert len(shown) == int((frames[rows] == t).sum())
+        assert (shown[:, 0] == t).all()
+    assert "in this frame" in ex.count_label.text()
+
+
+def test_a_single_frame_is_one_plain_sentence_and_nothing_is_added(
+    make_napari_viewer, notes, tmp_path
+):
+    viewer = make_napari_viewer()
+    one = viewer.add_image(np.zeros((32, 32), np.float32), name="phase frame")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "6 Dynamics")
+    w.phase_combo.value = one
+    before = [layer.name for layer in viewer.layers]
+    notes.clear()
+    assert w.run() is None
+    errors = [text for sev, text in notes if "error" in sev]
+    assert len(errors) == 1, errors
+    assert "phase frame" in errors[0] and "(32, 32)" in errors[0] and errors[0].count(".") <= 1
+    assert w.status.kind == "error"
+    assert [layer.name for layer in viewer.layers] == before
+    assert w.run_button.isEnabled() and w.result is None
+    with pytest.raises(Exception, match="Compute"):
+        w.export_csv(tmp_path / "m.csv")
+    assert not list(tmp_path.iterdir())
