@@ -187,10 +187,26 @@ def session(viewer, tag: str, *, epochs: int, window: int, stride: int) -> None:
     _shot(viewer, f"{tag}_6_session")
 
 
+def dynamics(viewer) -> None:
+    """The Dynamics dock on the switching sample: metrics against the frame, wall motion."""
+    docks = {}
+    dyn = _dock(viewer, docks, "6 Dynamics")
+    _wait(dyn.run())
+    _settle(viewer)
+    dyn.go_to_frame(2)  # as a click on frame 2 in the plot does
+    for lay in viewer.layers:  # the wall-motion mask over the phase; points off for clarity
+        if lay.name.endswith("(dynamics)"):
+            lay.visible = False
+        if lay.name.endswith("wall motion"):
+            viewer.layers.selection.active = lay
+    viewer.reset_view()
+    _shot(viewer, "dynamics_dock")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--only", choices=["sample", "real"], default=None)
+    ap.add_argument("--only", choices=["sample", "real", "dynamics"], default=None)
     args = ap.parse_args(argv)
 
     import napari
@@ -202,6 +218,13 @@ def main(argv=None) -> None:
         viewer.window.resize(1600, 1000)
         viewer.open_sample("napari-ivae", "pfm")  # File > Open Sample > napari-ivae
         session(viewer, "pfm_sample", epochs=args.epochs, window=24, stride=4)
+        viewer.close()
+
+    if args.only in (None, "dynamics"):
+        viewer = napari.Viewer(title="napari-ivae — simulated PFM switching series")
+        viewer.window.resize(1600, 1000)
+        viewer.open_sample("napari-ivae", "switching")
+        dynamics(viewer)
         viewer.close()
 
     if args.only in (None, "real"):

@@ -128,19 +128,32 @@ class MetricsPlot(QWidget):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "frame")
         self.plot.setToolTip("Click a frame to show it in the viewer.")
-        self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
+        self.legend = QLabel()  # above the plot: never over a curve
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
         self.cursor = pg.InfiniteLine(
             pos=0,
             angle=90,
             movable=False,
             pen=pg.mkPen("#e0e0e0", width=1.5, style=Qt.PenStyle.DashLine),
             label="frame {value:.0f}",
-            labelOpts={"position": 0.95, "color": "#e0e0e0", "anchors": [(0, 1), (0, 1)]},
+            labelOpts={
+                "position": 0.97,
+                "color": "#e0e0e0",
+                "fill": (0, 0, 0, 170),
+                "anchors": [(0, 1), (0, 1)],
+            },
         )
         self.cursor.setZValue(-5)
         self.plot.addItem(self.cursor, ignoreBounds=True)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
+
+    def sizeHint(self) -> Any:
+        from qtpy.QtCore import QSize
+
+        return QSize(420, 340)  # a dock of reasonable width; the plot grows with it
 
     # ------------------------------------------------------------------ data
     @property
@@ -175,7 +188,7 @@ class MetricsPlot(QWidget):
         for item in self.curves.values():
             self.plot.removeItem(item)
         self.curves = {}
-        self.legend.clear()
+        self.legend.setText("")
         table, group = self.table, self.group
         if table is None or len(table) == 0:
             self.plot.setLabel("left", group.axis)
@@ -203,11 +216,19 @@ class MetricsPlot(QWidget):
                 name=name,
                 connect="finite",
             )
-        self.legend.setVisible(len(self.curves) > 1)
+        self.legend.setText(
+            "&nbsp;&nbsp;".join(
+                f"<span style='color:{_COLORS[k % len(_COLORS)]}'>■</span>&nbsp;{name}"
+                for k, (_col, name) in enumerate(group.columns)
+            )
+        )
         ticks = [(float(t), str(int(t))) for t in x] if len(x) <= 20 else None
         self.plot.getAxis("bottom").setTicks([ticks] if ticks else None)
-        self.plot.setXRange(x.min() - 0.3, x.max() + 0.3, padding=0)
-        self.plot.enableAutoRange(axis="y")
+        self.plot.setXRange(x.min() - 0.4, x.max() + 0.4, padding=0)
+        if group.unit_px == "0–1":  # fractions: always the whole range
+            self.plot.setYRange(0.0, 1.0, padding=0.03)
+        else:
+            self.plot.enableAutoRange(axis="y")
 
     # ------------------------------------------------------------------ current frame / clicks
     def set_current_frame(self, frame: int) -> None:
