@@ -29,15 +29,11 @@ def _compute(w, qtbot):
     return blocker.args[0]
 
 
-@pytest.fixture(scope="module")
-def _truth_cache():
-    return {}
-
-
 @pytest.fixture
-def computed(make_napari_viewer, qtbot, _truth_cache):
+def computed(make_napari_viewer, qtbot):
     """The switching sample, the Dynamics dock from the Plugins menu, computed; and the truth."""
     from napari_ivae.dynamics.series import series_metrics
+    from napari_ivae.io import pixel_size_nm
 
     viewer = make_napari_viewer()
     viewer.open_sample("napari-ivae", "switching")
@@ -47,17 +43,14 @@ def computed(make_napari_viewer, qtbot, _truth_cache):
     assert "phase" in phase.name.lower() and "amplitude" in amp.name.lower()  # by role
     result = _compute(w, qtbot)
     assert result is w.result
-    if "truth" not in _truth_cache:
-        from napari_ivae.io import pixel_size_nm
-
-        _truth_cache["truth"] = series_metrics(
-            np.asarray(phase.data),
-            np.asarray(amp.data),
-            method="gaussian",
-            register=True,
-            pixel_size_nm=float(pixel_size_nm(phase)[-1]),
-        )
-    return viewer, w, _truth_cache["truth"]
+    truth = series_metrics(
+        np.asarray(phase.data),
+        np.asarray(amp.data),
+        method="gaussian",
+        register=True,
+        pixel_size_nm=pixel_size_nm(phase),
+    )
+    return viewer, w, truth
 
 
 def test_dock_shows_the_metrics_walls_and_points_of_the_core(computed, qtbot, tmp_path):
@@ -72,6 +65,11 @@ def test_dock_shows_the_metrics_walls_and_points_of_the_core(computed, qtbot, tm
     w.plot.show_group("Wall length")  # calibrated sample: nm, said on the axis
     np.testing.assert_allclose(w.plot.curves["wall_length_nm"].yData, table["wall_length_nm"])
     assert "(nm)" in w.plot.plot.getAxis("left").labelText
+    w.plot.show_group("Mean wall curvature")
+    np.testing.assert_allclose(
+        w.plot.curves["mean_curvature_per_nm"].yData, table["mean_curvature_per_nm"]
+    )
+    assert "(1/nm)" in w.plot.plot.getAxis("left").labelText
     assert w.plot.plot.getAxis("bottom").labelText == "frame"
 
     # the wall mask: every wall pixel of the core, nothing else
@@ -106,33 +104,45 @@ def test_dock_shows_the_metrics_walls_and_points_of_the_core(computed, qtbot, tm
     )
 
 
-def test_explorer_colours_the_wall_points_by_pinned_frame_and_displacement(computed):
-    viewer, w, truth = computed
-    points = viewer.layers[f"{w.phase_combo.value.name} wall points (dynamics)"]
+def test_explorer_colours_the_wall_points_by_pinned_frame_and_displacement(
+    make_napari_viewer, qtbot
+):
+    from napari_ivae.simulate import simulate_switching
+
+    sim = simulate_switching((128, 128), n_frames=4, n_pins=6, seed=1)  # walls stick at pins
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.amplitude, name="Amplitude")
+    viewer.add_image(sim.phase, name="Phase", colormap="twilight")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "6 Dynamics")
+    _compute(w, qtbot)
+    points = viewer.layers["Phase wall points (dynamics)"]
+    pinned = points.features["pinned"].to_numpy()
+    assert pinned.dtype == bool and 0 < pinned.sum() < len(pinned)
     _dock, ex = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
     ex.set_layer(points)
-    ex.set_color_by("pinned")  # a bool column: two categories, counted
-    leg = legend("pinned", ex._scheme())
-    counts = {name: n for name, _c, n in leg.entries}
-    truth_counts = truth.points["pinned"].value_counts()
-    assert counts == {str(bool(k)): int(v) for k, v in truth_counts.items()}
-    assert ex._scheme().kind == "categorical" and len(ex._scheme().colors) == len(counts)
+    ex.set_color_by("pinned")  # a bool column: two colours, counted in the legend
+    scheme = ex._scheme()
+    assert scheme.kind == "categorical" and len(scheme.colors) == 2
+    counts = {name: n for name, _c, n in legend("pinned", scheme).entries}
+    assert counts == {"False": int((~pinned).sum()), "True": int(pinned.sum())}
+    colors = scheme.point_colors()
+    assert len({tuple(c) for c in colors[pinned]} | {tuple(c) for c in colors[~pinned]}) == 2
     ex.set_color_by("frame")
-    assert ex._scheme().kind == "categorical" and len(ex._scheme().colors) == 6
-    ex.set_color_by("displacement_px")
+    assert ex._scheme().kind == "categorical" and len(ex._scheme().colors) == 4
+    ex.set_color_by("displacement_px")  # NaN in the last frame: grey
     assert ex._scheme().kind == "sequential"
 
-    # a selection of walls of frames 2 and 4 shows, in each frame, that frame's walls
+    # a selection of walls of frames 1 and 2 shows, in each frame, that frame's walls
     frames = points.features["frame"].to_numpy()
-    rows = np.flatnonzero(np.isin(frames, (2, 4)))
+    rows = np.flatnonzero(np.isin(frames, (1, 2)))
     ex.select_indices(rows)
     hl = ex.highlight_layer
-    for t in (2, 4, 0):
+    for t in (1, 2, 0):
         viewer.dims.set_current_step(0, t)
         shown = np.asarray(hl.data)[hl._view_indices]
         assert len(shown) == int((frames[rows] == t).sum())
         assert (shown[:, 0] == t).all()
-    assert "in this frame" in ex.count_label.text()
+        assert f"{len(shown):,} in this frame" in ex.count_label.text()
 
 
 def test_a_single_frame_is_one_plain_sentence_and_nothing_is_added(

@@ -82,7 +82,7 @@ class DynamicsJobsMixin:
         options = {
             "method": self.method.currentText(),
             "register": self.register.isChecked(),
-            "pixel_size_nm": float(size[-1]) if size is not None else None,
+            "pixel_size_nm": tuple(float(v) for v in size) if size is not None else None,
         }
         return {
             "layers": layers,

@@ -31,16 +31,16 @@ class MetricGroup:
     ----------
     title : str
         Shown in the selector.
-    columns : tuple of (str, str)
-        (table column in px units, curve name).
+    columns : tuple of (str, str, str)
+        (table column in px units, its nm twin or "", curve name).
     axis : str
         Left-axis label without its unit.
     unit_px, unit_nm : str
-        The unit in px, and in nm when the ``*_nm`` twin is used ("" = no twin).
+        The unit in px, and in nm when the twins are used.
     """
 
     title: str
-    columns: tuple[tuple[str, str], ...]
+    columns: tuple[tuple[str, str, str], ...]
     axis: str
     unit_px: str
     unit_nm: str = ""
@@ -50,40 +50,41 @@ METRIC_GROUPS: tuple[MetricGroup, ...] = (
     MetricGroup(
         "Switched and pinned fractions, convexity",
         (
-            ("switched_fraction", "switched fraction"),
-            ("pinned_fraction", "pinned fraction"),
-            ("domain_convexity", "domain convexity"),
+            ("switched_fraction", "", "switched fraction"),
+            ("pinned_fraction", "", "pinned fraction"),
+            ("domain_convexity", "", "domain convexity"),
         ),
         "fraction",
         "0–1",
     ),
-    MetricGroup("Wall length", (("wall_length_px", "wall length"),), "wall length", "px", "nm"),
+    MetricGroup(
+        "Wall length",
+        (("wall_length_px", "wall_length_nm", "wall length"),),
+        "wall length",
+        "px",
+        "nm",
+    ),
     MetricGroup(
         "Wall and domain counts",
-        (("wall_count", "walls (≥ 10 px)"), ("domain_count", "domains (≥ 20 px)")),
+        (("wall_count", "", "walls (≥ 10 px)"), ("domain_count", "", "domains (≥ 20 px)")),
         "count",
         "",
     ),
     MetricGroup(
         "Mean wall curvature",
-        (("mean_curvature", "mean |κ|"),),
+        (("mean_curvature", "mean_curvature_per_nm", "mean |κ|"),),
         "mean |κ|",
         "1/px",
         "1/nm",
     ),
     MetricGroup(
         "Wall displacement to the next frame",
-        (("wall_displacement_px", "mean displacement"),),
+        (("wall_displacement_px", "wall_displacement_nm", "mean displacement"),),
         "displacement",
         "px",
         "nm",
     ),
 )
-
-
-def nm_twin(column: str) -> str:
-    """The ``*_nm`` twin of a px column (``wall_length_px`` → ``wall_length_nm``)."""
-    return column[:-3] + "_nm" if column.endswith("_px") else column + "_nm"
 
 
 def _has_values(table: pd.DataFrame, column: str) -> bool:
@@ -193,14 +194,12 @@ class MetricsPlot(QWidget):
         if table is None or len(table) == 0:
             self.plot.setLabel("left", group.axis)
             return
-        use_nm = bool(group.unit_nm) and all(
-            _has_values(table, nm_twin(col)) for col, _ in group.columns
-        )
+        use_nm = bool(group.unit_nm) and all(_has_values(table, nm) for _c, nm, _n in group.columns)
         unit = group.unit_nm if use_nm else group.unit_px
         self.plot.setLabel("left", f"{group.axis} ({unit})" if unit else group.axis)
         x = table["frame"].to_numpy(dtype=float)
-        for k, (col, name) in enumerate(group.columns):
-            col = nm_twin(col) if use_nm else col
+        for k, (col, nm, name) in enumerate(group.columns):
+            col = nm if use_nm else col
             if col not in table:
                 continue
             y = table[col].to_numpy(dtype=float)
@@ -219,7 +218,7 @@ class MetricsPlot(QWidget):
         self.legend.setText(
             "&nbsp;&nbsp;".join(
                 f"<span style='color:{_COLORS[k % len(_COLORS)]}'>■</span>&nbsp;{name}"
-                for k, (_col, name) in enumerate(group.columns)
+                for k, (_col, _nm, name) in enumerate(group.columns)
             )
         )
         ticks = [(float(t), str(int(t))) for t in x] if len(x) <= 20 else None

@@ -57,8 +57,8 @@ def prepare(result: Any, job: dict) -> dict:
     moved = bool(shifts.size) and float(np.abs(shifts).max()) >= SHIFT_SHOWN
     registered = {}
     if moved:  # the walls are in frame 0's coordinates: show them on registered frames
-        for role, array in job["arrays"].items():
-            registered[role] = apply_shifts(array, shifts)
+        for role, array in job["arrays"].items():  # nearest for the phase: no blend across wraps
+            registered[role] = apply_shifts(array, shifts, order=0 if role == "phase" else 1)
     return {
         "result": result,
         "mask": motion_labels(result.walls, getattr(result, "valid", None)),
