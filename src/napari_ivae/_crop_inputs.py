@@ -146,3 +146,102 @@ def _checked_points(points, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             f"(row {i} has frame={frame[i]}; the images have {t} frame{'s' * (t != 1)})"
         )
     return y, x, frame
+
+
+def _pair_frames(frame: np.ndarray, time_delay, t: int) -> np.ndarray | None:
+    """Which points have a partner frame ``frame + time_delay`` inside ``0 … t-1`` (None: no delay)."""
+    if time_delay is None:
+        return None
+    if isinstance(time_delay, (bool, np.bool_)) or not isinstance(time_delay, (int, np.integer)):
+        raise IvaeError(f"time_delay={time_delay!r} must be a whole number of frames")
+    k = int(time_delay)
+    if t < 2:
+        raise IvaeError(
+            f"time_delay={k} needs a series of at least 2 frames; the images have {t} frame"
+        )
+    if k == 0 or abs(k) >= t:
+        raise IvaeError(
+            f"time_delay={k} is out of range; expected 1 ≤ |time_delay| ≤ {t - 1} "
+            f"(the images have {t} frames)"
+        )
+    partner = frame + k
+    return (partner >= 0) & (partner < t)
+
+
+def _delay_names(names: tuple[str, ...], time_delay: int) -> tuple[str, ...]:
+    """``name@t, name@t+K`` for every channel, in channel order."""
+    later = f"t{time_delay:+d}"
+    return tuple(f"{n}@{s}" for n in names for s in ("t", later))
+
+
+def _phase_channels(phase: str, phase_channels, arrays, names, roles) -> list[int]:
+    """Indices of the channels cropped as a phase (``phase="domain"``), checked."""
+    if phase == "raw":
+        if phase_channels is not None:
+            raise IvaeError(
+                f"phase_channels={list(phase_channels)!r} is only used with phase='domain'"
+            )
+        return []
+    if phase_channels is None:
+        found = [i for i, r in enumerate(roles) if r == "phase"]
+        found = found or [i for i, n in enumerate(names) if "phase" in n.lower()]
+        if not found:
+            raise IvaeError(
+                f"phase='domain' needs a phase channel; none of the channels "
+                f"({', '.join(names)}) is a phase (name it, or give phase_channels)"
+            )
+        return found
+    idx = [phase_channels] if isinstance(phase_channels, (int, np.integer)) else phase_channels
+    out = []
+    for i in idx:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise IvaeError(f"phase_channels: {i!r} is not a channel index")
+        if not 0 <= int(i) < len(arrays):
+            raise IvaeError(
+                f"phase_channels: index {int(i)} is out of range; expected 0 … {len(arrays) - 1}"
+            )
+        out.append(int(i))
+    return sorted(set(out))
+
+
+def domain_series(phase, amplitude=None, *, sigma: float = 1.0) -> np.ndarray:
+    """A PFM phase series as its domain field: ≈ +1 / −1 in the two 180° domains.
+
+    Every frame is flattened (offset, slow drift, scan-line offsets and
+    wrapping removed, :func:`~napari_ivae.detect.walls.flatten_phase`) and
+    projected on its domain axis (:func:`~napari_ivae.detect.walls.phase_projection`,
+    Gaussian ``sigma`` px); the sign of each frame is then chosen so that it
+    agrees with the previous frame on most pixels (a pixel keeps its
+    polarity unless it switched), so ``+1`` is the same polarity in every frame.
+
+    Parameters
+    ----------
+    phase : ndarray
+        (T, Y, X) phase in degrees or radians (detected as in ``detect_walls``).
+    amplitude : ndarray, optional
+        (T, Y, X) amplitude, the weights of the smoothing.
+    sigma : float
+        Smoothing of the field in pixels.
+
+    Returns
+    -------
+    ndarray
+        (T, Y, X) float32 in [−1, 1].
+    """
+    from napari_ivae.detect.walls import phase_projection, phase_to_radians
+
+    rad, _ = phase_to_radians(np.asarray(phase))
+    out = np.empty(rad.shape, dtype=np.float32)
+    for k in range(rad.shape[0]):
+        amp = None if amplitude is None else amplitude[k]
+        field = phase_projection(rad[k], amp, sigma=sigma)[0]
+        if k and float(np.sum(field * out[k - 1], dtype=np.float64)) < 0:
+            field = -field
+        out[k] = np.clip(field, -1.0, 1.0)
+    return out
+
+
+def _roles(images) -> list[str]:
+    """The ImageLayer role of each channel of ``images`` (``"image"`` for bare arrays)."""
+    items = [images] if isinstance(images, np.ndarray) or hasattr(images, "shape") else images
+    return [str(getattr(item, "role", "image") or "image") for item in items]

@@ -28,7 +28,12 @@ from napari_ivae._crop_inputs import (
     _check_neighborhood,
     _check_window,
     _checked_points,
+    _delay_names,
     _map_index,
+    _pair_frames,
+    _phase_channels,
+    _roles,
+    domain_series,
 )
 from napari_ivae._errors import IvaeError, check_choice
 from napari_ivae._normalize import (
@@ -43,9 +48,11 @@ from napari_ivae._normalize import (
 __all__ = [
     "Border",
     "Normalize",
+    "Phase",
     "Stack",
     "crop",
     "default_normalize",
+    "domain_series",
     "local_background",
     "local_normalize",
 ]
@@ -54,6 +61,8 @@ Border = Literal["drop", "reflect", "constant", "edge"]
 Normalize = Literal["zscore", "minmax", "none", "local", "background"]
 _BORDERS: tuple[str, ...] = ("drop", "reflect", "constant", "edge")
 _NORMALIZE: tuple[str, ...] = ("zscore", "minmax", "none", "local", "background")
+Phase = Literal["raw", "domain"]
+_PHASE: tuple[str, ...] = ("raw", "domain")
 #: the modes that first remove the image's slowly varying background
 _LOCAL: tuple[str, ...] = LOCAL_MODES
 #: default neighbourhood of the local modes, in crop windows
@@ -81,6 +90,11 @@ class Stack:
         How :func:`crop` normalised the crops (its ``normalize``), None when
         unknown; training decides its class-seed features from it
         (``TrainConfig.seed_features``).
+    time_delay : int or None
+        ``K`` of a time-delay stack (channels ``name@t``, ``name@t+K``), else None.
+    unpaired : int
+        Points dropped because frame ``t + K`` is outside the series (0
+        without a time delay).
     """
 
     images: np.ndarray
@@ -89,6 +103,8 @@ class Stack:
     index: np.ndarray
     channels: tuple[str, ...]
     normalize: str | None = None
+    time_delay: int | None = None
+    unpaired: int = 0
 
     def __post_init__(self) -> None:
         self.images = np.ascontiguousarray(self.images, dtype=np.float32)
@@ -117,7 +133,8 @@ class Stack:
         """Write the stack to an ``.npz`` file atomically (temp file + rename).
 
         Keys: ``images``, ``yx``, ``frame``, ``index``, ``channels`` and, when
-        known, ``normalize``.
+        known, ``normalize``; ``time_delay`` and ``unpaired`` for a
+        time-delay stack.
 
         Returns
         -------
@@ -126,6 +143,9 @@ class Stack:
         """
 
         extra = {} if self.normalize is None else {"normalize": np.asarray(str(self.normalize))}
+        if self.time_delay is not None:
+            extra["time_delay"] = np.asarray(int(self.time_delay))
+            extra["unpaired"] = np.asarray(int(self.unpaired))
 
         def _write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
@@ -190,6 +210,8 @@ class Stack:
                 index=arrays.get("index", np.arange(n)),
                 channels=channels,
                 normalize=str(arrays["normalize"]) if "normalize" in arrays else None,
+                time_delay=int(arrays["time_delay"]) if "time_delay" in arrays else None,
+                unpaired=int(arrays["unpaired"]) if "unpaired" in arrays else 0,
             )
         except IvaeError as err:
             raise IvaeError(f"{path}: {err}") from err
@@ -206,6 +228,9 @@ def crop(
     normalize: Normalize = "zscore",
     channels: Sequence[str] | None = None,
     neighborhood: int | None = None,
+    time_delay: int | None = None,
+    phase: Phase = "raw",
+    phase_channels: Sequence[int] | None = None,
 ) -> Stack:
     """Crop ``window × window`` sub-images centred on points.
 
@@ -249,40 +274,71 @@ def crop(
         from (tiles overlap by half); default ``3 × window``.  It should
         hold many atom columns (several lattice spacings) and be smaller
         than the features to remove.  Only for ``"local"`` / ``"background"``.
+    time_delay : int, optional
+        ``K``: a time-delay stack of a ``(T, Y, X)`` series.  Every point of
+        frame ``t`` with ``0 ≤ t + K < T`` gets the channels ``[frame t,
+        frame t + K]`` of each input channel at the same place (names
+        ``"phase@t"``, ``"phase@t+1"``); its ``frame`` stays ``t``.  ``K < 0``
+        pairs with an earlier frame (the reverse direction).  Points without
+        a partner frame are dropped and counted (``Stack.unpaired``).
+        ``1 ≤ |K| ≤ T − 1``.  A pinned wall looks the same in both channels of
+        its pair, a moving one does not.
+    phase : {"raw", "domain"}
+        How phase channels are cropped.  ``"raw"``: their values, like any
+        channel (a wrapped phase with its offset, drift and scan-line
+        offsets).  ``"domain"``: as a phase: each frame becomes its domain
+        field (:func:`domain_series`: flattened, projected on the domain
+        axis, smoothed 1 px, ≈ +1 / −1 in the two 180° domains, the same
+        polarity +1 in every frame); these channels are not normalised
+        further (their ±1 levels are the scale).
+    phase_channels : sequence of int, optional
+        With ``phase="domain"``: indices of the phase channels; default the
+        channels whose ImageLayer role is ``"phase"``, else those whose name
+        contains "phase".
 
     Returns
     -------
     Stack
         ``images`` ``(N, C, window, window)`` float32 in input order of the kept
-        points, with ``yx``, ``frame`` and ``index``.
+        points, with ``yx``, ``frame`` and ``index`` (``C`` doubled by
+        ``time_delay``).
 
     Raises
     ------
     IvaeError
         Bad window, no points, NaN coordinates, frames outside the stack,
         channel shape mismatch, no point left, NaN/inf pixels inside a crop,
-        a stack larger than the free memory.
+        a stack larger than the free memory, ``time_delay`` 0, ``|K| ≥ T`` or
+        a single frame, ``phase="domain"`` without a phase channel.
     """
     check_choice("border", border, _BORDERS)
     check_choice("normalize", normalize, _NORMALIZE)
+    check_choice("phase", phase, _PHASE)
     arrays, names = _as_channels(images, channels)
     t, ny, nx = arrays[0].shape
     window = _check_window(window, ny, nx)
     _check_neighborhood(neighborhood, normalize, ny, nx)
     y, x, frame = _checked_points(points, t)
-    iy, ix, interior, kept = _placement(y, x, window, ny, nx, border)
-    n, c = kept.size, len(arrays)
+    paired = _pair_frames(frame, time_delay, t)
+    as_phase = _phase_channels(phase, phase_channels, arrays, names, _roles(images))
+    iy, ix, interior, kept = _placement(y, x, window, ny, nx, border, paired)
+    n, c = kept.size, len(arrays) * (1 if paired is None else 2)
     _check_memory(n, c, window)
-    if normalize in _LOCAL:
-        size = int(neighborhood or NEIGHBORHOOD_WINDOWS * window)
-        frames_used = np.unique(frame[kept])
-        arrays = [
-            local_normalize(arr, size, scale=normalize == "local", frames=frames_used)
-            for arr in arrays
-        ]
-    out, pos_edge, edge_valid = _gather(arrays, frame, (iy, ix), interior, kept, window, border)
+    frames = [frame] if paired is None else [frame, frame + int(time_delay)]
+    used = np.unique(np.concatenate([f[kept] for f in frames]))
+    arrays = _prepared(
+        arrays, as_phase, normalize, neighborhood or NEIGHBORHOOD_WINDOWS * window, used
+    )
+    parts = [_gather(arrays, f, (iy, ix), interior, kept, window, border) for f in frames]
+    out, pos_edge, edge_valid = parts[0]
+    if paired is not None:  # [a@t, a@t+K, b@t, b@t+K, ...]
+        out = np.stack([parts[0][0], parts[1][0]], axis=2).reshape(n, c, window, window)
+        names = _delay_names(names, int(time_delay))
+        as_phase = [2 * i + j for i in as_phase for j in (0, 1)]
     _check_finite(out, pos_edge, edge_valid, kept, y, x)
-    _normalize(out, "zscore" if normalize == "background" else normalize, pos_edge, edge_valid)
+    _normalize_some(
+        out, "zscore" if normalize == "background" else normalize, pos_edge, edge_valid, as_phase
+    )
     if edge_valid is not None:
         for ch in range(c):
             sub = out[pos_edge, ch]
@@ -295,11 +351,40 @@ def crop(
         index=kept.astype(np.int64),
         channels=names,
         normalize=normalize,
+        time_delay=None if paired is None else int(time_delay),
+        unpaired=0 if paired is None else int((~paired).sum()),
     )
 
 
+def _prepared(arrays, as_phase, normalize: str, size: int, frames_used) -> list[np.ndarray]:
+    """The channels as cropped: phase channels as domain fields, local modes applied to the rest."""
+    out = list(arrays)
+    for i in as_phase:
+        out[i] = domain_series(arrays[i])
+    if normalize in _LOCAL:
+        out = [
+            a
+            if i in as_phase
+            else local_normalize(a, int(size), scale=normalize == "local", frames=frames_used)
+            for i, a in enumerate(out)
+        ]
+    return out
+
+
+def _normalize_some(out: np.ndarray, mode: str, pos_edge, edge_valid, skip: list[int]) -> None:
+    """:func:`_normalize` in place on every channel not in ``skip`` (the domain fields)."""
+    if not skip:
+        _normalize(out, mode, pos_edge, edge_valid)
+        return
+    rest = [ch for ch in range(out.shape[1]) if ch not in skip]
+    if rest:
+        sub = np.ascontiguousarray(out[:, rest])
+        _normalize(sub, mode, pos_edge, edge_valid)
+        out[:, rest] = sub
+
+
 def _placement(
-    y: np.ndarray, x: np.ndarray, window: int, ny: int, nx: int, border: str
+    y: np.ndarray, x: np.ndarray, window: int, ny: int, nx: int, border: str, paired=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Snapped centres ``iy, ix``, which windows lie inside the image, the kept point rows."""
     # snap to pixel centres; window start = centre - w//2
@@ -310,9 +395,12 @@ def _placement(
     inside_centre = (iy >= 0) & (iy < ny) & (ix >= 0) & (ix < nx)
     interior = inside_centre & (y0 >= 0) & (x0 >= 0) & (y0 + window <= ny) & (x0 + window <= nx)
     keep = interior if border == "drop" else inside_centre
+    if paired is not None:
+        keep = keep & paired
     kept = np.flatnonzero(keep)
     if kept.size == 0:
         why = "window crosses the border" if border == "drop" else "centre outside the image"
+        why += "" if paired is None else ", or no partner frame t + time_delay"
         raise IvaeError(
             f"points: none of the {len(y)} points can be cropped with window={window} "
             f"in a {ny}×{nx} image ({why}); check the points belong to this image"

@@ -157,6 +157,24 @@ def read_points(path: str):
     "(default 3 × window; several lattice spacings, smaller than the contamination to remove).",
 )
 @click.option(
+    "--time-delay",
+    type=int,
+    default=None,
+    help="K: a time-delay stack of a series: each point of frame t gets [frame t, frame t+K] of "
+    "every channel (K < 0: the reverse direction); points without frame t+K are dropped and "
+    "counted. 1 ≤ |K| ≤ frames − 1.",
+)
+@click.option(
+    "--phase",
+    "phase_mode",
+    type=click.Choice(("auto", "raw", "domain")),
+    default="auto",
+    show_default=True,
+    help="domain: crop the phase channel as a phase, its domain field (offset, drift, scan-line "
+    "offsets and wrapping removed; +1/-1 in the two domains, the same polarity in every frame); "
+    "raw: its values. auto: domain for --time-delay stacks, raw otherwise.",
+)
+@click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output stack .npz."
 )
 def crop(
@@ -167,18 +185,23 @@ def crop(
     border: str,
     normalize: str,
     neighborhood: int | None,
+    time_delay: int | None,
+    phase_mode: str,
     output: str,
 ) -> None:
     """Crop a (N, C, W, W) float32 stack around POINTS in IMAGE; write an npz.
 
     The npz holds images (N,C,W,W) float32, yx (N,2), frame (N,), index (N,)
-    (row of each kept point in the points table) and channels (names).
+    (row of each kept point in the points table) and channels (names); with
+    --time-delay also time_delay and unpaired (points without a partner frame).
     """
     from napari_ivae.cli._info import clean_warnings, read_layers
     from napari_ivae.cli._write import _check_output, write_errors
     from napari_ivae.crop import crop as crop_stack
 
     _check_crop_options(window, neighborhood, normalize, output)
+    if time_delay == 0:
+        raise IvaeError("--time-delay=0 is out of range; expected a non-zero number of frames")
     _check_output(output, "-o")
     layers = read_layers(image)
     chosen, notes = _crop_channels(layers, channels, image)
@@ -195,6 +218,7 @@ def crop(
         raise IvaeError(
             f"--neighborhood is only used by --normalize local or background (chosen: {normalize})"
         )
+    phase_channels = _phase_option(phase_mode, time_delay, chosen, notes)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     table = read_points(points_path)
@@ -208,22 +232,19 @@ def crop(
                 normalize=normalize,
                 channels=[la.name for la in chosen],
                 neighborhood=neighborhood,
+                time_delay=time_delay,
+                phase="domain" if phase_channels else "raw",
+                phase_channels=phase_channels or None,
             )
     except IvaeError as err:
         msg = str(err)
-        if msg.startswith(("window=", "neighborhood=")):
+        if msg.startswith(("window=", "neighborhood=", "time_delay=")):
+            msg = msg.replace("time_delay", "time-delay")
             msg = "--" + msg
         raise IvaeError(msg) from err
     with write_errors(output):
         stack.save(output)
-    dropped = len(table) - len(stack)
-    why = (
-        " (window crosses the image border)" if border == "drop" else " (centre outside the image)"
-    )
-    click.echo(
-        f"kept {len(stack)} of {len(table)} points, dropped {dropped}{why if dropped else ''}; "
-        f"channels: {', '.join(stack.channels)}"
-    )
+    _echo_counts(stack, len(table), border)
     click.echo(f"wrote {output}: images {stack.images.shape} float32, yx, frame, index, channels")
 
 
@@ -250,3 +271,33 @@ def _crop_channels(layers: list, channels: tuple[str, ...], source: str) -> tupl
         return select_channels(layers, queries, source)
     chosen, note = default_channels(layers)
     return chosen, [note] if note else []
+
+
+def _phase_option(mode: str, time_delay: int | None, chosen: list, notes: list[str]) -> list[int]:
+    """Indices of the channels to crop as a domain field (``--phase``); a note for ``auto``."""
+    phases = [i for i, la in enumerate(chosen) if la.role == "phase"]
+    if mode == "raw" or (mode == "auto" and (time_delay is None or not phases)):
+        return []
+    if not phases:
+        names = ", ".join(repr(la.name) for la in chosen)
+        raise IvaeError(f"--phase domain needs a phase channel; none of {names} is a phase")
+    if mode == "auto":
+        names = ", ".join(repr(chosen[i].name) for i in phases)
+        notes.append(f"--phase domain chosen for the time-delay stack: {names} cropped as its "
+                     "domain field (choose --phase raw for the raw values)")  # fmt: skip
+    return phases
+
+
+def _echo_counts(stack, n_points: int, border: str) -> None:
+    """Print how many points were kept and why the others were dropped."""
+    unpaired = stack.unpaired
+    border_dropped = n_points - len(stack) - unpaired
+    why = "window crosses the image border" if border == "drop" else "centre outside the image"
+    parts = [f"{border_dropped} ({why})"] if border_dropped else []
+    if stack.time_delay is not None:
+        parts.append(f"{unpaired} without frame t{stack.time_delay:+d}")
+    dropped = ", ".join(parts) if parts else "0"
+    click.echo(
+        f"kept {len(stack)} of {n_points} points, dropped {dropped}; "
+        f"channels: {', '.join(stack.channels)}"
+    )
