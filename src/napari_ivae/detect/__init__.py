@@ -32,7 +32,8 @@ from napari_ivae.detect.atoms import (
     refine_positions,
 )
 from napari_ivae.detect.spacing import estimate_spacing
-from napari_ivae.detect.walls import wall_points
+from napari_ivae.detect.walls import KINDS as WALL_KINDS
+from napari_ivae.detect.walls import wall_maps, wall_points
 from napari_ivae.detect.walls._detect import (
     WALL_METHODS,
     WallResult,
@@ -45,6 +46,7 @@ from napari_ivae.detect.walls._detect import (
 
 __all__ = [
     "ATOM_METHODS",
+    "WALL_KINDS",
     "WALL_METHODS",
     "WallResult",
     "atoms_summary",
@@ -52,6 +54,7 @@ __all__ = [
     "detect_walls",
     "estimate_spacing",
     "refine_positions",
+    "wall_maps",
     "wall_points",
     "wall_summary",
 ]

@@ -4,6 +4,8 @@
   graphene / TMD-like / perovskite-like lattices with dopants and vacancies.
 - :func:`simulate_pfm`: PFM amplitude + wrapped phase with 180° domains.
 - :func:`simulate_switching`: a PFM switching series (domains growing).
+- :func:`simulate_ferroelastic`: a PFM frame with 180° domains and ferroelastic
+  a/c stripe walls (truth masks of both wall kinds).
 - :func:`make_cards`: the rotated-glyph "cards" benchmark set for invariant VAEs.
 
 Conventions: positions are pixels, row/column order (``y``, ``x``), pixel
@@ -16,6 +18,7 @@ unchanged.  PFM walls are the boundary pixels between domains
 """
 
 from napari_ivae.simulate.cards import CARD_CLASSES, CardsSample, make_cards
+from napari_ivae.simulate.ferroelastic import FerroelasticSample, simulate_ferroelastic
 from napari_ivae.simulate.pfm import PFMSample, domain_walls, simulate_pfm, wall_distance
 from napari_ivae.simulate.stem import STEMSample, simulate_stem
 from napari_ivae.simulate.switching import SwitchingSample, simulate_switching
@@ -23,11 +26,13 @@ from napari_ivae.simulate.switching import SwitchingSample, simulate_switching
 __all__ = [
     "CARD_CLASSES",
     "CardsSample",
+    "FerroelasticSample",
     "PFMSample",
     "STEMSample",
     "SwitchingSample",
     "domain_walls",
     "make_cards",
+    "simulate_ferroelastic",
     "simulate_pfm",
     "simulate_stem",
     "simulate_switching",

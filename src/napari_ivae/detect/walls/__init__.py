@@ -23,6 +23,11 @@ With amplitude only, walls are the dark lines of the amplitude: a Hessian
 valley filter (:func:`skimage.filters.sato`) on the locally normalised
 amplitude, hysteresis thresholds from the data, then a skeleton.
 
+Wall kinds (``detect_walls(kind=...)``, ``_kinds``): ``"180"`` (the phase
+reverses), ``"all"`` (every amplitude valley: ferroelastic a/c walls too) and
+``"non180"`` (all minus 180°); :func:`wall_maps` makes image channels of them
+for a multilayer crop.
+
 The code is split by stage: ``_phase`` (units, flattening, domain field),
 ``_significance`` (the noise tests of domains and walls), ``_frames`` (the
 detectors, one frame at a time) and ``_points`` (wall points).
@@ -41,6 +46,16 @@ from napari_ivae.detect.walls._frames import (
     orient_domains,
     ridge_walls,
     thin_walls,
+)
+from napari_ivae.detect.walls._kinds import (
+    KIND_TOLERANCE,
+    KINDS,
+    MIN_PIECE,
+    WallKind,
+    kind_frame,
+    point_kinds,
+    subtract_180,
+    wall_maps,
 )
 from napari_ivae.detect.walls._phase import (
     PHASE_UNITS,
@@ -66,13 +81,17 @@ from napari_ivae.detect.walls._significance import (
 __all__ = [
     "CHUNK_LENGTH",
     "DOT_AREA",
+    "KINDS",
+    "KIND_TOLERANCE",
     "MIN_CONTRAST",
+    "MIN_PIECE",
     "NOISE_SCALE",
     "PHASE_UNITS",
     "SIDE_BAND",
     "SIGNIFICANCE",
     "WALL_COLUMNS",
     "PhaseUnits",
+    "WallKind",
     "boundary_mask",
     "canny_frame",
     "canny_walls",
@@ -81,14 +100,18 @@ __all__ = [
     "flatten_phase",
     "gaussian_frame",
     "gaussian_walls",
+    "kind_frame",
     "local_noise",
     "orient_domains",
     "phase_noise_deg",
     "phase_projection",
     "phase_to_radians",
+    "point_kinds",
     "ridge_walls",
     "significant_domains",
     "significant_walls",
+    "subtract_180",
     "thin_walls",
+    "wall_maps",
     "wall_points",
 ]

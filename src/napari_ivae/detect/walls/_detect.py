@@ -21,6 +21,7 @@ from napari_ivae.detect.walls._frames import (
     ridge_walls,
     thin_walls,
 )
+from napari_ivae.detect.walls._kinds import KINDS, WallKind, kind_frame, point_kinds
 from napari_ivae.detect.walls._phase import phase_to_radians
 from napari_ivae.detect.walls._points import WALL_COLUMNS, wall_points
 from napari_ivae.detect.walls._significance import MIN_CONTRAST, SIGNIFICANCE
@@ -43,8 +44,9 @@ class WallResult:
         closer to +90° in the first frame, and the same phase in later frames.
     points : pandas.DataFrame
         Points along the walls every ``stride`` px: ``y, x, frame, orientation``
-        (radians, the wall direction from the +x axis towards +y, in (−π/2, π/2]).
-        ``points.attrs["walls"]`` is ``info``.
+        (radians, the wall direction from the +x axis towards +y, in (−π/2, π/2]),
+        ``kind`` (``"180"``, ``"non180"``; ``"unknown"`` from an amplitude
+        alone).  ``points.attrs["walls"]`` is ``info``.
     info : dict
         What the detector decided (JSON-serialisable): ``method``, ``inputs``
         ("phase+amplitude", "phase", "amplitude"), ``significance`` and
@@ -57,13 +59,20 @@ class WallResult:
         their surroundings), ``domains`` and ``dots`` (connected domains, and
         those of at most 113 px, a disc of radius 6 px); counts are summed
         over frames; ``frames`` holds the per-frame dicts.  :attr:`summary`
-        says it in one line.
+        says it in one line.  With ``kind`` other than ``"180"``: ``kind`` and
+        ``wall_px_180`` / ``wall_px_non180`` (pixels of each kind).
+    kind_masks : dict or None
+        ``{"180": mask, "non180": mask, "all": mask}`` (bool, input shape)
+        when ``kind`` was ``"all"`` or ``"non180"`` with a phase and an
+        amplitude, else None; :func:`~napari_ivae.detect.wall_maps` makes
+        image channels of them.
     """
 
     mask: np.ndarray
     domains: np.ndarray | None
     points: pd.DataFrame
     info: dict = field(default_factory=dict)
+    kind_masks: dict | None = None
 
     @property
     def summary(self) -> str:
@@ -84,6 +93,7 @@ def detect_walls(
     amplitude=None,
     *,
     method: WallMethod = "gaussian",
+    kind: WallKind = "180",
     stride: int = 4,
     sigma: float = 1.5,
     min_size: int = 4,
@@ -110,6 +120,14 @@ def detect_walls(
         data-driven thresholds; ``"dcnn"``: the shipped U-Net's wall
         probability, thresholded and thinned.  With amplitude only,
         ``gaussian`` and ``canny`` both use the amplitude valley detector.
+    kind : {"180", "all", "non180"}
+        Which walls.  ``"180"``: walls across which the phase reverses (the
+        ``method``'s walls).  ``"all"``: every wall seen as an amplitude
+        minimum, ferroelastic (a/c) walls across which the phase does not
+        reverse included: the 180° walls plus the amplitude valleys farther
+        than 3 px from them.  ``"non180"``: those valleys only (all minus
+        180°).  ``"all"`` needs an amplitude, ``"non180"`` a phase and an
+        amplitude.  Every wall point carries its ``kind``.
     stride : int
         Distance in pixels between wall points, ``1 ≤ stride ≤ min(Y, X)``.
     sigma : float
@@ -161,30 +179,41 @@ def detect_walls(
         When no wall is found, or when the phase units are ambiguous.
     """
     _check_wall_options(method, phase_units, stride, sigma, min_size, significance, threshold)
+    check_choice("kind", kind, KINDS)
     ph, amp, single = _wall_inputs(phase, amplitude, stride=stride, sigma=sigma)
+    _check_kind_inputs(kind, ph, amp)
     if ph is not None:
         ph, _units = phase_to_radians(ph, phase_units)
     opts = {"sigma": sigma, "min_size": min_size, "significance": significance}
-    masks, doms, points, infos = [], [], [], []
+    masks, doms, points, infos, kmasks = [], [], [], [], []
     ref = None
     for t in range((ph if ph is not None else amp).shape[0]):
         _check_cancel(cancel, t)
         p = None if ph is None else ph[t]
         a = None if amp is None else amp[t]
         mask, dom, finfo, ref = _wall_frame(method, p, a, ref, threshold, device, opts)
+        mask180 = mask if p is not None else None
+        if kind != "180":
+            mask, km, kinfo = kind_frame(kind, mask180, a, sigma=sigma)
+            finfo.update(kinfo)
+            kmasks.append(km)
         masks.append(mask)
         doms.append(dom)
         infos.append({"frame": t, **finfo})
-        points.append(wall_points(mask, stride=stride, frame=t))
+        pts = wall_points(mask, stride=stride, frame=t)
+        pts["kind"] = point_kinds(pts, mask180)
+        points.append(pts)
     mask = np.stack(masks)
     domains = None if doms[0] is None else np.stack(doms)
     if single:
         mask = mask[0]
         domains = None if domains is None else domains[0]
-    pts = pd.concat(points, ignore_index=True)[WALL_COLUMNS]
+    pts = pd.concat(points, ignore_index=True)[[*WALL_COLUMNS, "kind"]]
     pts["frame"] = pts["frame"].astype(np.int64)
     inputs = "+".join(k for k, v in (("phase", ph), ("amplitude", amp)) if v is not None)
     info = _wall_info(method, inputs, significance if ph is not None else 0.0, infos)
+    if kind != "180":
+        info = {"kind": kind, **info}
     pts.attrs["walls"] = info
     if not mask.any():
         warnings.warn(
@@ -194,7 +223,31 @@ def detect_walls(
             UserWarning,
             stacklevel=2,
         )
-    return WallResult(mask=mask, domains=domains, points=pts, info=info)
+    return WallResult(
+        mask=mask, domains=domains, points=pts, info=info, kind_masks=_stack_kinds(kmasks, single)
+    )
+
+
+def _check_kind_inputs(kind: str, ph, amp) -> None:
+    """``kind="all"`` needs an amplitude, ``kind="non180"`` a phase and an amplitude."""
+    if kind != "180" and amp is None:
+        raise IvaeError(
+            f"kind={kind!r} needs an amplitude image (every wall is a dark line of it); "
+            "amplitude is None"
+        )
+    if kind == "non180" and ph is None:
+        raise IvaeError(
+            "kind='non180' needs a phase image to tell the 180° walls (the phase reverses) "
+            "from the others; phase is None"
+        )
+
+
+def _stack_kinds(kmasks: list[dict], single: bool) -> dict | None:
+    """The per-frame kind masks as one dict of (Y, X) or (T, Y, X) masks, or None."""
+    if not kmasks or not kmasks[0]:
+        return None
+    out = {k: np.stack([m[k] for m in kmasks]) for k in kmasks[0]}
+    return {k: v[0] for k, v in out.items()} if single else out
 
 
 def _check_wall_options(
@@ -271,6 +324,8 @@ def _wall_frame(
 
 
 _WALL_COUNTS = (
+    "wall_px_180",
+    "wall_px_non180",
     "walls_tested",
     "walls_dropped",
     "wall_px_dropped",
@@ -309,8 +364,13 @@ def wall_summary(info: dict) -> str:
     """
     if not info:
         return ""
-    head = f"walls ({info.get('method')}, {info.get('inputs')})"
+    kind = info.get("kind")
+    head = f"walls ({info.get('method')}, {info.get('inputs')}" + (
+        f", kind {kind})" if kind else ")"
+    )
     parts = []
+    if "wall_px_180" in info:
+        parts.append(f"{info['wall_px_180']} px 180°, {info['wall_px_non180']} px non-180°")
     if info.get("noise_deg") is not None:
         parts.append(f"phase noise {info['noise_deg']:.1f}° (robust σ)")
     if info.get("significance") is not None:
