@@ -107,6 +107,7 @@ def test_dock_shows_the_metrics_walls_and_points_of_the_core(computed, qtbot, tm
 def test_explorer_colours_the_wall_points_by_pinned_frame_and_displacement(
     make_napari_viewer, qtbot
 ):
+    """Dynamics → Crop with a time delay → the explorer on the wall points of a pinned series."""
     from napari_ivae.simulate import simulate_switching
 
     sim = simulate_switching((128, 128), n_frames=4, n_pins=6, seed=1)  # walls stick at pins
@@ -118,6 +119,27 @@ def test_explorer_colours_the_wall_points_by_pinned_frame_and_displacement(
     points = viewer.layers["Phase wall points (dynamics)"]
     pinned = points.features["pinned"].to_numpy()
     assert pinned.dtype == bool and 0 < pinned.sum() < len(pinned)
+    # 2 Crop with a time delay of 1 (Advanced): pairs [t, t+1]; the last frame has no partner
+    from napari_ivae.crop import crop
+
+    _dock, cw = viewer.window.add_plugin_dock_widget("napari-ivae", "2 Crop")
+    cw.points_combo.value = points
+    cw.images_list.value = [viewer.layers["Amplitude"], viewer.layers["Phase"]]
+    cw.form["time_delay"].value = 1
+    stack = cw.run()
+    assert stack is not None, cw.status.text()
+    table = points.features[["y", "x", "frame"]]
+    direct = crop(
+        [sim.amplitude, sim.phase], table, window=32, normalize="zscore", time_delay=1,
+        channels=("Amplitude", "Phase"),
+    )  # fmt: skip
+    assert stack.channels == direct.channels == (
+        "Amplitude@t", "Amplitude@t+1", "Phase@t", "Phase@t+1",
+    )  # fmt: skip
+    np.testing.assert_array_equal(stack.index, direct.index)
+    assert stack.unpaired == direct.unpaired == int((table["frame"] == 3).sum())
+    assert f"{stack.unpaired:,} without a frame t+1" in cw.status.text()
+
     _dock, ex = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
     ex.set_layer(points)
     ex.set_color_by("pinned")  # a bool column: two colours, counted in the legend

@@ -167,7 +167,7 @@ def test_core_function_options_appear_and_refuse_with_the_core_message(dock, mak
 
     img, centres = make_blobs(shape=(64, 64), spacing=8)
     _viewer, w = dock(CropWidget, viewer)
-    assert w.form.names == ["window", "border", "normalize", "neighborhood"]
+    assert w.form.names == ["window", "border", "normalize", "neighborhood", "time_delay", "phase"]
     image = viewer.add_image(img, name="img")
     w.points_combo.value = viewer.add_points(centres, name="pts")
     w.images_list.value = [image]

@@ -73,10 +73,24 @@ def _crop_form() -> ConfigForm:
         ),
         "normalize": Hint(choices=normalize, tooltip=_NORMALIZE_TIP),
         "neighborhood": Hint(suffix=" px", min=3, max=4096, unset=96),
+        "time_delay": Hint(
+            min=-99, max=99, unset=1, suffix=" frames",
+            tooltip="Time-delay crops of a (T, Y, X) series: each point of frame t gets the "
+            "channels [frame t, frame t+K] of every checked layer (K < 0: an earlier "
+            "frame).\nPoints without a partner frame are dropped and counted. A pinned wall "
+            "looks the same in both halves of its pair, a moving one does not.",
+        ),
+        "phase": Hint(
+            tooltip="raw: phase layers cropped as values. domain: each frame's phase as its "
+            "domain field (about +1 / -1, the same polarity +1 in every frame), not "
+            "normalised further.\nThe phase layers are those with the phase role (else "
+            "'phase' in the name).",
+        ),
     }  # fmt: skip
     return ConfigForm.for_function(
         crop,
-        exclude=("images", "points", "channels"),
+        # phase_channels: from the checked layers' roles (see CropWidget._crop)
+        exclude=("images", "points", "channels", "phase_channels"),
         defaults={"window": 32, "normalize": "auto"},
         hints=hints,
     )
@@ -189,6 +203,7 @@ class CropWidget(QWidget):
 
     def _crop(self) -> Any:
         from napari_ivae.crop import crop
+        from napari_ivae.io import role_of
 
         points = self.points_combo.value
         layers = self.images_list.value
@@ -204,14 +219,17 @@ class CropWidget(QWidget):
         normalize = options.pop("normalize")
         if normalize == "auto":
             from napari_ivae.crop import default_normalize
-            from napari_ivae.io import role_of
 
             normalize = default_normalize([role_of(layer) for layer in layers])
+        phase_channels = [k for k, layer in enumerate(layers) if role_of(layer) == "phase"]
+        if options.get("phase", "raw") == "raw" or not phase_channels:
+            phase_channels = None  # raw: not used; no role: by name, as the core decides
         stack = crop(
             arrays if len(arrays) > 1 else arrays[0],
             table,
             normalize=normalize,
             channels=tuple(layer.name for layer in layers),
+            phase_channels=phase_channels,
             **options,
         )
         n_in, n_kept = len(table), len(stack.index)
@@ -223,12 +241,15 @@ class CropWidget(QWidget):
         get_record(points).stack = stack
         self.stack = stack
         self._show_gallery(points, stack, layers[0])
-        dropped = n_in - n_kept
+        unpaired = int(getattr(stack, "unpaired", 0) or 0)
+        dropped = n_in - n_kept - unpaired
         w = stack.images.shape[-1]
         text = (
             f"Kept {n_kept:,} of {n_in:,} points ({w}×{w} px, {stack.images.shape[1]} channel(s),"
             f" normalize {normalize})"
         )
+        if unpaired:
+            text += f"; {unpaired:,} without a frame t{stack.time_delay:+d}"
         text += f"; {dropped:,} dropped at the border." if dropped else "."
         self.status.setText(text)
         self.stack_ready.emit(points, stack)
