@@ -186,3 +186,49 @@ def test_a_single_frame_is_one_plain_sentence_and_nothing_is_added(
     with pytest.raises(Exception, match="Compute"):
         w.export_csv(tmp_path / "m.csv")
     assert not list(tmp_path.iterdir())
+
+
+def test_explorer_colours_by_wall_kind_from_the_detect_dock(make_napari_viewer, qtbot):
+    from napari_ivae.detect import detect_walls
+    from napari_ivae.simulate import simulate_ferroelastic
+
+    sim = simulate_ferroelastic((128, 128), seed=0)  # 180° walls and a/c stripe walls
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.amplitude, name="Amplitude")
+    viewer.add_image(sim.phase, name="Phase")
+    _dock, det = viewer.window.add_plugin_dock_widget("napari-ivae", "1 Detect")
+    det.task = "walls"
+    det.walls_form["kind"].value = "all"  # Advanced > Kind
+    det.start_thread = False
+    worker = det.run()
+    with qtbot.waitSignal(det.detection_finished, timeout=TIMEOUT) as blocker:
+        worker.start()
+    points = blocker.args[0]
+    truth = detect_walls(sim.phase, sim.amplitude, kind="all").points["kind"].value_counts()
+    _dock, ex = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
+    ex.set_layer(points)
+    ex.set_color_by("kind")  # text: one colour per kind, counted
+    counts = {name: n for name, _c, n in legend("kind", ex._scheme()).entries}
+    assert counts == {str(k): int(v) for k, v in truth.items()}
+    assert set(counts) == {"180", "non180"}
+
+
+def test_cancel_frees_the_dock_and_adds_nothing(make_napari_viewer, qtbot):
+    from napari_ivae.simulate import simulate_switching
+
+    sim = simulate_switching((64, 64), n_frames=3, seed=2)
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.amplitude, name="Amplitude")
+    viewer.add_image(sim.phase, name="Phase")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "6 Dynamics")
+    before = [layer.name for layer in viewer.layers]
+    w.start_thread = False
+    worker = w.run()
+    assert not w.run_button.isEnabled() and not w.cancel_button.isHidden()
+    with qtbot.waitSignal(w.computed, timeout=TIMEOUT) as blocker:
+        w.cancel()
+    assert blocker.args == [None] and w.run_button.isEnabled()
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        worker.start()  # the core sees the cancel before its first frame
+    assert [layer.name for layer in viewer.layers] == before
+    assert w.result is None and "Cancelled" in w.status.text()
