@@ -13,6 +13,7 @@ from qtpy.QtCore import Qt
 
 from napari_ivae._qt.dynamics import DynamicsWidget
 from napari_ivae.colors import legend
+from napari_ivae.record import get_record
 
 pytestmark = pytest.mark.gui
 
@@ -213,14 +214,29 @@ def test_explorer_colours_by_wall_kind_from_the_detect_dock(make_napari_viewer, 
     assert set(counts) == {"180", "non180"}
 
 
-def test_cancel_frees_the_dock_and_adds_nothing(make_napari_viewer, qtbot):
+def test_a_drifting_series_is_registered_and_the_walls_sit_on_the_registered_frames(
+    make_napari_viewer, qtbot
+):
+    """Cancel first (nothing added), then Compute: drift found, walls on the registered frames."""
+    from napari_ivae.dynamics import apply_shifts
     from napari_ivae.simulate import simulate_switching
 
-    sim = simulate_switching((64, 64), n_frames=3, seed=2)
+    sim = simulate_switching((128, 128), n_frames=3, seed=4)
+    drift = np.array([[0, 0], [4, -3], [7, 2]])  # the sample moves under the tip
+    amp = np.stack([np.roll(a, tuple(d), axis=(0, 1)) for a, d in zip(sim.amplitude, drift)])
+    phase = np.stack([np.roll(p, tuple(d), axis=(0, 1)) for p, d in zip(sim.phase, drift)])
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    relief = ndimage.gaussian_filter(rng.normal(size=(128, 128)), 2.0)  # topography: the reference
+    height = np.stack([np.roll(relief, tuple(d), axis=(0, 1)) for d in drift])
     viewer = make_napari_viewer()
-    viewer.add_image(sim.amplitude, name="Amplitude")
-    viewer.add_image(sim.phase, name="Phase")
+    viewer.add_image(height, name="Height")
+    viewer.add_image(amp, name="Amplitude")
+    viewer.add_image(phase, name="Phase")
     _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "6 Dynamics")
+    assert w.reference_combo.value is viewer.layers["Height"]
+    # Cancel: the dock is free at once, and nothing is added
     before = [layer.name for layer in viewer.layers]
     w.start_thread = False
     worker = w.run()
@@ -232,3 +248,17 @@ def test_cancel_frees_the_dock_and_adds_nothing(make_napari_viewer, qtbot):
         worker.start()  # the core sees the cancel before its first frame
     assert [layer.name for layer in viewer.layers] == before
     assert w.result is None and "Cancelled" in w.status.text()
+
+    result = _compute(w, qtbot)
+    assert result is not None, w.status.text()
+    np.testing.assert_allclose(result.shifts, -drift, atol=0.5)  # back onto frame 0
+    registered = viewer.layers["Phase registered"]
+    np.testing.assert_array_equal(registered.data, apply_shifts(phase, result.shifts, order=0))
+    assert "Amplitude registered" in viewer.layers
+    points = viewer.layers["Phase wall points (dynamics)"]
+    assert get_record(points).image == "Phase registered"  # Crop and the explorer find it
+    np.testing.assert_array_equal(viewer.layers["Phase wall motion"].data > 0, result.walls)
+    assert "registered: shifts up to" in w.status.text()
+    # the registered copies are never taken as inputs: Compute again measures the raw frames
+    assert w.phase_combo.value is viewer.layers["Phase"]
+    assert w.amplitude_combo.value is viewer.layers["Amplitude"]

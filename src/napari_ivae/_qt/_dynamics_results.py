@@ -9,7 +9,8 @@ a cancel).
 The wall mask is a Labels layer in three colours: walls that move before the
 next frame (:data:`MOVED`), pinned walls (:data:`PINNED`, within
 :data:`~napari_ivae.dynamics.PIN_TOLERANCE` px of a wall of the next frame) and
-the walls of the last frame (:data:`LAST`, no next frame).  The results are in
+walls with nothing to compare with (:data:`NO_NEXT`: the last frame, or outside
+the next frame's trusted area).  The results are in
 the coordinates of frame 0 of the registered series: when registration moved a
 frame by half a pixel or more, the registered phase (and amplitude) are added
 as layers and the walls sit on them.
@@ -25,27 +26,37 @@ from napari.layers import Image
 from napari_ivae._qt._common import add_points_table
 from napari_ivae.record import get_record
 
-__all__ = ["LAST", "MOVED", "PINNED", "DynamicsResultsMixin", "prepare", "summary"]
+__all__ = [
+    "MOVED",
+    "NO_NEXT",
+    "PINNED",
+    "REGISTERED_KEY",
+    "DynamicsResultsMixin",
+    "prepare",
+    "summary",
+]
 
 #: Label values of the wall-motion mask.
-MOVED, PINNED, LAST = 1, 2, 3
+MOVED, PINNED, NO_NEXT = 1, 2, 3
 #: Their colours (amber, blue, grey) and names (the status line explains them).
-MASK_COLORS = {MOVED: "#ffb000", PINNED: "#3fa9ff", LAST: "#b0b0b0"}
+MASK_COLORS = {MOVED: "#ffb000", PINNED: "#3fa9ff", NO_NEXT: "#b0b0b0"}
 #: Registration shifts below this (px) are not worth registered copies of the images.
 SHIFT_SHOWN = 0.5
+#: Metadata key of a registered copy (value: the name of the layer it was made from).
+REGISTERED_KEY = "ivae_registered_of"
 
 
 def motion_labels(walls: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """(T, Y, X) uint8: :data:`MOVED` / :data:`PINNED` / :data:`LAST` on wall pixels, 0 elsewhere."""
+    """(T, Y, X) uint8: :data:`MOVED` / :data:`PINNED` / :data:`NO_NEXT` on wall pixels, else 0."""
     from napari_ivae.dynamics import PIN_TOLERANCE, wall_motion
 
     walls = np.asarray(walls, dtype=bool)
     out = np.zeros(walls.shape, dtype=np.uint8)
     disp = wall_motion(walls, valid=valid)
+    out[walls] = NO_NEXT  # last frame, or no trusted pixel of the next frame there
     with np.errstate(invalid="ignore"):
         out[walls & (disp > PIN_TOLERANCE)] = MOVED
         out[walls & (disp <= PIN_TOLERANCE)] = PINNED
-    out[-1][walls[-1]] = LAST
     return out
 
 
@@ -110,7 +121,7 @@ class DynamicsResultsMixin:
                     scale=tuple(src.scale),
                     translate=tuple(src.translate),
                     units=tuple(src.units),
-                    metadata=dict(src.metadata),
+                    metadata={**src.metadata, REGISTERED_KEY: src.name},
                 )
             first = first or layer
         return first
@@ -152,5 +163,5 @@ def summary(table: Any, elapsed: float, max_shift: float, registered: bool) -> s
         parts.append(f"registration shifts ≤ {max_shift:.1f} px")
     return (
         "; ".join(parts)
-        + ". Wall mask: amber moves by the next frame, blue pinned (≤ 1.5 px), grey last frame."
+        + ". Wall mask: amber moves by the next frame, blue pinned (≤ 1.5 px), grey no next frame."
     )

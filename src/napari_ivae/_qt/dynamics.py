@@ -37,7 +37,7 @@ from napari_ivae._qt._common import (
 )
 from napari_ivae._qt._dynamics_jobs import DynamicsJobsMixin
 from napari_ivae._qt._dynamics_plot import MetricsPlot
-from napari_ivae._qt._dynamics_results import DynamicsResultsMixin
+from napari_ivae._qt._dynamics_results import REGISTERED_KEY, DynamicsResultsMixin
 
 __all__ = ["DynamicsWidget"]
 
@@ -154,7 +154,11 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
         from napari_ivae.io import role_of
 
         images = [ly for ly in reversed(self.viewer.layers) if isinstance(ly, Image)]
-        images = [ly for ly in images if is_source_image(ly) and ly.ndim == 3]
+        images = [
+            ly
+            for ly in images
+            if is_source_image(ly) and ly.ndim == 3 and REGISTERED_KEY not in ly.metadata
+        ]  # the dock's own registered copies are never a default (they would be shifted again)
         self._picking = True
         try:
             auto = []
@@ -167,6 +171,7 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
                 auto.append(combo.value if combo.value is pick else None)
             self._auto = tuple(auto)
             height = next((ly for ly in images if role_of(ly) == "height"), None)
+            height = height or next((ly for ly in images if "height" in ly.name.lower()), None)
             if height is not None and self.reference_combo.value is None:
                 self.reference_combo.value = height
         finally:
