@@ -152,6 +152,7 @@ class DynamicsJobsMixin:
         self.plot.set_table(result.table)
         self._on_step()
         self.export_button.setEnabled(True)
+        self.mask_legend.setVisible(True)
         self.status.setText(
             summary(result.table, elapsed, shown["max_shift"], bool(shown["registered"]))
         )

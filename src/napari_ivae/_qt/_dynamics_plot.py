@@ -19,8 +19,18 @@ from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 __all__ = ["METRIC_GROUPS", "MetricGroup", "MetricsPlot"]
 
-#: Curve colours (tab10, readable on napari's dark and light themes).
-_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+#: Curve colours, readable on napari's dark and light themes: the pinned fraction in
+#: the wall mask's blue of pinned walls, the displacement in its amber of moving walls.
+_COLORS = {
+    "switched_fraction": "#2ca02c",
+    "pinned_fraction": "#3fa9ff",
+    "domain_convexity": "#e377c2",
+    "wall_length_px": "#2ca02c",
+    "wall_count": "#17becf",
+    "domain_count": "#e377c2",
+    "mean_curvature": "#e377c2",
+    "wall_displacement_px": "#ffb000",
+}
 
 
 @dataclass(frozen=True)
@@ -198,12 +208,12 @@ class MetricsPlot(QWidget):
         unit = group.unit_nm if use_nm else group.unit_px
         self.plot.setLabel("left", f"{group.axis} ({unit})" if unit else group.axis)
         x = table["frame"].to_numpy(dtype=float)
-        for k, (col, nm, name) in enumerate(group.columns):
-            col = nm if use_nm else col
+        for px, nm, name in group.columns:
+            col = nm if use_nm else px
             if col not in table:
                 continue
             y = table[col].to_numpy(dtype=float)
-            color = _COLORS[k % len(_COLORS)]
+            color = _COLORS.get(px, "#17becf")
             self.curves[col] = self.plot.plot(
                 x,
                 y,
@@ -217,8 +227,8 @@ class MetricsPlot(QWidget):
             )
         self.legend.setText(
             "&nbsp;&nbsp;".join(
-                f"<span style='color:{_COLORS[k % len(_COLORS)]}'>■</span>&nbsp;{name}"
-                for k, (_col, _nm, name) in enumerate(group.columns)
+                f"<span style='color:{_COLORS.get(px, '#17becf')}'>■</span>&nbsp;{name}"
+                for px, _nm, name in group.columns
             )
         )
         ticks = [(float(t), str(int(t))) for t in x] if len(x) <= 20 else None

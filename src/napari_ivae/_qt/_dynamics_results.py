@@ -32,13 +32,14 @@ __all__ = [
     "PINNED",
     "REGISTERED_KEY",
     "DynamicsResultsMixin",
+    "mask_legend",
     "prepare",
     "summary",
 ]
 
 #: Label values of the wall-motion mask.
 MOVED, PINNED, NO_NEXT = 1, 2, 3
-#: Their colours (amber, blue, grey) and names (the status line explains them).
+#: Their colours (amber, blue, grey; :func:`mask_legend` names them under the plot).
 MASK_COLORS = {MOVED: "#ffb000", PINNED: "#3fa9ff", NO_NEXT: "#b0b0b0"}
 #: Registration shifts below this (px) are not worth registered copies of the images.
 SHIFT_SHOWN = 0.5
@@ -161,7 +162,17 @@ def summary(table: Any, elapsed: float, max_shift: float, registered: bool) -> s
         parts.append(f"registered: shifts up to {max_shift:.1f} px, walls on the registered frames")
     elif max_shift > 0:
         parts.append(f"registration shifts ≤ {max_shift:.1f} px")
-    return (
-        "; ".join(parts)
-        + ". Wall mask: amber moves by the next frame, blue pinned (≤ 1.5 px), grey no next frame."
+    return "; ".join(parts) + "."
+
+
+def mask_legend() -> str:
+    """Rich text: the colours of the wall-motion mask."""
+    names = {
+        MOVED: "moves by the next frame",
+        PINNED: "pinned (≤ 1.5 px)",
+        NO_NEXT: "no next frame",
+    }
+    return "Wall mask: " + "&nbsp;&nbsp;".join(
+        f"<span style='color:{MASK_COLORS[k]}'>■</span>&nbsp;{names[k].replace(' ', '&nbsp;')}"
+        for k in names
     )

@@ -17,12 +17,13 @@ from typing import Any, get_args
 
 import napari.viewer
 from napari.layers import Image
-from qtpy.QtCore import Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QProgressBar,
     QPushButton,
     QWidget,
@@ -37,7 +38,7 @@ from napari_ivae._qt._common import (
 )
 from napari_ivae._qt._dynamics_jobs import DynamicsJobsMixin
 from napari_ivae._qt._dynamics_plot import MetricsPlot
-from napari_ivae._qt._dynamics_results import REGISTERED_KEY, DynamicsResultsMixin
+from napari_ivae._qt._dynamics_results import REGISTERED_KEY, DynamicsResultsMixin, mask_legend
 
 __all__ = ["DynamicsWidget"]
 
@@ -77,6 +78,11 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
         self.plot = MetricsPlot()
         self.plot.frame_clicked.connect(self.go_to_frame)
         layout.addWidget(self.plot, 1)
+        self.mask_legend = QLabel(mask_legend())
+        self.mask_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.mask_legend.setWordWrap(True)
+        self.mask_legend.setVisible(False)  # shown with the first result
+        layout.addWidget(self.mask_legend)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Write the metrics table (one row per frame) as CSV.")
         self.export_button.setEnabled(False)
