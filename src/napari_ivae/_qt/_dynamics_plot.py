@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 __all__ = ["METRIC_GROUPS", "MetricGroup", "MetricsPlot"]
 
@@ -142,6 +142,8 @@ class MetricsPlot(QWidget):
         self.legend = QLabel()  # above the plot: never over a curve
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
+        self.legend.setMinimumWidth(60)  # wraps: never widens the dock
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.cursor = pg.InfiniteLine(
             pos=0,
             angle=90,
@@ -226,8 +228,9 @@ class MetricsPlot(QWidget):
                 connect="finite",
             )
         self.legend.setText(
-            "&nbsp;&nbsp;".join(
-                f"<span style='color:{_COLORS.get(px, '#17becf')}'>■</span>&nbsp;{name}"
+            " &nbsp;".join(  # breaks between the entries only
+                f"<span style='color:{_COLORS.get(px, '#17becf')}'>■</span>&nbsp;"
+                + name.replace(" ", "&nbsp;")
                 for px, _nm, name in group.columns
             )
         )

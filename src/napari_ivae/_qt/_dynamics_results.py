@@ -172,7 +172,7 @@ def mask_legend() -> str:
         PINNED: "pinned (≤ 1.5 px)",
         NO_NEXT: "no next frame",
     }
-    return "Wall mask: " + "&nbsp;&nbsp;".join(
+    return "Wall mask: " + " &nbsp;".join(  # breaks between the entries only
         f"<span style='color:{MASK_COLORS[k]}'>■</span>&nbsp;{names[k].replace(' ', '&nbsp;')}"
         for k in names
     )

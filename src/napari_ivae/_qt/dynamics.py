@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QWidget,
 )
 
@@ -81,6 +82,8 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
         self.mask_legend = QLabel(mask_legend())
         self.mask_legend.setTextFormat(Qt.TextFormat.RichText)
         self.mask_legend.setWordWrap(True)
+        self.mask_legend.setMinimumWidth(60)  # wraps: never widens the dock
+        self.mask_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.mask_legend.setVisible(False)  # shown with the first result
         layout.addWidget(self.mask_legend)
         self.export_button = QPushButton("Export CSV…")
