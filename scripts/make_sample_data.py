@@ -110,6 +110,7 @@ def main(out: Path) -> None:
         domains=s["domains"],
         walls=s["walls"],
         switched_fraction=s["switched_fraction"],
+        pinning=s["pinning"],
     )
     params["switching"] = s["params"]
     _write_text(out / "params.json", json.dumps(params, indent=1) + "\n")

@@ -88,6 +88,16 @@ def test_cli_entry_point_is_cheap():
     assert not loaded & set(FORBIDDEN)
 
 
+def test_train_configs_do_not_import_torch():
+    """The Train dock builds its forms from TrainConfig in the GUI thread: no torch there."""
+    loaded = _modules_after(
+        "from napari_ivae.train import TrainConfig, Progress, TrainResult, run_fit, fit"
+    )
+    assert "torch" not in loaded
+    loaded = _modules_after("from napari_ivae.train import load_model")
+    assert "torch" in loaded  # the lazy names still resolve (and do import it)
+
+
 @pytest.mark.parametrize(
     "module",
     [

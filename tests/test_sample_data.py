@@ -103,9 +103,31 @@ def test_pfm_samples_ground_truth():
 
 
 @shipped
+def test_switching_sample_has_pinning_defects_that_pin_walls():
+    """The 8 defects never switch; by the last frame every one is an island in switched
+    domain, ringed by a wall that stays at the same place in the frames after it is engulfed."""
+    from scipy import ndimage
+
+    s = load_sample("switching")
+    pin, d, walls = s["pinning"], s["domains"], s["walls"]
+    assert pin.dtype == bool and pin.shape == (192, 192)
+    assert (d[:, pin] == -1).all()  # never switch
+    lab, n = ndimage.label(pin)
+    assert n == SAMPLE_SPECS["switching"]["kwargs"]["n_pins"] == 8
+    ring = ndimage.binary_dilation(pin, iterations=1) & ~pin
+    for i in range(1, n + 1):
+        around = ndimage.binary_dilation(lab == i, iterations=1) & ~pin
+        engulfed = [t for t in range(d.shape[0]) if (d[t][around] == 1).all()]
+        assert engulfed and engulfed[-1] == d.shape[0] - 1
+        for t in engulfed:
+            assert walls[t][around & ring].all()  # the pinned wall ring is there
+    assert s["params"]["n_pins"] == 8 and len(s["params"]["pin_sites"]) == 8
+
+
+@shipped
 def test_shipped_files_small_and_calibrated():
     total = sum(p.stat().st_size for p in SAMPLE_DIR.iterdir() if p.is_file())
-    assert total < 5e6
+    assert total < 4e6  # 3.56 MB with the switching series' pinning mask
     assert (SAMPLE_DIR / "README.md").is_file()
     with tifffile.TiffFile(SAMPLE_DIR / "pfm_switching.tif") as tif:
         assert tif.series[0].axes == "TCYX" and tif.series[0].shape == (6, 2, 192, 192)

@@ -8,8 +8,8 @@ name            data                                            ground truth
 ``"stem"``      graphene HAADF-STEM image, 512×512              atoms (y, x, kind, grain,
                 (3 grains, dopants, vacancies)                  intensity), vacancies
 ``"pfm"``       PFM amplitude + wrapped phase (deg), 256×256    domains (±1), walls
-``"switching"`` PFM switching series, 6 × 192×192               domains, walls,
-                                                                switched_fraction
+``"switching"`` PFM switching series, 6 × 192×192,              domains, walls,
+                with 8 pinning defects                          switched_fraction, pinning
 ==============  ==============================================  =========================
 
 :func:`load_sample` reads the files written by ``scripts/make_sample_data.py``
@@ -58,7 +58,8 @@ SAMPLE_SPECS: dict[str, dict[str, Any]] = {
     },
     "switching": {
         "simulator": "simulate_switching",
-        "kwargs": {"shape": (192, 192), "n_frames": 6, "seed": 3},
+        # 8 pinning defects (discs of radius 5 px that never switch): walls stick there
+        "kwargs": {"shape": (192, 192), "n_frames": 6, "n_pins": 8, "pin_radius": 5.0, "seed": 3},
         "pixel_size": 1500.0 / 192,
         "unit": "nm",
         "files": ["pfm_switching.tif", "pfm_switching_truth.npz"],
@@ -104,6 +105,7 @@ def simulate_sample(name: SampleName) -> dict[str, Any]:
         out.update(amplitude=s.amplitude, phase=s.phase, domains=s.domains, walls=s.walls)
         if name == "switching":
             out["switched_fraction"] = s.switched_fraction
+            out["pinning"] = s.pinning
     return out
 
 
@@ -136,7 +138,8 @@ def load_sample(name: SampleName, *, folder: str | Path | None = None) -> dict[s
           grain, intensity]; ``vacancies`` DataFrame[y, x, kind, grain].
         - ``"pfm"``: ``amplitude``, ``phase`` (deg, wrapped) (Y, X) float32;
           ``domains`` int8 ±1; ``walls`` bool.
-        - ``"switching"``: the same as (T, Y, X) stacks and ``switched_fraction`` (T,).
+        - ``"switching"``: the same as (T, Y, X) stacks, ``switched_fraction``
+          (T,) and ``pinning`` (Y, X) bool, the pinning defects (never switch).
     """
     check_choice("name", name, SAMPLE_NAMES)
     folder = SAMPLE_DIR if folder is None else Path(folder)
@@ -168,6 +171,7 @@ def load_sample(name: SampleName, *, folder: str | Path | None = None) -> dict[s
         out["walls"] = z["walls"].astype(bool)
         if name == "switching":
             out["switched_fraction"] = z["switched_fraction"].astype(np.float64)
+            out["pinning"] = z["pinning"].astype(bool)
     return out
 
 
@@ -247,5 +251,10 @@ def pfm_sample() -> list[tuple]:
 
 
 def switching_sample() -> list[tuple]:
-    """npe2 sample: simulated PFM switching series, amplitude and phase (T, Y, X) stacks."""
+    """npe2 sample: simulated PFM switching series, amplitude and phase (T, Y, X) stacks.
+
+    The series has pinning defects; their centres are in the layers'
+    ``metadata["simulation_params"]["pin_sites"]`` (and the defect mask in
+    ``load_sample("switching")["pinning"]``).
+    """
     return _pfm_layers(load_sample("switching"), " (switching)")

@@ -44,7 +44,7 @@ def _model_form() -> ConfigForm:
 
 
 def _train_form() -> ConfigForm:
-    from napari_ivae.train import TrainConfig  # imports torch (the class lives there)
+    from napari_ivae.train import TrainConfig  # torch-free (train/__init__ is lazy)
 
     hints = {
         "epochs": Hint(min=1, max=100000),

@@ -12,50 +12,11 @@ _BORDERS = ("drop", "reflect", "constant", "edge")
 _NORMALIZE = ("auto", "local", "background", "zscore", "minmax", "none")
 
 
-def _key(name: str) -> str:
-    return "".join(name.lower().split())
-
-
 def select_channels(layers: list, queries: tuple[str, ...], source: str) -> tuple[list, list[str]]:
-    """Pick layers by name: case-insensitive substring match, spaces ignored.
+    """:func:`napari_ivae.io._select.select_channels` with ``--channels`` in its messages."""
+    from napari_ivae.io._select import select_channels as select
 
-    An exact name match wins, then names starting with the query, then any
-    name containing it; among several equal candidates the first in the file is
-    taken and a note says which others matched.
-
-    Returns
-    -------
-    layers : list
-        The chosen layers, in query order.
-    notes : list of str
-        Ambiguity notes to show the user.
-    """
-    chosen, notes = [], []
-    for query in queries:
-        q = _key(query)
-        if not q:
-            continue
-        names = [_key(layer.name) for layer in layers]
-        ranked = (
-            [i for i, n in enumerate(names) if n == q],
-            [i for i, n in enumerate(names) if n.startswith(q)],
-            [i for i, n in enumerate(names) if q in n],
-        )
-        hits = next((h for h in ranked if h), [])
-        if not hits:
-            available = ", ".join(repr(layer.name) for layer in layers)
-            raise IvaeError(
-                f"--channels {query!r} matches no channel of {source} (channels: {available})"
-            )
-        if len(hits) > 1:
-            others = ", ".join(repr(layers[i].name) for i in hits[1:])
-            notes.append(
-                f"--channels {query!r} -> {layers[hits[0]].name!r} (also matching: {others})"
-            )
-        chosen.append(layers[hits[0]])
-    if not chosen:
-        raise IvaeError("--channels: no channel name given")
-    return chosen, notes
+    return select(layers, queries, source, "--channels")
 
 
 def default_channels(layers: list) -> tuple[list, str]:

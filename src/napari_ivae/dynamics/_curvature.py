@@ -12,6 +12,8 @@ CONTOUR_BLUR = 1.0
 CURVATURE_SIGMA = 4.0
 #: contour points farther than this (px) from a counted wall pixel are not on a wall
 NEAR_WALL = 2.0
+_R = int(NEAR_WALL)
+_NEAR = np.hypot(*np.mgrid[-_R : _R + 1, -_R : _R + 1]) <= NEAR_WALL
 
 
 def wall_curvature(
@@ -37,7 +39,7 @@ def wall_curvature(
     if not counted_walls.any():
         return float("nan"), 0
     field = ndimage.gaussian_filter((domains > 0).astype(np.float64), CONTOUR_BLUR)
-    near = ndimage.distance_transform_edt(~counted_walls) <= NEAR_WALL
+    near = ndimage.binary_dilation(counted_walls, structure=_NEAR)
     h, w = field.shape
     values = []
     for contour in measure.find_contours(field, 0.5):

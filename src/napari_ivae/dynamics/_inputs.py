@@ -76,6 +76,12 @@ def fill_invalid(series: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return out
 
 
+def _spectrum(frame: np.ndarray) -> np.ndarray:
+    from napari_ivae.dynamics.register import _prepare
+
+    return np.fft.fft2(_prepare(np.asarray(frame, dtype=np.float64)))
+
+
 def drift_peak_z(fixed: np.ndarray, moving: np.ndarray) -> float:
     """Height of the phase-correlation peak of two frames, in robust σ of the correlation surface.
 
@@ -85,10 +91,10 @@ def drift_peak_z(fixed: np.ndarray, moving: np.ndarray) -> float:
     MAD of the whole surface.  Without shared content the surface is noise
     whose maximum over N pixels is about ``√(2 ln N)`` σ.
     """
-    from napari_ivae.dynamics.register import _prepare
+    return _peak_z(_spectrum(fixed), _spectrum(moving))
 
-    a = np.fft.fft2(_prepare(np.asarray(fixed, dtype=np.float64)))
-    b = np.fft.fft2(_prepare(np.asarray(moving, dtype=np.float64)))
+
+def _peak_z(a: np.ndarray, b: np.ndarray) -> float:
     cross = a * np.conj(b)
     cross /= np.maximum(np.abs(cross), 1e-12)
     surface = np.fft.ifft2(cross).real
@@ -106,5 +112,6 @@ def significant_drift(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     n = reference.shape[1] * reference.shape[2]
     limit = float(np.sqrt(2.0 * np.log(n))) + 3.0
-    z = np.array([np.inf] + [drift_peak_z(reference[0], f) for f in reference[1:]])
+    fixed = _spectrum(reference[0])
+    z = np.array([np.inf] + [_peak_z(fixed, _spectrum(f)) for f in reference[1:]])
     return z, z >= limit

@@ -169,8 +169,9 @@ def wall_metrics(
           radius R reads 1/R within 10 % for 3 ≤ R ≤ 40 px; a straight wall
           reads about 0.002); NaN without walls;
         - ``wall_displacement_px``: mean over the pixels of ``S_t`` of the
-          distance (px) to the nearest skeleton pixel of frame ``t + 1``
-          (pixels valid in both frames; :func:`~napari_ivae.dynamics.motion.wall_motion`);
+          distance (px) to the nearest pixel of frame ``t + 1``'s skeleton
+          (its full skeleton, border included, on the pixels valid in both
+          frames; :func:`~napari_ivae.dynamics.motion.wall_motion`);
         - ``pinned_fraction``: fraction of the pixels of ``S_t`` with that
           distance ≤ :data:`~napari_ivae.dynamics.motion.PIN_TOLERANCE` (1.5 px);
           both NaN for the last frame and when frame ``t + 1`` has no wall;

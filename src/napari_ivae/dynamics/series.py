@@ -79,6 +79,7 @@ def series_metrics(
     pixel_size_nm=None,
     trust=None,
     phase_units: str = "auto",
+    align: str = "overlap",
     sigma: float = 1.5,
     stride: int = 4,
     device: str = "auto",
@@ -111,6 +112,15 @@ def series_metrics(
         pixels are left out of every metric.
     phase_units : {"auto", "deg", "rad"}
         Units of ``phase`` ("auto": degrees when the values span more than 2π).
+    align : {"overlap", "phase"}
+        How the labels are kept on the same physical polarity across frames:
+        ``"overlap"`` (:func:`~napari_ivae.dynamics.metrics.align_polarity`:
+        right through any drift or jump of the phase offset, wrong when more
+        than half of the area switches between two consecutive frames) or
+        ``"phase"`` (the detector's orientation by the raw phase, each frame
+        against the previous one: right whatever switches, wrong when the
+        phase offset jumps by more than 90° between two frames).  A warning
+        names the frames where the two disagree.
     sigma, stride, device
         Passed to :func:`~napari_ivae.detect.detect_walls`.
     cancel : callable, optional
@@ -132,6 +142,7 @@ def series_metrics(
     from napari_ivae.detect import WALL_METHODS, detect_walls
 
     check_choice("method", method, WALL_METHODS)
+    check_choice("align", align, ("overlap", "phase"))
     ph = as_series(phase, "phase")
     amp = None if amplitude is None else as_series(amplitude, "amplitude", like=ph)
     ref = amp if reference is None else as_series(reference, "reference", like=ph)
@@ -145,7 +156,7 @@ def series_metrics(
                 "register=True needs a reference channel (amplitude or height); "
                 "give amplitude= or reference=, or register=False"
             )
-        shifts, error, drift_z = _register(ref)
+        shifts, error, drift_z = _register(fill_invalid(ref, np.isfinite(ref)))
         ph, amp, ok = shift_series(ph, amp, ok, shifts)
     ph, amp = fill_invalid(ph, ok), (None if amp is None else fill_invalid(amp, ok))
     opts = {"sigma": sigma, "stride": stride, "phase_units": "rad", "cancel": cancel}
@@ -158,8 +169,11 @@ def series_metrics(
             else detect_walls(ph, amp, method=method, device=device, **opts)
         )
     domains, flipped = align_polarity(res.domains, valid=ok)
+    if align == "phase":
+        domains = res.domains.astype(np.int8)
     walls = np.stack([_walls(method, det.mask[t], domains[t]) for t in range(len(ph))]) & ok
     _check_walls(walls, ok)
+    _warn_disagreement(flipped, align)
     table = wall_metrics(domains, walls=walls, valid=ok, pixel_size_nm=pixel_size_nm)
     points = _points(det.points, walls, ok)
     info = {
@@ -169,7 +183,8 @@ def series_metrics(
         "drift_peak_z": [float(z) for z in drift_z],
         "unshifted": [t for t in range(1, len(ph)) if register and not np.any(shifts[t])],
         "phase_units": units,
-        "polarity_flipped": [int(t) for t in np.flatnonzero(flipped)],
+        "align": align,
+        "polarity_flipped": [int(t) for t in np.flatnonzero(flipped)] if align == "overlap" else [],
         "detection": det.info,
     }
     info["summary"] = _summary(info, shifts, ok)
@@ -196,9 +211,25 @@ def _walls(method: str, mask: np.ndarray, domains: np.ndarray) -> np.ndarray:
     methods: their own wall lines.
     """
     if method == "gaussian":
-        near = ndimage.distance_transform_edt(~mask) <= 1.5 if mask.any() else mask
+        near = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))  # within 1.5 px
         return wall_skeleton(boundary_mask(domains) & near, domains)
     return wall_skeleton(mask, domains)
+
+
+def _warn_disagreement(flipped: np.ndarray, align: str) -> None:
+    """Say where the overlap and the phase disagree on the labels (an offset jump or a big switch)."""
+    frames = [int(t) for t in np.flatnonzero(flipped)]
+    if not frames:
+        return
+    follow, other = ("overlap", "phase") if align == "overlap" else ("phase", "overlap")
+    warnings.warn(
+        f"frames {frames}: the phase and the overlap with the previous frame disagree on the "
+        "polarity labels (the phase offset jumped by more than 90°, or more than half of the "
+        f"area switched); the labels follow the {follow} (align={align!r}); use "
+        f"align={other!r} if that is wrong",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _trust(trust, shape: tuple[int, int, int]) -> np.ndarray:

@@ -43,6 +43,7 @@ __all__ = [
     "napari_units",
     "pixel_size_nm",
     "read",
+    "read_series",
     "role_of",
 ]
 
@@ -242,3 +243,6 @@ def layer_data(layers: list[ImageLayer]) -> list[tuple[Any, dict, str]]:
         layer.to_layer_data(visible=not is_auxiliary(layer, roles))
         for layer in display_order(layers)
     ]
+
+
+from napari_ivae.io._series import read_series  # noqa: E402  (needs read and ImageLayer above)

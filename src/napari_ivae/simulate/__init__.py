@@ -11,9 +11,11 @@
 Conventions: positions are pixels, row/column order (``y``, ``x``), pixel
 ``(i, j)`` sampled at ``y = i, x = j``.  Every simulator takes ``seed`` and is
 deterministic for it; options that are off by default and draw random numbers
-(STEM ``line_noise``, ``position_jitter``; PFM ``amplitude_variation``) use their
-own random streams, so turning them on leaves the rest of a seed's sample
-unchanged.  PFM walls are the boundary pixels between domains
+(STEM ``line_noise``, ``position_jitter``, graphene ``stone_wales``; PFM
+``amplitude_variation``) use their own random streams, so turning them on
+leaves the rest of a seed's sample unchanged (graphene
+``reconstructed_vacancies`` too, except that removing sites redraws the
+dopants and ``vacancy_fraction`` vacancies).  PFM walls are the boundary pixels between domains
 (:func:`domain_walls`).
 """
 

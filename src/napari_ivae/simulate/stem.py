@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae.simulate._defects import RingTruth, add_defects, check_defect_options, drop_sites
 from napari_ivae.simulate._stem_render import (
     DEFAULT_SPACING,
     LATTICE_SYMMETRY,
@@ -77,7 +78,7 @@ _FLOAT_PARAMS_2 = (
 
 
 @dataclass
-class STEMSample:
+class STEMSample(RingTruth):
     """A simulated STEM image and its ground truth.
 
     Attributes
@@ -97,6 +98,14 @@ class STEMSample:
         ``grain_angles`` (radians) and ``grain_seeds`` (Voronoi seeds, (y, x)).
     clean : np.ndarray
         (Y, X) float32, noise-free expected counts (atoms + background).
+    rings : pandas.DataFrame or None
+        Graphene only (a property, computed on first use): the truth ring
+        statistics of every row of ``atoms`` (``ring_sizes``, ``ring_count``,
+        ``ring_label``, ``ring_known``, ``defect``), from the exact bond graph
+        (see :mod:`napari_ivae.simulate._defects`).
+    bonds : np.ndarray or None
+        Graphene only (a property): (E, 2) int, the exact bonds between rows
+        of ``atoms``.
     """
 
     image: np.ndarray
@@ -104,6 +113,9 @@ class STEMSample:
     vacancies: pd.DataFrame
     params: dict = field(default_factory=dict)
     clean: np.ndarray | None = None
+    #: graphene: what the ring truth is computed from, on first use (it costs ~25 % of a sample)
+    _ring_inputs: tuple | None = field(default=None, repr=False, compare=False)
+    _ring_truth: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def simulate_stem(
@@ -127,6 +139,8 @@ def simulate_stem(
     sublattice_ratio: float | None = None,
     probe_tail: float = 0.0,
     amorphous: float = 0.0,
+    stone_wales: int = 0,
+    reconstructed_vacancies: int = 0,
     seed: int = 0,
 ) -> STEMSample:
     """Simulate an atom-resolved HAADF-STEM image of a polycrystalline 2-D lattice.
@@ -203,6 +217,17 @@ def simulate_stem(
         Level of an amorphous-carbon-like background (smoothed random blobs of
         about a third of the spacing), in units of a host atom peak; in [0, 1].
         Drawn from its own random stream; 0 disables it.
+    stone_wales : int
+        ``"graphene"`` only: number of Stone–Wales defects (a bond rotated by
+        90°: two pentagons, two heptagons), relaxed, placed inside the grains
+        away from the image edge; their own random stream, 0 disables them.
+    reconstructed_vacancies : int
+        ``"graphene"`` only: number of single vacancies reconstructed into a
+        pentagon and a nonagon (5-9; two neighbours of the missing atom bond).
+        Not listed in ``vacancies`` (which holds the unreconstructed ones of
+        ``vacancy_fraction``: a missing atom, a 12-atom hole).  Own random
+        stream, but the removed sites change which sites the dopants and
+        ``vacancy_fraction`` vacancies fall on.
     seed : int
         Seed of the random generator; the same arguments give the same sample.
 
@@ -220,6 +245,11 @@ def simulate_stem(
     seeds = rng.uniform([0, 0], [h - 1, w - 1], size=(n_grains, 2))
     angles = _grain_angles(n_grains, LATTICE_SYMMETRY[lattice], rng)
     pts, sub, grain = _grains(lattice, spacing, (h, w), seeds, angles, radius, rng)
+    if lattice == "graphene":
+        n_sw, n_59 = int(stone_wales), int(reconstructed_vacancies)
+        pts, bonds, removed, defect = add_defects(pts, grain, spacing, (h, w), n_sw, n_59, seed)
+        pts, sub, grain, bonds, defect = drop_sites(~removed, pts, sub, grain, bonds, defect)
+        ideal, ideal_grain = pts, grain
     if position_jitter > 0:
         jitter_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
         pts = pts + jitter_rng.normal(0.0, position_jitter, pts.shape)
@@ -228,6 +258,9 @@ def simulate_stem(
     inside = (app[:, 0] >= 0) & (app[:, 0] <= h - 1) & (app[:, 1] >= 0) & (app[:, 1] <= w - 1)
     pts, app, sub, grain = pts[inside], app[inside], sub[inside], grain[inside]
     kind, intensity, vac = _decorate(sub, _basis(lattice, spacing)[2], ratio_b, o, rng)
+    ring_inputs = None
+    if lattice == "graphene":
+        ring_inputs = (ideal, ideal_grain, bonds, defect, inside, vac, spacing)
     sel = ~vac
     signal = _signal((h, w), pts[sel], intensity[sel], blur, (ey, ex), o, spacing)
     expected = dose * (signal + _slow_background((h, w), background, rng))
@@ -244,6 +277,7 @@ def simulate_stem(
         "sublattice_ratio": ratio_b if lattice != "graphene" else 1.0,
         "probe_tail": float(probe_tail),
         "amorphous": float(amorphous),
+        **{k: int(o[k]) for k in ("stone_wales", "reconstructed_vacancies") if o[k]},
         "seed": seed,
         "grain_angles": [float(a) for a in angles],
         "grain_seeds": [[float(v) for v in s] for s in seeds],
@@ -254,6 +288,7 @@ def simulate_stem(
         vacancies=vacancies,
         params=params,
         clean=expected.astype(np.float32),
+        _ring_inputs=ring_inputs,
     )
 
 
@@ -284,5 +319,6 @@ def _check_stem_options(o: dict) -> tuple[int, int, float, float, float]:
         check_range("sublattice_ratio", ratio, low=0.0, high=1.0, low_inclusive=False)
     check_range("probe_tail", o["probe_tail"], low=0.0, high=0.6)
     check_range("amorphous", o["amorphous"], low=0.0, high=1.0)
+    check_defect_options(o)
     ratio_b = float(SUBLATTICE_B_INTENSITY[lattice] if ratio is None else ratio)
     return h, w, spacing, blur, ratio_b

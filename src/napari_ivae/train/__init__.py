@@ -31,25 +31,53 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 from napari_ivae._errors import IvaeError
 from napari_ivae._limits import check_training, cpu_budget
 from napari_ivae.models import ModelConfig, config_from_dict
-from napari_ivae.train.checkpoint import (
-    FORMAT,
-    READ_VERSIONS,
-    VERSION,
-    _read_checkpoint,
-    load_model,
-    save_model,
-)
-from napari_ivae.train.checkpoint import _check_finite_weights as _check_finite_weights
 from napari_ivae.train.config import Progress, TrainConfig, TrainResult
-from napari_ivae.train.data import _as_tensor
-from napari_ivae.train.loop import _fit
-from napari_ivae.train.loss import _loss as _loss
-from napari_ivae.train.seeds import _Seeds as _Seeds
-from napari_ivae.train.seeds import resolve_seed_options
+
+if TYPE_CHECKING:  # pragma: no cover
+    from napari_ivae.train.checkpoint import (
+        FORMAT,
+        READ_VERSIONS,
+        VERSION,
+        load_model,
+        save_model,
+    )
+    from napari_ivae.train.seeds import resolve_seed_options
+
+#: names imported on first use (their modules import torch): ``import
+#: napari_ivae.train`` for the configs stays cheap, so a dock can show them
+#: without loading torch in the GUI thread
+_LAZY: dict[str, str] = {
+    "FORMAT": "checkpoint",
+    "READ_VERSIONS": "checkpoint",
+    "VERSION": "checkpoint",
+    "load_model": "checkpoint",
+    "save_model": "checkpoint",
+    "_read_checkpoint": "checkpoint",
+    "_check_finite_weights": "checkpoint",
+    "resolve_seed_options": "seeds",
+    "_Seeds": "seeds",
+    "_loss": "loss",
+    "_as_tensor": "data",
+    "_fit": "loop",
+}
+
+
+def __getattr__(name: str):
+    """Import the torch-side names of :data:`_LAZY` on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FORMAT",
@@ -138,6 +166,11 @@ def fit(
         Checkpoint to continue from: weights, optimizer state and history are
         restored and training runs until ``train_config.epochs`` epochs in total.
     """
+    from napari_ivae.train.checkpoint import _read_checkpoint
+    from napari_ivae.train.data import _as_tensor
+    from napari_ivae.train.loop import _fit
+    from napari_ivae.train.seeds import resolve_seed_options
+
     tc = train_config or TrainConfig()
     x_all = _as_tensor(data)
     _n, ch, size, _ = x_all.shape

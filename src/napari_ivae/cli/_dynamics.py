@@ -1,0 +1,170 @@
+"""``ivae wall-metrics``: wall metrics of a PFM switching series (issue 13).
+
+``ivae wall-metrics PHASE_STACK [--amplitude AMP_STACK] [--method gaussian|canny|dcnn]
+[--register/--no-register] -o metrics.csv [--plot metrics.png] [--points walls.csv]``
+
+The series is a multi-page TIFF / npy stack, or several files given in order
+(``ivae wall-metrics a.tif b.tif c.tif``); in multichannel files the phase,
+amplitude and registration channels are found by name or role, as in
+``ivae detect walls``.  All outputs appear together or not at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from napari_ivae._errors import IvaeError
+from napari_ivae.cli._detect import _pick, _read, _units_of
+from napari_ivae.cli._write import _check_distinct, _check_output, _write_all
+
+__all__ = ["wall_metrics"]
+
+
+def _frames(layers_per_file: list, paths: list[str], what: str) -> np.ndarray:
+    """Stack the chosen layer of every file into one (T, Y, X) series."""
+    frames, shape = [], None
+    for path, layer in zip(paths, layers_per_file):
+        data = np.asarray(layer.data, dtype=np.float32)
+        data = data[None] if data.ndim == 2 else data
+        if data.ndim != 3:
+            raise IvaeError(
+                f"{path}: the {what} channel has shape {data.shape}; expected (Y, X) or (T, Y, X)"
+            )
+        if shape is not None and data.shape[1:] != shape:
+            raise IvaeError(
+                f"{path}: {what} frames of {data.shape[1]}×{data.shape[2]} px differ from "
+                f"{paths[0]}'s {shape[0]}×{shape[1]} px; the frames of a series must have one shape"
+            )
+        shape = data.shape[1:]
+        frames.append(data)
+    return np.concatenate(frames)
+
+
+def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_channel):
+    """Phase, amplitude and reference layers of every file (amplitude/reference may be None)."""
+    files = [_read(p) for p in paths]
+    phase = []
+    for p, layers in zip(paths, files):
+        layer = _pick(layers, phase_channel, "phase", "phase-channel")
+        if layer is None:
+            if len(layers) > 1:
+                names = ", ".join(repr(ly.name) for ly in layers)
+                raise IvaeError(
+                    f"{p}: no phase channel found (channels: {names}); choose one with --phase-channel"
+                )
+            layer = layers[0]
+        phase.append(layer)
+    if amp_paths:
+        if len(amp_paths) not in (1, len(paths)):
+            raise IvaeError(
+                f"--amplitude was given {len(amp_paths)} times; give it once (a stack) "
+                f"or once per phase file ({len(paths)})"
+            )
+        amp_files = [_read(p) for p in amp_paths]
+        amp = [
+            _pick(ly, amplitude_channel, "amplitude", "amplitude-channel") or ly[0]
+            for ly in amp_files
+        ]
+        amp_src = list(amp_paths)
+    else:
+        amp = [_pick(ly, amplitude_channel, "amplitude", "amplitude-channel") for ly in files]
+        amp, amp_src = (amp, list(paths)) if all(a is not None for a in amp) else (None, None)
+    ref = None  # default: the amplitude (series_metrics)
+    if reference_channel:
+        ref = [_pick(ly, reference_channel, None, "reference-channel") for ly in files]
+    return phase, amp, amp_src, ref
+
+
+@click.command("wall-metrics")
+@click.argument("phase_stacks", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--amplitude", "amp_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Amplitude stack (once), or one file per phase file (default: the amplitude channel of the phase files).")  # fmt: skip
+@click.option("--method", type=click.Choice(["gaussian", "canny", "dcnn"]), default="gaussian",
+              show_default=True, help="Wall detector (the domain map is always the gaussian one).")  # fmt: skip
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Correct the drift between frames by phase correlation.")  # fmt: skip
+@click.option("--reference-channel", default=None,
+              help="Channel to register on, e.g. Height (default: the amplitude).")  # fmt: skip
+@click.option("--phase-channel", default=None, help="Name of the phase channel.")
+@click.option("--amplitude-channel", default=None, help="Name of the amplitude channel.")
+@click.option("--phase-units", type=click.Choice(["auto", "deg", "rad"]), default=None,
+              help="Units of the phase (default: from the file, else detected).")  # fmt: skip
+@click.option("--align", type=click.Choice(["overlap", "phase"]), default="overlap", show_default=True,
+              help="Keep the polarity labels by the overlap with the previous frame (robust to phase-offset jumps) or by the phase (robust to switching more than half of the area at once).")  # fmt: skip
+@click.option("--sigma", type=float, default=1.5, show_default=True, help="Smoothing in pixels.")
+@click.option("--device", default="auto", show_default=True, help="dcnn: auto, cpu, cuda or mps.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV, one row per frame.")  # fmt: skip
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a PNG of every metric against the frame.")  # fmt: skip
+@click.option("--points", "points_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the wall points y,x,frame,orientation,displacement_px,pinned.")  # fmt: skip
+def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel,
+                         phase_channel, amplitude_channel, phase_units, align, sigma, device,
+                         output, plot_path, points_path) -> None:  # fmt: skip
+    """Measure the domain walls of every frame of a PFM switching series; write one CSV row per frame.
+
+    Columns: frame, switched_fraction, wall_length_px, wall_count,
+    domain_count, domain_convexity, mean_curvature, wall_displacement_px,
+    pinned_fraction (+ wall_length_nm, mean_curvature_per_nm,
+    wall_displacement_nm when the file gives its pixel size); definitions in
+    docs/dynamics.md.  Prints the registration shifts.
+    """
+    from napari_ivae.cli._info import clean_warnings
+    from napari_ivae.dynamics.series import series_metrics
+    from napari_ivae.io import add_physical_columns, pixel_size_nm
+
+    if not 0 <= sigma <= 50:
+        raise IvaeError(f"--sigma={sigma!r} is out of range; expected 0 ≤ sigma ≤ 50")
+    _check_output(output, "-o", (".csv",))
+    _check_output(plot_path, "--plot", (".png",))
+    _check_output(points_path, "--points", (".csv",))
+    _check_distinct(**{"-o": output, "--plot": plot_path, "--points": points_path})
+    paths = list(phase_stacks)
+    with clean_warnings():
+        phase, amp, amp_src, ref = _channels(paths, amp_paths, phase_channel, amplitude_channel,
+                                             reference_channel)  # fmt: skip
+        ph = _frames(phase, paths, "phase")
+        if ph.shape[0] < 2:
+            raise IvaeError(
+                f"{paths[0]} holds a single frame; wall metrics need a series: give a stack "
+                "or several files in order (ivae wall-metrics a.tif b.tif ...)"
+            )
+        am = None if amp is None else _frames(amp, amp_src, "amplitude")
+        rf = None if ref is None else _frames(ref, paths, "reference")
+        click.echo(f"ivae: {ph.shape[0]} frames of {ph.shape[1]}×{ph.shape[2]} px; phase "
+                   f"{phase[0].name!r}" + (f", amplitude {amp[0].name!r}" if amp else ""), err=True)  # fmt: skip
+        if register:
+            rname = ref[0].name if ref is not None else (amp[0].name if amp is not None else None)
+            click.echo(f"ivae: registering on {rname!r}", err=True)
+        units = phase_units or _units_of(phase[0])
+        size = pixel_size_nm(phase[0])
+        res = series_metrics(ph, am, method=method, register=register, reference=rf,
+                             pixel_size_nm=size, phase_units=units, align=align, sigma=sigma,
+                             device=device)  # fmt: skip
+        writes = [(Path(output), _table_writer(res.table))]
+        if plot_path is not None:
+            writes.append((Path(plot_path), _plot_writer(res.table, Path(paths[0]).name)))
+        if points_path is not None:
+            cols = ["y", "x", "frame", "orientation", "displacement_px", "pinned"]
+            writes.append(
+                (Path(points_path), _table_writer(add_physical_columns(res.points[cols], size)))
+            )
+        _write_all(writes)
+    click.echo(f"ivae: {res.info['summary']}", err=True)
+    click.echo(
+        f"ivae: {len(res.table)} frames, {len(res.points)} wall points -> {output}", err=True
+    )
+
+
+def _table_writer(table):
+    return lambda p: table.to_csv(p, index=False, float_format="%.6g")
+
+
+def _plot_writer(table, title: str):
+    from napari_ivae.dynamics.plot import metrics_figure
+
+    fig = metrics_figure(table, title=f"wall metrics: {title}")
+    return lambda p: fig.savefig(p, format="png", dpi=110)
