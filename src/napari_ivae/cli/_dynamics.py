@@ -19,6 +19,7 @@ import numpy as np
 from napari_ivae._errors import IvaeError
 from napari_ivae.cli._detect import _pick, _read, _units_of
 from napari_ivae.cli._write import _check_distinct, _check_output, _write_all
+from napari_ivae.dynamics.register import reference_channels
 
 __all__ = ["wall_metrics"]
 
@@ -72,9 +73,16 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
     else:
         amp = [_pick(ly, amplitude_channel, "amplitude", "amplitude-channel") for ly in files]
         amp, amp_src = (amp, list(paths)) if all(a is not None for a in amp) else (None, None)
-    ref = None  # default: the amplitude (series_metrics)
     if reference_channel:
-        ref = [_pick(ly, reference_channel, None, "reference-channel") for ly in files]
+        names = list(reference_channel)
+    else:  # deflection + amplitude, else height (register.REFERENCE_ROLES); else the amplitude
+        try:
+            names = [ly.name for ly in reference_channels(files[0])]
+        except IvaeError:  # none of those roles (a phase-only file): series_metrics decides
+            names = []
+    ref = None
+    if names:
+        ref = [[_pick(ly, n, None, "reference-channel") for ly in files] for n in names]
     return phase, amp, amp_src, ref
 
 
@@ -86,8 +94,10 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
               show_default=True, help="Wall detector (the domain map is always the gaussian one).")  # fmt: skip
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Correct the drift between frames by phase correlation.")  # fmt: skip
-@click.option("--reference-channel", default=None,
-              help="Channel to register on, e.g. Height (default: the amplitude).")  # fmt: skip
+@click.option("--reference-channel", multiple=True,
+              help="Channel to register on, e.g. Height; repeat to register on several together (default: deflection + amplitude, else height, else the amplitude).")  # fmt: skip
+@click.option("--artefacts/--keep-artefacts", default=True, show_default=True,
+              help="Leave out the scan lines of tip changes (jumps of the phase axis or of the amplitude contrast).")  # fmt: skip
 @click.option("--phase-channel", default=None, help="Name of the phase channel.")
 @click.option("--amplitude-channel", default=None, help="Name of the amplitude channel.")
 @click.option("--phase-units", type=click.Choice(["auto", "deg", "rad"]), default=None,
@@ -101,7 +111,7 @@ def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_chan
               help="Also write a PNG of every metric against the frame.")  # fmt: skip
 @click.option("--points", "points_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the wall points y,x,frame,orientation,displacement_px,pinned.")  # fmt: skip
-def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel,
+def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel, artefacts,
                          phase_channel, amplitude_channel, phase_units, align, sigma, device,
                          output, plot_path, points_path) -> None:  # fmt: skip
     """Measure the domain walls of every frame of a PFM switching series; write one CSV row per frame.
@@ -133,16 +143,16 @@ def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel,
                 "or several files in order (ivae wall-metrics a.tif b.tif ...)"
             )
         am = None if amp is None else _frames(amp, amp_src, "amplitude")
-        rf = None if ref is None else _frames(ref, paths, "reference")
+        rf = None if ref is None else [_frames(r, paths, "reference") for r in ref]
         click.echo(f"ivae: {ph.shape[0]} frames of {ph.shape[1]}×{ph.shape[2]} px; phase "
                    f"{phase[0].name!r}" + (f", amplitude {amp[0].name!r}" if amp else ""), err=True)  # fmt: skip
         if register:
-            rname = ref[0].name if ref is not None else (amp[0].name if amp is not None else None)
-            click.echo(f"ivae: registering on {rname!r}", err=True)
+            rname = [r[0].name for r in ref] if ref is not None else [amp[0].name] if amp else []
+            click.echo(f"ivae: registering on {', '.join(map(repr, rname))}", err=True)
         units = phase_units or _units_of(phase[0])
         size = pixel_size_nm(phase[0])
         res = series_metrics(ph, am, method=method, register=register, reference=rf,
-                             pixel_size_nm=size, phase_units=units, align=align, sigma=sigma,
+                             artefacts=artefacts, pixel_size_nm=size, phase_units=units, align=align, sigma=sigma,
                              device=device)  # fmt: skip
         writes = [(Path(output), _table_writer(res.table))]
         if plot_path is not None:
@@ -154,6 +164,10 @@ def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel,
             )
         _write_all(writes)
     click.echo(f"ivae: {res.info['summary']}", err=True)
+    for t, runs in enumerate(res.info["artefact_rows"]):
+        if runs:
+            rows = ", ".join(f"{a}-{b}" for a, b in runs)
+            click.echo(f"ivae: frame {t}: scan lines {rows} left out (tip change)", err=True)
     click.echo(
         f"ivae: {len(res.table)} frames, {len(res.points)} wall points -> {output}", err=True
     )

@@ -77,9 +77,12 @@ def fill_invalid(series: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def _spectrum(frame: np.ndarray) -> np.ndarray:
-    from napari_ivae.dynamics.register import _prepare
-
-    return np.fft.fft2(_prepare(np.asarray(frame, dtype=np.float64)))
+    """Spectrum of the frame without its scan-line offsets and slow background, normalised."""
+    img = np.asarray(frame, dtype=np.float64)
+    img = img - np.median(img, axis=1, keepdims=True)
+    img = img - ndimage.gaussian_filter(img, max(img.shape) / 16.0)
+    s = np.std(img)
+    return np.fft.fft2(img / s if s > 0 else img)
 
 
 def drift_peak_z(fixed: np.ndarray, moving: np.ndarray) -> float:
@@ -110,8 +113,12 @@ def significant_drift(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``√(2 ln N)``, by 3 σ (N: pixels of a frame); frames without a real peak
     (nothing static to lock on, e.g. a simulated series) are not shifted.
     """
-    n = reference.shape[1] * reference.shape[2]
-    limit = float(np.sqrt(2.0 * np.log(n))) + 3.0
     fixed = _spectrum(reference[0])
     z = np.array([np.inf] + [_peak_z(fixed, _spectrum(f)) for f in reference[1:]])
-    return z, z >= limit
+    return z, z >= drift_limit(reference.shape)
+
+
+def drift_limit(shape: tuple[int, ...]) -> float:
+    """Peak height (robust σ) a real drift peak must reach: noise's maximum ``√(2 ln N)`` + 3."""
+    n = shape[-2] * shape[-1]
+    return float(np.sqrt(2.0 * np.log(n))) + 3.0

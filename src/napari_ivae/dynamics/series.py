@@ -21,11 +21,13 @@ from napari_ivae.detect.walls import boundary_mask
 from napari_ivae.dynamics._geometry import wall_skeleton
 from napari_ivae.dynamics._inputs import (
     as_series,
+    drift_limit,
     fill_invalid,
     radians,
     shift_series,
     significant_drift,
 )
+from napari_ivae.dynamics.artefacts import artefact_rows
 from napari_ivae.dynamics.metrics import BORDER, align_polarity, wall_metrics
 from napari_ivae.dynamics.motion import point_motion, wall_motion
 from napari_ivae.dynamics.register import register_series
@@ -48,8 +50,8 @@ class SeriesResult:
         Wall points ``y, x, frame, orientation, displacement_px, pinned``
         (registered coordinates; points on untrusted pixels dropped).
     shifts : np.ndarray
-        (T, 2) ``(dy, dx)`` px that moved each frame onto frame 0 (zeros
-        without registration).
+        (T, 2) ``(dy, dx)`` px, the rigid part of the shift that moved each
+        frame onto frame 0 (zeros without registration).
     valid : np.ndarray
         (T, Y, X) bool, the trusted pixels (registration overlap ∩ ``trust``).
     info : dict
@@ -67,6 +69,9 @@ class SeriesResult:
     shifts: np.ndarray
     valid: np.ndarray
     info: dict = field(default_factory=dict)
+    row_shifts: np.ndarray | None = None
+    """(T, Y, 2) the shift of every scan line (what was applied; real frames
+    drift during the scan too); None without registration."""
 
 
 def series_metrics(
@@ -78,6 +83,8 @@ def series_metrics(
     reference=None,
     pixel_size_nm=None,
     trust=None,
+    artefacts: bool = True,
+    common: bool = True,
     phase_units: str = "auto",
     align: str = "overlap",
     sigma: float = 1.5,
@@ -99,17 +106,31 @@ def series_metrics(
         Wall detector (:func:`~napari_ivae.detect.detect_walls`).  The domain
         map always comes from the ``gaussian`` detector (the others give none).
     register : bool
-        Correct the drift between frames by phase correlation on ``reference``
-        (:func:`~napari_ivae.dynamics.register.register_series`) and move every
-        frame onto frame 0.
-    reference : array-like, optional
-        (T, Y, X) registration channel (height or amplitude; default ``amplitude``).
+        Correct the drift between frames and during each scan by
+        cross-correlation on ``reference``
+        (:func:`~napari_ivae.dynamics.register.register_series`, one shift
+        per scan line) and move every frame onto frame 0.  Frames whose
+        correlation peak against frame 0 is not significant (nothing static
+        to lock on, e.g. a simulated series) stay in place.
+    reference : array-like or list of array-like, optional
+        (T, Y, X) registration channel(s), registered together (e.g.
+        deflection and amplitude; default ``amplitude``).
     pixel_size_nm : float or (float, float), optional
         Adds the ``*_nm`` columns.
     trust : array-like of bool, optional
         (T, Y, X) or (Y, X) pixels that can be trusted, in the input frames'
         coordinates (e.g. a tip-change artefact mask, inverted); untrusted
         pixels are left out of every metric.
+    artefacts : bool
+        Also leave out the scan lines of tip changes found by
+        :func:`~napari_ivae.dynamics.artefacts.trust_mask` (jumps of the
+        phase axis or of the amplitude contrast); ``info["artefact_rows"]``
+        lists them per frame.
+    common : bool
+        Measure every frame on the same area: the pixels trusted in all
+        frames (after registration).  Without it each frame is measured on its
+        own trusted pixels, and a frame that lost a band to a tip change has
+        less wall to measure than the others.
     phase_units : {"auto", "deg", "rad"}
         Units of ``phase`` ("auto": degrees when the values span more than 2π).
     align : {"overlap", "phase"}
@@ -145,19 +166,24 @@ def series_metrics(
     check_choice("align", align, ("overlap", "phase"))
     ph = as_series(phase, "phase")
     amp = None if amplitude is None else as_series(amplitude, "amplitude", like=ph)
-    ref = amp if reference is None else as_series(reference, "reference", like=ph)
+    refs = _references(reference, amp, ph)
     ph, units = radians(ph, phase_units)
     ok = _trust(trust, ph.shape)
+    flagged = _artefact_rows(ph, amp) if artefacts else np.zeros(ph.shape[:2], dtype=bool)
+    ok &= ~flagged[:, :, None]
     shifts, error = np.zeros((len(ph), 2)), np.zeros(len(ph))
+    rows = None
     drift_z = np.full(len(ph), np.nan)
     if register:
-        if ref is None:
+        if refs is None:
             raise IvaeError(
                 "register=True needs a reference channel (amplitude or height); "
                 "give amplitude= or reference=, or register=False"
             )
-        shifts, error, drift_z = _register(fill_invalid(ref, np.isfinite(ref)))
-        ph, amp, ok = shift_series(ph, amp, ok, shifts)
+        shifts, rows, error, drift_z = _register(refs, ok)
+        ph, amp, ok = shift_series(ph, amp, ok, rows)
+    if common:
+        ok = np.broadcast_to(ok.all(axis=0), ok.shape).copy()
     ph, amp = fill_invalid(ph, ok), (None if amp is None else fill_invalid(amp, ok))
     opts = {"sigma": sigma, "stride": stride, "phase_units": "rad", "cancel": cancel}
     with warnings.catch_warnings():
@@ -183,22 +209,54 @@ def series_metrics(
         "drift_peak_z": [float(z) for z in drift_z],
         "unshifted": [t for t in range(1, len(ph)) if register and not np.any(shifts[t])],
         "phase_units": units,
+        "artefact_rows": [_runs(f) for f in flagged],
         "align": align,
         "polarity_flipped": [int(t) for t in np.flatnonzero(flipped)] if align == "overlap" else [],
         "detection": det.info,
     }
     info["summary"] = _summary(info, shifts, ok)
-    return SeriesResult(table, walls, domains, points, shifts, ok, info)
+    return SeriesResult(table, walls, domains, points, shifts, ok, info, rows)
 
 
-def _register(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shifts onto frame 0; frames without a significant correlation peak stay put."""
-    z, real = significant_drift(ref)
+def _references(reference, amp, ph) -> list[np.ndarray] | None:
+    """The registration channels: ``reference`` (one array or a list), else the amplitude."""
+    if reference is None:
+        return None if amp is None else [amp]
+    items = list(reference) if isinstance(reference, (list, tuple)) else [reference]
+    return [as_series(r, "reference", like=ph) for r in items]
+
+
+def _artefact_rows(ph: np.ndarray, amp) -> np.ndarray:
+    """(T, Y) scan lines of tip changes; none for frames too small to judge."""
+    try:
+        return artefact_rows(ph, amp, phase_unit="rad")
+    except IvaeError:  # too few rows to find runs of scan lines: nothing flagged
+        return np.zeros(ph.shape[:2], dtype=bool)
+
+
+def _runs(rows: np.ndarray) -> list[list[int]]:
+    """Flagged rows as ``[first, last]`` runs."""
+    idx = np.flatnonzero(rows)
+    if idx.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.r_[idx[0], idx[cuts + 1]]
+    ends = np.r_[idx[cuts], idx[-1]]
+    return [[int(a), int(b)] for a, b in zip(starts, ends)]
+
+
+def _register(refs: list[np.ndarray], ok: np.ndarray):
+    """Rigid and per-row shifts onto frame 0; frames without a significant peak stay put."""
+    t, ny = refs[0].shape[:2]
+    filled = [fill_invalid(r, ok & np.isfinite(r)) for r in refs]
+    z = np.max([significant_drift(f)[0] for f in filled], axis=0)
+    real = z >= drift_limit(refs[0].shape)
     if not real[1:].any():
-        return np.zeros((len(ref), 2)), np.zeros(len(ref)), z
-    reg = register_series(ref)
+        return np.zeros((t, 2)), np.zeros((t, ny, 2)), np.zeros(t), z
+    reg = register_series(filled, valid=ok)
     shifts = np.where(real[:, None], reg.shifts, 0.0)
-    return shifts, np.where(real, reg.error, np.nan), z
+    rows = np.where(real[:, None, None], reg.row_shifts, 0.0)
+    return shifts, rows, np.where(real, reg.error, np.nan), z
 
 
 def _walls(method: str, mask: np.ndarray, domains: np.ndarray) -> np.ndarray:
