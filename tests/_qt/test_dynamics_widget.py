@@ -44,11 +44,16 @@ def computed(make_napari_viewer, qtbot):
     assert "phase" in phase.name.lower() and "amplitude" in amp.name.lower()  # by role
     result = _compute(w, qtbot)
     assert result is w.result
+    assert w.artefacts.isChecked() and w.common.isChecked()  # the defaults
+    assert w.reference_list.value == [amp]  # by role, as ivae wall-metrics: no deflection here
     truth = series_metrics(
         np.asarray(phase.data),
         np.asarray(amp.data),
         method="gaussian",
         register=True,
+        reference=[np.asarray(amp.data)],
+        artefacts=True,
+        common=True,
         pixel_size_nm=pixel_size_nm(phase),
     )
     return viewer, w, truth
@@ -235,7 +240,7 @@ def test_a_drifting_series_is_registered_and_the_walls_sit_on_the_registered_fra
     viewer.add_image(amp, name="Amplitude")
     viewer.add_image(phase, name="Phase")
     _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "6 Dynamics")
-    assert w.reference_combo.value is viewer.layers["Height"]
+    w.reference_list.value = [viewer.layers["Height"]]  # registered on the topography
     # Cancel: the dock is free at once, and nothing is added
     before = [layer.name for layer in viewer.layers]
     w.start_thread = False
@@ -253,7 +258,8 @@ def test_a_drifting_series_is_registered_and_the_walls_sit_on_the_registered_fra
     assert result is not None, w.status.text()
     np.testing.assert_allclose(result.shifts, -drift, atol=0.5)  # back onto frame 0
     registered = viewer.layers["Phase registered"]
-    np.testing.assert_array_equal(registered.data, apply_shifts(phase, result.shifts, order=0))
+    rows = result.row_shifts if result.row_shifts is not None else result.shifts
+    np.testing.assert_array_equal(registered.data, apply_shifts(phase, rows, order=0))
     assert "Amplitude registered" in viewer.layers
     points = viewer.layers["Phase wall points (dynamics)"]
     assert get_record(points).image == "Phase registered"  # Crop and the explorer find it

@@ -75,19 +75,20 @@ class DynamicsJobsMixin:
         shapes = {r: tuple(a.shape) for r, a in arrays.items()}
         if len(set(shapes.values())) > 1:
             raise IvaeError(f"the phase and amplitude series differ in shape: {shapes}")
-        ref_layer = self.reference_combo.value
-        reference = series_array(ref_layer, "reference") if ref_layer is not None else None
+        references = [series_array(ly, "reference") for ly in self.reference_list.value]
         ref = layers["phase"] or layers["amplitude"]
         size = pixel_size_nm(ref)
         options = {
             "method": self.method.currentText(),
             "register": self.register.isChecked(),
+            "artefacts": self.artefacts.isChecked(),
+            "common": self.common.isChecked(),
             "pixel_size_nm": tuple(float(v) for v in size) if size is not None else None,
         }
         return {
             "layers": layers,
             "arrays": arrays,
-            "reference": reference,
+            "reference": references or None,  # None: the amplitude
             "options": options,
             "ref": ref,
         }
@@ -109,6 +110,7 @@ class DynamicsJobsMixin:
         worker = _work()
         self._job = job
         worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
         self.worker = worker
         self._set_running(True)
@@ -137,6 +139,16 @@ class DynamicsJobsMixin:
         if self._job.get("done"):  # else: a cancelled run ending while a new one runs
             self._set_running(False)
 
+    def _on_errored(self, err: BaseException) -> None:
+        """A bug, not a user mistake: napari shows the traceback; the dock says so and is free."""
+        if self._job.get("cancelled") is not None and self._job["cancelled"].is_set():
+            return
+        self.status.set_error(
+            f"The computation failed ({type(err).__name__}: {err}); nothing was added. "
+            "This is a bug: please report it with the traceback."
+        )
+        self.computed.emit(None)
+
     def _on_returned(self, value: Any) -> None:
         job, outcome = value
         if job is not self._job or job["cancelled"].is_set() or outcome is None:
@@ -153,9 +165,7 @@ class DynamicsJobsMixin:
         self._on_step()
         self.export_button.setEnabled(True)
         self.mask_legend.setVisible(True)
-        self.status.setText(
-            summary(result.table, elapsed, shown["max_shift"], bool(shown["registered"]))
-        )
+        self.status.setText(summary(result.table, elapsed, shown))
         self.computed.emit(result)
 
     # ------------------------------------------------------------------ export

@@ -65,17 +65,20 @@ def prepare(result: Any, job: dict) -> dict:
     """Arrays for the layers of ``result`` (worker thread, no Qt)."""
     from napari_ivae.dynamics import apply_shifts
 
-    shifts = np.asarray(result.shifts, dtype=float)
-    moved = bool(shifts.size) and float(np.abs(shifts).max()) >= SHIFT_SHOWN
+    rows = getattr(result, "row_shifts", None)  # one shift per scan line, as applied
+    shifts = np.asarray(result.shifts if rows is None else rows, dtype=float)
+    max_shift = float(np.abs(shifts).max()) if shifts.size else 0.0
     registered = {}
-    if moved:  # the walls are in frame 0's coordinates: show them on registered frames
+    if max_shift >= SHIFT_SHOWN:  # the walls are in frame 0's coordinates: registered frames
         for role, array in job["arrays"].items():  # nearest for the phase: no blend across wraps
             registered[role] = apply_shifts(array, shifts, order=0 if role == "phase" else 1)
+    flagged = result.info.get("artefact_rows") or []
     return {
         "result": result,
         "mask": motion_labels(result.walls, getattr(result, "valid", None)),
         "registered": registered,
-        "max_shift": float(np.abs(shifts).max()) if shifts.size else 0.0,
+        "max_shift": max_shift,
+        "flagged": sum(int(b) - int(a) + 1 for runs in flagged for a, b in runs),  # [first, last]
     }
 
 
@@ -148,8 +151,8 @@ class DynamicsResultsMixin:
         )
 
 
-def summary(table: Any, elapsed: float, max_shift: float, registered: bool) -> str:
-    """The status line after a computation: what was found, how the mask is coloured."""
+def summary(table: Any, elapsed: float, shown: dict) -> str:
+    """The status line after a computation: frames, switching, pinning, registration, artefacts."""
     n = len(table)
     parts = [f"{n} frames in {elapsed:.1f} s"]
     sf = table["switched_fraction"].to_numpy(dtype=float)
@@ -158,10 +161,13 @@ def summary(table: Any, elapsed: float, max_shift: float, registered: bool) -> s
     pf = table["pinned_fraction"].to_numpy(dtype=float)
     if np.isfinite(pf).any():
         parts.append(f"mean pinned fraction {np.nanmean(pf):.2f}")
-    if registered:
+    max_shift = shown["max_shift"]
+    if shown["registered"]:
         parts.append(f"registered: shifts up to {max_shift:.1f} px, walls on the registered frames")
     elif max_shift > 0:
         parts.append(f"registration shifts ≤ {max_shift:.1f} px")
+    if shown.get("flagged"):
+        parts.append(f"{shown['flagged']} scan lines left out (tip changes)")
     return "; ".join(parts) + "."
 
 

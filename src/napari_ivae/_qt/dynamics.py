@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_ivae._qt._common import (
+    LayerChecklist,
     LayerCombo,
     StatusLabel,
     is_source_image,
@@ -42,6 +43,22 @@ from napari_ivae._qt._dynamics_plot import MetricsPlot
 from napari_ivae._qt._dynamics_results import REGISTERED_KEY, DynamicsResultsMixin, mask_legend
 
 __all__ = ["DynamicsWidget"]
+
+
+def _default_references(layers: list) -> list:
+    """Registration channels by role, as ``ivae wall-metrics``: deflection + amplitude, else height."""
+    from napari_ivae.dynamics import REFERENCE_ROLES
+    from napari_ivae.io import role_of
+
+    for group in REFERENCE_ROLES:
+        chosen = [
+            next(ly for ly in layers if role_of(ly) == role)
+            for role in group
+            if any(role_of(ly) == role for ly in layers)
+        ]
+        if chosen:
+            return chosen
+    return []
 
 
 class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
@@ -106,10 +123,13 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
         self.phase_combo.setToolTip("PFM phase series (T, Y, X): walls are where it reverses.")
         self.amplitude_combo = LayerCombo(self.viewer, Image, optional=True, accept=accept)
         self.amplitude_combo.setToolTip("PFM amplitude series (T, Y, X): walls are its dark lines.")
-        self.reference_combo = LayerCombo(self.viewer, Image, optional=True, accept=accept)
-        self.reference_combo.setToolTip(
-            "Channel the frames are registered on (height is best; the phase flips where\n"
-            "domains switch).  (none): the core's default."
+        self.reference_list = LayerChecklist(
+            self.viewer, Image, accept=self._series_layer, default=_default_references
+        )
+        self.reference_list.setToolTip(
+            "Channels the frames are registered on, together (one shift per scan line).\n"
+            "Default, as ivae wall-metrics: deflection + amplitude, else height; none\n"
+            "ticked: the amplitude.  The phase flips where domains switch: a poor reference."
         )
         self.method = QComboBox()
         self.method.addItems(list(get_args(WallMethod)))
@@ -122,9 +142,23 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
         )
         form.addRow("Phase", self.phase_combo)
         form.addRow("Amplitude", self.amplitude_combo)
-        form.addRow("Register on", self.reference_combo)
+        form.addRow("Register on", self.reference_list)
         form.addRow("Walls", self.method)
+        self.artefacts = QCheckBox("leave out tip-change scan lines")
+        self.artefacts.setChecked(True)
+        self.artefacts.setToolTip(
+            "Scan lines where the phase axis or the amplitude contrast jumps (a tip change)\n"
+            "are left out of every metric; the status line says how many."
+        )
+        self.common = QCheckBox("measure every frame on the common area")
+        self.common.setChecked(True)
+        self.common.setToolTip(
+            "Only the pixels trusted in all frames count, so a frame that lost a band to a\n"
+            "tip change is not measured on less area than the others."
+        )
         form.addRow("", self.register)
+        form.addRow("", self.artefacts)
+        form.addRow("", self.common)
         for combo in (self.phase_combo, self.amplitude_combo):
             combo.layer_changed.connect(lambda _layer: self._user_picked())
         return form
@@ -159,15 +193,11 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
             self._auto = (None, None)  # the user chose: roles no longer decide
 
     def _guess_channels(self) -> None:
-        """Preselect phase / amplitude / height series by role, then by name."""
+        """Preselect the phase and amplitude series by role, then by name."""
         from napari_ivae.io import role_of
 
         images = [ly for ly in reversed(self.viewer.layers) if isinstance(ly, Image)]
-        images = [
-            ly
-            for ly in images
-            if is_source_image(ly) and ly.ndim == 3 and REGISTERED_KEY not in ly.metadata
-        ]  # the dock's own registered copies are never a default (they would be shifted again)
+        images = [ly for ly in images if self._series_layer(ly)]
         self._picking = True
         try:
             auto = []
@@ -179,12 +209,13 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
                     combo.value = pick
                 auto.append(combo.value if combo.value is pick else None)
             self._auto = tuple(auto)
-            height = next((ly for ly in images if role_of(ly) == "height"), None)
-            height = height or next((ly for ly in images if "height" in ly.name.lower()), None)
-            if height is not None and self.reference_combo.value is None:
-                self.reference_combo.value = height
         finally:
             self._picking = False
+
+    @staticmethod
+    def _series_layer(layer: Any) -> bool:
+        """A (T, Y, X) source image, not one of the dock's registered copies (shifted already)."""
+        return is_source_image(layer) and layer.ndim == 3 and REGISTERED_KEY not in layer.metadata
 
     def refresh(self, *_args: Any, inserted: Any = None) -> None:
         """Layers were added, removed or renamed: choose the defaults again."""
