@@ -204,13 +204,13 @@ def dynamics(viewer) -> None:
 
 
 def dynamics_real(viewer, paths) -> None:
-    """The Dynamics dock on a real series: three scans of one area, drifting, registered on height."""
+    """The Dynamics dock on a real series: three scans of one area, drifting during the scans."""
     from napari.layers import Image
 
     for path in paths:
         viewer.open(str(path), plugin="napari-ivae")
     # what Layers > Stack > Merge to stack does with the same channel of the three files
-    for channel in ("Amplitude Retrace", "Phase Retrace", "Height Retrace"):
+    for channel in ("Amplitude Retrace", "Phase Retrace", "Deflection Retrace", "Height Retrace"):
         frames = [lay for lay in viewer.layers if lay.name.split(" [")[0] == channel]
         stack = np.stack([np.asarray(lay.data) for lay in frames])
         first = frames[0]
@@ -220,7 +220,8 @@ def dynamics_real(viewer, paths) -> None:
         viewer.add_image(stack, name=channel, metadata=dict(first.metadata), **kwargs)
     for lay in [lay for lay in viewer.layers if isinstance(lay, Image) and lay.ndim == 2]:
         viewer.layers.remove(lay)
-    viewer.layers["Height Retrace"].visible = False
+    for name in ("Height Retrace", "Deflection Retrace"):
+        viewer.layers[name].visible = False
     viewer.layers["Phase Retrace"].visible = False
     docks = {}
     dyn = _dock(viewer, docks, "6 Dynamics")

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from qtpy.QtCore import Qt, Signal
+import pyqtgraph as pg
+from qtpy.QtCore import QSize, Qt, Signal
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 __all__ = ["METRIC_GROUPS", "MetricGroup", "MetricsPlot"]
@@ -97,6 +98,17 @@ METRIC_GROUPS: tuple[MetricGroup, ...] = (
 )
 
 
+class _PlotWidget(pg.PlotWidget):
+    """A pyqtgraph plot that asks for a modest height (it grows with the dock).
+
+    Its default hint (a graphics view's) is tall: in the dock's scroll area the
+    panel would then scroll even when everything fits at the plot's minimum.
+    """
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 220)
+
+
 def _has_values(table: pd.DataFrame, column: str) -> bool:
     return column in table and bool(np.isfinite(table[column].to_numpy(dtype=float)).any())
 
@@ -113,8 +125,6 @@ class MetricsPlot(QWidget):
     frame_clicked = Signal(int)
 
     def __init__(self, parent: Any = None) -> None:
-        import pyqtgraph as pg
-
         super().__init__(parent)
         self.table: pd.DataFrame | None = None
         self.curves: dict[str, Any] = {}
@@ -131,8 +141,8 @@ class MetricsPlot(QWidget):
         row.addWidget(self.selector, 1)
         layout.addLayout(row)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(220)
+        self.plot = _PlotWidget()
+        self.plot.setMinimumHeight(180)
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         for side in ("bottom", "left"):
@@ -144,18 +154,11 @@ class MetricsPlot(QWidget):
         self.legend.setWordWrap(True)
         self.legend.setMinimumWidth(60)  # wraps: never widens the dock
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
-        self.cursor = pg.InfiniteLine(
+        self.cursor = pg.InfiniteLine(  # the frame shown; its number is in the axis label
             pos=0,
             angle=90,
             movable=False,
             pen=pg.mkPen("#e0e0e0", width=1.5, style=Qt.PenStyle.DashLine),
-            label="frame {value:.0f}",
-            labelOpts={
-                "position": 0.97,
-                "color": "#e0e0e0",
-                "fill": (0, 0, 0, 170),
-                "anchors": [(0, 1), (0, 1)],
-            },
         )
         self.cursor.setZValue(-5)
         self.plot.addItem(self.cursor, ignoreBounds=True)
@@ -163,10 +166,8 @@ class MetricsPlot(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
 
-    def sizeHint(self) -> Any:
-        from qtpy.QtCore import QSize
-
-        return QSize(420, 340)  # a dock of reasonable width; the plot grows with it
+    def sizeHint(self) -> QSize:
+        return QSize(420, 290)  # a dock of reasonable width; the plot grows with it
 
     # ------------------------------------------------------------------ data
     @property
@@ -196,8 +197,6 @@ class MetricsPlot(QWidget):
 
     def redraw(self) -> None:
         """Draw the chosen group's curves from the table."""
-        import pyqtgraph as pg
-
         for item in self.curves.values():
             self.plot.removeItem(item)
         self.curves = {}
@@ -244,8 +243,9 @@ class MetricsPlot(QWidget):
 
     # ------------------------------------------------------------------ current frame / clicks
     def set_current_frame(self, frame: int) -> None:
-        """Move the frame marker to ``frame``."""
+        """Move the frame marker to ``frame`` (the axis label says its number)."""
         self.cursor.setValue(float(frame))
+        self.plot.setLabel("bottom", f"frame (dashed: frame {int(frame)}, shown in the viewer)")
 
     @property
     def current_frame(self) -> int:

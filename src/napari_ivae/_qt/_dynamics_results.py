@@ -10,7 +10,9 @@ The wall mask is a Labels layer in three colours: walls that move before the
 next frame (:data:`MOVED`), pinned walls (:data:`PINNED`, within
 :data:`~napari_ivae.dynamics.PIN_TOLERANCE` px of a wall of the next frame) and
 walls with nothing to compare with (:data:`NO_NEXT`: the last frame, or outside
-the next frame's trusted area).  The results are in
+the next frame's trusted area); a dark veil (:data:`LEFT_OUT`) covers the pixels
+no metric looked at (outside the registration overlap, tip-change scan lines,
+outside the area common to all frames).  The results are in
 the coordinates of frame 0 of the registered series: when registration moved a
 frame by half a pixel or more, the registered phase (and amplitude) are added
 as layers and the walls sit on them.
@@ -27,6 +29,7 @@ from napari_ivae._qt._common import add_points_table
 from napari_ivae.record import get_record
 
 __all__ = [
+    "LEFT_OUT",
     "MOVED",
     "NO_NEXT",
     "PINNED",
@@ -38,9 +41,9 @@ __all__ = [
 ]
 
 #: Label values of the wall-motion mask.
-MOVED, PINNED, NO_NEXT = 1, 2, 3
-#: Their colours (amber, blue, grey; :func:`mask_legend` names them under the plot).
-MASK_COLORS = {MOVED: "#ffb000", PINNED: "#3fa9ff", NO_NEXT: "#b0b0b0"}
+MOVED, PINNED, NO_NEXT, LEFT_OUT = 1, 2, 3, 4
+#: Their colours (amber, blue, grey, a dark veil; :func:`mask_legend` names them).
+MASK_COLORS = {MOVED: "#ffb000", PINNED: "#3fa9ff", NO_NEXT: "#b0b0b0", LEFT_OUT: "#20000099"}
 #: Registration shifts below this (px) are not worth registered copies of the images.
 SHIFT_SHOWN = 0.5
 #: Metadata key of a registered copy (value: the name of the layer it was made from).
@@ -48,12 +51,15 @@ REGISTERED_KEY = "ivae_registered_of"
 
 
 def motion_labels(walls: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """(T, Y, X) uint8: :data:`MOVED` / :data:`PINNED` / :data:`NO_NEXT` on wall pixels, else 0."""
+    """(T, Y, X) uint8: :data:`MOVED` / :data:`PINNED` / :data:`NO_NEXT` on wall pixels,
+    :data:`LEFT_OUT` on pixels outside ``valid``, else 0."""
     from napari_ivae.dynamics import PIN_TOLERANCE, wall_motion
 
     walls = np.asarray(walls, dtype=bool)
     out = np.zeros(walls.shape, dtype=np.uint8)
     disp = wall_motion(walls, valid=valid)
+    if valid is not None:  # pixels no metric looked at (registration, tip changes, common area)
+        out[~np.broadcast_to(np.asarray(valid, dtype=bool), walls.shape)] = LEFT_OUT
     out[walls] = NO_NEXT  # last frame, or no trusted pixel of the next frame there
     with np.errstate(invalid="ignore"):
         out[walls & (disp > PIN_TOLERANCE)] = MOVED
@@ -163,11 +169,11 @@ def summary(table: Any, elapsed: float, shown: dict) -> str:
         parts.append(f"mean pinned fraction {np.nanmean(pf):.2f}")
     max_shift = shown["max_shift"]
     if shown["registered"]:
-        parts.append(f"registered: shifts up to {max_shift:.1f} px, walls on the registered frames")
+        parts.append(f"registered (shifts ≤ {max_shift:.1f} px; walls on '… registered')")
     elif max_shift > 0:
         parts.append(f"registration shifts ≤ {max_shift:.1f} px")
     if shown.get("flagged"):
-        parts.append(f"{shown['flagged']} scan lines left out (tip changes)")
+        parts.append(f"{shown['flagged']} tip-change scan lines left out")
     return "; ".join(parts) + "."
 
 
@@ -178,7 +184,8 @@ def mask_legend() -> str:
         PINNED: "pinned (≤ 1.5 px)",
         NO_NEXT: "no next frame",
     }
-    return "Wall mask: " + " &nbsp;".join(  # breaks between the entries only
+    swatches = [
         f"<span style='color:{MASK_COLORS[k]}'>■</span>&nbsp;{names[k].replace(' ', '&nbsp;')}"
         for k in names
-    )
+    ]
+    return "Wall mask: " + " &nbsp;".join(swatches) + " &nbsp;dark&nbsp;veil:&nbsp;left&nbsp;out"
