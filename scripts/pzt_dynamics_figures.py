@@ -72,7 +72,12 @@ def main() -> None:
     phase = np.stack([_channel(ly, "Phase Retrace").data for ly in files]).astype(np.float32)
     amp = np.stack([_channel(ly, "Amplitude Retrace").data for ly in files]).astype(np.float32)
     size = pixel_size_nm(_channel(files[0], "Phase Retrace"))
-    res = series_metrics(phase, amp, pixel_size_nm=size, phase_units="deg")
+    # the registration channels the CLI takes by default: deflection + amplitude
+    refs = [
+        np.stack([_channel(ly, name).data for ly in files]).astype(np.float32)
+        for name in ("Deflection Retrace", "Amplitude Retrace")
+    ]
+    res = series_metrics(phase, amp, reference=refs, pixel_size_nm=size, phase_units="deg")
     print(res.info["summary"])
     print(res.table.round(4).to_string(index=False))
     out = Path(args.out)
@@ -81,7 +86,9 @@ def main() -> None:
     )
     from napari_ivae.dynamics._inputs import shift_series
 
-    ph_reg, _, _ = shift_series(np.deg2rad(phase), None, np.ones(phase.shape, bool), res.shifts)
+    ph_reg, _, _ = shift_series(
+        np.deg2rad(phase), None, np.ones(phase.shape, bool), res.row_shifts
+    )
     _walls_figure(res, np.rad2deg(ph_reg), out / "pzt_walls.png")
     print(f"wrote {out / 'pzt_metrics.png'} and {out / 'pzt_walls.png'}")
 

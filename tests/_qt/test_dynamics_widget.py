@@ -146,7 +146,7 @@ def test_explorer_colours_the_wall_points_by_pinned_frame_and_displacement(
     )  # fmt: skip
     np.testing.assert_array_equal(stack.index, direct.index)
     assert stack.unpaired == direct.unpaired == int((table["frame"] == 3).sum())
-    assert f"{stack.unpaired:,} without a frame t+1" in cw.status.text()
+    assert f"{stack.unpaired:,} without frame t+1" in cw.status.text()
 
     _dock, ex = viewer.window.add_plugin_dock_widget("napari-ivae", "4 Explore and label")
     ex.set_layer(points)

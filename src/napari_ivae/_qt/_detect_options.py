@@ -32,7 +32,7 @@ __all__ = ["DetectOptionsMixin"]
 ATOM_FIXED = ("image", "device", "cancel")
 WALL_FIXED = ("phase", "amplitude", "device", "cancel")
 ATOM_FIELDS = ("method", "spacing", "threshold")
-WALL_FIELDS = ("method", "stride")
+WALL_FIELDS = ("method", "kind", "stride")
 
 _ATOM_HINTS = {
     "method": Hint(
@@ -56,6 +56,12 @@ _WALL_HINTS = {
         tooltip="gaussian: smooth the (circular) phase, segment up/down domains, walls at "
         "the borders. canny: Canny edges with automatic thresholds. dcnn: the shipped U-Net "
         "wall finder."
+    ),
+    "kind": Hint(
+        label="Wall kind",
+        tooltip="180: walls where the phase reverses. all: every dark line of the amplitude "
+        "(ferroelastic a/c walls too; needs the amplitude). non180: all minus 180 (needs "
+        "both). Each wall point gets a 'kind' feature (180 / non180).",
     ),
     "stride": Hint(label="Point stride", min=1, max=256, suffix=" px"),
     "sigma": Hint(suffix=" px", max=50.0),
@@ -122,7 +128,9 @@ class DetectOptionsMixin:
         self.walls_form = ConfigForm.for_function(
             detect_walls, exclude=WALL_FIXED, hints=_WALL_HINTS
         )
-        self.wall_method, self.stride = (self.walls_form[n].native for n in WALL_FIELDS)
+        self.wall_method, self.wall_kind, self.stride = (
+            self.walls_form[n].native for n in WALL_FIELDS
+        )
         walls_box = QGroupBox("Domain walls")
         form = QFormLayout(walls_box)
         form.addRow("Phase", self.phase_combo)

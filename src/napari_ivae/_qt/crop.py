@@ -52,6 +52,13 @@ _NORMALIZE_TIP = (
     "minmax: each sub-image to [0, 1].\nnone: raw values."
 )
 
+_PHASE_TIP = (
+    "How the phase channel is cropped.\n"
+    "domain: as a phase: its domain field (offset, drift, scan-line offsets and wrapping\n"
+    "  removed; +1/-1 in the two domains, the same polarity in every frame).\n"
+    "raw: its values.\nauto: domain for a time-delay stack, raw otherwise."
+)
+
 
 def _crop_form() -> ConfigForm:
     """The form of :func:`~napari_ivae.crop.crop`'s options ("auto" normalisation added)."""
@@ -75,23 +82,16 @@ def _crop_form() -> ConfigForm:
         "neighborhood": Hint(suffix=" px", min=3, max=4096, unset=96),
         "time_delay": Hint(
             min=-99, max=99, unset=1, suffix=" frames",
-            tooltip="Time-delay crops of a (T, Y, X) series: each point of frame t gets the "
-            "channels [frame t, frame t+K] of every checked layer (K < 0: an earlier "
-            "frame).\nPoints without a partner frame are dropped and counted. A pinned wall "
-            "looks the same in both halves of its pair, a moving one does not.",
+            tooltip="Time-delay stack of a series: each point of frame t gets [frame t, "
+            "frame t+K] of every channel (K < 0: the reverse direction); points without "
+            "frame t+K are dropped and counted.  A pinned wall is the same in both frames.",
         ),
-        "phase": Hint(
-            tooltip="raw: phase layers cropped as values. domain: each frame's phase as its "
-            "domain field (about +1 / -1, the same polarity +1 in every frame), not "
-            "normalised further.\nThe phase layers are those with the phase role (else "
-            "'phase' in the name).",
-        ),
+        "phase": Hint(choices=("auto", "raw", "domain"), tooltip=_PHASE_TIP),
     }  # fmt: skip
     return ConfigForm.for_function(
         crop,
-        # phase_channels: from the checked layers' roles (see CropWidget._crop)
         exclude=("images", "points", "channels", "phase_channels"),
-        defaults={"window": 32, "normalize": "auto"},
+        defaults={"window": 32, "normalize": "auto", "phase": "auto"},
         hints=hints,
     )
 
@@ -203,7 +203,6 @@ class CropWidget(QWidget):
 
     def _crop(self) -> Any:
         from napari_ivae.crop import crop
-        from napari_ivae.io import role_of
 
         points = self.points_combo.value
         layers = self.images_list.value
@@ -219,16 +218,16 @@ class CropWidget(QWidget):
         normalize = options.pop("normalize")
         if normalize == "auto":
             from napari_ivae.crop import default_normalize
+            from napari_ivae.io import role_of
 
             normalize = default_normalize([role_of(layer) for layer in layers])
-        phase_channels = [k for k, layer in enumerate(layers) if role_of(layer) == "phase"]
-        if options.get("phase", "raw") == "raw" or not phase_channels:
-            phase_channels = None  # raw: not used; no role: by name, as the core decides
+        phase, phase_channels = _phase_choice(options.pop("phase"), options, layers)
         stack = crop(
             arrays if len(arrays) > 1 else arrays[0],
             table,
             normalize=normalize,
             channels=tuple(layer.name for layer in layers),
+            phase=phase,
             phase_channels=phase_channels,
             **options,
         )
@@ -241,15 +240,14 @@ class CropWidget(QWidget):
         get_record(points).stack = stack
         self.stack = stack
         self._show_gallery(points, stack, layers[0])
-        unpaired = int(getattr(stack, "unpaired", 0) or 0)
-        dropped = n_in - n_kept - unpaired
+        dropped = n_in - n_kept - stack.unpaired
         w = stack.images.shape[-1]
         text = (
             f"Kept {n_kept:,} of {n_in:,} points ({w}×{w} px, {stack.images.shape[1]} channel(s),"
-            f" normalize {normalize})"
+            f" normalize {normalize}{', phase as domains' if phase == 'domain' else ''})"
         )
-        if unpaired:
-            text += f"; {unpaired:,} without a frame t{stack.time_delay:+d}"
+        if stack.time_delay is not None:
+            text += f"; {stack.unpaired:,} without frame t{stack.time_delay:+d}"
         text += f"; {dropped:,} dropped at the border." if dropped else "."
         self.status.setText(text)
         self.stack_ready.emit(points, stack)
@@ -261,6 +259,16 @@ class CropWidget(QWidget):
         layer = show_gallery(self.viewer, points, stack, image=image)
         self.viewer.layers.selection.active = points  # keep working on the points
         return layer
+
+
+def _phase_choice(choice: str, options: dict, layers: list) -> tuple[str, list[int] | None]:
+    """``phase`` and ``phase_channels`` for crop: the checked layers of role phase."""
+    from napari_ivae.io import role_of
+
+    phases = [i for i, layer in enumerate(layers) if role_of(layer) == "phase"]
+    if choice == "auto":
+        choice = "domain" if options.get("time_delay") is not None and phases else "raw"
+    return choice, (phases or None) if choice == "domain" else None
 
 
 def show_gallery(

@@ -4,12 +4,14 @@
     writes a CSV with header ``y,x,score,intensity`` (plus ``frame`` for stacks;
     plus ``y_nm,x_nm`` after ``y,x`` when the file gives its pixel size).
 
-``ivae detect walls IMAGE [--amplitude AMP_IMAGE] [--method canny|gaussian|dcnn] -o walls.tif
-[--points walls.csv --stride N]``
+``ivae detect walls IMAGE [--amplitude AMP_IMAGE] [--method canny|gaussian|dcnn]
+[--kind 180|all|non180] -o walls.tif [--points walls.csv --stride N] [--maps maps.tif]``
     IMAGE is the phase, or a multichannel file whose phase/amplitude channels
     are found by name; writes a uint8 mask (1 = wall) of the input's shape and,
     optionally, the wall points CSV ``y,x,frame,orientation`` (``y,x,y_nm,x_nm,...``
-    when the pixel size is known).
+    when the pixel size is known; ``kind`` last with ``--kind all|non180``) and
+    the wall maps of every kind as the channels of one ImageJ TIFF (``--maps``,
+    for a multilayer crop).
 
 Options are checked (ranges, against the image, output names and folders)
 before any work.  Every output is written atomically (temporary file in the
@@ -26,6 +28,7 @@ import click
 import numpy as np
 
 from napari_ivae._errors import IvaeError
+from napari_ivae.cli._wall_maps import _check_kind_layers, _check_maps_options, _maps_write
 from napari_ivae.cli._write import (
     _IMAGE_SUFFIXES,
     _check_distinct,
@@ -192,6 +195,14 @@ def atoms(image, method, channel, spacing, threshold, device, output) -> None:
     show_default=True,
     help="Phase-domain segmentation, Canny edges, or the shipped U-Net.",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(["180", "all", "non180"]),
+    default="180",
+    show_default=True,
+    help="180: walls where the phase reverses; all: every amplitude valley (ferroelastic "
+    "a/c walls too); non180: all minus 180. all needs an amplitude, non180 both images.",
+)
 @click.option("--phase-channel", default=None, help="Name of the phase channel in IMAGE.")
 @click.option("--amplitude-channel", default=None, help="Name of the amplitude channel.")
 @click.option(
@@ -232,10 +243,26 @@ def atoms(image, method, channel, spacing, threshold, device, output) -> None:
     default=None,
     help="Also write the int8 up/down domain map (gaussian method) to this .tif/.npy.",
 )
+@click.option(
+    "--maps",
+    "maps_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --kind all|non180: also write wall maps (smoothed lines, one channel per "
+    "entry of --map-channels) to this ImageJ .tif, to crop as one multichannel stack.",
+)
+@click.option(
+    "--map-channels",
+    default="180,all",
+    show_default=True,
+    help="Channels of --maps, comma-separated: wall kinds 180, all, non180, and the "
+    "inputs amplitude, phase.",
+)
 def walls(
     image,
     amplitude_path,
     method,
+    kind,
     phase_channel,
     amplitude_channel,
     phase_units,
@@ -246,6 +273,8 @@ def walls(
     stride,
     significance,
     domains_path,
+    maps_path,
+    map_channels,
 ) -> None:
     """Find domain walls in the PFM phase IMAGE; write a uint8 mask (1 = wall).
 
@@ -258,10 +287,14 @@ def walls(
     from napari_ivae.detect import detect_walls
 
     _check_walls_options(method, stride, sigma, significance, domains_path)
+    channels = _check_maps_options(kind, maps_path, map_channels)
     _check_output(output, "-o", _IMAGE_SUFFIXES)
     _check_output(points_path, "--points")
     _check_output(domains_path, "--domains", _IMAGE_SUFFIXES)
-    _check_distinct(**{"-o": output, "--points": points_path, "--domains": domains_path})
+    _check_output(maps_path, "--maps", (".tif", ".tiff"))
+    _check_distinct(
+        **{"-o": output, "--points": points_path, "--domains": domains_path, "--maps": maps_path}
+    )
     with clean_warnings():
         phase, amp = _wall_layers(image, amplitude_path, phase_channel, amplitude_channel)
         if domains_path is not None and phase is None:
@@ -270,6 +303,7 @@ def walls(
                 "give the phase too"
             )
         _check_against_image(phase if phase is not None else amp, stride, sigma)
+        _check_kind_layers(kind, phase, amp)
         if phase is not None:
             click.echo(f"ivae: phase channel {phase.name!r}", err=True)
         if amp is not None:
@@ -282,6 +316,7 @@ def walls(
                 pdata,
                 adata,
                 method=method,
+                kind=kind,
                 stride=stride,
                 sigma=sigma,
                 significance=significance,
@@ -290,11 +325,12 @@ def walls(
             )
         except IvaeError as err:
             raise _option_error(err) from err
-        _write_all(
-            _wall_writes(
-                res, phase if phase is not None else amp, output, points_path, domains_path
-            )
-        )
+        layer = phase if phase is not None else amp
+        writes = _wall_writes(res, layer, output, points_path, domains_path, kind)
+        if maps_path is not None:
+            inputs = {"phase": pdata, "amplitude": adata}
+            writes.append(_maps_write(res, channels, inputs, layer, maps_path))
+        _write_all(writes)
     click.echo(f"ivae: {res.summary}", err=True)
     click.echo(
         f"ivae: {int(res.mask.sum())} wall pixels, {len(res.points)} points -> {output}", err=True
@@ -343,13 +379,16 @@ def _wall_layers(image: str, amplitude_path: str | None, phase_channel, amplitud
     return phase, amp
 
 
-def _wall_writes(res, layer, output: str, points_path: str | None, domains_path: str | None):
+def _wall_writes(
+    res, layer, output: str, points_path: str | None, domains_path: str | None, kind: str
+):
     """The outputs of ``detect walls``: mask, optional points CSV (nm from ``layer``), domains."""
     from napari_ivae.io import add_physical_columns, pixel_size_nm
 
     writes = [(Path(output), _image_writer(Path(output), res.mask.astype(np.uint8)))]
     if points_path is not None:
-        pts = res.points[["y", "x", "frame", "orientation"]]
+        cols = ["y", "x", "frame", "orientation"] + (["kind"] if kind != "180" else [])
+        pts = res.points[cols]
         pts = add_physical_columns(pts, pixel_size_nm(layer))
         writes.append((Path(points_path), _csv_writer(pts)))
     if domains_path is not None:

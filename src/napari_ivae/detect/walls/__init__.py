@@ -30,7 +30,9 @@ for a multilayer crop.
 
 The code is split by stage: ``_phase`` (units, flattening, domain field),
 ``_significance`` (the noise tests of domains and walls), ``_frames`` (the
-detectors, one frame at a time) and ``_points`` (wall points).
+phase detectors, one frame at a time), ``_valleys`` (the amplitude valley
+detector and its depth test), ``_kinds`` (wall kinds, wall maps),
+``_points`` (wall points) and ``_summary`` (the info dict and its line).
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ from napari_ivae.detect.walls._frames import (
     gaussian_frame,
     gaussian_walls,
     orient_domains,
-    ridge_walls,
     thin_walls,
 )
 from napari_ivae.detect.walls._kinds import (
@@ -77,6 +78,7 @@ from napari_ivae.detect.walls._significance import (
     significant_domains,
     significant_walls,
 )
+from napari_ivae.detect.walls._valleys import MIN_DEPTH, ridge_walls
 
 __all__ = [
     "CHUNK_LENGTH",
@@ -84,6 +86,7 @@ __all__ = [
     "KINDS",
     "KIND_TOLERANCE",
     "MIN_CONTRAST",
+    "MIN_DEPTH",
     "MIN_PIECE",
     "NOISE_SCALE",
     "PHASE_UNITS",

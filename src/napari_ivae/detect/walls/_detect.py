@@ -13,18 +13,18 @@ import pandas as pd
 from napari_ivae._errors import IvaeError, check_choice, check_range
 from napari_ivae.detect._common import _as_stack, _check_cancel
 from napari_ivae.detect.walls._frames import (
-    DOT_AREA,
     canny_frame,
     filter_walls,
     gaussian_frame,
     orient_domains,
-    ridge_walls,
     thin_walls,
 )
 from napari_ivae.detect.walls._kinds import KINDS, WallKind, kind_frame, point_kinds
 from napari_ivae.detect.walls._phase import phase_to_radians
 from napari_ivae.detect.walls._points import WALL_COLUMNS, wall_points
-from napari_ivae.detect.walls._significance import MIN_CONTRAST, SIGNIFICANCE
+from napari_ivae.detect.walls._significance import SIGNIFICANCE
+from napari_ivae.detect.walls._summary import _wall_info, wall_summary
+from napari_ivae.detect.walls._valleys import ridge_walls
 
 WallMethod = Literal["gaussian", "canny", "dcnn"]
 WALL_METHODS: tuple[str, ...] = ("gaussian", "canny", "dcnn")
@@ -201,7 +201,7 @@ def detect_walls(
         doms.append(dom)
         infos.append({"frame": t, **finfo})
         pts = wall_points(mask, stride=stride, frame=t)
-        pts["kind"] = point_kinds(pts, mask180)
+        pts["kind"] = point_kinds(pts, kind, mask180)
         points.append(pts)
     mask = np.stack(masks)
     domains = None if doms[0] is None else np.stack(doms)
@@ -321,74 +321,3 @@ def _wall_frame(
     else:
         mask, finfo = canny_frame(p, a, **opts)
     return mask, dom, finfo, ref
-
-
-_WALL_COUNTS = (
-    "wall_px_180",
-    "wall_px_non180",
-    "walls_tested",
-    "walls_dropped",
-    "wall_px_dropped",
-    "regions_merged",
-    "domains",
-    "dots",
-)
-
-
-def _wall_info(method: str, inputs: str, significance: float, frames: list[dict]) -> dict:
-    """The ``WallResult.info`` dict: thresholds, noise (median over frames), summed counts."""
-    tested = significance > 0
-    noise = [f["noise_deg"] for f in frames if np.isfinite(f.get("noise_deg", np.nan))]
-    info: dict = {
-        "method": method,
-        "inputs": inputs,
-        "significance": float(significance) if tested else None,
-        "min_contrast": MIN_CONTRAST if tested else None,
-        "noise_deg": round(float(np.median(noise)), 2) if noise else None,
-    }
-    for key in _WALL_COUNTS:
-        if any(key in f for f in frames):
-            info[key] = int(sum(f.get(key, 0) for f in frames))
-    info["frames"] = [
-        {k: (round(float(v), 2) if k == "noise_deg" else v) for k, v in f.items()} for f in frames
-    ]
-    return info
-
-
-def wall_summary(info: dict) -> str:
-    """One line saying what :func:`detect_walls` decided (from ``WallResult.info``).
-
-    Example: ``walls (gaussian, phase+amplitude): phase noise 9.8° (robust σ);
-    test z ≥ 4, contrast ≥ 1σ: 6 of 63 wall pieces dropped (71 px); 4 noise
-    regions merged; 41 domains, 17 of them dots (≤ 113 px)``.
-    """
-    if not info:
-        return ""
-    kind = info.get("kind")
-    head = f"walls ({info.get('method')}, {info.get('inputs')}" + (
-        f", kind {kind})" if kind else ")"
-    )
-    parts = []
-    if "wall_px_180" in info:
-        parts.append(f"{info['wall_px_180']} px 180°, {info['wall_px_non180']} px non-180°")
-    if info.get("noise_deg") is not None:
-        parts.append(f"phase noise {info['noise_deg']:.1f}° (robust σ)")
-    if info.get("significance") is not None:
-        parts.append(
-            f"test z ≥ {info['significance']:g}, contrast ≥ {info['min_contrast']:g}σ: "
-            f"{info.get('walls_dropped', 0)} of {info.get('walls_tested', 0)} wall pieces dropped "
-            f"({info.get('wall_px_dropped', 0)} px)"
-        )
-    elif "phase" in str(info.get("inputs")):
-        parts.append("significance test off")
-    else:
-        parts.append("no phase: walls not tested")
-    if info.get("regions_merged"):
-        parts.append(f"{info['regions_merged']} noise regions merged")
-    if "domains" in info:
-        n_frames = len(info.get("frames", [])) or 1
-        per = " (all frames)" if n_frames > 1 else ""
-        parts.append(
-            f"{info['domains']} domains{per}, {info['dots']} of them dots (≤ {DOT_AREA} px)"
-        )
-    return head + ": " + "; ".join(parts)

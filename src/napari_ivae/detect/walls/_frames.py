@@ -1,4 +1,4 @@
-"""The classical wall detectors: Gaussian phasor domains, Canny edges, amplitude valleys."""
+"""The classical wall detectors: Gaussian phasor domains and Canny edges (valleys: ``_valleys``)."""
 
 from __future__ import annotations
 
@@ -261,18 +261,6 @@ def orient_domains(
     return domains, complex(m_up)
 
 
-def _auto_thresholds(values: np.ndarray, noise_k: float = 5.0) -> tuple[float, float]:
-    """High/low hysteresis thresholds: Otsu, but never below ``noise_k`` × the median."""
-    v = values[np.isfinite(values)]
-    med = float(np.median(v))
-    try:
-        otsu = float(filters.threshold_otsu(v))
-    except ValueError:
-        otsu = float(v.max())
-    high = max(otsu, noise_k * med)
-    return high, 0.5 * high
-
-
 def canny_walls(field: np.ndarray, *, sigma: float = 1.5) -> np.ndarray:
     """Canny edges of a domain field with data-driven thresholds.
 
@@ -318,35 +306,3 @@ def canny_walls(field: np.ndarray, *, sigma: float = 1.5) -> np.ndarray:
     return feature.canny(
         f, sigma=sigma, low_threshold=0.5 * high, high_threshold=high, mode="nearest"
     )
-
-
-def ridge_walls(amplitude: np.ndarray, *, sigma: float = 1.5, min_length: int = 8) -> np.ndarray:
-    """Walls as the dark lines (valleys) of an amplitude image.
-
-    Parameters
-    ----------
-    amplitude : ndarray
-        (Y, X) amplitude.
-    sigma : float
-        Scale of the valley filter (Sato, one scale), pixels (about the wall
-        half width; at least 0.5).
-    min_length : int
-        Skeleton pieces shorter than this many pixels are dropped.
-
-    Returns
-    -------
-    ndarray
-        (Y, X) bool, one-pixel-thick walls.
-    """
-    a = np.asarray(amplitude, dtype=np.float64)
-    big = max(8.0, 8 * sigma)
-    local = ndimage.gaussian_filter(a, big, mode="reflect")
-    norm = a / np.maximum(local, 1e-12 * max(float(np.abs(local).max()), 1e-30))
-    # one scale: a second, twice as wide, merged the two walls of a narrow (5-6 px)
-    # ferroelastic a stripe into one valley (measured: all-walls recall 0.90 -> 0.99 on
-    # simulate_ferroelastic; amplitude-only F1 on simulate_pfm 0.96-0.99 -> 0.99-1.00)
-    ridge = filters.sato(norm, sigmas=[max(sigma, 0.5)], black_ridges=True, mode="reflect")
-    high, low = _auto_thresholds(ridge, noise_k=4.0)
-    mask = filters.apply_hysteresis_threshold(ridge, low, high)
-    skel = morphology.skeletonize(mask)
-    return _drop_small(skel, min_length, connectivity=2)

@@ -28,7 +28,8 @@ import pandas as pd
 from scipy import ndimage
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
-from napari_ivae.detect.walls._frames import _drop_small, ridge_walls
+from napari_ivae.detect.walls._frames import _drop_small
+from napari_ivae.detect.walls._valleys import ridge_walls
 
 __all__ = [
     "KINDS",
@@ -101,20 +102,21 @@ def subtract_180(valleys: np.ndarray, mask180: np.ndarray) -> np.ndarray:
     return ndimage.binary_dilation(seeds, structure=eight, iterations=steps, mask=valleys)
 
 
-def point_kinds(points: pd.DataFrame, mask180: np.ndarray | None) -> pd.Series:
-    """``"180"`` / ``"non180"`` for each wall point of one frame (``"unknown"`` without 180° mask).
+def point_kinds(points: pd.DataFrame, kind: str, mask180: np.ndarray | None) -> pd.Series:
+    """The kind of each wall point of one frame: ``"180"``, ``"non180"`` or ``"unknown"``.
 
-    A point is 180° when a 180° wall pixel lies within 1.5 px of it.
+    ``kind="180"`` or ``"non180"``: every point has that kind; ``"all"``: a
+    point on a pixel of ``mask180`` is 180°, the others non-180°.  Without
+    ``mask180`` (no phase) the kind is ``"unknown"``.
     """
     n = len(points)
     if mask180 is None:
         return pd.Series(["unknown"] * n, index=points.index, dtype=object)
-    if n == 0 or not mask180.any():
-        return pd.Series(["non180"] * n, index=points.index, dtype=object)
-    d = ndimage.distance_transform_edt(~mask180)
+    if kind != "all" or n == 0:
+        return pd.Series([kind] * n, index=points.index, dtype=object)
     iy = np.clip(np.rint(points["y"].to_numpy()).astype(int), 0, mask180.shape[0] - 1)
     ix = np.clip(np.rint(points["x"].to_numpy()).astype(int), 0, mask180.shape[1] - 1)
-    kinds = np.where(d[iy, ix] <= 1.5, "180", "non180")
+    kinds = np.where(mask180[iy, ix], "180", "non180")
     return pd.Series(kinds, index=points.index, dtype=object)
 
 
