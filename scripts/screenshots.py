@@ -187,10 +187,60 @@ def session(viewer, tag: str, *, epochs: int, window: int, stride: int) -> None:
     _shot(viewer, f"{tag}_6_session")
 
 
+def dynamics(viewer) -> None:
+    """The Dynamics dock on the switching sample: metrics against the frame, wall motion."""
+    docks = {}
+    dyn = _dock(viewer, docks, "6 Dynamics")
+    _wait(dyn.run())
+    _settle(viewer)
+    dyn.go_to_frame(2)  # as a click on frame 2 in the plot does
+    for lay in viewer.layers:  # the wall-motion mask over the phase; points off for clarity
+        if lay.name.endswith("(dynamics)"):
+            lay.visible = False
+        if lay.name.endswith("wall motion"):
+            viewer.layers.selection.active = lay
+    viewer.reset_view()
+    _shot(viewer, "dynamics_dock")
+
+
+def dynamics_real(viewer, paths) -> None:
+    """The Dynamics dock on a real series: three scans of one area, drifting during the scans."""
+    from napari.layers import Image
+
+    for path in paths:
+        viewer.open(str(path), plugin="napari-ivae")
+    # what Layers > Stack > Merge to stack does with the same channel of the three files
+    for channel in ("Amplitude Retrace", "Phase Retrace", "Deflection Retrace", "Height Retrace"):
+        frames = [lay for lay in viewer.layers if lay.name.split(" [")[0] == channel]
+        stack = np.stack([np.asarray(lay.data) for lay in frames])
+        first = frames[0]
+        kwargs = dict(scale=(1.0, *first.scale), units=("", *first.units))
+        for lay in frames:
+            viewer.layers.remove(lay)
+        viewer.add_image(stack, name=channel, metadata=dict(first.metadata), **kwargs)
+    for lay in [lay for lay in viewer.layers if isinstance(lay, Image) and lay.ndim == 2]:
+        viewer.layers.remove(lay)
+    for name in ("Height Retrace", "Deflection Retrace"):
+        viewer.layers[name].visible = False
+    viewer.layers["Phase Retrace"].visible = False
+    docks = {}
+    dyn = _dock(viewer, docks, "6 Dynamics")
+    _wait(dyn.run())
+    _settle(viewer)
+    dyn.go_to_frame(0)
+    for lay in viewer.layers:
+        if lay.name.endswith("(dynamics)"):
+            lay.visible = False
+        if lay.name.endswith("wall motion"):
+            viewer.layers.selection.active = lay
+    viewer.reset_view()
+    _shot(viewer, "dynamics_dock_real")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--only", choices=["sample", "real"], default=None)
+    ap.add_argument("--only", choices=["sample", "real", "dynamics"], default=None)
     args = ap.parse_args(argv)
 
     import napari
@@ -203,6 +253,19 @@ def main(argv=None) -> None:
         viewer.open_sample("napari-ivae", "pfm")  # File > Open Sample > napari-ivae
         session(viewer, "pfm_sample", epochs=args.epochs, window=24, stride=4)
         viewer.close()
+
+    if args.only in (None, "dynamics"):
+        viewer = napari.Viewer(title="napari-ivae — simulated PFM switching series")
+        viewer.window.resize(1600, 1000)
+        viewer.open_sample("napari-ivae", "switching")
+        dynamics(viewer)
+        viewer.close()
+        paths = [REAL / f"PZT_final000{k}.tif" for k in (1, 2, 3)]
+        if all(p.exists() for p in paths):
+            viewer = napari.Viewer(title="napari-ivae — PZT_final0001-0003 (real PFM series)")
+            viewer.window.resize(1600, 1000)
+            dynamics_real(viewer, paths)
+            viewer.close()
 
     if args.only in (None, "real"):
         path = REAL / "PTO_Funakubo0005.tif"

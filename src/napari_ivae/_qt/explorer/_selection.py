@@ -129,9 +129,28 @@ class SelectionMixin:
     def _apply_selection(self, idx: np.ndarray, *, from_napari: bool = False):
         self._selected = idx
         self.scatter.set_selection(idx)
-        self.count_label.setText(f"{idx.size:,} selected")
+        self._update_count()
         self._update_highlight()
         self._gallery_timer.start()  # the montage follows, once the selection settles
+
+    def _update_count(self, *_args):
+        """ "N selected"; for a series also how many are in the frame shown, and where the rest are.
+
+        The overlay shows the selected walls of the frame on screen only (napari
+        slices points by frame), so the count says where the others are.
+        """
+        idx, layer = self._selected, self._layer
+        text, tip = f"{idx.size:,} selected", ""
+        if layer is not None and layer.ndim >= 3 and idx.size:
+            frames = np.rint(np.asarray(layer.data)[idx, -3]).astype(np.int64)
+            here = round(float(layer.world_to_data(self.viewer.dims.point)[-3]))
+            text += f" · {int(np.sum(frames == here)):,} in this frame"
+            values, counts = np.unique(frames, return_counts=True)
+            tip = "Selected points per frame: " + ", ".join(
+                f"{v}: {c:,}" for v, c in zip(values.tolist(), counts.tolist())
+            )
+        self.count_label.setText(text)
+        self.count_label.setToolTip(tip)
 
     def _on_napari_selection(self, *_args):
         if self._updating or self._layer is None:

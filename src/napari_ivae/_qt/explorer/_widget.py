@@ -81,6 +81,7 @@ class ExplorerWidget(PlotMixin, SelectionMixin, PreviewMixin, LabelsMixin, Expor
         ev.moved.connect(self._on_layers_changed)
         for lay in viewer.layers:
             lay.events.name.connect(self._on_layer_renamed)
+        viewer.dims.events.current_step.connect(self._update_count)
         self.destroyed.connect(self._disconnect_viewer_factory())
         self._refresh_layers()
 
@@ -192,11 +193,14 @@ class ExplorerWidget(PlotMixin, SelectionMixin, PreviewMixin, LabelsMixin, Expor
     def _disconnect_viewer_factory(self):
         ev = self.viewer.layers.events
         cb = self._on_layers_changed
+        step, count = self.viewer.dims.events.current_step, self._update_count
 
         def _disconnect(*_a):
             for emitter in (ev.inserted, ev.removed, ev.moved):
                 with contextlib.suppress(Exception):
                     emitter.disconnect(cb)
+            with contextlib.suppress(Exception):
+                step.disconnect(count)
 
         return _disconnect
 
