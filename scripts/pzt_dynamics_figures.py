@@ -86,9 +86,7 @@ def main() -> None:
     )
     from napari_ivae.dynamics._inputs import shift_series
 
-    ph_reg, _, _ = shift_series(
-        np.deg2rad(phase), None, np.ones(phase.shape, bool), res.row_shifts
-    )
+    ph_reg, _, _ = shift_series(np.deg2rad(phase), None, np.ones(phase.shape, bool), res.row_shifts)
     _walls_figure(res, np.rad2deg(ph_reg), out / "pzt_walls.png")
     print(f"wrote {out / 'pzt_metrics.png'} and {out / 'pzt_walls.png'}")
 
