@@ -134,6 +134,8 @@ class _Reader:
                         values[self.array(entry["missing"]).astype(bool)] = None
                     if entry.get("dtype", "object") != "object":
                         values = pd.array(values, dtype=entry["dtype"])
+                    else:  # kept as object (pandas ≥ 3 would infer its str dtype)
+                        values = pd.Series(values, dtype=object)
                 elif kind == "masked":
                     data = self.array(entry["data"])
                     missing = self.array(entry["missing"]).astype(bool)
