@@ -31,3 +31,17 @@ def test_a_tip_change_band_is_left_out_of_every_frame():
     raw = series_metrics(phase, s.amplitude, artefacts=False)
     assert raw.info["artefact_rows"] == [[], [], [], []] and raw.valid[:, 20:172, 20:172].all()
     assert not res.points.empty and (res.points["y"] < 135).all()
+
+
+def test_frames_detected_in_parallel_equal_one_by_one(monkeypatch):
+    import napari_ivae.detect.walls._detect as det
+    from napari_ivae.detect import detect_walls
+
+    s = simulate_switching((96, 96), n_frames=4, n_pins=3, seed=8)
+    monkeypatch.setattr(det, "cpu_budget", lambda: 2)
+    par = detect_walls(s.phase, s.amplitude)
+    monkeypatch.setattr(det, "cpu_budget", lambda: 1)
+    one = detect_walls(s.phase, s.amplitude)
+    np.testing.assert_array_equal(par.mask, one.mask)
+    np.testing.assert_array_equal(par.domains, one.domains)
+    assert par.points.equals(one.points) and par.info == one.info

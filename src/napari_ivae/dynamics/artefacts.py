@@ -83,12 +83,21 @@ def _contrast_jumps(contrast: np.ndarray) -> np.ndarray:
     """
     ny = contrast.shape[0]
     jump = np.zeros(ny)
-    for r in range(_HALF, ny - _HALF + 1):
-        long = np.median(contrast[r : r + _HALF]) - np.median(contrast[r - _HALF : r])
-        short = np.median(contrast[r : r + _SHORT]) - np.median(contrast[r - _SHORT : r])
-        if long * short > 0:
-            jump[r] = np.sign(long) * min(abs(long), abs(short))
+    if ny < 2 * _HALF:
+        return jump
+    r = np.arange(_HALF, ny - _HALF + 1)
+    long = _window_medians(contrast, _HALF)  # [k] = median of rows k … k + _HALF − 1
+    short = _window_medians(contrast, _SHORT)
+    d_long = long[r] - long[r - _HALF]
+    d_short = short[r] - short[r - _SHORT]
+    same = d_long * d_short > 0
+    jump[r] = np.where(same, np.sign(d_long) * np.minimum(np.abs(d_long), np.abs(d_short)), 0.0)
     return jump
+
+
+def _window_medians(values: np.ndarray, n: int) -> np.ndarray:
+    """Median of every run of ``n`` consecutive values (index = first value of the run)."""
+    return np.median(np.lib.stride_tricks.sliding_window_view(values, n), axis=1)
 
 
 def _steps(axis, jump, axis_step: float, contrast_step: float) -> list[int]:
