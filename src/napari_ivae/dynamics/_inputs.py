@@ -122,3 +122,15 @@ def drift_limit(shape: tuple[int, ...]) -> float:
     """Peak height (robust σ) a real drift peak must reach: noise's maximum ``√(2 ln N)`` + 3."""
     n = shape[-2] * shape[-1]
     return float(np.sqrt(2.0 * np.log(n))) + 3.0
+
+
+def mask_series(mask, shape: tuple[int, int, int], name: str) -> np.ndarray:
+    """A (T, Y, X) bool copy of ``mask`` given for the series or for one frame (all True when None)."""
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    m = np.asarray(mask, dtype=bool)
+    if m.shape == shape[1:]:
+        m = np.broadcast_to(m, shape)
+    if m.shape != shape:
+        raise IvaeError(f"{name} has shape {m.shape}; expected {shape} or {shape[1:]}")
+    return m.copy()

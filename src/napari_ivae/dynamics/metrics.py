@@ -20,6 +20,7 @@ from napari_ivae.dynamics._geometry import (
     link_lengths,
     wall_skeleton,
 )
+from napari_ivae.dynamics._inputs import mask_series
 from napari_ivae.dynamics.motion import PIN_TOLERANCE, wall_motion
 
 #: wall segments shorter than this (px, link length) are not counted in ``wall_count``
@@ -58,17 +59,6 @@ def _series(domains) -> np.ndarray:
     return np.sign(d).astype(np.int8)
 
 
-def _valid(valid, shape: tuple[int, int, int]) -> np.ndarray:
-    if valid is None:
-        return np.ones(shape, dtype=bool)
-    v = np.asarray(valid, dtype=bool)
-    if v.shape == shape[1:]:
-        v = np.broadcast_to(v, shape)
-    if v.shape != shape:
-        raise IvaeError(f"valid has shape {v.shape}; expected {shape} or {shape[1:]}")
-    return v
-
-
 def align_polarity(domains, *, valid=None) -> tuple[np.ndarray, np.ndarray]:
     """Give each physical polarity the same label in every frame, whatever the phase offset did.
 
@@ -94,7 +84,7 @@ def align_polarity(domains, *, valid=None) -> tuple[np.ndarray, np.ndarray]:
         (T,) bool, the frames that were negated.
     """
     d = np.where(_series(domains) > 0, 1, -1).astype(np.int8)
-    ok = _valid(valid, d.shape)
+    ok = mask_series(valid, d.shape, "valid")
     flipped = np.zeros(d.shape[0], dtype=bool)
     for t in range(1, d.shape[0]):
         both = ok[t] & ok[t - 1]
@@ -179,7 +169,7 @@ def wall_metrics(
           (1/nm) and ``wall_displacement_nm``.
     """
     d = _series(domains)
-    ok = _valid(valid, d.shape)
+    ok = mask_series(valid, d.shape, "valid")
     check_range("border", int(border), low=0, high=min(d.shape[1:]) // 4)
     check_range("curvature_sigma", float(curvature_sigma), low=0.5, high=50.0)
     wmask = None if walls is None else np.asarray(walls, dtype=bool)

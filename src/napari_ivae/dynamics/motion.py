@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import ndimage
 
 from napari_ivae._errors import IvaeError
+from napari_ivae.dynamics._inputs import mask_series
 
 #: a wall pixel within this distance (px) of a wall pixel of the next frame is pinned
 PIN_TOLERANCE = 1.5
@@ -54,7 +55,7 @@ def wall_motion(walls, *, valid=None) -> np.ndarray:
         ``out <= PIN_TOLERANCE``.
     """
     w = _as_series(walls)
-    ok = _valid_series(valid, w.shape)
+    ok = mask_series(valid, w.shape, "valid")
     out = np.full(w.shape, np.nan, dtype=np.float32)
     for t in range(w.shape[0] - 1):
         both = ok[t] & ok[t + 1]
@@ -67,17 +68,6 @@ def wall_motion(walls, *, valid=None) -> np.ndarray:
         dist = ndimage.distance_transform_edt(~nxt)
         out[t][here] = dist[here]
     return out
-
-
-def _valid_series(valid, shape: tuple[int, int, int]) -> np.ndarray:
-    if valid is None:
-        return np.ones(shape, dtype=bool)
-    v = np.asarray(valid, dtype=bool)
-    if v.shape == shape[1:]:
-        v = np.broadcast_to(v, shape)
-    if v.shape != shape:
-        raise IvaeError(f"valid has shape {v.shape}; expected {shape} or {shape[1:]}")
-    return v
 
 
 def point_motion(points: pd.DataFrame, displacement: np.ndarray) -> pd.DataFrame:

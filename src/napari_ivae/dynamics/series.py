@@ -23,6 +23,7 @@ from napari_ivae.dynamics._inputs import (
     as_series,
     drift_limit,
     fill_invalid,
+    mask_series,
     radians,
     shift_series,
     significant_drift,
@@ -168,7 +169,7 @@ def series_metrics(
     amp = None if amplitude is None else as_series(amplitude, "amplitude", like=ph)
     refs = _references(reference, amp, ph)
     ph, units = radians(ph, phase_units)
-    ok = _trust(trust, ph.shape)
+    ok = mask_series(trust, ph.shape, "trust")
     flagged = _artefact_rows(ph, amp) if artefacts else np.zeros(ph.shape[:2], dtype=bool)
     ok &= ~flagged[:, :, None]
     shifts, error = np.zeros((len(ph), 2)), np.zeros(len(ph))
@@ -288,17 +289,6 @@ def _warn_disagreement(flipped: np.ndarray, align: str) -> None:
         UserWarning,
         stacklevel=3,
     )
-
-
-def _trust(trust, shape: tuple[int, int, int]) -> np.ndarray:
-    if trust is None:
-        return np.ones(shape, dtype=bool)
-    t = np.asarray(trust, dtype=bool)
-    if t.shape == shape[1:]:
-        t = np.broadcast_to(t, shape)
-    if t.shape != shape:
-        raise IvaeError(f"trust has shape {t.shape}; expected {shape} or {shape[1:]}")
-    return t.copy()
 
 
 def _check_walls(walls: np.ndarray, ok: np.ndarray) -> None:
