@@ -92,7 +92,7 @@ class CondConfig(ModelConfig):
         if isinstance(label, (int, np.integer)) and 0 <= int(label) < len(names):
             return int(label)
         raise IvaeError(
-            f"class={label!r} is not a class of this model; its classes are {', '.join(names)}"
+            f"label {label!r} is not a class of this model; its classes are {', '.join(names)}"
         )
 
 

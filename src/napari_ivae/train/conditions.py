@@ -72,7 +72,7 @@ def _in_stack_order(df: pd.DataFrame, n_rows: int, index, what: str) -> pd.DataF
     unknown = [v for v in named if not float(v).is_integer() or int(v) not in where]
     if unknown:
         raise IvaeError(
-            f"{what}: index {unknown[0]!r} names no stack row ({len(unknown)} unknown index "
+            f"{what}: index {np.asarray(unknown[0]).item()!r} names no stack row ({len(unknown)} unknown index "
             f"value(s)); the stack's rows are {stack_index.min()}..{stack_index.max()}"
         )
     rows = np.array([where[int(v)] for v in named], dtype=np.int64)
