@@ -102,6 +102,7 @@ def main(argv=None) -> None:
     p.add_argument("--kinds", default="crvae,cvae")
     p.add_argument("--grid", type=int, default=8, help="manifold n×n per class")
     p.add_argument("--no-speed", action="store_true", help="skip the baselines' s/epoch")
+    p.add_argument("--png", default=None, help="write the per-class manifolds here (PNG)")
     a = p.parse_args(argv)
     from napari_ivae.analysis import manifold
     from napari_ivae.simulate.cards import make_cards
@@ -117,11 +118,20 @@ def main(argv=None) -> None:
     base = {"crvae": "rvae", "cvae": "vae"}
     for kind in a.kinds.split(","):
         model, spe = train(kind, data.images, names, a.epochs, a.seed)
-        per_class = []
+        per_class, grids, confused = [], [], []
         for label in model.config.classes:
             k = int(label.removeprefix("card"))
-            t = tiles(manifold(model, n=a.grid, span=2.0, cls=label), a.grid)
-            per_class.append((clf.predict(t) == k).mean())
+            grids.append(manifold(model, n=a.grid, span=2.0, cls=label))
+            pred = clf.predict(tiles(grids[-1], a.grid))
+            per_class.append((pred == k).mean())
+            confused.append(np.bincount(pred, minlength=4).tolist())
+        print(f"  predicted classes of the tiles of each --class (rows): {confused}")
+        if a.png:
+            import imageio.v3 as iio
+
+            from napari_ivae.cli._files import grid_to_uint8
+
+            iio.imwrite(f"{a.png}-{kind}.png", np.concatenate([grid_to_uint8(g) for g in grids], 1))
         print(f"{kind}: tiles of --class k manifolds ({a.grid}×{a.grid}, span ±2) recognised "
               f"as class k: {np.mean(per_class):.3f} (per class "
               f"{', '.join(f'{v:.2f}' for v in per_class)}); {spe:.2f} s/epoch")  # fmt: skip

@@ -106,7 +106,7 @@ def manifold_class(config, cls: str | None):
         return cls
     if not config.joint:
         raise IvaeError(
-            f"--class={cls} needs a joint or conditional model, this one is {config.kind}"
+            f"--class={cls} needs a joint model or a conditional one with classes, this one is {config.kind}"
         )
     try:
         return int(cls)
