@@ -146,3 +146,18 @@ def test_checkpoint_keeps_vocabulary_and_statistics(trained, cards):
     assert np.allclose(a["z1"], encode(model, cards.images, labels=labels, conditions=dose)["z1"])
     with pytest.raises(IvaeError, match="give one label per image"):
         encode(loaded, cards.images)
+
+
+def test_resume_keeps_the_vocabulary(trained, cards):
+    from napari_ivae.train import TrainConfig, fit, run_fit
+
+    model, path = trained
+    tc = TrainConfig(epochs=16, batch_size=64, seed=1, device="cpu", num_threads=1)
+    dose = pd.DataFrame({"dose": np.linspace(0, 1, len(cards.labels))})
+    # the labels are mapped onto the checkpoint's vocabulary by name
+    result = run_fit(fit(cards.images, None, tc, resume=path, labels=NAMES[cards.labels],
+                         conditions=dose))  # fmt: skip
+    assert len(result.history) == 16 and result.model.config == model.config
+    with pytest.raises(IvaeError, match="not a class of this model"):
+        fit(cards.images, None, tc, resume=path, labels=np.where(cards.labels == 0, "joker", "heart"),
+            conditions=dose)  # fmt: skip
