@@ -17,7 +17,7 @@ model it extends (``rvae`` for ``crvae``, ``vae`` for ``cvae``) and of the
         [--n-per-class 400] [--epochs 30] [--seed 11] [--kinds crvae,cvae]
 
 Measured (busy shared 2-core machine, defaults): crvae 1.000 (64/64 tiles in each
-class), 5.2 s/epoch = 1.43× rvae, 1.03× jrvae.  cvae 0.25: it has no rotation
+class; also with --seed 12), 5.2 s/epoch = 1.43× rvae, 1.03× jrvae.  cvae 0.25: it has no rotation
 latents, so on cards turned 0–360° every class decodes to its rotational
 average (a blob); cvae is for aligned crops.  The same run without the
 classifier's smoothing (``--smooth 0``) gave crvae 0.75.
