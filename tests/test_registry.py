@@ -15,7 +15,7 @@ from napari_ivae.models import ModelConfig, build_model, registry
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 FIXTURE = Path(__file__).parent / "data" / "model_v3_jrvae.ivae"
-KNOWN = "known kinds: vae, rvae, jvae, jrvae"
+KNOWN = "known kinds: vae, rvae, jvae, jrvae, cvae, crvae"
 
 
 def test_built_in_families_and_their_classes():

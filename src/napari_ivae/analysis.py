@@ -66,8 +66,20 @@ def _check_output(values: np.ndarray, what: str) -> None:
         )
 
 
+def _conditions(model, n: int, labels, conditions) -> np.ndarray | None:
+    """(n, n_cond) condition vectors of a conditional model; None for the other kinds."""
+    if not getattr(model, "n_cond", 0):
+        if labels is not None or conditions is not None:
+            raise IvaeError(f"labels / conditions need a conditional model, this one is "
+                            f"{model.config.kind}")  # fmt: skip
+        return None
+    from napari_ivae.models.cond_config import conditions_for
+
+    return conditions_for(model.config, n, labels, conditions)
+
+
 @torch.no_grad()
-def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
+def encode(model, data, *, batch_size: int = 1024, labels=None, conditions=None) -> pd.DataFrame:
     """Posterior means and spreads, one row per image (stack order).
 
     Parameters
@@ -77,6 +89,10 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
         A ``Stack``'s ``yx`` and ``frame`` are carried over as ``y, x, frame``.
     batch_size : int
         Images per forward pass.
+    labels, conditions : optional
+        Conditional kinds (``cvae``, ``crvae``): the class and the continuous
+        factors of every image, as for :func:`~napari_ivae.models.cond_config.conditions_for`
+        (needed: the posterior is q(z | x, class)).
 
     Returns
     -------
@@ -91,10 +107,12 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
     _check_weights(model)
     model.eval()
     dev = next(model.parameters()).device
+    cond = _conditions(model, arr.shape[0], labels, conditions)
     parts: dict[str, list[np.ndarray]] = {}
     for i in range(0, arr.shape[0], batch_size):
         xb = torch.from_numpy(np.ascontiguousarray(arr[i : i + batch_size], dtype=np.float32))
-        p = model.posterior(xb.to(dev))
+        kw = {} if cond is None else {"cond": torch.from_numpy(cond[i : i + batch_size]).to(dev)}
+        p = model.posterior(xb.to(dev), **kw)
         for k, v in p.items():
             parts.setdefault(k, []).append(v.float().cpu().numpy())
     p = {k: np.concatenate(v) for k, v in parts.items()}
@@ -131,7 +149,7 @@ def encode(model, data, *, batch_size: int = 1024) -> pd.DataFrame:
 
 
 @torch.no_grad()
-def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
+def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None) -> np.ndarray:
     """Images generated from latents.
 
     Parameters
@@ -146,7 +164,11 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
         and columns right (rotation kinds; ignored otherwise), as ``encode``
         reports it.
     cls : int or array_like (N,), optional
-        Class (joint kinds; default 0).
+        Class (joint kinds; default 0).  Conditional kinds: the class name (or
+        its position) to decode as, required when the model has classes.
+    conditions : optional
+        Conditional kinds: values of the continuous factors (mapping name →
+        value); default their training means.
 
     Returns
     -------
@@ -172,6 +194,8 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None) -> np.ndarray:
         if k.min() < 0 or k.max() >= c.n_classes:
             raise IvaeError(f"cls={cls!r} is out of range; expected 0 ≤ cls ≤ {c.n_classes - 1}")
         onehot = torch.nn.functional.one_hot(torch.from_numpy(k), c.n_classes).float().to(dev)
+    elif getattr(model, "n_cond", 0):
+        onehot = torch.from_numpy(_conditions(model, n, cls, conditions)).to(dev)
     _check_weights(model)
     model.eval()
     out = model.decode_mean(zt, a, s, onehot).float().cpu().numpy()
@@ -186,11 +210,15 @@ def _tile(imgs: np.ndarray, rows: int, cols: int) -> np.ndarray:
     )
 
 
-def manifold(model, *, dims=(0, 1), n: int = 8, span: float = 2.0, cls=None) -> np.ndarray:
+def manifold(
+    model, *, dims=(0, 1), n: int = 8, span: float = 2.0, cls=None, conditions=None
+) -> np.ndarray:
     """2-D grid of decoded images over two latents (others 0, no rotation/shift).
 
     Column j varies ``z[dims[0]]`` from -span to span (left to right); row i
-    varies ``z[dims[1]]`` from span to -span (top to bottom).
+    varies ``z[dims[1]]`` from span to -span (top to bottom).  ``cls`` and
+    ``conditions``: as for :func:`decode` (conditional kinds: the class's own
+    latent space).
 
     Returns
     -------
@@ -209,7 +237,7 @@ def manifold(model, *, dims=(0, 1), n: int = 8, span: float = 2.0, cls=None) -> 
     z = np.zeros((n, n, k), np.float32)
     z[:, :, d0] = t[None, :]
     z[:, :, d1] = t[::-1, None]
-    return _tile(decode(model, z.reshape(n * n, k), cls=cls), n, n)
+    return _tile(decode(model, z.reshape(n * n, k), cls=cls, conditions=conditions), n, n)
 
 
 def traversal(model, dim: int, *, n: int = 8, span: float = 2.0, cls=None) -> np.ndarray:

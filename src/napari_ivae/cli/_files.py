@@ -109,12 +109,17 @@ def _atomic_png(image_u8: np.ndarray, path: Path) -> None:
     atomic_write(path, lambda tmp: iio.imwrite(tmp, image_u8, extension=".png"))
 
 
-def _latent_table(model, data):
-    """Encode ``data``; a Stack's ``index`` (row in the points table) follows ``frame``."""
+def _latent_table(model, data, labels=None):
+    """Encode ``data``; a Stack's ``index`` (row in the points table) follows ``frame``.
+
+    ``labels``: a :class:`~napari_ivae.train.conditions.LabelTable` (conditional
+    kinds); its class names are written as the ``label`` column."""
     from napari_ivae.analysis import encode
     from napari_ivae.latent import join_latent
 
-    df = encode(model, data)
+    df = encode(model, data, labels=labels)
+    if labels is not None and labels.codes is not None:
+        df["label"] = np.asarray(labels.classes, dtype=object)[labels.codes]
     return df if isinstance(data, np.ndarray) else join_latent(None, df, data.index)
 
 

@@ -2,7 +2,8 @@
 
 A stable contract (other tools call it)::
 
-    ivae train STACK.npz --model vae|rvae|jvae|jrvae --latent-dim K [--classes C]
+    ivae train STACK.npz --model vae|rvae|jvae|jrvae|cvae|crvae --latent-dim K [--classes C]
+               [--labels LABELS.csv [--label-column label] [--condition COL ...]]
                [--epochs E] [--batch-size B] [--lr LR] [--seed S]
                [--device auto|cpu|cuda|mps] [--quiet] -o RUN_DIR
         -> RUN_DIR/model.ivae   checkpoint (weights + config + history)
@@ -11,8 +12,12 @@ A stable contract (other tools call it)::
                                 index joins it back into the points CSV with
                                 napari_ivae.latent.join_latent)
            RUN_DIR/history.csv  one row per epoch
-    ivae encode MODEL STACK.npz -o latent.csv
-    ivae manifold MODEL [--dims 1,2] [--n 8] [--span 2] [--class K] -o grid.png
+    ivae encode MODEL STACK.npz [--labels LABELS.csv] -o latent.csv
+    ivae manifold MODEL [--dims 1,2] [--n 8] [--span 2] [--class K|LABEL] -o grid.png
+
+The conditional kinds (cvae, crvae) need ``--labels`` to train and to encode
+(:mod:`napari_ivae.cli._cond`); their latent.csv has the ``label`` column, and
+``manifold --class LABEL`` draws that class's own latent space.
 
 ``STACK.npz`` is what ``ivae crop`` writes (``images`` (N,C,w,w), ``yx``,
 ``frame``, ``index``, ``channels``) or any npz holding only ``images`` of shape
@@ -48,6 +53,13 @@ from napari_ivae._atomic import (
 )
 from napari_ivae._errors import IvaeError, check_range
 from napari_ivae._limits import MAX_CLASSES, MAX_EPOCHS, MAX_LATENT_DIM, MAX_LR, check_training
+from napari_ivae.cli._cond import (
+    check_label_options,
+    label_options,
+    manifold_class,
+    model_labels,
+    read_labels,
+)
 from napari_ivae.cli._files import (
     _atomic_csv,
     _atomic_png,
@@ -148,6 +160,7 @@ def _estimate_bytes(model_config, n: int) -> int:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+@label_options
 @click.option(
     "-o",
     "--out",
@@ -166,6 +179,9 @@ def train(
     seed: int,
     device: str,
     quiet: bool,
+    labels_path: Path | None,
+    label_column: str,
+    condition: tuple[str, ...],
     out: str,
 ) -> None:
     """Train a model on STACK.npz and write RUN_DIR (model, latent table, history).
@@ -174,22 +190,26 @@ def train(
     """
     # --- validate everything before touching the disk or importing torch
     _check_options(kind, latent_dim, classes, epochs, batch_size, lr)
+    check_label_options(kind, labels_path, condition)
     run_dir = _parse_run_dir(out)
     data, batch_size = _load_for_training(stack, latent_dim, classes, batch_size)
     n, c, h, w = _images_of(data).shape
+    labels = None if labels_path is None else read_labels(labels_path, data, label_column,
+                                                          condition)  # fmt: skip
 
     from napari_ivae.models import ModelConfig
     from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
+    from napari_ivae.train.conditions import prepare_conditions
 
     model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim}
     if classes is not None:
         model_kw["n_classes"] = classes
-    model_config = ModelConfig(**model_kw)
+    model_config, _ = prepare_conditions(ModelConfig(**model_kw), n, labels)
     train_config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device
     )
     train_config = resolve_seed_options(train_config, data)  # stored as decided
-    gen = fit(data, model_config, train_config)  # validates eagerly, trains lazily
+    gen = fit(data, model_config, train_config, labels=labels)  # validates eagerly
 
     # --- a temp folder beside RUN_DIR now: an unwritable place fails before any work
     t0 = time.perf_counter()
@@ -205,7 +225,7 @@ def train(
             result = run_fit(gen, report)
         finally:
             report.close()
-        hist = _write_run(staged, run_dir, result, data, train_config)
+        hist = _write_run(staged, run_dir, result, data, train_config, labels)
     if not quiet:
         last = hist.iloc[-1] if len(hist) else None
         loss = f", final loss {last['loss']:.4g}" if last is not None and "loss" in hist else ""
@@ -254,7 +274,7 @@ def _load_for_training(stack: Path, latent_dim: int, classes: int | None,
     return data, batch_size
 
 
-def _write_run(staged: StagedFolder, run_dir: Path, result, data, train_config):
+def _write_run(staged: StagedFolder, run_dir: Path, result, data, train_config, labels=None):
     """Write model, latent table and history into the staged folder and swap it in.
 
     A stopped run raises instead, after keeping its last good weights in
@@ -284,7 +304,7 @@ def _write_run(staged: StagedFolder, run_dir: Path, result, data, train_config):
             except WriteError as err:
                 where = f"the last good weights could not be kept ({err})"
         raise IvaeError(f"training failed: {result.stopped}; {run_dir} {state}, {where}")
-    latent = _latent_table(model, data)
+    latent = _latent_table(model, data, labels)
     write("model.ivae", lambda p: save_model(p, model, history, train_config=train_config))
     write("latent.csv", lambda p: _atomic_csv(latent, p))
     write("history.csv", lambda p: _atomic_csv(hist, p))
@@ -296,16 +316,23 @@ def _write_run(staged: StagedFolder, run_dir: Path, result, data, train_config):
 @click.command("encode")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("stack", type=click.Path(dir_okay=False, path_type=Path))
+@label_options
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def encode(model_path: Path, stack: Path, out: Path) -> None:
-    """Encode STACK.npz with MODEL and write the latent table as CSV."""
+def encode(model_path: Path, stack: Path, labels_path: Path | None, label_column: str,
+           condition: tuple[str, ...], out: str) -> None:  # fmt: skip
+    """Encode STACK.npz with MODEL and write the latent table as CSV.
+
+    A conditional model (cvae, crvae) needs --labels for the stack (its
+    conditions are the model's own columns; --condition is not used).
+    """
     from napari_ivae.train import load_model
 
     check_writable(out)
     data = load_stack_npz(stack)
     model, _ = load_model(model_path)
     _check_compatible(model, _images_of(data), stack)
-    _atomic_csv(_latent_table(model, data), out)
+    labels = model_labels(model, labels_path, data, label_column)
+    _atomic_csv(_latent_table(model, data, labels), out)
 
 
 def _model_config(model):
@@ -345,9 +372,14 @@ def _parse_dims(text: str) -> tuple[int, int]:
 @click.option("--dims", default="1,2", show_default=True, help="Two latents (1-based): z1,z2.")
 @click.option("--n", "n", type=int, default=8, show_default=True, help="Grid size n×n.")
 @click.option("--span", type=float, default=2.0, show_default=True, help="Latent range ±span.")
-@click.option("--class", "cls", type=int, default=None, help="Class (joint models, 0-based).")
+@click.option(
+    "--class",
+    "cls",
+    default=None,
+    help="Class: joint models 0-based number; conditional models the label (its own latent space).",
+)
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def manifold(model_path: Path, dims: str, n: int, span: float, cls: int | None, out: Path) -> None:
+def manifold(model_path: Path, dims: str, n: int, span: float, cls: str | None, out: Path) -> None:
     """Render the decoder over an n×n grid of two latents and write a PNG."""
     d1, d2 = _parse_dims(dims)
     check_range("--n", n, low=1, high=64)
@@ -364,10 +396,8 @@ def manifold(model_path: Path, dims: str, n: int, span: float, cls: int | None, 
             check_range("--dims", d, low=1, high=k)
         if k < 2:
             raise IvaeError(f"--dims needs two latents but the model has latent_dim={k}")
-        if cls is not None:
-            n_classes = getattr(cfg, "n_classes", 0) if cfg.kind in JOINT_KINDS else 0
-            if not n_classes:
-                raise IvaeError(f"--class={cls} needs a joint model, this one is {cfg.kind}")
-            check_range("--class", cls, low=0, high=n_classes - 1)
+        cls = manifold_class(cfg, cls)
+        if isinstance(cls, int):
+            check_range("--class", cls, low=0, high=cfg.n_classes - 1)
     grid = _manifold(model, dims=(d1 - 1, d2 - 1), n=n, span=span, cls=cls)
     _atomic_png(grid_to_uint8(grid), out)

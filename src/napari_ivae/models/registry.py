@@ -74,6 +74,12 @@ FAMILIES: tuple[Family, ...] = (
     Family("jrvae", "napari_ivae.models.jrvae:JRVAE",
            "Joint rotation-invariant VAE: class + content, independent of angle and shift.",
            rotation=True, joint=True),
+    Family("cvae", "napari_ivae.models.cvae:CVAE",
+           "Conditional VAE: encoder and decoder see the known class and/or factors.",
+           config="napari_ivae.models.cond_config:CondConfig"),
+    Family("crvae", "napari_ivae.models.cvae:CRVAE",
+           "Conditional rotation-invariant VAE: one latent space per known class.",
+           rotation=True, config="napari_ivae.models.cond_config:CondConfig"),
 )  # fmt: skip
 
 _REGISTRY: dict[str, Family] = {f.name: f for f in FAMILIES}

@@ -149,6 +149,8 @@ def fit(
     train_config: TrainConfig | None = None,
     *,
     resume: str | os.PathLike | None = None,
+    labels=None,
+    conditions=None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train a model; a generator of :class:`Progress`, returning :class:`TrainResult`.
 
@@ -165,7 +167,18 @@ def fit(
     resume : path, optional
         Checkpoint to continue from: weights, optimizer state and history are
         restored and training runs until ``train_config.epochs`` epochs in total.
+    labels : LabelTable or array-like (N,), optional
+        Conditional kinds (``cvae``, ``crvae``): the class of every image (names
+        or integers; :func:`~napari_ivae.train.conditions.read_label_table` reads
+        them from a CSV).  The vocabulary is stored in the model's configuration
+        (``CondConfig.classes``).
+    conditions : DataFrame or array-like (N, m), optional
+        Conditional kinds: continuous factors of every image (columns named by
+        the DataFrame, else ``c1..cm``), standardised with statistics stored in
+        the configuration.
     """
+    import torch
+
     from napari_ivae.train.checkpoint import _read_checkpoint
     from napari_ivae.train.data import _as_tensor
     from napari_ivae.train.loop import _fit
@@ -189,4 +202,8 @@ def fit(
         raise IvaeError(
             "likelihood='bernoulli' needs data in [0, 1]; use normalize='minmax' or 'gaussian'"
         )
-    return _fit(x_all, mc, resolve_seed_options(tc, data), ckpt)
+    from napari_ivae.train.conditions import prepare_conditions
+
+    mc, cond = prepare_conditions(mc, _n, labels, conditions)
+    c_all = None if cond is None else torch.from_numpy(cond)
+    return _fit(x_all, mc, resolve_seed_options(tc, data), ckpt, c_all)

@@ -52,6 +52,7 @@ class _Run:
     prior_rate: float = 0.0
     t0: float = 0.0
     last_yield: float = 0.0
+    c_all: torch.Tensor | None = None  # conditional kinds: the condition of every image
 
     @property
     def distributed(self) -> bool:
@@ -101,10 +102,10 @@ def _setup_device(tc: TrainConfig) -> tuple[torch.device, int, int, bool]:
     return device, world, rank, own_group
 
 
-def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None) -> _Run:
+def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None, c_all=None) -> _Run:
     """Device, model (from ``ckpt`` when resuming), optimiser, sampling RNG, seeds."""
     device, world, rank, own_group = _setup_device(tc)
-    run = _Run(x_all, mc, tc, device, world, rank, own_group)
+    run = _Run(x_all, mc, tc, device, world, rank, own_group, c_all=c_all)
     torch.manual_seed(tc.seed)
     model = build_model(mc)
     if ckpt is not None:
@@ -198,14 +199,16 @@ def _targets(run: _Run, xb, frac: float) -> tuple[tuple, float]:
     return (None, None), 1.0
 
 
-def _batch_loss(run: _Run, xb, frac: float) -> tuple[dict, torch.Tensor]:
-    """The model's loss terms (float32) and the training loss for one batch."""
+def _batch_loss(run: _Run, xb, frac: float, cb=None) -> tuple[dict, torch.Tensor]:
+    """The model's loss terms (float32) and the training loss for one batch
+    (``cb``: its conditions, conditional kinds)."""
     tc, mc = run.tc, run.mc
     temp = _ramp(*tc.temperature, frac)
+    extra = {} if cb is None else {"cond": cb}
     with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_amp):
         targets, mix = _targets(run, xb, frac)
         terms = run.net(xb, run.gen, temp, frac >= tc.z_warmup or not mc.rotation, *targets,
-                        class_mix=mix, prior_rate=run.prior_rate)  # fmt: skip
+                        class_mix=mix, prior_rate=run.prior_rate, **extra)  # fmt: skip
     terms = {k: v.float() for k, v in terms.items()}
     return terms, _loss(terms, mc, tc, frac)
 
@@ -256,8 +259,9 @@ def _epoch(run: _Run, epoch: int):
     for step in range(run.n_steps):
         idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
         xb = run.x_all[idx].to(run.device, non_blocking=True)
+        cb = None if run.c_all is None else run.c_all[idx].to(run.device, non_blocking=True)
         frac = (epoch * run.n_steps + step) / max(total_steps, 1)
-        terms, loss = _batch_loss(run, xb, frac)
+        terms, loss = _batch_loss(run, xb, frac, cb)
         if not torch.isfinite(loss):
             return f"non-finite loss at epoch {epoch + 1} step {step + 1}", step
         _update(run, loss, frac)
@@ -296,9 +300,10 @@ def _epochs(run: _Run, n_starts: int):
 
 
 # ---------------------------------------------------------------------- the run
-def _fit(x_all, mc, tc, ckpt):
-    """The generator behind :func:`~napari_ivae.train.fit` (arguments already checked)."""
-    run = _setup(x_all, mc, tc, ckpt)
+def _fit(x_all, mc, tc, ckpt, c_all=None):
+    """The generator behind :func:`~napari_ivae.train.fit` (arguments already checked;
+    ``c_all``: the condition of every image, conditional kinds)."""
+    run = _setup(x_all, mc, tc, ckpt, c_all)
     try:  # ready: say so before the first batch (which may take a while to come)
         yield Progress(
             epoch=len(run.history) + 1, n_epochs=tc.epochs, step=0, n_steps=run.n_steps,
