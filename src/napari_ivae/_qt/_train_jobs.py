@@ -97,12 +97,15 @@ class FitWorker(FunctionWorker):
             return None
 
 
-def train_job(stack: Any, model_config: Any, train_settings: dict, *, on_progress: Any) -> Any:
+def train_job(
+    stack: Any, model_config: Any, train_settings: dict, labels: Any = None, *, on_progress: Any
+) -> Any:
     """Worker body: train through ``run_fit``, then encode the whole stack.
 
     Runs entirely in the worker thread, the torch import included.
     ``train_settings`` are the ``TrainConfig`` arguments; ``num_threads``
-    (cores − 1) keeps a core free for the GUI.  Returns ``(result, latent)``,
+    (cores − 1) keeps a core free for the GUI; ``labels`` the class of every
+    sub-image (conditional models).  Returns ``(result, latent)``,
     or a :class:`UserError` for a user mistake (no traceback).
     """
     _background_thread()
@@ -110,19 +113,19 @@ def train_job(stack: Any, model_config: Any, train_settings: dict, *, on_progres
     from napari_ivae.train import TrainConfig, fit, run_fit
 
     try:
-        gen = fit(stack, model_config, TrainConfig(**train_settings))
+        gen = fit(stack, model_config, TrainConfig(**train_settings), labels=labels)
         result = run_fit(gen, on_progress)
-        return result, encode(result.model, stack)
+        return result, encode(result.model, stack, labels=labels)
     except (IvaeError, ValueError) as err:
         return UserError(str(err).strip() or type(err).__name__)
 
 
-def encode_job(model: Any, stack: Any) -> Any:
-    """Worker body: the latent table of ``stack`` under ``model``."""
+def encode_job(model: Any, stack: Any, labels: Any = None) -> Any:
+    """Worker body: the latent table of ``stack`` under ``model`` (``labels``: conditional models)."""
     _background_thread()
     from napari_ivae.analysis import encode
 
-    return encode(model, stack)
+    return encode(model, stack, labels=labels)
 
 
 def stack_of(points: Any) -> Any:

@@ -48,6 +48,7 @@ from napari_ivae._qt._train_jobs import (
     stack_of,
     train_job,
 )
+from napari_ivae._qt._train_labels import LabelColumn, is_conditional, labels_for
 from napari_ivae._qt._train_options import MODEL_FIELDS, TRAIN_FIELDS, TrainOptions
 from napari_ivae._qt._train_progress import TrainProgress
 from napari_ivae.record import get_record
@@ -85,6 +86,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
         self.train_config: dict | None = None
         self._pending_config: dict | None = None
         self._points: Points | None = None
+        self._labels_used: list[str] | None = None  # the classes of a conditional model
         self._stack = None
         self._training = False
         self._encoding = False
@@ -108,6 +110,9 @@ class TrainWidget(ModelFilesMixin, QWidget):
             self.train_form[n].native for n in TRAIN_FIELDS
         )
         self.options.changed.connect(self._check_settings)
+        self.label_column = LabelColumn()
+        self.options.changed.connect(self._update_labels)
+        self.points_combo.layer_changed.connect(self._update_labels)
 
         self.view = TrainProgress(self)
         self.progress, self.status = self.view.bar, self.view.status
@@ -116,6 +121,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
         layout = scroll_layout(self)
         top = QFormLayout()
         top.addRow("Points", self.points_combo)
+        top.addRow("Labels", self.label_column)
         layout.addLayout(top)
         layout.addWidget(self.stack_info)
         layout.addWidget(self.options)
@@ -149,6 +155,16 @@ class TrainWidget(ModelFilesMixin, QWidget):
             self.status.set_error(str(err))
         else:
             self.status.clear_error()
+
+    def _update_labels(self, *_args: Any) -> None:
+        """Offer the chosen points' class columns; enabled for conditional models."""
+        self.label_column.refresh(self.points_combo.value, self.kind.currentText())
+
+    def _labels(self, points: Points, stack: Any, kind: str) -> list[str] | None:
+        """The class of every sub-image for a conditional model, else None."""
+        if not is_conditional(kind):
+            return None
+        return labels_for(points, stack, self.label_column.currentText())
 
     def _update_stack_info(self, *_args: Any) -> None:
         points = self.points_combo.value
@@ -220,10 +236,12 @@ class TrainWidget(ModelFilesMixin, QWidget):
                 raise ValueError(
                     f"the stack has {len(stack.index)} sub-image(s); training needs at least 2"
                 )
-            return self._start(points, stack, mc, settings)
+            return self._start(points, stack, mc, settings, self._labels(points, stack, mc.kind))
         return None
 
-    def _start(self, points: Points, stack: Any, mc: Any, settings: dict) -> Any:
+    def _start(
+        self, points: Points, stack: Any, mc: Any, settings: dict, labels: Any = None
+    ) -> Any:
         self._points, self._stack = points, stack
         from napari_ivae.train import TrainConfig, resolve_seed_options
 
@@ -231,7 +249,8 @@ class TrainWidget(ModelFilesMixin, QWidget):
         # decide them, so that a saved checkpoint says how it was really trained
         decided = resolve_seed_options(TrainConfig(**settings), stack)
         self._pending_config = {f.name: getattr(decided, f.name) for f in fields(decided)}
-        worker = FitWorker(train_job, stack, mc, settings)
+        self._labels_used = labels
+        worker = FitWorker(train_job, stack, mc, settings, labels)
         worker.yielded.connect(self.view.report)
         worker.returned.connect(self._on_trained)
         worker.aborted.connect(self._on_aborted)
@@ -298,7 +317,12 @@ class TrainWidget(ModelFilesMixin, QWidget):
         self.history = list(self.view.epochs)  # the finished epochs, saved with the model
         self.train_config = self._pending_config
         self.status.setText(f"Stopped at epoch {last.epoch}; encoding with the last weights …")
-        self._start_encode(self._points, self._stack, note=f"Stopped at epoch {last.epoch}")
+        self._start_encode(
+            self._points,
+            self._stack,
+            note=f"Stopped at epoch {last.epoch}",
+            labels=self._labels_used,
+        )
 
     # ------------------------------------------------------------------ encoding and output
     def encode(self, points: Points | None = None) -> Any:
@@ -312,12 +336,15 @@ class TrainWidget(ModelFilesMixin, QWidget):
                 raise ValueError("no model yet: train one or load a saved model first")
             points = points if points is not None else self.points_combo.value
             stack = stack_of(points)
-            return self._start_encode(points, stack, note="Encoded with the loaded model")
+            labels = self._labels(points, stack, self.model.config.kind)
+            return self._start_encode(
+                points, stack, note="Encoded with the loaded model", labels=labels
+            )
         return None
 
-    def _start_encode(self, points: Points, stack: Any, *, note: str) -> Any:
+    def _start_encode(self, points: Points, stack: Any, *, note: str, labels: Any = None) -> Any:
         self._points, self._stack, self._note = points, stack, note
-        worker = thread_worker(guarded, start_thread=False)(encode_job, self.model, stack)
+        worker = thread_worker(guarded, start_thread=False)(encode_job, self.model, stack, labels)
         worker.returned.connect(self._on_encoded)
         worker.finished.connect(self._on_encode_finished)
         self.encode_worker = worker

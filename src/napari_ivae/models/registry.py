@@ -39,6 +39,9 @@ class Family:
     joint : bool
         Whether the family has a discrete class latent (``n_classes``; the
         trainer's capacity objective and class seeding apply).
+    conditional : bool
+        Whether the model is conditioned on a known class per image (the
+        fronts must give labels to train and encode it).
     config : str
         ``"module:Class"`` of its configuration dataclass: a
         :class:`~napari_ivae.models.ModelConfig` or a subclass adding the
@@ -51,6 +54,7 @@ class Family:
     rotation: bool = False
     joint: bool = False
     config: str = "napari_ivae.models:ModelConfig"
+    conditional: bool = False
 
     def model_class(self) -> type:
         """The model class (imports its module, and so torch)."""
@@ -76,10 +80,10 @@ FAMILIES: tuple[Family, ...] = (
            rotation=True, joint=True),
     Family("cvae", "napari_ivae.models.cvae:CVAE",
            "Conditional VAE: encoder and decoder see the known class and/or factors.",
-           config="napari_ivae.models.cond_config:CondConfig"),
+           config="napari_ivae.models.cond_config:CondConfig", conditional=True),
     Family("crvae", "napari_ivae.models.cvae:CRVAE",
            "Conditional rotation-invariant VAE: one latent space per known class.",
-           rotation=True, config="napari_ivae.models.cond_config:CondConfig"),
+           rotation=True, config="napari_ivae.models.cond_config:CondConfig", conditional=True),
 )  # fmt: skip
 
 _REGISTRY: dict[str, Family] = {f.name: f for f in FAMILIES}

@@ -1,0 +1,93 @@
+"""The Train dock's "Labels" row: which features column gives the known class.
+
+Conditional models (``cvae``, ``crvae``) need the class of every sub-image.
+In napari it comes from a column of the points layer's features: the
+explorer's ``label`` (what the user lassoed and named), Detect's wall
+``kind``, a ring label, or any other column with a few distinct values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from qtpy.QtWidgets import QComboBox
+
+from napari_ivae.models import registry
+
+#: columns that are positions or bookkeeping, never classes
+_NOT_CLASSES = {"y", "x", "frame", "index", "y_nm", "x_nm", "score"}
+#: more distinct values than this: not a class column
+MAX_CLASSES = 50
+
+
+def label_columns(features: pd.DataFrame) -> list[str]:
+    """Columns of ``features`` that can serve as classes (text, categories, bools, small ints)."""
+    out = []
+    for name in features.columns:
+        col = features[name]
+        if name in _NOT_CLASSES or str(name).startswith(("z", "p_")):
+            continue
+        kind = getattr(col.dtype, "kind", "O")
+        textual = isinstance(col.dtype, (pd.CategoricalDtype, pd.StringDtype)) or kind in "OUSb"
+        if (textual or kind in "iu") and 1 < col.nunique(dropna=True) <= MAX_CLASSES:
+            out.append(str(name))
+    if "label" in out:  # the explorer's labels first
+        out.insert(0, out.pop(out.index("label")))
+    return out
+
+
+def labels_for(points: Any, stack: Any, column: str) -> list[str]:
+    """The class of every sub-image of ``stack`` from ``points.features[column]``.
+
+    Raises a ValueError (one sentence) when the column is missing or some
+    cropped points have no label.
+    """
+    features = points.features
+    if not column or column not in features.columns:
+        raise ValueError(
+            "conditional models need the class of every sub-image: choose a Labels column "
+            "(label points in the explorer first)"
+        )
+    col = features[column].iloc[np.asarray(stack.index)]
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip().to_numpy()
+    empty = int((text == "").sum())
+    if empty:
+        raise ValueError(
+            f"{empty} of the {len(text)} cropped points have no {column!r}; label them in the "
+            "explorer, or choose another Labels column"
+        )
+    return text.tolist()
+
+
+class LabelColumn(QComboBox):
+    """Combo of the features columns usable as classes; enabled for conditional models."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setToolTip(
+            "Conditional models (cvae, crvae): the features column that gives the known class "
+            "of each sub-image, e.g. the explorer's label, Detect's wall kind, a ring label."
+        )
+        self.setEnabled(False)
+
+    def refresh(self, points: Any, kind: str) -> None:
+        """Fill from ``points``' features; keep the current choice when still offered."""
+        current = self.currentText()
+        names = [] if points is None else label_columns(points.features)
+        self.blockSignals(True)
+        self.clear()
+        self.addItems(names)
+        if current in names:
+            self.setCurrentText(current)
+        self.blockSignals(False)
+        self.setEnabled(is_conditional(kind) and bool(names))
+
+
+def is_conditional(kind: str) -> bool:
+    """Whether the registry's family ``kind`` needs labels."""
+    try:
+        return registry.get(kind).conditional
+    except ValueError:  # IvaeError: an unknown kind (the form says so)
+        return False

@@ -1,0 +1,69 @@
+"""Train dock: a conditional model takes its classes from a features column of the points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_ivae._qt.train import TrainWidget
+from napari_ivae.record import get_record
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT = 300_000
+
+
+def _labelled(viewer, make_blobs, labels):
+    from napari_ivae.crop import crop
+
+    img, centres = make_blobs(shape=(120, 120), spacing=10)
+    viewer.add_image(img, name="img")
+    n = len(centres)
+    layer = viewer.add_points(
+        centres, name="pts", features={"label": labels(n), "size_class": np.arange(n) % 2}
+    )
+    table = pd.DataFrame({"y": centres[:, 0], "x": centres[:, 1]})
+    get_record(layer).stack = crop(img, table, window=10)
+    return layer
+
+
+def test_crvae_trains_on_the_label_column_and_encodes_with_it(dock, make_blobs, qtbot):
+    from napari_ivae.analysis import encode
+
+    viewer, w = dock(TrainWidget)
+    points = _labelled(viewer, make_blobs, lambda n: np.where(np.arange(n) % 3 == 0, "A", "B"))
+    w.points_combo.value = points
+    w.kind.setCurrentText("rvae")
+    assert not w.label_column.isEnabled()  # only conditional models take labels
+    w.kind.setCurrentText("crvae")
+    assert w.label_column.isEnabled()
+    offered = [w.label_column.itemText(i) for i in range(w.label_column.count())]
+    assert offered == ["label", "size_class"]  # the explorer's labels first
+    w.epochs.setValue(2)
+    w.batch_size.setValue(32)
+    w.latent_dim.setValue(2)
+    w.start_thread = False
+    worker = w.start()
+    assert worker is not None
+    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+        worker.start()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+    model = get_record(points).model
+    assert model.config.kind == "crvae" and list(model.config.classes) == ["A", "B"]
+    stack = get_record(points).stack
+    labels = points.features["label"].iloc[stack.index].tolist()
+    expected = encode(model, stack, labels=labels)
+    np.testing.assert_allclose(points.features.loc[stack.index, "z1"], expected["z1"], rtol=1e-5)
+
+
+def test_unlabelled_points_are_refused_in_one_sentence(dock, make_blobs, notes):
+    viewer, w = dock(TrainWidget)
+    points = _labelled(viewer, make_blobs, lambda n: ["A", ""] * (n // 2) + ["A"] * (n % 2))
+    w.points_combo.value = points
+    w.kind.setCurrentText("cvae")
+    w.start_thread = False
+    assert w.start() is None
+    errors = [text for sev, text in notes if "error" in sev]
+    assert errors and "have no 'label'" in errors[-1] and "explorer" in errors[-1]
+    assert "z1" not in points.features  # nothing written
