@@ -86,7 +86,8 @@ def _background(path: Path | None) -> np.ndarray | None:
 @click.option("--image", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Image the stack was cropped from (background of the uncertainty map).")  # fmt: skip
 @click.option("-o", "--out", required=True, type=click.Path(path_type=str),
-              help="Run folder (see ivae ensemble --help).")  # fmt: skip
+              help="Run folder: member_*.ivae, ensemble.json, latent.csv, history.csv, "
+              "uncertainty_map.png (one folder per K for K1:K2).")  # fmt: skip
 def ensemble(stack: Path, kind: str, classes: str, members: int, latent_dim: int, epochs: int,
              batch_size: int | None, lr: float, seed: int, device: str, quiet: bool,
              image: Path | None, out: str) -> None:  # fmt: skip
