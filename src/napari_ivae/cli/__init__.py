@@ -32,6 +32,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("napari_ivae.cli._vae", "train", "Train a VAE / rVAE / jVAE / jrVAE on a stack."),
     "encode": ("napari_ivae.cli._vae", "encode", "Encode a stack with a trained model."),
     "manifold": ("napari_ivae.cli._vae", "manifold", "Render a model's latent manifold."),
+    "ensemble": (
+        "napari_ivae.cli._ensemble",
+        "ensemble",
+        "Train an ensemble of joint VAEs: consensus class and uncertainty.",
+    ),
     "wall-metrics": ("napari_ivae.cli._dynamics", "wall_metrics", "Wall metrics per frame."),
     "rings": ("napari_ivae.cli._rings", "rings", "Ring sizes and ring labels of an atom graph."),
     "demo": ("napari_ivae.cli._demo", "demo", "Run the headless pipeline on the sample data."),

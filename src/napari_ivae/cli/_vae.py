@@ -70,11 +70,11 @@ from napari_ivae.cli._files import (
     load_stack_npz,
 )
 from napari_ivae.cli._progress import _Reporter
+from napari_ivae.cli._train_options import DEVICES, training_options  # noqa: F401 (DEVICES: API)
 from napari_ivae.models import registry
 
 MODEL_KINDS = registry.names()  # the model registry (torch-free)
 JOINT_KINDS = tuple(k for k in MODEL_KINDS if registry.get(k).joint)
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 # ----------------------------------------------------------------------------- train
@@ -132,34 +132,12 @@ def _estimate_bytes(model_config, n: int) -> int:
     + ".",
 )
 @click.option(
-    "--latent-dim",
-    type=int,
-    required=True,
-    help=f"Number of continuous latents K (1 to {MAX_LATENT_DIM}, and ≤ the values of one image).",
-)
-@click.option(
     "--classes",
     type=int,
     default=None,
     help=f"Number of classes (jvae/jrvae only; 2 to {MAX_CLASSES}, ≥ 2 images per class).",
 )
-@click.option("--epochs", type=int, default=20, show_default=True, help=f"1 to {MAX_EPOCHS}.")
-@click.option(
-    "--batch-size",
-    type=int,
-    default=None,
-    help="Samples per step [default: 128, or N when the stack has fewer images].",
-)
-@click.option(
-    "--lr",
-    type=float,
-    default=1e-3,
-    show_default=True,
-    help=f"Learning rate (0 < lr ≤ {MAX_LR:g}).",
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+@training_options
 @label_options
 @click.option(
     "-o",
