@@ -23,7 +23,15 @@ import pandas as pd
 from napari.layers import Image, Points
 from napari.qt.threading import thread_worker
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox
+from qtpy.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from napari_ivae._errors import IvaeError
 from napari_ivae._qt._common import (
@@ -44,11 +52,11 @@ __all__ = ["RING_CLASS_NAMES", "RING_COLORS", "RingsBox", "ring_label_names", "r
 #: face colour (RGBA) of a ring by its size; any other size: "other"
 RING_COLORS: dict[int | str, tuple[float, float, float, float]] = {
     5: (1.0, 0.2, 0.15, 0.65),  # red
-    6: (0.75, 0.75, 0.75, 0.22),  # faint grey: the pristine lattice stays quiet
+    6: (0.8, 0.8, 0.8, 0.3),  # light grey: the pristine lattice stays quiet
     7: (0.15, 0.45, 1.0, 0.65),  # blue
-    "other": (1.0, 0.85, 0.0, 0.7),  # yellow
+    "other": (0.9, 0.2, 0.9, 0.7),  # magenta (not the atoms' yellow)
 }
-LEGEND = "5 red · 6 grey · 7 blue · other yellow"
+LEGEND = "5 red · 6 grey · 7 blue · other magenta"
 
 #: class name of every ring label (0–7) when used as explorer labels
 RING_CLASS_NAMES: dict[int, str] = {
@@ -84,8 +92,7 @@ def _compute(yx: np.ndarray, shape: tuple | None, max_ring: int) -> tuple:
     """Worker body: rings and the per-atom table."""
     from napari_ivae.rings import find_rings, ring_table
 
-    rings = find_rings(yx, max_ring=max_ring, shape=shape)
-    return rings, ring_table(len(yx), rings)
+    return (rings := find_rings(yx, max_ring=max_ring, shape=shape)), ring_table(len(yx), rings)
 
 
 class RingsBox(QGroupBox):
@@ -132,7 +139,8 @@ class RingsBox(QGroupBox):
         legend = QLabel(" ".join(_swatch(k) for k in RING_COLORS))
         legend.setToolTip("Face colour of the rings by size (atoms per ring).")
         self.status = StatusLabel()
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)  # the status under the form: it wraps to its full height
+        form = QFormLayout()
         form.addRow("Atoms", self.points_combo)
         form.addRow("Largest ring", self.max_ring)
         row = QHBoxLayout()
@@ -140,7 +148,8 @@ class RingsBox(QGroupBox):
         row.addWidget(self.labels_button, 1)
         form.addRow(row)
         form.addRow("Colours", legend)
-        form.addRow(self.status)
+        outer.addLayout(form)
+        outer.addWidget(self.status)
 
     # ------------------------------------------------------------------ rings
     def _inputs(self) -> tuple[Points, Image | None, Any]:
@@ -216,10 +225,9 @@ class RingsBox(QGroupBox):
             counts = {k: int((rings.sizes == k).sum()) for k in (5, 6, 7)}
             other = len(rings.sizes) - sum(counts.values())
             self.status.setText(
-                f"{len(rings.rings):,} rings ({counts[5]} × 5 red, {counts[6]} × 6 grey, "
-                f"{counts[7]} × 7 blue, {other} other yellow) in {time.perf_counter() - t0:.1f} s; "
-                f"{int(table['border'].sum()):,} border atoms; ring_label is in the "
-                "features (colour by it in the explorer)."
+                f"{len(rings.rings):,} rings: {counts[5]} × 5, {counts[6]:,} × 6, {counts[7]} × 7, "
+                f"{other} other ({time.perf_counter() - t0:.1f} s); "
+                f"{int(table['border'].sum()):,} border atoms. Colour by ring_label in the explorer."
             )
             self.rings_finished.emit(layer)
             return
@@ -264,10 +272,14 @@ class RingsBox(QGroupBox):
             raise IvaeError("points: choose an atoms layer (run Detect first)")
         features = points.features
         if "ring_label" not in features.columns or len(features) != len(points.data):
-            raise IvaeError(f"points: layer {points.name!r} has no ring_label; run Find rings first")
+            raise IvaeError(
+                f"points: layer {points.name!r} has no ring_label; run Find rings first"
+            )
         names = ring_label_names(features)
         present = sorted({int(k) for k, n in zip(features["ring_label"], names) if n})
-        labels = LabelSet(len(names), {RING_CLASS_NAMES[k]: _class_color(k) for k in present}, names)
+        labels = LabelSet(
+            len(names), {RING_CLASS_NAMES[k]: _class_color(k) for k in present}, names
+        )
         record = get_record(points)
         record.classes = labels.classes
         record.labels = labels.labels

@@ -21,7 +21,6 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QHBoxLayout, QLayout, QProgressBar, QPushButton, QWidget
 
 from napari_ivae._errors import Cancelled
-from napari_ivae.record import get_record
 from napari_ivae._qt._common import (
     StatusLabel,
     guarded,
@@ -36,6 +35,7 @@ from napari_ivae._qt._detect_options import DetectOptionsMixin
 from napari_ivae._qt._detect_results import DetectResultsMixin
 from napari_ivae._qt._layers import connect_viewer
 from napari_ivae._qt._rings import RingsBox
+from napari_ivae.record import get_record
 
 __all__ = ["DetectWidget"]
 
