@@ -173,6 +173,9 @@ class DetectOptionsMixin:
     def _on_task(self, *_args: Any) -> None:
         self.atoms_box.setVisible(self.task == "atoms")
         self.walls_box.setVisible(self.task == "walls")
+        rings = getattr(self, "rings_box", None)
+        if rings is not None:
+            rings.setVisible(self.task == "atoms")
 
     def _images_top_down(self) -> list:
         """Source image layers as napari's layer list shows them (top first)."""

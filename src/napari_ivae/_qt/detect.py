@@ -34,6 +34,8 @@ from napari_ivae._qt._common import (
 from napari_ivae._qt._detect_options import DetectOptionsMixin
 from napari_ivae._qt._detect_results import DetectResultsMixin
 from napari_ivae._qt._layers import connect_viewer
+from napari_ivae._qt._rings import RingsBox
+from napari_ivae.record import get_record
 
 __all__ = ["DetectWidget"]
 
@@ -76,7 +78,10 @@ class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
         layout.addLayout(self._run_row())
         layout.addWidget(self.busy)
         layout.addWidget(self.status)
+        self.rings_box = RingsBox(self.viewer)  # atoms → rings, ring labels
+        layout.addWidget(self.rings_box)
         layout.addStretch(1)
+        self.detection_finished.connect(self._offer_rings)
 
         self.atoms_radio.toggled.connect(self._on_task)
         self.atoms_radio.toggled.connect(self._on_method)
@@ -115,6 +120,11 @@ class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
         self.busy.setTextVisible(False)
         self.status = StatusLabel()
         return run_row
+
+    def _offer_rings(self, layer: Any) -> None:
+        """New atoms: the rings box works on them."""
+        if layer is not None and get_record(layer).task == "atoms":
+            self.rings_box.points_combo.value = layer
 
     # ------------------------------------------------------------------ run
     def run(self, preview: bool = False) -> Any:

@@ -7,6 +7,8 @@
 - :func:`simulate_ferroelastic`: a PFM frame with 180° domains and ferroelastic
   a/c stripe walls (truth masks of both wall kinds).
 - :func:`make_cards`: the rotated-glyph "cards" benchmark set for invariant VAEs.
+- :func:`make_subtle_cards`: cards whose classes differ by a small notch while
+  rotation, scale and contrast dominate the pixel variance.
 
 Conventions: positions are pixels, row/column order (``y``, ``x``), pixel
 ``(i, j)`` sampled at ``y = i, x = j``.  Every simulator takes ``seed`` and is
@@ -19,6 +21,7 @@ dopants and ``vacancy_fraction`` vacancies).  PFM walls are the boundary pixels 
 (:func:`domain_walls`).
 """
 
+from napari_ivae.simulate._subtle import SUBTLE_CLASSES, SubtleCardsSample, make_subtle_cards
 from napari_ivae.simulate.cards import CARD_CLASSES, CardsSample, make_cards
 from napari_ivae.simulate.ferroelastic import FerroelasticSample, simulate_ferroelastic
 from napari_ivae.simulate.pfm import PFMSample, domain_walls, simulate_pfm, wall_distance
@@ -27,13 +30,16 @@ from napari_ivae.simulate.switching import SwitchingSample, simulate_switching
 
 __all__ = [
     "CARD_CLASSES",
+    "SUBTLE_CLASSES",
     "CardsSample",
     "FerroelasticSample",
     "PFMSample",
     "STEMSample",
+    "SubtleCardsSample",
     "SwitchingSample",
     "domain_walls",
     "make_cards",
+    "make_subtle_cards",
     "simulate_ferroelastic",
     "simulate_pfm",
     "simulate_stem",
