@@ -84,3 +84,11 @@ def test_pre_commit_ruff_rev_matches_the_pinned_ruff():
     assert rev, ".pre-commit-config.yaml has no ruff-pre-commit rev"
     pins = [d for d in PYPROJECT["project"]["optional-dependencies"]["testing"] if "ruff" in d]
     assert pins == [f"ruff=={rev.group(1)}"], (pins, rev.group(1))
+
+
+def test_test_files_have_unique_names():
+    """tests/ has no __init__.py: two test files of one name break collection of the suite."""
+    names: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert not {n: p for n, p in names.items() if len(p) > 1}
