@@ -26,6 +26,7 @@ import numpy as np
 from napari.layers import Image
 
 from napari_ivae._qt._common import add_points_table
+from napari_ivae._qt._layers import show_labels
 from napari_ivae.record import get_record
 
 __all__ = [
@@ -137,24 +138,7 @@ class DynamicsResultsMixin:
         return first
 
     def _add_mask(self, labels: np.ndarray, base: Image, name: str) -> Any:
-        from napari.utils.colormaps import DirectLabelColormap
-
-        colors = {0: "transparent", None: "transparent", **MASK_COLORS}
-        cmap = DirectLabelColormap(color_dict=colors)
-        if name in self.viewer.layers:
-            layer = self.viewer.layers[name]
-            layer.data = labels
-            layer.colormap = cmap
-            return layer
-        return self.viewer.add_labels(
-            labels,
-            name=name,
-            scale=tuple(base.scale),
-            translate=tuple(base.translate),
-            units=tuple(base.units),
-            colormap=cmap,
-            opacity=0.9,
-        )
+        return show_labels(self.viewer, labels, name=name, colors=MASK_COLORS, like=base)
 
 
 def summary(table: Any, elapsed: float, shown: dict) -> str:

@@ -1,7 +1,8 @@
 """Layer choosers that follow the viewer (layers added, removed, moved or renamed).
 
 :class:`LayerCombo` (one layer) and :class:`LayerChecklist` (several, ordered);
-:func:`connect_viewer` hooks any widget with a ``refresh`` method to the layer list.
+:func:`connect_viewer` hooks any widget with a ``refresh`` method to the layer list;
+:func:`show_labels` adds (or updates) a Labels layer in given colours.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
 
 from napari_ivae._errors import IvaeError
 
-__all__ = ["LayerChecklist", "LayerCombo", "connect_viewer"]
+__all__ = ["LayerChecklist", "LayerCombo", "connect_viewer", "show_labels"]
 
 
 # --------------------------------------------------------------------------- layer choosers
@@ -239,3 +240,28 @@ class LayerChecklist(QListWidget):
         self._checked = list(layers)
         self.user_set = True
         self.refresh()
+
+
+def show_labels(viewer: Any, data: Any, *, name: str, colors: dict, like: Layer) -> Any:
+    """Add a Labels layer ``name`` drawn in ``colors`` and placed as ``like``, or update it.
+
+    ``colors`` maps label values to colours; 0 (and unlisted values) are
+    transparent.  An existing layer of that name gets the new data and colours.
+    """
+    from napari.utils.colormaps import DirectLabelColormap
+
+    cmap = DirectLabelColormap(color_dict={0: "transparent", None: "transparent", **colors})
+    if name in viewer.layers:
+        layer = viewer.layers[name]
+        layer.data = data
+        layer.colormap = cmap
+        return layer
+    return viewer.add_labels(
+        data,
+        name=name,
+        scale=tuple(like.scale),
+        translate=tuple(like.translate),
+        units=tuple(like.units),
+        colormap=cmap,
+        opacity=0.9,
+    )

@@ -76,16 +76,7 @@ class IVAE(nn.Module):
             self.z_encoder = nn.Sequential(
                 nn.LayerNorm(n_feat), mlp(n_feat, c.hidden, c.n_layers, 2 * k, c.activation)
             )
-        n_code = k + self.n_classes
-        if c.decoder == "coord":
-            self.decoder = CoordDecoder(
-                n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation
-            )
-        else:
-            self.decoder = TemplateDecoder(
-                n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation,
-                enlarge=c.rotation,
-            )  # fmt: skip
+        self.decoder = self._make_decoder(k + self.n_classes)
         self.register_buffer("crop_grid", base_grid(c.size), persistent=False)
         if self.n_classes:
             # log of the class prior p(α): the mixture weights, learned by the
@@ -96,6 +87,15 @@ class IVAE(nn.Module):
         if self.grid_angles:
             self.bins = AngleBins(c.size, c.angle_bins, c.sigma_angle, c.sigma_shift, c.likelihood,
                                   c.recon_sigma)  # fmt: skip
+
+    def _make_decoder(self, n_code: int) -> nn.Module:
+        """The decoder of the configuration, from a code of ``n_code`` values."""
+        c = self.config
+        if c.decoder == "coord":
+            return CoordDecoder(n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation)
+        return TemplateDecoder(
+            n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation, enlarge=c.rotation
+        )
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # checkpoints written before the learned class prior: uniform, their behaviour

@@ -24,7 +24,6 @@ from torch import nn
 
 from napari_ivae._errors import IvaeError
 from napari_ivae.models.base import IVAE
-from napari_ivae.models.nets import CoordDecoder, TemplateDecoder
 
 __all__ = ["CRVAE", "CVAE", "CondIVAE"]
 
@@ -71,16 +70,7 @@ class CondIVAE(IVAE):
         self.encoder = _Conditioned(self.encoder, n_cond)
         if self.invariant_z:
             self.z_encoder = _Conditioned(self.z_encoder, n_cond)
-        n_code = c.latent_dim + n_cond
-        if c.decoder == "coord":
-            self.decoder = CoordDecoder(
-                n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation
-            )
-        else:
-            self.decoder = TemplateDecoder(
-                n_code, c.in_channels, c.size, c.hidden, c.n_layers, c.activation,
-                enlarge=c.rotation,
-            )  # fmt: skip
+        self.decoder = self._make_decoder(c.latent_dim + n_cond)
 
     # ------------------------------------------------------------ the condition
     @property

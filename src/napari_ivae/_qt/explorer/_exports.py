@@ -16,6 +16,7 @@ from napari.layers import Labels
 from qtpy.QtWidgets import QFileDialog
 
 from napari_ivae._errors import IvaeError
+from napari_ivae._qt._layers import show_labels
 from napari_ivae.labels import write_points_csv
 
 __all__ = ["ExportsMixin"]
@@ -155,25 +156,9 @@ class ExportsMixin:
 
     def show_label_mask(self, mask_layer=None) -> Labels:
         """Add (or update) a Labels layer with :meth:`label_mask`, in the class colours."""
-        from napari.utils.colormaps import DirectLabelColormap
-
         lab = self.label_mask(mask_layer)
-        mlayer = self._mask_layer(mask_layer)
-        colors = {0: "transparent", None: "transparent"}
-        colors.update(enumerate(self._classes().values(), start=1))
+        colors = dict(enumerate(self._classes().values(), start=1))
         name = f"{self._layer.name} labeled walls"
-        cmap = DirectLabelColormap(color_dict=colors)
-        if name in self.viewer.layers:
-            lay = self.viewer.layers[name]
-            lay.data = lab
-            lay.colormap = cmap
-            return lay
-        return self.viewer.add_labels(
-            lab,
-            name=name,
-            scale=mlayer.scale,
-            translate=mlayer.translate,
-            units=tuple(mlayer.units),
-            colormap=cmap,
-            opacity=0.9,
+        return show_labels(
+            self.viewer, lab, name=name, colors=colors, like=self._mask_layer(mask_layer)
         )
