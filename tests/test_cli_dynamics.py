@@ -56,7 +56,7 @@ def test_files_in_order_equal_the_stack(series, tmp_path):
         (["p0.tif"], "single frame"),
         (["phase.tif", "--phase-units", "rad"], "degrees"),
         (["phase.tif"], "reference"),  # phase only, registration asked: no reference
-        (["p0.tif", "small.tif", "--no-register"], "differ"),
+        (["p0.tif", "small.tif", "--no-register"], "frames of one shape"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(series, tmp_path, capsys, extra, message):

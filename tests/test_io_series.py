@@ -39,6 +39,16 @@ def test_one_stack_file_is_a_series(tmp_path):
     assert layer.shape == (4, 32, 40)
 
 
+def test_single_channel_files_named_after_the_file_make_one_series(tmp_path):
+    frames = _frames(3)
+    paths = []
+    for k in range(3):
+        np.save(tmp_path / f"scan{k}.npy", frames[k])
+        paths.append(tmp_path / f"scan{k}.npy")
+    (layer,) = read_series(paths)
+    np.testing.assert_array_equal(layer.data, frames)
+
+
 def test_bad_input_names_the_file(tmp_path):
     a, b = _frames(2), _frames(2, shape=(32, 36))
     good = _npz(tmp_path / "good.npz", a[0], a[0])

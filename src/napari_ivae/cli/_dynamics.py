@@ -17,73 +17,62 @@ import click
 import numpy as np
 
 from napari_ivae._errors import IvaeError
-from napari_ivae.cli._detect import _pick, _read, _units_of
+from napari_ivae.cli._detect import _pick, _units_of
 from napari_ivae.cli._write import _check_distinct, _check_output, _write_all
 from napari_ivae.dynamics.register import reference_channels
 
 __all__ = ["wall_metrics"]
 
 
-def _frames(layers_per_file: list, paths: list[str], what: str) -> np.ndarray:
-    """Stack the chosen layer of every file into one (T, Y, X) series."""
-    frames, shape = [], None
-    for path, layer in zip(paths, layers_per_file):
-        data = np.asarray(layer.data, dtype=np.float32)
-        data = data[None] if data.ndim == 2 else data
-        if data.ndim != 3:
-            raise IvaeError(
-                f"{path}: the {what} channel has shape {data.shape}; expected (Y, X) or (T, Y, X)"
-            )
-        if shape is not None and data.shape[1:] != shape:
-            raise IvaeError(
-                f"{path}: {what} frames of {data.shape[1]}×{data.shape[2]} px differ from "
-                f"{paths[0]}'s {shape[0]}×{shape[1]} px; the frames of a series must have one shape"
-            )
-        shape = data.shape[1:]
-        frames.append(data)
-    return np.concatenate(frames)
-
-
 def _channels(paths, amp_paths, phase_channel, amplitude_channel, reference_channel):
-    """Phase, amplitude and reference layers of every file (amplitude/reference may be None)."""
-    files = [_read(p) for p in paths]
-    phase = []
-    for p, layers in zip(paths, files):
-        layer = _pick(layers, phase_channel, "phase", "phase-channel")
-        if layer is None:
-            if len(layers) > 1:
-                names = ", ".join(repr(ly.name) for ly in layers)
-                raise IvaeError(
-                    f"{p}: no phase channel found (channels: {names}); choose one with --phase-channel"
-                )
-            layer = layers[0]
-        phase.append(layer)
+    """Phase, amplitude and reference series ((T, Y, X) layers; amplitude/reference may be None).
+
+    The files are read by :func:`napari_ivae.io.read_series` (several files in
+    order, or one stack; shapes and channels checked there).
+    """
+    from napari_ivae.io import read_series
+
+    series = read_series(paths)
+    phase = _pick(series, phase_channel, "phase", "phase-channel")
+    if phase is None:
+        if len(series) > 1:
+            names = ", ".join(repr(ly.name) for ly in series)
+            raise IvaeError(
+                f"{paths[0]}: no phase channel found (channels: {names}); "
+                "choose one with --phase-channel"
+            )
+        phase = series[0]
     if amp_paths:
         if len(amp_paths) not in (1, len(paths)):
             raise IvaeError(
                 f"--amplitude was given {len(amp_paths)} times; give it once (a stack) "
                 f"or once per phase file ({len(paths)})"
             )
-        amp_files = [_read(p) for p in amp_paths]
-        amp = [
-            _pick(ly, amplitude_channel, "amplitude", "amplitude-channel") or ly[0]
-            for ly in amp_files
-        ]
-        amp_src = list(amp_paths)
+        amp_series = read_series(list(amp_paths))
+        amp = _pick(amp_series, amplitude_channel, "amplitude", "amplitude-channel")
+        amp = amp or amp_series[0]
     else:
-        amp = [_pick(ly, amplitude_channel, "amplitude", "amplitude-channel") for ly in files]
-        amp, amp_src = (amp, list(paths)) if all(a is not None for a in amp) else (None, None)
+        amp = _pick(series, amplitude_channel, "amplitude", "amplitude-channel")
     if reference_channel:
         names = list(reference_channel)
     else:  # deflection + amplitude, else height (register.REFERENCE_ROLES); else the amplitude
         try:
-            names = [ly.name for ly in reference_channels(files[0])]
+            names = [ly.name for ly in reference_channels(series)]
         except IvaeError:  # none of those roles (a phase-only file): series_metrics decides
             names = []
-    ref = None
-    if names:
-        ref = [[_pick(ly, n, None, "reference-channel") for ly in files] for n in names]
-    return phase, amp, amp_src, ref
+    ref = [_pick(series, n, None, "reference-channel") for n in names] or None
+    return phase, amp, ref
+
+
+def _data(layer, what: str, n_frames: int | None = None) -> np.ndarray:
+    """The (T, Y, X) float32 frames of a series layer (frame count checked against the phase)."""
+    data = np.asarray(layer.data, dtype=np.float32)
+    if n_frames is not None and data.shape[0] != n_frames:
+        raise IvaeError(
+            f"the {what} has {data.shape[0]} frames and the phase {n_frames}; "
+            "give one frame of each per scan"
+        )
+    return data
 
 
 @click.command("wall-metrics")
@@ -134,23 +123,18 @@ def wall_metrics(phase_stacks, amp_paths, method, register, reference_channel, a
     _check_distinct(**{"-o": output, "--plot": plot_path, "--points": points_path})
     paths = list(phase_stacks)
     with clean_warnings():
-        phase, amp, amp_src, ref = _channels(paths, amp_paths, phase_channel, amplitude_channel,
-                                             reference_channel)  # fmt: skip
-        ph = _frames(phase, paths, "phase")
-        if ph.shape[0] < 2:
-            raise IvaeError(
-                f"{paths[0]} holds a single frame; wall metrics need a series: give a stack "
-                "or several files in order (ivae wall-metrics a.tif b.tif ...)"
-            )
-        am = None if amp is None else _frames(amp, amp_src, "amplitude")
-        rf = None if ref is None else [_frames(r, paths, "reference") for r in ref]
+        phase, amp, ref = _channels(paths, amp_paths, phase_channel, amplitude_channel,
+                                    reference_channel)  # fmt: skip
+        ph = _data(phase, "phase")
+        am = None if amp is None else _data(amp, "amplitude", len(ph))
+        rf = None if ref is None else [_data(r, "reference", len(ph)) for r in ref]
         click.echo(f"ivae: {ph.shape[0]} frames of {ph.shape[1]}×{ph.shape[2]} px; phase "
-                   f"{phase[0].name!r}" + (f", amplitude {amp[0].name!r}" if amp else ""), err=True)  # fmt: skip
+                   f"{phase.name!r}" + (f", amplitude {amp.name!r}" if amp else ""), err=True)  # fmt: skip
         if register:
-            rname = [r[0].name for r in ref] if ref is not None else [amp[0].name] if amp else []
+            rname = [r.name for r in ref] if ref is not None else [amp.name] if amp else []
             click.echo(f"ivae: registering on {', '.join(map(repr, rname))}", err=True)
-        units = phase_units or _units_of(phase[0])
-        size = pixel_size_nm(phase[0])
+        units = phase_units or _units_of(phase)
+        size = pixel_size_nm(phase)
         res = series_metrics(ph, am, method=method, register=register, reference=rf,
                              artefacts=artefacts, pixel_size_nm=size, phase_units=units, align=align, sigma=sigma,
                              device=device)  # fmt: skip

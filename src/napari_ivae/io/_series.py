@@ -41,7 +41,13 @@ def _pick(layers: list[ImageLayer], queries: Sequence[str] | None, source: Path)
 
 
 def _same_channels(first: list[ImageLayer], layers: list[ImageLayer], source: Path) -> list:
-    """``layers``' channels in the order of ``first``, matched by exact name."""
+    """``layers``' channels in the order of ``first``, matched by exact name.
+
+    Single-channel files are matched as they are: their one channel is named
+    after the file (``p0.tif`` -> ``p0``), so names differ from file to file.
+    """
+    if len(first) == 1 and len(layers) == 1:
+        return list(layers)
     by_name = {la.name: la for la in layers}
     missing = [la.name for la in first if la.name not in by_name]
     if missing:
