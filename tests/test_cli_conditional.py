@@ -137,4 +137,4 @@ def test_labels_and_conditional_kinds_go_together(files, capsys):
     assert code == 2 and "needs --labels" in err
     code, _, err = _run(["train", files / "stack.npz", "--model", "rvae", "--latent-dim", "2",
                          "--labels", files / "labels.csv", "-o", out], capsys)  # fmt: skip
-    assert code == 2 and "conditional model" in err and not out.exists()
+    assert code == 2 and "conditional or semi-supervised model" in err and not out.exists()

@@ -57,7 +57,7 @@ def test_bad_label_tables_are_one_sentence(df, kw, message):
 def test_labels_only_for_conditional_kinds_and_needed_by_them():
     from napari_ivae.models import ModelConfig
 
-    with pytest.raises(IvaeError, match="conditional kinds"):
+    with pytest.raises(IvaeError, match="conditional and semi-supervised kinds"):
         prepare_conditions(ModelConfig(kind="rvae"), 3, labels=["a", "b", "a"])
     with pytest.raises(IvaeError, match="needs labels and/or conditions"):
         prepare_conditions(ModelConfig(kind="cvae"), 3)

@@ -48,6 +48,14 @@ def _images(model, data) -> np.ndarray:
     return arr
 
 
+def _vocabulary(names) -> np.ndarray:
+    """Label names as an array: integers when every name is one, else strings."""
+    try:
+        return np.array([int(v) for v in names], dtype=np.int64)
+    except ValueError:
+        return np.array(names, dtype=object)
+
+
 def _check_weights(model) -> None:
     """Refuse a model whose weights hold NaN or inf (its outputs would be NaN)."""
     for name, value in model.state_dict().items():
@@ -68,6 +76,8 @@ def _check_output(values: np.ndarray, what: str) -> None:
 
 def _conditions(model, n: int, labels, conditions) -> np.ndarray | None:
     """(n, n_cond) condition vectors of a conditional model; None for the other kinds."""
+    if getattr(model.config, "classes", ()) and model.config.joint and conditions is None:
+        return None  # semi-supervised kinds infer every row's class: labels are not needed
     if not getattr(model, "n_cond", 0):
         if labels is not None or conditions is not None:
             raise IvaeError(f"labels / conditions need a conditional model, this one is "
@@ -100,7 +110,8 @@ def encode(model, data, *, batch_size: int = 1024, labels=None, conditions=None)
         ``z1..zk``, ``z1_std..zk_std``; rotation kinds ``angle`` (radians in
         [-π, π)), ``angle_std``, ``dy``, ``dx`` (displacement of the object
         from the crop centre, pixels, rows down / columns right); joint kinds ``class``
-        (argmax) and ``p0..p{K-1}``; ``y, x, frame`` for a Stack.
+        (argmax) and ``p0..p{K-1}`` (semi-supervised kinds: ``class`` in the
+        model's label vocabulary and ``p_<label>``); ``y, x, frame`` for a Stack.
     """
     check_range("batch_size", batch_size, low=1)
     arr = _images(model, data)
@@ -134,9 +145,15 @@ def encode(model, data, *, batch_size: int = 1024, labels=None, conditions=None)
         logits = p["logits"].astype(np.float64)
         prob = np.exp(logits - logits.max(1, keepdims=True))
         prob /= prob.sum(1, keepdims=True)
-        cols["class"] = prob.argmax(1).astype(np.int64)
-        for j in range(prob.shape[1]):
-            cols[f"p{j}"] = prob[:, j]
+        names = getattr(model.config, "classes", ())
+        if names:  # semi-supervised kinds: the user's label vocabulary
+            cols["class"] = _vocabulary(names)[prob.argmax(1)]
+            for j, name in enumerate(names):
+                cols[f"p_{name}"] = prob[:, j]
+        else:
+            cols["class"] = prob.argmax(1).astype(np.int64)
+            for j in range(prob.shape[1]):
+                cols[f"p{j}"] = prob[:, j]
     df = pd.DataFrame(cols)
     yx = getattr(data, "yx", None)
     if yx is not None:
@@ -190,6 +207,8 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None) -> 
         s = torch.as_tensor(sh.astype(np.float32)).to(dev)
     onehot = None
     if c.joint:
+        if cls is not None and getattr(c, "classes", ()):  # label names → codes
+            cls = [c.class_code(v) for v in np.atleast_1d(np.asarray(cls, dtype=object))]
         k = np.broadcast_to(np.asarray(0 if cls is None else cls), (n,)).astype(np.int64)
         if k.min() < 0 or k.max() >= c.n_classes:
             raise IvaeError(f"cls={cls!r} is out of range; expected 0 ≤ cls ≤ {c.n_classes - 1}")

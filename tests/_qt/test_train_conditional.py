@@ -67,3 +67,33 @@ def test_unlabelled_points_are_refused_in_one_sentence(dock, make_blobs, notes):
     errors = [text for sev, text in notes if "error" in sev]
     assert errors and "have no 'label'" in errors[-1] and "explorer" in errors[-1]
     assert "z1" not in points.features  # nothing written
+
+
+def test_ssrvae_trains_on_a_few_labels_and_infers_the_rest(dock, make_blobs, qtbot):
+    """Semi-supervised: empty label cells are the points whose class the model infers."""
+    viewer, w = dock(TrainWidget)
+    points = _labelled(
+        viewer,
+        make_blobs,
+        lambda n: np.where(np.arange(n) % 4 == 0, np.where(np.arange(n) % 8 == 0, "A", "B"), ""),
+    )
+    w.points_combo.value = points
+    w.kind.setCurrentText("ssrvae")
+    assert w.label_column.isEnabled() and w.label_column.currentText() == "label"
+    w.epochs.setValue(2)
+    w.batch_size.setValue(32)
+    w.latent_dim.setValue(2)
+    w.start_thread = False
+    worker = w.start()
+    assert worker is not None
+    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+        worker.start()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+    model = get_record(points).model
+    assert model.config.kind == "ssrvae" and list(model.config.classes) == ["A", "B"]
+    f = points.features
+    stack = get_record(points).stack
+    # every cropped point has a class in the user's names and its probabilities
+    assert set(f.loc[stack.index, "class"]) <= {"A", "B"}
+    np.testing.assert_allclose(f.loc[stack.index, ["p_A", "p_B"]].sum(1), 1.0, atol=1e-5)
+    assert (f["label"] == "").sum() > 0  # the user's labels are kept as they were

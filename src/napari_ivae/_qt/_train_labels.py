@@ -1,7 +1,9 @@
 """The Train dock's "Labels" row: which features column gives the known class.
 
-Conditional models (``cvae``, ``crvae``) need the class of every sub-image.
-In napari it comes from a column of the points layer's features: the
+Conditional models (``cvae``, ``crvae``) need the class of every sub-image,
+semi-supervised ones (``ssvae``, ``ssrvae``) the class of a few of each class
+(the empty cells are the rows whose class the model infers).  In napari it
+comes from a column of the points layer's features: the
 explorer's ``label`` (what the user lassoed and named), Detect's wall
 ``kind``, a ring label, or any other column with a few distinct values.
 """
@@ -38,25 +40,27 @@ def label_columns(features: pd.DataFrame) -> list[str]:
     return out
 
 
-def labels_for(points: Any, stack: Any, column: str) -> list[str]:
+def labels_for(points: Any, stack: Any, column: str, *, partial: bool = False) -> list:
     """The class of every sub-image of ``stack`` from ``points.features[column]``.
 
-    Raises a ValueError (one sentence) when the column is missing or some
-    cropped points have no label.
+    ``partial`` (semi-supervised models): an empty cell is an unlabelled
+    sub-image (None).  Raises a ValueError (one sentence) when the column is
+    missing, or (not ``partial``) some cropped points have no label.
     """
     features = points.features
+    what = "semi-supervised models need the class of a few sub-images of every class" if partial \
+        else "conditional models need the class of every sub-image"  # fmt: skip
     if not column or column not in features.columns:
-        raise ValueError(
-            "conditional models need the class of every sub-image: choose a Labels column "
-            "(label points in the explorer first)"
-        )
+        raise ValueError(f"{what}: choose a Labels column (label points in the explorer first)")
     col = features[column].iloc[np.asarray(stack.index)]
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip().to_numpy()
-    empty = int((text == "").sum())
-    if empty:
+    empty = text == ""
+    if partial:
+        return [None if e else t for t, e in zip(text.tolist(), empty, strict=True)]
+    if empty.any():
         raise ValueError(
-            f"{empty} of the {len(text)} cropped points have no {column!r}; label them in the "
-            "explorer, or choose another Labels column"
+            f"{int(empty.sum())} of the {len(text)} cropped points have no {column!r}; label "
+            "them in the explorer, or choose another Labels column"
         )
     return text.tolist()
 
@@ -68,7 +72,9 @@ class LabelColumn(QComboBox):
         super().__init__()
         self.setToolTip(
             "Conditional models (cvae, crvae): the features column that gives the known class "
-            "of each sub-image, e.g. the explorer's label, Detect's wall kind, a ring label."
+            "of each sub-image, e.g. the explorer's label, Detect's wall kind, a ring label. "
+            "Semi-supervised models (ssvae, ssrvae): the same, with empty cells for the "
+            "sub-images whose class the model infers."
         )
         self.setEnabled(False)
 
@@ -86,8 +92,18 @@ class LabelColumn(QComboBox):
 
 
 def is_conditional(kind: str) -> bool:
-    """Whether the registry's family ``kind`` needs labels."""
+    """Whether the registry's family ``kind`` needs labels (conditional or semi-supervised)."""
     try:
-        return registry.get(kind).conditional
+        return registry.get(kind).conditional or is_semi_supervised(kind)
     except ValueError:  # IvaeError: an unknown kind (the form says so)
+        return False
+
+
+def is_semi_supervised(kind: str) -> bool:
+    """Whether ``kind`` is a semi-supervised family (labels of a few rows suffice)."""
+    from napari_ivae.models.ss_config import SSConfig
+
+    try:
+        return issubclass(registry.get(kind).config_class(), SSConfig)
+    except ValueError:
         return False

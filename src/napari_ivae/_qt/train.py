@@ -48,7 +48,12 @@ from napari_ivae._qt._train_jobs import (
     stack_of,
     train_job,
 )
-from napari_ivae._qt._train_labels import LabelColumn, is_conditional, labels_for
+from napari_ivae._qt._train_labels import (
+    LabelColumn,
+    is_conditional,
+    is_semi_supervised,
+    labels_for,
+)
 from napari_ivae._qt._train_options import MODEL_FIELDS, TRAIN_FIELDS, TrainOptions
 from napari_ivae._qt._train_progress import TrainProgress
 from napari_ivae.record import get_record
@@ -164,7 +169,8 @@ class TrainWidget(ModelFilesMixin, QWidget):
         """The class of every sub-image for a conditional model, else None."""
         if not is_conditional(kind):
             return None
-        return labels_for(points, stack, self.label_column.currentText())
+        column = self.label_column.currentText()
+        return labels_for(points, stack, column, partial=is_semi_supervised(kind))
 
     def _update_stack_info(self, *_args: Any) -> None:
         points = self.points_combo.value

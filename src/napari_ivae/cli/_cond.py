@@ -27,6 +27,14 @@ def cond_kinds() -> tuple[str, ...]:
                  if issubclass(registry.get(n).config_class(), CondConfig))  # fmt: skip
 
 
+def ss_kinds() -> tuple[str, ...]:
+    """The registered semi-supervised kinds (their configuration is an ``SSConfig``)."""
+    from napari_ivae.models.ss_config import SSConfig
+
+    return tuple(n for n in registry.names()
+                 if issubclass(registry.get(n).config_class(), SSConfig))  # fmt: skip
+
+
 def label_options(f):
     """``--labels``, ``--label-column``, ``--condition`` (click decorators)."""
     f = click.option(
@@ -53,32 +61,46 @@ def label_options(f):
 
 
 def check_label_options(kind: str, labels_path, condition) -> None:
-    """``--labels`` is for (and needed by) the conditional kinds."""
-    kinds = cond_kinds()
+    """``--labels`` is for (and needed by) the conditional and semi-supervised kinds;
+    ``--condition`` for the conditional ones."""
+    kinds, semi = cond_kinds(), ss_kinds()
+    if kind in semi and labels_path is None:
+        raise IvaeError(
+            f"--model {kind} needs --labels LABELS.csv (the class of a few rows of every "
+            "class, the other rows empty)"
+        )
+    if kind in semi and condition:
+        raise IvaeError(f"--condition is for the conditional models ({', '.join(kinds)}), "
+                        f"got --model {kind}")  # fmt: skip
     if kind in kinds and labels_path is None:
         raise IvaeError(f"--model {kind} needs --labels LABELS.csv (the class of every image)")
-    if kind not in kinds and (labels_path is not None or condition):
+    if kind not in (*kinds, *semi) and (labels_path is not None or condition):
         raise IvaeError(
-            f"--labels / --condition need a conditional model (--model {' or '.join(kinds)}), "
-            f"got --model {kind}"
+            f"--labels / --condition need a conditional or semi-supervised model "
+            f"(--model {' or '.join((*kinds, *semi))}), got --model {kind}"
         )
 
 
-def read_labels(labels_path: Path, data, label_column: str, condition):
-    """The :class:`~napari_ivae.train.conditions.LabelTable` of the stack ``data``."""
+def read_labels(labels_path: Path, data, label_column: str, condition, partial: bool = False):
+    """The :class:`~napari_ivae.train.conditions.LabelTable` of the stack ``data``
+    (``partial``: empty labels and unnamed rows are unlabelled, semi-supervised kinds)."""
     from napari_ivae.cli._files import _images_of
     from napari_ivae.train.conditions import read_label_table
 
     n = _images_of(data).shape[0]
     return read_label_table(
         labels_path, n, index=getattr(data, "index", None),
-        label_column=label_column or None, conditions=tuple(condition),
+        label_column=label_column or None, conditions=tuple(condition), partial=partial,
     )  # fmt: skip
 
 
 def model_labels(model, labels_path, data, label_column: str):
     """The labels table ``ivae encode`` needs for a conditional ``model`` (None otherwise)."""
     config = model.config
+    if config.joint and getattr(config, "classes", ()):  # semi-supervised: labels optional
+        if labels_path is None:
+            return None
+        return read_labels(labels_path, data, label_column or "label", (), partial=True)
     if not getattr(model, "n_cond", 0):
         if labels_path is not None:
             raise IvaeError(f"--labels needs a conditional model, this one is {config.kind}")

@@ -113,13 +113,16 @@ def _latent_table(model, data, labels=None):
     """Encode ``data``; a Stack's ``index`` (row in the points table) follows ``frame``.
 
     ``labels``: a :class:`~napari_ivae.train.conditions.LabelTable` (conditional
-    kinds); its class names are written as the ``label`` column."""
+    and semi-supervised kinds); its class names are written as the ``label``
+    column (empty for the rows a semi-supervised model was not told)."""
     from napari_ivae.analysis import encode
     from napari_ivae.latent import join_latent
 
-    df = encode(model, data, labels=labels)
+    conditional = getattr(model, "n_cond", 0)  # semi-supervised kinds encode without labels
+    df = encode(model, data, labels=labels if conditional else None)
     if labels is not None and labels.codes is not None:
-        df["label"] = np.asarray(labels.classes, dtype=object)[labels.codes]
+        names = np.asarray([*labels.classes, ""], dtype=object)
+        df["label"] = names[labels.codes]  # code -1 (unlabelled): ""
     return df if isinstance(data, np.ndarray) else join_latent(None, df, data.index)
 
 

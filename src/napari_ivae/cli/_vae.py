@@ -2,12 +2,14 @@
 
 A stable contract (other tools call it)::
 
-    ivae train STACK.npz --model vae|rvae|jvae|jrvae|cvae|crvae --latent-dim K [--classes C]
+    ivae train STACK.npz --model vae|rvae|jvae|jrvae|cvae|crvae|ssvae|ssrvae --latent-dim K
+               [--classes C]
                [--labels LABELS.csv [--label-column label] [--condition COL ...]]
                [--epochs E] [--batch-size B] [--lr LR] [--seed S]
                [--device auto|cpu|cuda|mps] [--quiet] -o RUN_DIR
         -> RUN_DIR/model.ivae   checkpoint (weights + config + history)
            RUN_DIR/latent.csv   z1..zk, z1_std..zk_std, angle, dy, dx [, class, p0..]
+                                (ssvae/ssrvae: class in the label names, p_<label>)
                                 (+ y, x, frame, index when the stack has them;
                                 index joins it back into the points CSV with
                                 napari_ivae.latent.join_latent)
@@ -17,7 +19,11 @@ A stable contract (other tools call it)::
 
 The conditional kinds (cvae, crvae) need ``--labels`` to train and to encode
 (:mod:`napari_ivae.cli._cond`); their latent.csv has the ``label`` column, and
-``manifold --class LABEL`` draws that class's own latent space.
+``manifold --class LABEL`` draws that class's own latent space.  The
+semi-supervised kinds (ssvae, ssrvae) need ``--labels`` to train, where an empty
+label (or a stack row the ``index`` column does not name) means unlabelled;
+they encode without labels, and ``--classes``, if given, must be the number of
+classes the labels name.
 
 ``STACK.npz`` is what ``ivae crop`` writes (``images`` (N,C,w,w), ``yx``,
 ``frame``, ``index``, ``channels``) or any npz holding only ``images`` of shape
@@ -59,6 +65,7 @@ from napari_ivae.cli._cond import (
     manifold_class,
     model_labels,
     read_labels,
+    ss_kinds,
 )
 from napari_ivae.cli._files import (
     _atomic_csv,
@@ -172,8 +179,11 @@ def train(
     run_dir = _parse_run_dir(out)
     data, batch_size = _load_for_training(stack, latent_dim, classes, batch_size)
     n, c, h, w = _images_of(data).shape
-    labels = None if labels_path is None else read_labels(labels_path, data, label_column,
-                                                          condition)  # fmt: skip
+    labels = (
+        None
+        if labels_path is None
+        else read_labels(labels_path, data, label_column, condition, partial=kind in ss_kinds())
+    )
 
     from napari_ivae.models import ModelConfig
     from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
@@ -183,6 +193,12 @@ def train(
     if classes is not None:
         model_kw["n_classes"] = classes
     model_config, _ = prepare_conditions(ModelConfig(**model_kw), n, labels)
+    if classes is not None and model_config.n_classes != classes:
+        names = ", ".join(model_config.classes)
+        raise IvaeError(
+            f"--classes {classes}: the labels name {model_config.n_classes} classes ({names}); "
+            "every class needs labelled rows"
+        )
     train_config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device
     )

@@ -84,6 +84,12 @@ FAMILIES: tuple[Family, ...] = (
     Family("crvae", "napari_ivae.models.cvae:CRVAE",
            "Conditional rotation-invariant VAE: one latent space per known class.",
            rotation=True, config="napari_ivae.models.cond_config:CondConfig", conditional=True),
+    Family("ssvae", "napari_ivae.models.ssvae:SSVAE",
+           "Semi-supervised VAE: some rows labelled, the class of the others inferred.",
+           joint=True, config="napari_ivae.models.ss_config:SSConfig"),
+    Family("ssrvae", "napari_ivae.models.ssvae:SSRVAE",
+           "Semi-supervised rotation-invariant VAE: classes from a few labels, any orientation.",
+           rotation=True, joint=True, config="napari_ivae.models.ss_config:SSConfig"),
 )  # fmt: skip
 
 _REGISTRY: dict[str, Family] = {f.name: f for f in FAMILIES}

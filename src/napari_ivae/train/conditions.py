@@ -54,8 +54,11 @@ def _read(source, what: str) -> pd.DataFrame:
         raise IvaeError(f"{what} {path!r} is not a readable CSV table ({err})") from err
 
 
-def _in_stack_order(df: pd.DataFrame, n_rows: int, index, what: str) -> pd.DataFrame:
-    """``df``'s rows reordered to the stack's rows (by its ``index`` column if present)."""
+def _in_stack_order(
+    df: pd.DataFrame, n_rows: int, index, what: str, partial: bool = False
+) -> pd.DataFrame:
+    """``df``'s rows reordered to the stack's rows (by its ``index`` column if present;
+    ``partial``: stack rows it does not name get empty cells)."""
     if "index" not in df.columns:
         if len(df) != n_rows:
             raise IvaeError(
@@ -78,6 +81,10 @@ def _in_stack_order(df: pd.DataFrame, n_rows: int, index, what: str) -> pd.DataF
     rows = np.array([where[int(v)] for v in named], dtype=np.int64)
     if len(np.unique(rows)) != len(rows):
         raise IvaeError(f"{what}: the 'index' column names a stack row more than once")
+    if partial:  # the rows it does not name are unlabelled
+        out = pd.DataFrame(index=range(n_rows), columns=df.columns, dtype=object)
+        out.iloc[rows] = df.to_numpy(dtype=object)
+        return out
     if len(rows) != n_rows:
         raise IvaeError(
             f"{what} labels {len(rows)} of the stack's {n_rows} rows; "
@@ -87,27 +94,36 @@ def _in_stack_order(df: pd.DataFrame, n_rows: int, index, what: str) -> pd.DataF
     return out
 
 
-def _classes(col: pd.Series, name: str, what: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def _classes(
+    col: pd.Series, name: str, what: str, partial: bool = False
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(code of every row, vocabulary); ``partial``: empty cells are unlabelled (code -1)."""
     missing = col.isna() | (col.astype(str).str.strip() == "")
-    if missing.any():
+    if missing.any() and not partial:
         raise IvaeError(
             f"{what}: column {name!r} is empty in {int(missing.sum())} row(s) (first: row "
             f"{int(np.flatnonzero(missing.to_numpy())[0])}); every row needs a label"
         )
-    numeric = pd.to_numeric(col, errors="coerce")
+    given = col[~missing]
+    if given.empty:
+        raise IvaeError(f"{what}: column {name!r} labels no row; label a few rows of every class")
+    numeric = pd.to_numeric(given, errors="coerce")
     if numeric.notna().all() and (numeric % 1 == 0).all():
         keys = numeric.astype(np.int64).astype(str)
         vocab = tuple(str(v) for v in sorted(set(numeric.astype(np.int64))))
     else:
-        keys = col.astype(str).str.strip()
+        keys = given.astype(str).str.strip()
         vocab = tuple(sorted(set(keys)))
     if len(vocab) < 2:
+        model = "a semi-supervised" if partial else "a conditional"
         raise IvaeError(
             f"{what}: column {name!r} holds one class only ({vocab[0]!r}); "
-            "a conditional model needs at least 2 classes"
+            f"{model} model needs at least 2 classes"
         )
     lookup = {v: i for i, v in enumerate(vocab)}
-    return keys.map(lookup).to_numpy(np.int64), vocab
+    codes = np.full(len(col), -1, dtype=np.int64)
+    codes[~missing.to_numpy()] = keys.map(lookup).to_numpy(np.int64)
+    return codes, vocab
 
 
 def _values(df: pd.DataFrame, names, what: str) -> np.ndarray:
@@ -136,6 +152,7 @@ def read_label_table(
     index=None,
     label_column: str | None = "label",
     conditions=(),
+    partial: bool = False,
 ) -> LabelTable:
     """Read and check the labels / conditions of a stack.
 
@@ -151,6 +168,9 @@ def read_label_table(
         Column of the class labels (names or integers); None: conditions only.
     conditions : sequence of str
         Numeric columns used as continuous conditions.
+    partial : bool
+        Semi-supervised kinds: rows with an empty label, and stack rows the
+        ``index`` column does not name, are unlabelled (code -1).
 
     Returns
     -------
@@ -166,7 +186,7 @@ def read_label_table(
     conditions = tuple(str(c) for c in conditions)
     if label_column is None and not conditions:
         raise IvaeError("label_column=None needs at least one condition column")
-    df = _in_stack_order(_read(source, what), int(n_rows), index, what)
+    df = _in_stack_order(_read(source, what), int(n_rows), index, what, partial)
     codes, vocab = None, ()
     if label_column is not None:
         if label_column not in df.columns:
@@ -174,12 +194,12 @@ def read_label_table(
                 f"--label-column {label_column!r} is not a column of {what}; its columns are "
                 f"{', '.join(map(str, df.columns))}"
             )
-        codes, vocab = _classes(df[label_column], label_column, what)
+        codes, vocab = _classes(df[label_column], label_column, what, partial)
     values = _values(df, conditions, what) if conditions else None
     return LabelTable(codes, vocab, values, conditions)
 
 
-def _as_table(labels, conditions, n_rows: int) -> LabelTable:
+def _as_table(labels, conditions, n_rows: int, partial: bool = False) -> LabelTable:
     """A :class:`LabelTable` from ``fit``'s ``labels`` / ``conditions`` arguments."""
     if isinstance(labels, LabelTable):
         if conditions is not None:
@@ -191,7 +211,7 @@ def _as_table(labels, conditions, n_rows: int) -> LabelTable:
             col = pd.Series(np.asarray(labels, dtype=object).reshape(-1))
             if len(col) != n_rows:
                 raise IvaeError(f"labels has {len(col)} values for {n_rows} images")
-            codes, vocab = _classes(col, "labels", "labels")
+            codes, vocab = _classes(col, "labels", "labels", partial)
         if conditions is not None:
             df = conditions if isinstance(conditions, pd.DataFrame) else pd.DataFrame(
                 np.asarray(conditions, dtype=np.float64).reshape(n_rows, -1)
@@ -219,13 +239,17 @@ def prepare_conditions(mc, n_rows: int, labels=None, conditions=None):
     from napari_ivae.models.cond_config import CondConfig, condition_matrix, condition_stats
 
     family = registry.get(mc.kind)
+    from napari_ivae.models.ss_config import SSConfig
+
+    if issubclass(family.config_class(), SSConfig):
+        return _prepare_labels(mc, n_rows, labels, conditions)
     if not issubclass(family.config_class(), CondConfig):
         if labels is not None or conditions is not None:
-            cond_kinds = [n for n in registry.names()
-                          if issubclass(registry.get(n).config_class(), CondConfig)]  # fmt: skip
+            kinds = [n for n in registry.names()
+                     if issubclass(registry.get(n).config_class(), (CondConfig, SSConfig))]  # fmt: skip
             raise IvaeError(
-                f"labels / conditions are for the conditional kinds ({', '.join(cond_kinds)}), "
-                f"got kind={mc.kind!r}"
+                f"labels / conditions are for the conditional and semi-supervised kinds "
+                f"({', '.join(kinds)}), got kind={mc.kind!r}"
             )
         return mc, None
     if labels is None and conditions is None:
@@ -249,3 +273,27 @@ def prepare_conditions(mc, n_rows: int, labels=None, conditions=None):
     if mc.classes and codes is None:
         raise IvaeError(f"kind={mc.kind!r} has classes {', '.join(mc.classes)}: labels=None")
     return mc, condition_matrix(mc, codes, table.values)
+
+
+def _prepare_labels(mc, n_rows: int, labels, conditions):
+    """:func:`prepare_conditions` for the semi-supervised kinds: (configuration with the
+    vocabulary, (N, 1) float32 class codes, -1 where unlabelled)."""
+    from napari_ivae.models.ss_config import SSConfig
+
+    if conditions is not None:
+        raise IvaeError(f"kind={mc.kind!r} takes labels only, not conditions")
+    if labels is None:
+        raise IvaeError(
+            f"kind={mc.kind!r} needs labels: the class of a few rows of every class, "
+            "the other rows empty"
+        )
+    table = _as_table(labels, None, n_rows, partial=True)
+    if table.codes is None:
+        raise IvaeError(f"kind={mc.kind!r} needs a label column (the class of the labelled rows)")
+    codes = table.codes
+    if getattr(mc, "classes", ()):  # resuming, or a vocabulary given: map the names onto it
+        codes = np.array([-1 if c < 0 else mc.class_code(table.classes[c]) for c in codes])
+    else:  # n_classes is the vocabulary's size (a ModelConfig defaults it to 2)
+        d = {**mc.to_dict(), "classes": table.classes, "n_classes": len(table.classes)}
+        mc = SSConfig.from_dict({k: v for k, v in d.items() if k in SSConfig.__dataclass_fields__})
+    return mc, codes.astype(np.float32).reshape(-1, 1)

@@ -123,7 +123,9 @@ def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None, c_all=Non
     run.n_steps = max(1, math.ceil(run.n_local / tc.batch_size))
     run.prior_rate = _PRIOR_RATE if mc.joint and tc.class_prior == "learned" else 0.0
     if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
-        run.seeds = _Seeds(x_all, model, mc, tc, device)
+        # semi-supervised kinds: their per-row data are the class codes (-1 unlabelled)
+        known = c_all[:, 0].round().long() if mc.joint and c_all is not None else None
+        run.seeds = _Seeds(x_all, model, mc, tc, device, known)
     return run
 
 

@@ -30,6 +30,8 @@ def _loss(terms, mc: ModelConfig, tc: TrainConfig, frac: float):
     else:
         c_a = _ramp(*(tc.capacity_disc or (0.0, math.log(mc.n_classes))), ramp)
         disc = tc.beta_disc * (terms["kl_disc"] - c_a).abs()
+    if "class_ce" in terms:  # semi-supervised kinds: the labelled rows' classification term
+        disc = disc + mc.supervision * terms["class_ce"]
     return (
         terms["recon"]
         + tc.class_balance * terms.get("kl_marg", 0.0)

@@ -61,7 +61,7 @@ class _Seeds:
             model.grid_angles and tc.pose_init == "cluster",
         )
 
-    def __init__(self, x_all, model, mc, tc, device):
+    def __init__(self, x_all, model, mc, tc, device, known=None):
         from napari_ivae.models.class_init import (
             align_clusters,
             fit_class_seeds,
@@ -87,12 +87,33 @@ class _Seeds:
         self.seeds = fit_class_seeds(
             torch.cat(feats).numpy(), k, seed=tc.seed, method=method, features=features
         )
+        if self.classes and known is not None:
+            self.seeds = self._labelled_centres(x_all, model, known, k, device)
         self.templates = None
         if self.poses:
             xs = x_all[pick].float().to(device)
             labels = self.seeds.labels(xs, self.centre(model, xs))
             self.templates = align_clusters(model, xs, labels, k).to(device)
         self.seeds = self.seeds.to(device)
+
+    def _labelled_centres(self, x_all, model, known, k, device):
+        """The seeds with one centre per class: the mean projected features of its
+        labelled rows (semi-supervised kinds, ``known``: class codes, -1
+        unlabelled), so seed class k is the user's class k."""
+        from napari_ivae.models.class_init import ClassSeeds, invariant_features
+
+        rows = torch.nonzero(known >= 0)[:, 0]
+        proj = []
+        with torch.no_grad():
+            for i in range(0, len(rows), 1024):
+                xb = x_all[rows[i : i + 1024]].float().to(device)
+                f = invariant_features(xb, self.centre(model, xb)).cpu()
+                proj.append(self.seeds.project(f.float()))
+        proj, codes = torch.cat(proj), known[rows].long()
+        centres = torch.stack([proj[codes == j].mean(0) for j in range(k)])
+        s = self.seeds
+        return ClassSeeds(s.mean, s.scale, s.basis, centres, torch.arange(k),
+                          gain_free=s.gain_free)  # fmt: skip
 
     def centre(self, model, xb):
         """Centre of the seed features: the crop centre or the centre of contrast."""
