@@ -11,7 +11,15 @@ No torch, no Qt, no napari.
 
 from __future__ import annotations
 
+from napari_ivae.spectra._decompose import METHODS, Decomposition, decompose
 from napari_ivae.spectra._read import SI_SUFFIXES, read_spectrum_image
 from napari_ivae.spectra._si import SpectrumImage
 
-__all__ = ["SI_SUFFIXES", "SpectrumImage", "read_spectrum_image"]
+__all__ = [
+    "METHODS",
+    "SI_SUFFIXES",
+    "Decomposition",
+    "SpectrumImage",
+    "decompose",
+    "read_spectrum_image",
+]
