@@ -16,7 +16,7 @@ import numpy as np
 from napari_ivae._errors import IvaeError
 from napari_ivae.spectra._si import SpectrumImage
 
-__all__ = ["SI_SUFFIXES", "read_spectrum_image"]
+__all__ = ["SI_SUFFIXES", "is_spectrum_image_file", "read_spectrum_image"]
 
 #: suffixes :func:`read_spectrum_image` reads (lower case, with the dot)
 SI_SUFFIXES: tuple[str, ...] = (".npz", ".npy", ".dm3", ".dm4", ".hspy", ".emd")
@@ -131,8 +131,11 @@ def _split_axes(sig: dict) -> tuple[int, list[dict]] | None:
         e = nav.index(True)
         if not (signal_type or _unit(axes[e]).lower() in _ENERGY_UNITS):
             return None  # an image stack, not a spectrum image
-    else:
-        return None
+    else:  # e.g. NCEM EMD keeps no navigate flags: the one axis with an energy unit
+        energy_like = [i for i, a in enumerate(axes) if _unit(a).lower() in _ENERGY_UNITS - {"nm"}]
+        if len(energy_like) != 1:
+            return None
+        e = energy_like[0]
     return e, [a for i, a in enumerate(axes) if i != e]
 
 
@@ -233,3 +236,28 @@ def _read_emd(p: Path) -> SpectrumImage:
     signals = file_reader(str(p), lazy=True)
     sig, e = _first_si(p, signals)
     return _to_si(p, sig, np.asarray(sig["data"]), e, "EMD")
+
+
+def is_spectrum_image_file(path: str | Path) -> bool:
+    """Whether ``path`` holds a spectrum image (read cheaply: no counts are loaded).
+
+    ``.npz`` with the arrays ``data`` and ``energy``; ``.hspy``, ``.emd`` and
+    ``.dm3/.dm4`` with a 3-D signal of one energy axis.  A ``.npy`` is an image
+    stack unless read explicitly with :func:`read_spectrum_image`, so ``False``.
+    Unreadable files give ``False`` (the image reader then says what is wrong).
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if not p.is_file() or suffix not in SI_SUFFIXES or suffix == ".npy":
+        return False
+    try:
+        if suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                return {"data", "energy"} <= set(z.files)
+        module = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph"}.get(suffix, suffix[1:])
+        import importlib
+
+        reader = importlib.import_module(f"rsciio.{module}").file_reader
+        return any(_split_axes(sig) is not None for sig in reader(str(p), lazy=True))
+    except Exception:  # not ours to judge here
+        return False
