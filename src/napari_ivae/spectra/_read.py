@@ -1,9 +1,9 @@
 """Read (H, W, E) spectrum images: ``.npz``, ``.npy``, Gatan ``.dm3/.dm4``, HyperSpy ``.hspy``, ``.emd``.
 
 The rosettasciio-based readers (DM, hspy, EMD) use its lazy mode for the axes
-and metadata; the counts are then memory-mapped where the file stores them as
-one plain block (DM, uncompressed hspy), and read into memory otherwise
-(compressed or chunked hspy, EMD).
+and metadata; the counts of a DM file are then memory-mapped (DM stores them as
+one plain block); ``.hspy`` (HDF5 stored in chunks, often compressed) and
+``.emd`` are read into memory.  ``.npy`` is memory-mapped.
 """
 
 from __future__ import annotations
@@ -204,30 +204,7 @@ def _read_hspy(p: Path) -> SpectrumImage:
 
     signals = file_reader(str(p), lazy=True)
     sig, e = _first_si(p, signals)
-    data = _h5_memmap(p, tuple(sig["data"].shape), np.dtype(sig["data"].dtype))
-    if data is None:
-        data = np.asarray(sig["data"])
-    return _to_si(p, sig, data, e, "HyperSpy .hspy")
-
-
-def _h5_memmap(p: Path, shape: tuple[int, ...], dtype: np.dtype) -> np.memmap | None:
-    """The 3-D dataset of ``shape`` as a memmap when it is stored contiguous and uncompressed."""
-    import h5py
-
-    found: list[tuple[int, np.dtype]] = []
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.shape == shape and obj.dtype == dtype:
-            offset = obj.id.get_offset() if obj.chunks is None else None
-            if offset is not None and not obj.compression:
-                found.append((int(offset), obj.dtype))
-
-    with h5py.File(p, "r") as f:
-        f.visititems(visit)
-    if len(found) != 1:
-        return None
-    offset, dt = found[0]
-    return np.memmap(p, dtype=dt, mode="r", offset=offset, shape=shape, order="C")
+    return _to_si(p, sig, np.asarray(sig["data"]), e, "HyperSpy .hspy")
 
 
 def _read_emd(p: Path) -> SpectrumImage:
