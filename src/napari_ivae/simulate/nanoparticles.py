@@ -70,7 +70,7 @@ _PLASMON_MIN = 0.05
 _PARTICLE_BG = 1.5
 
 
-@dataclass
+@dataclass(eq=False)
 class NanoparticleSI:
     """A simulated HAADF image and EELS spectrum image with exact truth.
 

@@ -12,7 +12,7 @@ from napari_ivae._errors import IvaeError
 __all__ = ["SpectrumImage"]
 
 
-@dataclass
+@dataclass(eq=False)
 class SpectrumImage:
     """A spectrum image: one spectrum per scan pixel, with its energy axis.
 
