@@ -22,6 +22,17 @@ def test_npz_round_trip(tmp_path):
     assert (si.unit, si.name, si.shape, si.n_energy) == ("eV", "si", (5, 7, 11), 11)
     assert si.energy.dtype == np.float64
     assert si.dispersion == pytest.approx(0.05)
+    assert isinstance(si.data, np.memmap) and si.metadata["memmap"]  # np.savez stores it plain
+    big = np.arange(3 * 4 * 70000, dtype=np.float64).reshape(3, 4, 70000)  # data after energy
+    np.savez(tmp_path / "big.npz", energy=np.arange(70000.0), data=big)
+    assert np.array_equal(read_spectrum_image(tmp_path / "big.npz").data, big)
+    np.savez_compressed(tmp_path / "z.npz", data=data, energy=energy)
+    si_z = read_spectrum_image(tmp_path / "z.npz")
+    assert not si_z.metadata["memmap"] and np.array_equal(si_z.data, data)
+    fortran = np.asfortranarray(data)
+    np.savez(tmp_path / "f.npz", data=fortran, energy=energy)
+    si_f = read_spectrum_image(tmp_path / "f.npz")
+    assert not si_f.metadata["memmap"] and np.array_equal(si_f.data, data)
     assert is_spectrum_image_file(tmp_path / "si.npz")
     np.savez(tmp_path / "img.npz", image=data[..., 0])
     assert not is_spectrum_image_file(tmp_path / "img.npz")
