@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from napari_ivae._errors import IvaeError
-from napari_ivae.spectra import SpectrumImage, is_spectrum_image_file, read_spectrum_image
+from napari_ivae.spectra import (
+    SpectrumImage,
+    is_spectrum_image_file,
+    read_spectrum_image,
+    write_spectrum_image,
+)
 
 
 def _cube(h=5, w=7, e=11, seed=0):
@@ -164,3 +169,15 @@ def test_bad_paths(tmp_path):
     (tmp_path / "junk.hspy").write_bytes(b"not hdf5")
     with pytest.raises(IvaeError, match=r"junk\.hspy: cannot read it as a spectrum image"):
         read_spectrum_image(tmp_path / "junk.hspy")
+
+
+def test_write_spectrum_image_round_trip(tmp_path):
+    data, energy = _cube()
+    si = SpectrumImage(data, energy, "eV", "my SI")
+    write_spectrum_image(tmp_path / "out.npz", si)
+    back = read_spectrum_image(tmp_path / "out.npz")
+    assert isinstance(back.data, np.memmap) and np.array_equal(back.data, data)
+    assert np.array_equal(back.energy, energy) and (back.unit, back.name) == ("eV", "my SI")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]  # no temp file left
+    with pytest.raises(IvaeError, match=r"must end in \.npz"):
+        write_spectrum_image(tmp_path / "out.npy", si)
