@@ -1,0 +1,245 @@
+"""Confusion matrix of predicted classes against truth labels (torch-free), and its PNG.
+
+:func:`confusion_matrix` counts, for every truth label (rows), how often each
+class was predicted (columns).  Labels are compared as text, with whole
+numbers stored as floats read as integers (``1.0`` is ``"1"``), so a truth
+column of integers matches a ``class`` column in the user's vocabulary
+whether it was read as text or as numbers.  Rows whose truth is missing
+(``NaN``, ``None`` or ``""``: the unlabelled rows of a semi-supervised run) or
+whose prediction is missing are left out and counted in ``n_skipped``.
+
+When the two vocabularies share a label the matrix is square over their union
+(the diagonal is "right"); when they share none (cluster numbers of an
+unsupervised joint model against named truth) its columns are the predicted
+classes, and :attr:`ConfusionMatrix.matched_accuracy` pairs clusters and
+labels one to one (Hungarian matching) before counting.
+:func:`plot_confusion` writes the matrix as a PNG (matplotlib's object API on
+Agg, atomic write).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from napari_ivae._atomic import atomic_write
+from napari_ivae._errors import IvaeError
+
+__all__ = ["ConfusionMatrix", "confusion_figure", "confusion_matrix", "plot_confusion"]
+
+
+@dataclass
+class ConfusionMatrix:
+    """Counts of (truth, predicted) pairs and the scores read from them.
+
+    Attributes
+    ----------
+    counts : pandas.DataFrame
+        Integer counts; index: truth labels (name ``"truth"``), columns:
+        predicted labels (name ``"predicted"``), both as text.
+    n_skipped : int
+        Rows left out because their truth or their prediction was missing.
+    """
+
+    counts: pd.DataFrame
+    n_skipped: int = 0
+
+    @property
+    def n(self) -> int:
+        """Number of rows counted."""
+        return int(self.counts.to_numpy().sum())
+
+    @property
+    def shared(self) -> bool:
+        """Whether truth and prediction use the same vocabulary (accuracy is meaningful)."""
+        return bool(set(self.counts.index) & set(self.counts.columns))
+
+    def _hits(self) -> pd.Series:
+        cols = set(self.counts.columns)
+        return pd.Series(
+            [int(self.counts.at[r, r]) if r in cols else 0 for r in self.counts.index],
+            index=self.counts.index,
+            dtype=np.int64,
+        )
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction of counted rows whose predicted label is their truth (NaN: none counted,
+        or no shared label)."""
+        if self.n == 0 or not self.shared:
+            return float("nan")
+        return float(self._hits().sum() / self.n)
+
+    @property
+    def recall(self) -> pd.Series:
+        """Per truth label: the fraction of its rows predicted as that label (NaN: no shared label)."""
+        rows = self.counts.sum(axis=1).astype(np.float64)
+        if not self.shared:
+            return pd.Series(np.nan, index=self.counts.index, name="recall")
+        return (self._hits() / rows.where(rows > 0)).rename("recall")
+
+    @property
+    def matched_accuracy(self) -> float:
+        """Accuracy after pairing predicted and truth labels one to one (Hungarian matching).
+
+        The score of an unsupervised clustering against truth, whatever its
+        class numbers; equals :attr:`accuracy` or exceeds it.
+        """
+        if self.n == 0:
+            return float("nan")
+        from scipy.optimize import linear_sum_assignment
+
+        c = self.counts.to_numpy()
+        r, k = linear_sum_assignment(-c)
+        return float(c[r, k].sum() / self.n)
+
+
+def _as_text(values, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as text (``1.0`` → ``"1"``) and the mask of missing ones."""
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    series = series.reset_index(drop=True)
+    missing = series.isna().to_numpy().copy()
+    text = np.empty(len(series), dtype=object)
+    for i, v in enumerate(series.to_numpy(dtype=object)):
+        if missing[i]:
+            continue
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            v = int(v)
+        elif isinstance(v, float | np.floating) and not np.isfinite(v):
+            raise IvaeError(f"{name} holds the value {v!r}; a label is a name or a finite number")
+        text[i] = str(v).strip()
+        missing[i] = text[i] == ""
+    return text, missing
+
+
+def _order(labels: set[str]) -> list[str]:
+    """Numbers in numeric order before names in text order."""
+
+    def key(s: str):
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(labels, key=key)
+
+
+def confusion_matrix(truth, predicted, labels=None) -> ConfusionMatrix:
+    """Count the predicted class of every row against its truth label.
+
+    Parameters
+    ----------
+    truth : array-like
+        Truth label of every row (names or integers); missing (``NaN``,
+        ``None``, ``""``) rows are unlabelled and left out.
+    predicted : array-like
+        Predicted class of every row, same length; missing rows are left out.
+    labels : sequence, optional
+        The labels and their order (rows and columns, square).  Default: the
+        union of both when they share a label, else truth labels × predicted
+        labels, numbers first in numeric order.
+
+    Returns
+    -------
+    ConfusionMatrix
+
+    Raises
+    ------
+    IvaeError
+        Lengths differ, nothing is left to count, or a label is not in ``labels``.
+    """
+    t, t_missing = _as_text(truth, "truth")
+    p, p_missing = _as_text(predicted, "predicted")
+    if len(t) != len(p):
+        raise IvaeError(
+            f"predicted has {len(p)} values but truth has {len(t)}; give one per row, in the same order"
+        )
+    keep = ~(t_missing | p_missing)
+    if not keep.any():
+        raise IvaeError(
+            f"truth and predicted have no row with both a label and a prediction "
+            f"(of {len(t)} rows); label some rows first"
+        )
+    t, p = t[keep], p[keep]
+    if labels is not None:
+        text, gone = _as_text(list(labels), "labels")
+        rows = cols = list(text)
+        if len(rows) < 1 or gone.any() or len(set(rows)) != len(rows):
+            raise IvaeError(f"labels={list(labels)!r} must be different labels, at least one")
+        for name, values in (("truth", t), ("predicted", p)):
+            extra = sorted(set(values) - set(rows))
+            if extra:
+                raise IvaeError(f"{name} holds {extra[:5]!r}, which are not in labels={rows!r}")
+    else:
+        ts, ps = set(t), set(p)
+        if ts & ps:
+            rows = cols = _order(ts | ps)
+        else:
+            rows, cols = _order(ts), _order(ps)
+    table = pd.crosstab(pd.Categorical(t, categories=rows), pd.Categorical(p, categories=cols),
+                        dropna=False)  # fmt: skip
+    counts = pd.DataFrame(table.to_numpy(dtype=np.int64), index=pd.Index(rows, name="truth"),
+                          columns=pd.Index(cols, name="predicted"))  # fmt: skip
+    return ConfusionMatrix(counts, n_skipped=int((~keep).sum()))
+
+
+def confusion_figure(cm: ConfusionMatrix, *, title: str | None = None,
+                     truth_name: str = "truth", predicted_name: str = "predicted"):  # fmt: skip
+    """A matplotlib Figure of ``cm``: cells coloured by the row fraction, with their counts."""
+    from matplotlib.figure import Figure
+
+    counts = cm.counts.to_numpy()
+    rows = counts.sum(1, keepdims=True)
+    frac = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    nr, nc = counts.shape
+    fig = Figure(figsize=(1.6 + 0.55 * max(nc, 3), 1.3 + 0.5 * max(nr, 3)), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for i in range(nr):
+        for j in range(nc):
+            ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=9,
+                    color="white" if frac[i, j] > 0.6 else "black")  # fmt: skip
+    ax.set_xticks(range(nc), [str(c) for c in cm.counts.columns], rotation=45 if nc > 6 else 0)
+    ax.set_yticks(range(nr), [str(r) for r in cm.counts.index])
+    ax.set_xlabel("predicted" + ("" if predicted_name == "predicted" else f" ({predicted_name})"))
+    ax.set_ylabel("truth" + ("" if truth_name == "truth" else f" ({truth_name})"))
+    fig.colorbar(im, ax=ax, label="fraction of the truth row", shrink=0.8)
+    ax.set_title(title if title is not None else _score_text(cm), fontsize=10)
+    return fig
+
+
+def _score_text(cm: ConfusionMatrix) -> str:
+    if cm.shared:
+        return f"accuracy {cm.accuracy:.3f} (n = {cm.n:,})"
+    return f"matched accuracy {cm.matched_accuracy:.3f} (n = {cm.n:,})"
+
+
+def plot_confusion(cm: ConfusionMatrix, path: str | os.PathLike, *, title: str | None = None,
+                   truth_name: str = "truth", predicted_name: str = "predicted") -> Path:  # fmt: skip
+    """Write ``cm`` as a PNG (counts in the cells, colour = fraction of the truth row), atomically.
+
+    Parameters
+    ----------
+    cm : ConfusionMatrix
+        From :func:`confusion_matrix`.
+    path : path-like
+        ``.png`` file; written through a temporary file, then renamed.
+    title : str, optional
+        Default: the accuracy and the number of rows.
+    truth_name, predicted_name : str
+        Column names shown on the axes.
+
+    Returns
+    -------
+    Path
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        raise IvaeError(f"path={str(p)!r} must end in .png")
+    fig = confusion_figure(cm, title=title, truth_name=truth_name, predicted_name=predicted_name)
+    atomic_write(p, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    return p
