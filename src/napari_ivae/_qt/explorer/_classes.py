@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
+from qtpy.QtCore import Qt
 from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +28,7 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -87,17 +89,22 @@ class ClassesMixin:
         v.addLayout(form)
         self.accuracy_label = QLabel()
         self.accuracy_label.setWordWrap(True)
+        self.accuracy_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         v.addWidget(self.accuracy_label)
         table = self.confusion_table = QTableWidget()
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        for header in (table.horizontalHeader(), table.verticalHeader()):
-            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        rows = table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(table.fontMetrics().height() + 8)
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         v.addWidget(table)
         self.save_confusion_button = QPushButton("Save PNG…")
         self.save_confusion_button.setToolTip("Write the confusion matrix as a PNG")
         self.save_confusion_button.clicked.connect(self._save_confusion_dialog)
         v.addWidget(self.save_confusion_button)
+        v.addStretch(1)
         box.setVisible(False)
         return box
 
@@ -160,8 +167,8 @@ class ClassesMixin:
                 f"<b>matched accuracy {cm.matched_accuracy:.3f}</b> (classes are cluster numbers)"
             )
         left = f"; {cm.n_skipped:,} without truth left out" if cm.n_skipped else ""
-        text = (f"{score} over {cm.n:,} points{left}<br>"
-                f"rows: truth ({html.escape(truth)}) · columns: predicted (class)")  # fmt: skip
+        named = "truth" if truth == "truth" else f"truth ({html.escape(truth)})"
+        text = f"{score} over {cm.n:,} points{left}<br>rows: {named} · columns: predicted (class)"
         self._show_matrix(cm, text)
         return cm
 
@@ -185,17 +192,18 @@ class ClassesMixin:
         for i in range(counts.shape[0]):
             for j in range(counts.shape[1]):
                 item = QTableWidgetItem(f"{counts[i, j]:,}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 item.setBackground(QBrush(_cell_color(frac[i, j])))
                 item.setForeground(QBrush(QColor("white" if frac[i, j] > 0.6 else "black")))
                 item.setToolTip(f"truth {cm.counts.index[i]}, predicted {cm.counts.columns[j]}: "
                                 f"{counts[i, j]:,} ({frac[i, j]:.0%} of the row)")  # fmt: skip
                 table.setItem(i, j, item)
         table.setVisible(True)
-        table.resizeColumnsToContents()
-        table.resizeRowsToContents()
-        height = table.horizontalHeader().height() + 4
-        height += sum(table.rowHeight(i) for i in range(table.rowCount()))
-        table.setFixedHeight(min(height, 320))
+        height = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth() + 6
+        height += table.verticalHeader().defaultSectionSize() * table.rowCount()
+        table.setFixedHeight(min(height, 360))
+        if height > 360:
+            table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
 
     def _save_confusion_dialog(self):
         path, _ = QFileDialog.getSaveFileName(
