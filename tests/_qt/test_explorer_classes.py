@@ -169,3 +169,20 @@ def test_per_class_manifold_of_a_conditional_model(explorer, crvae, qtbot):
     assert _channels_side_by_side(img).shape == (32, 32)
     with pytest.raises(ValueError, match="not a class of the model"):
         w.set_manifold_class("club")
+
+
+def test_per_class_manifold_of_a_joint_model_uses_class_numbers(explorer):
+    pytest.importorskip("torch")
+    from napari_ivae.analysis import manifold
+    from napari_ivae.models import ModelConfig, build_model
+
+    model = build_model(ModelConfig(kind="jvae", in_channels=1, size=32, latent_dim=2, n_classes=3))
+    feats = _ensemble_points().drop(columns=["class", "class_uncertainty", "class_agreement"])
+    _viewer, _layer, w = explorer(feats, model=model)
+    combo = w.manifold_class_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["0", "1", "2"]
+    lay = w.show_manifold(n=2, cls=2)
+    assert lay.name == "pts manifold class 2"
+    span = float(np.clip(np.percentile(np.abs(feats[["z1", "z2"]].to_numpy()), 98), 0.05, 6))
+    assert np.allclose(lay.data, manifold(model, dims=(0, 1), n=2, span=span, cls=2)[0])
+    assert not np.allclose(lay.data, manifold(model, dims=(0, 1), n=2, span=span, cls=0)[0])

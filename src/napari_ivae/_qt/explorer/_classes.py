@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 from qtpy.QtCore import Qt
@@ -41,6 +42,8 @@ __all__ = ["ClassesMixin", "decode_classes"]
 
 #: Columns never offered as truth (positions, frames, latents and scores are not labels).
 _NOT_TRUTH = {"y", "x", "frame", "index", "point", "y_nm", "x_nm"}
+#: Latent columns and their spreads (never truth).
+_LATENT = re.compile(r"^z\d+(_std)?$")
 #: Truth columns chosen first, in this order.
 _TRUTH_FIRST = ("label", "truth", "true_class", "ring_label")
 
@@ -133,7 +136,7 @@ class ClassesMixin:
         for col in map(str, df.columns):
             if col in _NOT_TRUTH or col == "class" or score_map(col) is not None:
                 continue
-            if col.startswith("z") or col.endswith("_std") or not is_categorical(col, df[col]):
+            if _LATENT.match(col) or not is_categorical(col, df[col]):
                 continue
             out.append(col)
         return sorted(out, key=lambda c: (c not in _TRUTH_FIRST, _TRUTH_FIRST.index(c)
@@ -250,8 +253,12 @@ class ClassesMixin:
         self._set_combo(self.manifold_class_combo, names, str(name))
 
     def _decode_arg(self, label: str | None):
-        """``label`` as :func:`napari_ivae.analysis.decode` takes it: the name, or a joint number."""
+        """``label`` as :func:`napari_ivae.analysis.decode` takes it: a conditional model's
+        class name, a joint model's class number."""
         if label is None:
             return None
         config = self._model().config
-        return label if getattr(config, "classes", ()) else int(label)
+        classes = [str(c) for c in getattr(config, "classes", ()) or ()]
+        if config.joint:  # the decoder takes the class number (also with a vocabulary)
+            return classes.index(label) if classes else int(label)
+        return label
