@@ -273,17 +273,14 @@ def is_categorical(name: str, values) -> bool:
     numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     if not numeric:
         return True
-    if (
-        is_cyclic(name)
-        or score_map(name) is not None
-        or series.nunique(dropna=True) > MAX_CATEGORIES
-    ):
+    if is_cyclic(name) or score_map(name) is not None:
         return False
-    if pd.api.types.is_integer_dtype(dtype):
-        return True
-    vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = vals[np.isfinite(vals)]
-    return finite.size > 0 and bool(np.all(finite == np.round(finite)))
+    if not pd.api.types.is_integer_dtype(dtype):  # the cheap test first: whole numbers only
+        vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = vals[np.isfinite(vals)]
+        if finite.size == 0 or not np.all(finite == np.round(finite)):
+            return False
+    return series.nunique(dropna=True) <= MAX_CATEGORIES
 
 
 def color_scheme(

@@ -98,22 +98,28 @@ class ConfusionMatrix:
         return float(c[r, k].sum() / self.n)
 
 
+def _label_text(value, name: str) -> str | None:
+    """One label as text (``1.0`` → ``"1"``); None when missing."""
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return None
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            raise IvaeError(
+                f"{name} holds the value {value!r}; a label is a name or a finite number"
+            )
+        if float(value).is_integer():
+            value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
 def _as_text(values, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as text (``1.0`` → ``"1"``) and the mask of missing ones."""
+    """Labels as text (``1.0`` → ``"1"``) and the mask of missing ones (vectorised by value)."""
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    series = series.reset_index(drop=True)
-    missing = series.isna().to_numpy().copy()
-    text = np.empty(len(series), dtype=object)
-    for i, v in enumerate(series.to_numpy(dtype=object)):
-        if missing[i]:
-            continue
-        if isinstance(v, float | np.floating) and float(v).is_integer():
-            v = int(v)
-        elif isinstance(v, float | np.floating) and not np.isfinite(v):
-            raise IvaeError(f"{name} holds the value {v!r}; a label is a name or a finite number")
-        text[i] = str(v).strip()
-        missing[i] = text[i] == ""
-    return text, missing
+    codes, uniques = pd.factorize(series.reset_index(drop=True), use_na_sentinel=True)
+    shown = np.array([_label_text(v, name) for v in uniques] + [None], dtype=object)
+    text = shown[codes]  # the sentinel -1 picks the trailing None
+    return text, np.array([t is None for t in shown], dtype=bool)[codes]
 
 
 def _order(labels: set[str]) -> list[str]:
@@ -180,9 +186,10 @@ def confusion_matrix(truth, predicted, labels=None) -> ConfusionMatrix:
             rows = cols = _order(ts | ps)
         else:
             rows, cols = _order(ts), _order(ps)
-    table = pd.crosstab(pd.Categorical(t, categories=rows), pd.Categorical(p, categories=cols),
-                        dropna=False)  # fmt: skip
-    counts = pd.DataFrame(table.to_numpy(dtype=np.int64), index=pd.Index(rows, name="truth"),
+    ri = pd.Categorical(t, categories=rows).codes.astype(np.int64)
+    ci = pd.Categorical(p, categories=cols).codes.astype(np.int64)
+    flat = np.bincount(ri * len(cols) + ci, minlength=len(rows) * len(cols))
+    counts = pd.DataFrame(flat.reshape(len(rows), len(cols)), index=pd.Index(rows, name="truth"),
                           columns=pd.Index(cols, name="predicted"))  # fmt: skip
     return ConfusionMatrix(counts, n_skipped=int((~keep).sum()))
 
