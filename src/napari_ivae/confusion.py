@@ -113,13 +113,18 @@ def _label_text(value, name: str) -> str | None:
     return text or None
 
 
-def _as_text(values, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as text (``1.0`` → ``"1"``) and the mask of missing ones (vectorised by value)."""
+def _as_codes(values, name: str) -> tuple[np.ndarray, list[str]]:
+    """Labels as codes into a list of texts (``1.0`` and ``"1"`` are one label); -1 = missing.
+
+    Converts each distinct value once (fast on big tables).
+    """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     codes, uniques = pd.factorize(series.reset_index(drop=True), use_na_sentinel=True)
-    shown = np.array([_label_text(v, name) for v in uniques] + [None], dtype=object)
-    text = shown[codes]  # the sentinel -1 picks the trailing None
-    return text, np.array([t is None for t in shown], dtype=bool)[codes]
+    shown = [_label_text(v, name) for v in uniques]
+    names = sorted({t for t in shown if t is not None})
+    where = {t: i for i, t in enumerate(names)}
+    remap = np.array([where.get(t, -1) if t is not None else -1 for t in shown] + [-1])
+    return remap[codes], names  # the sentinel -1 picks the trailing -1
 
 
 def _order(labels: set[str]) -> list[str]:
@@ -158,37 +163,37 @@ def confusion_matrix(truth, predicted, labels=None) -> ConfusionMatrix:
     IvaeError
         Lengths differ, nothing is left to count, or a label is not in ``labels``.
     """
-    t, t_missing = _as_text(truth, "truth")
-    p, p_missing = _as_text(predicted, "predicted")
+    t, t_names = _as_codes(truth, "truth")
+    p, p_names = _as_codes(predicted, "predicted")
     if len(t) != len(p):
         raise IvaeError(
             f"predicted has {len(p)} values but truth has {len(t)}; give one per row, in the same order"
         )
-    keep = ~(t_missing | p_missing)
+    keep = (t >= 0) & (p >= 0)
     if not keep.any():
         raise IvaeError(
             f"truth and predicted have no row with both a label and a prediction "
             f"(of {len(t)} rows); label some rows first"
         )
     t, p = t[keep], p[keep]
+    ts = {t_names[k] for k in np.unique(t)}
+    ps = {p_names[k] for k in np.unique(p)}
     if labels is not None:
-        text, gone = _as_text(list(labels), "labels")
-        rows = cols = list(text)
-        if len(rows) < 1 or gone.any() or len(set(rows)) != len(rows):
+        lc, l_names = _as_codes(list(labels), "labels")
+        rows = cols = [l_names[k] for k in lc if k >= 0]
+        if len(rows) < 1 or len(rows) != len(lc) or len(set(rows)) != len(rows):
             raise IvaeError(f"labels={list(labels)!r} must be different labels, at least one")
-        for name, values in (("truth", t), ("predicted", p)):
-            extra = sorted(set(values) - set(rows))
+        for name, present in (("truth", ts), ("predicted", ps)):
+            extra = sorted(present - set(rows))
             if extra:
                 raise IvaeError(f"{name} holds {extra[:5]!r}, which are not in labels={rows!r}")
+    elif ts & ps:
+        rows = cols = _order(ts | ps)
     else:
-        ts, ps = set(t), set(p)
-        if ts & ps:
-            rows = cols = _order(ts | ps)
-        else:
-            rows, cols = _order(ts), _order(ps)
-    ri = pd.Categorical(t, categories=rows).codes.astype(np.int64)
-    ci = pd.Categorical(p, categories=cols).codes.astype(np.int64)
-    flat = np.bincount(ri * len(cols) + ci, minlength=len(rows) * len(cols))
+        rows, cols = _order(ts), _order(ps)
+    r_of = np.array([rows.index(n) if n in rows else -1 for n in t_names], dtype=np.int64)
+    c_of = np.array([cols.index(n) if n in cols else -1 for n in p_names], dtype=np.int64)
+    flat = np.bincount(r_of[t] * len(cols) + c_of[p], minlength=len(rows) * len(cols))
     counts = pd.DataFrame(flat.reshape(len(rows), len(cols)), index=pd.Index(rows, name="truth"),
                           columns=pd.Index(cols, name="predicted"))  # fmt: skip
     return ConfusionMatrix(counts, n_skipped=int((~keep).sum()))
