@@ -215,7 +215,11 @@ def confusion_figure(cm: ConfusionMatrix, *, title: str | None = None,
         for j in range(nc):
             ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=9,
                     color="white" if frac[i, j] > 0.6 else "black")  # fmt: skip
-    ax.set_xticks(range(nc), [str(c) for c in cm.counts.columns], rotation=45 if nc > 6 else 0)
+    names = [str(c) for c in cm.counts.columns]
+    slanted = nc > 6 or max(len(n) for n in names) * nc > 24  # long names would overlap
+    ax.set_xticks(
+        range(nc), names, rotation=35 if slanted else 0, ha="right" if slanted else "center"
+    )
     ax.set_yticks(range(nr), [str(r) for r in cm.counts.index])
     ax.set_xlabel("predicted" + ("" if predicted_name == "predicted" else f" ({predicted_name})"))
     ax.set_ylabel("truth" + ("" if truth_name == "truth" else f" ({truth_name})"))
