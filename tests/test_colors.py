@@ -93,3 +93,26 @@ def test_lasso_and_rectangle_selection():
     assert points_in_polygon(x, y, square).tolist() == [0, 1, 4]
     assert points_in_polygon(x, y, square[:2]).size == 0  # not a polygon
     assert points_in_rect(x, y, 2.0, 2.0, 0.5, 0.4).tolist() == [1, 2, 4]  # any corner order
+
+
+def test_class_scores_always_get_a_colour_bar_with_a_fixed_meaning():
+    from napari_ivae.colors import score_map
+
+    # all members agree (agreement 1.0, uncertainty 0.0): still a bar, not one category "1"
+    for name, values in (("class_agreement", np.ones(20)), ("class_uncertainty", np.zeros(20))):
+        assert not is_categorical(name, values)
+        assert color_scheme(name, values).kind == "sequential"
+    # M = 5 members: agreement in fifths over the fixed range [0, 1], low agreement bright
+    agree = color_scheme("class_agreement", np.array([0.2, 0.6, 1.0]))
+    assert (agree.vmin, agree.vmax) == (0.0, 1.0)
+    bright = agree.point_colors()[:, :3].astype(int).sum(1)
+    assert bright[0] > bright[1] > bright[2]
+    # uncertainty from 0 (not its smallest value) to its largest
+    unc = color_scheme("class_uncertainty", np.array([0.1, 0.2, 0.4]))
+    assert (unc.vmin, unc.vmax) == (0.0, 0.4) and unc.codes[-1] == N_CONTINUOUS - 1
+    assert unc.codes[0] == int(0.25 * N_CONTINUOUS)
+    assert score_map("p_spade") == score_map("p3") == ("viridis", 0.0, 1.0)
+    assert score_map("prob") is None and score_map("class") is None
+    # class probabilities stay a [0, 1] bar whatever their spread
+    p = color_scheme("p_A", np.array([0.4, 0.5]))
+    assert (p.vmin, p.vmax) == (0.0, 1.0)

@@ -11,7 +11,11 @@ by :func:`color_scheme`:
 * **cyclic** (``angle``, ``orientation``, ``phase``, ``*_angle``): the
   ``twilight`` map over the column's period (2π, π, 360° or 180°, guessed);
 * **sequential** (any other number): ``viridis`` between the 0.5th and 99.5th
-  percentiles.
+  percentiles; the class scores of the joint, semi-supervised and ensemble
+  models always get a colour bar with a fixed meaning (:func:`score_map`):
+  ``class_uncertainty`` ``plasma`` from 0 to its largest value, ``class_agreement``
+  ``plasma_r`` over [0, 1] (both: bright = unsure), class probabilities
+  (``p0``, ``p_<label>``) ``viridis`` over [0, 1].
 
 Continuous maps are quantised to :data:`N_CONTINUOUS` colours so that a drawing
 front end needs one brush (or marker pixmap) per palette entry, not per point.
@@ -21,6 +25,7 @@ colours are ``"#rrggbb"`` strings (:func:`to_hex`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,6 +46,7 @@ __all__ = [
     "is_cyclic",
     "legend",
     "next_class_color",
+    "score_map",
     "to_hex",
     "to_rgba",
 ]
@@ -208,6 +214,32 @@ def _period(name: str, values: np.ndarray) -> tuple[float, float]:
     return 0.0, 360.0
 
 
+_PROBABILITY = re.compile(r"^p(\d+|_.+)$")
+
+
+def score_map(name: str) -> tuple[str, float, float | None] | None:
+    """The fixed colour bar of a class-score column: (matplotlib map, vmin, vmax or None).
+
+    ``vmax`` None: the column's largest value.  None for any other column.
+
+    Parameters
+    ----------
+    name : str
+        Column name: ``class_uncertainty``, ``class_agreement``, ``p<k>`` or ``p_<label>``.
+
+    Returns
+    -------
+    tuple or None
+    """
+    if name == "class_uncertainty":
+        return "plasma", 0.0, None
+    if name == "class_agreement":
+        return "plasma_r", 0.0, 1.0
+    if _PROBABILITY.match(name):
+        return "viridis", 0.0, 1.0
+    return None
+
+
 def _category_name(value) -> str:
     """``1.0`` → ``"1"`` (whole numbers stored as float), else ``str(value)``."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -241,13 +273,14 @@ def is_categorical(name: str, values) -> bool:
     numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     if not numeric:
         return True
-    if is_cyclic(name) or series.nunique(dropna=True) > MAX_CATEGORIES:
+    if is_cyclic(name) or score_map(name) is not None:
         return False
-    if pd.api.types.is_integer_dtype(dtype):
-        return True
-    vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = vals[np.isfinite(vals)]
-    return finite.size > 0 and bool(np.all(finite == np.round(finite)))
+    if not pd.api.types.is_integer_dtype(dtype):  # the cheap test first: whole numbers only
+        vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = vals[np.isfinite(vals)]
+        if finite.size == 0 or not np.all(finite == np.round(finite)):
+            return False
+    return series.nunique(dropna=True) <= MAX_CATEGORIES
 
 
 def color_scheme(
@@ -311,14 +344,16 @@ def _continuous_scheme(name: str, series) -> ColorScheme:
         colors = _mpl_colors("twilight", N_CONTINUOUS)
         kind, vmin, vmax = "cyclic", origin, origin + period
     else:
-        if finite.any():
-            vmin, vmax = np.percentile(vals[finite], [0.5, 99.5])
-        else:
-            vmin, vmax = 0.0, 1.0
+        cmap, vmin, vmax = score_map(name) or ("viridis", None, None)
+        if vmin is None:
+            vmin = float(np.percentile(vals[finite], 0.5)) if finite.any() else 0.0
+        if vmax is None:
+            top = 100.0 if score_map(name) else 99.5
+            vmax = float(np.percentile(vals[finite], top)) if finite.any() else 1.0
         if vmax <= vmin:
-            vmax = vmin + 1.0
+            vmax = vmin + (1.0 if score_map(name) is None else 1e-3)
         frac = (vals - vmin) / (vmax - vmin)
-        colors = _mpl_colors("viridis", N_CONTINUOUS)
+        colors = _mpl_colors(cmap, N_CONTINUOUS)
         kind = "sequential"
     codes = np.clip(
         (np.nan_to_num(frac, nan=0.0) * N_CONTINUOUS).astype(np.int32), 0, N_CONTINUOUS - 1

@@ -371,10 +371,11 @@ class TrainWidget(ModelFilesMixin, QWidget):
             if points not in self.viewer.layers:
                 raise ValueError(f"points layer {points.name!r} was removed; nothing written")
             table = join_latent(points.features, latent, stack.index)
-            set_features(points, table)
+            # the record first: whoever follows the features (the explorer) finds the new model
             record = get_record(points)
             record.model, record.history = self.model, list(self.history)
             record.train_config = self.train_config
+            set_features(points, table)
             cols = [c for c in latent.columns if c not in ("y", "x", "frame")]
             shown = ", ".join(cols[:6]) + (" …" if len(cols) > 6 else "")
             self.status.setText(f"{note}; wrote {shown} to {points.name!r}.")

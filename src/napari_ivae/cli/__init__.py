@@ -41,6 +41,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "ensemble",
         "Train an ensemble of joint VAEs: consensus class and uncertainty.",
     ),
+    "confusion": (
+        "napari_ivae.cli._confusion",
+        "confusion",
+        "Confusion matrix of predicted classes against truth labels.",
+    ),
     "wall-metrics": ("napari_ivae.cli._dynamics", "wall_metrics", "Wall metrics per frame."),
     "rings": ("napari_ivae.cli._rings", "rings", "Ring sizes and ring labels of an atom graph."),
     "decompose": (

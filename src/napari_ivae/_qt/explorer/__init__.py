@@ -24,7 +24,9 @@ the image is calibrated.
 Files, one concern each: ``_widget.py`` (layout, following the layers),
 ``_plot.py`` (axes, colours, legend), ``_selection.py`` (both-way selection,
 :class:`HighlightPoints`), ``_preview.py`` (hover, decode, manifold, gallery),
-``_labels.py`` (the Labels box), ``_exports.py`` (points CSV, labeled wall mask).
+``_labels.py`` (the Labels box), ``_classes.py`` (confusion matrix of ``class``
+against a truth column, the class of a per-class manifold), ``_exports.py``
+(points CSV, labeled wall mask).
 """
 
 from napari_ivae._qt.explorer._labels import CLASSES_KEY

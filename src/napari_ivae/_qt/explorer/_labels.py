@@ -203,6 +203,7 @@ class LabelsMixin:
         else:
             self._set_combo(self.color_combo, cols, self._color_col)
         self._update_class_list()
+        self._refresh_class_views()  # the labels may be the confusion matrix's truth
         layer = self._layer
         if getattr(layer, "_face", None) is not None and layer._face.color_properties is not None:
             if layer._face.color_properties.name == "label":

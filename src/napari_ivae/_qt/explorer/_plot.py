@@ -52,7 +52,7 @@ class PlotMixin:
 
     Uses the widget's ``scatter``, ``x_combo``, ``y_combo``, ``color_combo``,
     ``legend``, ``mode_buttons``, ``status``, ``_layer``, ``_selected``,
-    ``_notify``, ``_label_rgba`` and ``_restore_labels``; owns ``_df`` (the
+    ``_notify``, ``_label_rgba``, ``_restore_labels`` and ``_refresh_class_views``; owns ``_df`` (the
     plotted features), ``_xcol``, ``_ycol``, ``_color_col`` and
     ``_row_to_entry`` (row → stack entry, -1 for points without a crop).
     """
@@ -62,7 +62,11 @@ class PlotMixin:
         self.scatter.set_selection(np.zeros(0, dtype=np.int64))
 
     def _reload(self, *, autorange: bool = False):
-        """Re-read the features of the layer and redraw the scatter."""
+        """Re-read the features of the layer, redraw the scatter and the class views."""
+        self._reload_plot(autorange=autorange)
+        self._refresh_class_views()
+
+    def _reload_plot(self, *, autorange: bool = False):
         layer = self._layer
         self._df = None
         self._row_to_entry = None

@@ -5,7 +5,9 @@
 * A click in empty latent space decodes the latent vector there with the
   record's ``model`` (both axes must be latents ``z<k>``; the others are 0).
 * *Show latent manifold* decodes a grid over the two plotted latents into an
-  image layer placed beside the points.
+  image layer placed beside the points; a conditional or joint model draws it
+  (and decodes clicks) as the class chosen beside the button (each class has
+  its own latent space), in a layer ``"<layer> manifold class <label>"``.
 * The crop gallery (``"<layer> gallery"``, made by Crop) shows a montage of the
   selected points' crops (up to 8×8, channels side by side).
 """
@@ -16,7 +18,7 @@ import re
 
 import numpy as np
 from qtpy.QtCore import QSize, Qt
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from napari_ivae._errors import IvaeError
 from napari_ivae._qt._common import notify_errors
@@ -85,7 +87,18 @@ class PreviewMixin:
             "Decode a grid over the two latent axes of the scatter and show it as an image layer"
         )
         self.manifold_button.clicked.connect(lambda: self.show_manifold())
-        col.addWidget(self.manifold_button)
+        mrow = QHBoxLayout()
+        mrow.addWidget(self.manifold_button, 1)
+        self.manifold_class_label = QLabel("as class")
+        self.manifold_class_combo = QComboBox()
+        self.manifold_class_combo.setToolTip(
+            "The class the manifold and the decoded clicks are drawn as (conditional and "
+            "joint models: each class has its own latent space)"
+        )
+        for w in (self.manifold_class_label, self.manifold_class_combo):
+            w.setVisible(False)
+            mrow.addWidget(w)
+        col.addLayout(mrow)
         row.addLayout(col, 1)
         return info
 
@@ -162,15 +175,23 @@ class PreviewMixin:
             raise IvaeError(f"the model has {k} latents; axes {self._xcol}/{self._ycol} are beyond")
         z = np.zeros((1, k), dtype=np.float32)
         z[0, dims[0]], z[0, dims[1]] = x, y
-        img = decode(model, z)[0]
+        label = self.manifold_class()
+        img = decode(model, z, cls=self._decode_arg(label))[0]
         self.last_decoded = img
         self.preview.setPixmap(array_to_pixmap(_tile_channels(img)))
-        self.preview_text.setText(f"decoded at<br>{self._xcol}={x:.2f}, {self._ycol}={y:.2f}")
+        self.preview_text.setText(
+            f"decoded at<br>{self._xcol}={x:.2f}, {self._ycol}={y:.2f}"
+            + ("" if label is None else f"<br>as class {label}")
+        )
         self.scatter.set_marker((x, y))
         return img
 
-    def show_manifold(self, *, n: int = 10):
-        """Add (or update) an image layer with the model's latent manifold over the plotted z axes."""
+    def show_manifold(self, *, n: int = 10, cls=None):
+        """Add (or update) an image layer with the model's latent manifold over the plotted z axes.
+
+        ``cls``: the class to draw it as (conditional and joint models; default
+        the one chosen beside the button).
+        """
         with notify_errors("Latent manifold"):
             model = self._model()
             if model is None:
@@ -185,13 +206,18 @@ class PreviewMixin:
                 vals = vals[np.isfinite(vals)]
                 if vals.size:
                     span = float(np.clip(np.percentile(vals, 98), 0.05, 6.0))
-            grid = manifold(model, dims=dims, n=n, span=span)
+            if cls is not None:
+                self.set_manifold_class(cls)
+            label = self.manifold_class()
+            grid = manifold(model, dims=dims, n=n, span=span, cls=self._decode_arg(label))
             img = _channels_side_by_side(grid)
             self.status.setText(
                 f"Manifold: {cols[0]} left→right, {cols[1]} bottom→top, ±{span:.2f}"
+                + ("" if label is None else f"; as class {label}")
                 + (f"; {grid.shape[0]} channels side by side" if grid.shape[0] > 1 else "")
             )
-            return self._show_manifold_image(img, f"{self._layer.name} manifold {'-'.join(cols)}")
+            what = "-".join(cols) if label is None else f"class {label}"
+            return self._show_manifold_image(img, f"{self._layer.name} manifold {what}")
 
     def _show_manifold_image(self, img: np.ndarray, name: str):
         limits = tuple(float(v) for v in np.nanpercentile(img, [1, 99]))

@@ -4,7 +4,8 @@
 in its own file: :mod:`._plot` (axes, colours, legend), :mod:`._selection`
 (scatter ↔ napari selection, the highlight layer), :mod:`._preview` (hover,
 decode, manifold, gallery), :mod:`._labels` (the Labels box, on
-:class:`napari_ivae.labels.LabelSet`) and :mod:`._exports` (CSV, wall mask).  What the explorer keeps about a points
+:class:`napari_ivae.labels.LabelSet`), :mod:`._classes` (confusion matrix,
+manifold class) and :mod:`._exports` (CSV, wall mask).  What the explorer keeps about a points
 layer is in its record (:mod:`napari_ivae.record`).
 """
 
@@ -36,6 +37,7 @@ from napari_ivae._qt._common import (
     show_warning,
 )
 from napari_ivae._qt._scatter import ScatterView
+from napari_ivae._qt.explorer._classes import ClassesMixin
 from napari_ivae._qt.explorer._exports import ExportsMixin
 from napari_ivae._qt.explorer._labels import LabelsMixin
 from napari_ivae._qt.explorer._plot import PlotMixin, numeric_columns
@@ -49,7 +51,9 @@ __all__ = ["SCATTER_MIN_HEIGHT", "ExplorerWidget"]
 SCATTER_MIN_HEIGHT = 240
 
 
-class ExplorerWidget(PlotMixin, SelectionMixin, PreviewMixin, LabelsMixin, ExportsMixin, QWidget):
+class ExplorerWidget(
+    PlotMixin, SelectionMixin, PreviewMixin, LabelsMixin, ClassesMixin, ExportsMixin, QWidget
+):
     """Latent-space explorer with lasso selection and class labeling.
 
     Parameters
@@ -110,9 +114,10 @@ class ExplorerWidget(PlotMixin, SelectionMixin, PreviewMixin, LabelsMixin, Expor
         self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         split.addWidget(self._build_info_row(self.legend))
         split.addWidget(self._build_label_box())
+        split.addWidget(self._build_confusion_box())
         split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 0)
-        split.setStretchFactor(2, 0)
+        for k in (1, 2, 3):
+            split.setStretchFactor(k, 0)
         outer.addWidget(split, 1)
 
         self.status = StatusLabel()
