@@ -1,0 +1,173 @@
+"""The Spectrum dock's energy band: two spin boxes, the plot's band, the live band map.
+
+The band (the plot's :class:`~pyqtgraph.LinearRegionItem` and the two spin
+boxes, kept in step) selects channels [i0, i1) of the spectrum image
+(``SpectrumImage.band_indices``); the SI layer's data becomes their sum, from
+:class:`napari_ivae._spectrum_cache.BandSums`.  Its cumulative sums are built
+once per SI, on the first band change: right away for a small SI, else in a
+napari worker (until then maps are summed directly, band by band).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from napari.qt.threading import create_worker
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton
+
+from napari_ivae._spectrum_cache import BandSums
+
+__all__ = ["BUILD_NOW_BYTES", "BandMixin"]
+
+#: SIs up to this size get their band cache built in the GUI thread, at once (bytes).
+BUILD_NOW_BYTES = 32 * 2**20
+
+
+class BandMixin:
+    """Energy band of :class:`~napari_ivae._qt.spectrum.SpectrumWidget`.
+
+    Uses the widget's ``si``, ``si_layer``, ``plot``, ``status`` and ``worker``;
+    owns ``band_channels`` (the channels the map shows), ``sums`` and the spin boxes.
+    """
+
+    band_channels: tuple[int, int] | None = None
+    sums: BandSums | None = None
+    last_band_ms: float = float("nan")
+
+    def _build_band_row(self) -> QHBoxLayout:
+        self.band_lo, self.band_hi = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, tip in ((self.band_lo, "low"), (self.band_hi, "high")):
+            box.setKeyboardTracking(False)  # typed values apply on Enter, not per digit
+            box.setToolTip(f"The band's {tip} energy (or drag the band on the plot).")
+            box.valueChanged.connect(lambda _v: self._on_spin())
+        self.full_button = QPushButton("All")
+        self.full_button.setToolTip("Integrate the whole energy range.")
+        self.full_button.clicked.connect(lambda: self.set_band(-np.inf, np.inf))
+        row = QHBoxLayout()
+        row.addWidget(self.band_lo, 1)
+        row.addWidget(QLabel("–"))
+        row.addWidget(self.band_hi, 1)
+        row.addWidget(self.full_button)
+        self._band_timer = QTimer(self)
+        self._band_timer.setSingleShot(True)
+        self._band_timer.setInterval(0)  # a drag's many moves between two paints draw once
+        self._band_timer.timeout.connect(self.redraw_band)
+        return row
+
+    # ------------------------------------------------------------------ SI changed
+    def _reset_band(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.worker = None
+        self.sums, self.band_channels = None, None
+        si = self.si
+        enabled = si is not None
+        for w in (self.band_lo, self.band_hi, self.full_button):
+            w.setEnabled(enabled)
+        if not enabled:
+            return
+        energy = np.asarray(si.energy, dtype=float)
+        lo, hi = float(energy.min()), float(energy.max())
+        step = float(np.median(np.abs(np.diff(energy)))) if energy.size > 1 else 1.0
+        decimals = int(np.clip(np.ceil(-np.log10(step)) + 1, 0, 6)) if step > 0 else 3
+        for box in (self.band_lo, self.band_hi):
+            box.blockSignals(True)
+            box.setDecimals(decimals)
+            box.setRange(lo, hi)
+            box.setSingleStep(step if step > 0 else 1.0)
+            box.setSuffix(f" {si.unit}" if si.unit else "")
+            box.blockSignals(False)
+        self.plot.set_energy_axis(energy, si.unit)
+        band = self.si_layer.metadata.get("band", (lo, hi))
+        self._show_band(*band)
+        self._band_timer.stop()  # showing the band is not changing it
+
+    def _show_band(self, lo: float, hi: float) -> None:
+        """Put the band on the plot and in the spin boxes (no redraw)."""
+        self.plot.set_band(lo, hi)
+        for box, value in ((self.band_lo, lo), (self.band_hi, hi)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+
+    # ------------------------------------------------------------------ user changes
+    def set_band(self, lo: float, hi: float) -> None:
+        """Integrate the map over [lo, hi] (in the SI's energy unit; clipped to its range)."""
+        si = self.si
+        if si is None:
+            return
+        e_lo, e_hi = float(np.min(si.energy)), float(np.max(si.energy))
+        lo, hi = sorted((float(np.clip(lo, e_lo, e_hi)), float(np.clip(hi, e_lo, e_hi))))
+        self._show_band(lo, hi)
+        self._band_timer.start()
+
+    def _on_plot_band(self, lo: float, hi: float) -> None:
+        self._show_band(lo, hi)  # the spin boxes follow the drag
+        self._band_timer.start()
+
+    def _on_spin(self) -> None:
+        self.set_band(self.band_lo.value(), self.band_hi.value())
+
+    # ------------------------------------------------------------------ the map
+    def channels_of(self, lo: float, hi: float) -> tuple[int, int]:
+        """Channels [i0, i1) of the band [lo, hi] (at least the channel nearest to it)."""
+        si = self.si
+        i0, i1 = si.band_indices(lo, hi)
+        if i1 <= i0:  # narrower than a channel: the nearest one
+            k = int(np.argmin(np.abs(np.asarray(si.energy) - 0.5 * (lo + hi))))
+            i0, i1 = k, k + 1
+        return int(i0), int(i1)
+
+    def redraw_band(self) -> np.ndarray | None:
+        """Show the band's map in the SI layer now; returns it (``None``: nothing to do)."""
+        si, layer = self.si, self.si_layer
+        if si is None:
+            return None
+        i0, i1 = self.channels_of(*self.plot.band)
+        if (i0, i1) == self.band_channels:
+            return None
+        t0 = time.perf_counter()
+        sums = self._band_sums()
+        image = sums.band_map(i0, i1)
+        layer.data = image
+        finite = image[np.isfinite(image)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            layer.contrast_limits_range = (lo, hi if hi > lo else lo + 1.0)
+            layer.contrast_limits = layer.contrast_limits_range
+        lo_e, hi_e = float(si.energy[i0]), float(si.energy[i1 - 1])
+        layer.metadata["band"] = (lo_e, hi_e)
+        self.band_channels = (i0, i1)
+        self.last_band_ms = 1000.0 * (time.perf_counter() - t0)
+        how = "cached sums" if sums.ready else "summed directly; building the cache"
+        self.status.set_message(
+            f"Band {lo_e:.4g}–{hi_e:.4g} {si.unit}: channels {i0}–{i1 - 1} "
+            f"({i1 - i0} of {si.n_energy}), {self.last_band_ms:.0f} ms ({how})."
+        )
+        return image
+
+    def _band_sums(self) -> BandSums:
+        """The SI's band cache; its build starts here (at once when the SI is small)."""
+        if self.sums is None:
+            data = self.si.data
+            self.sums = BandSums(data)
+            if data.nbytes <= BUILD_NOW_BYTES:
+                self.sums.build_now()
+            else:
+                sums = self.sums
+                worker = create_worker(sums.build, _start_thread=False)
+                worker.finished.connect(lambda: self._on_sums_built(sums))
+                self.worker = worker
+                worker.start()
+        return self.sums
+
+    def _on_sums_built(self, sums: BandSums) -> None:
+        if sums is not self.sums:  # an SI left before its cache was built
+            return
+        self.worker = None
+        if sums.ready:
+            self.status.set_message(
+                f"Band maps cached ({self.sums.nbytes / 2**20:.0f} MB): any band redraws at once."
+            )

@@ -1,0 +1,60 @@
+"""The Spectrum dock's core: band maps from cumulative block sums, chunked mean spectra.
+
+Ground truth: plain numpy sums and means over the same (memory-mapped) array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_ivae import _spectrum_cache as sc
+from napari_ivae._errors import IvaeError
+
+
+@pytest.fixture
+def si(tmp_path):
+    """A memory-mapped (H, W, E) float32 array of positive counts."""
+    rng = np.random.default_rng(0)
+    arr = rng.gamma(2.0, 50.0, size=(13, 11, 70)).astype(np.float32)
+    np.save(tmp_path / "si.npy", arr)
+    return np.load(tmp_path / "si.npy", mmap_mode="r")
+
+
+@pytest.mark.parametrize("band", [(0, 70), (0, 1), (3, 9), (5, 64), (8, 16), (17, 70), (31, 33)])
+def test_band_map_is_the_sum_over_the_band_before_and_after_the_cache(si, band, monkeypatch):
+    i0, i1 = band
+    truth = np.asarray(si)[:, :, i0:i1].sum(axis=2, dtype=np.float64)
+    sums = sc.BandSums(si, block=8)
+    direct = sums.band_map(i0, i1)
+    monkeypatch.setattr(sc, "CHUNK_BYTES", 5 * 11 * 70 * 4)  # several row chunks
+    progress = list(sums.build())
+    assert sums.ready and progress[-1] == 1.0 and len(progress) == 3
+    cached = sums.band_map(i0, i1)
+    for got in (direct, cached):
+        assert got.dtype == np.float32 and got.shape == (13, 11)
+        np.testing.assert_allclose(got, truth, rtol=1e-6)
+    assert isinstance(si, np.memmap)  # never loaded: the caller's array is untouched
+
+
+def test_band_outside_the_channels_is_refused(si):
+    sums = sc.BandSums(si)
+    for i0, i1 in ((5, 5), (-1, 3), (0, 71)):
+        with pytest.raises(IvaeError, match="0 <= i0 < i1 <= 70"):
+            sums.band_map(i0, i1)
+
+
+def test_mean_at_points_and_mask_equal_numpy(si, monkeypatch):
+    monkeypatch.setattr(sc, "CHUNK_BYTES", 3 * 70 * 4)  # three spectra per chunk
+    arr = np.asarray(si, dtype=np.float64)
+    ys, xs = np.array([0, 12, 4, 4, 7]), np.array([0, 10, 3, 3, 9])  # (4, 3) twice
+    np.testing.assert_allclose(sc.mean_at(si, ys, xs), arr[ys, xs].mean(axis=0), rtol=1e-12)
+    mask = np.zeros((13, 11), bool)
+    mask[2:9, 4:7] = True
+    np.testing.assert_allclose(
+        sc.masked_mean(si, mask), arr[2:9, 4:7].mean(axis=(0, 1)), rtol=1e-12
+    )
+    with pytest.raises(IvaeError, match="inside the 13×11 scan"):
+        sc.mean_at(si, [13], [0])
+    with pytest.raises(IvaeError, match="covers no pixel"):
+        sc.masked_mean(si, np.zeros((13, 11), bool))
