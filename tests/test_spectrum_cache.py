@@ -58,3 +58,15 @@ def test_mean_at_points_and_mask_equal_numpy(si, monkeypatch):
         sc.mean_at(si, [13], [0])
     with pytest.raises(IvaeError, match="covers no pixel"):
         sc.masked_mean(si, np.zeros((13, 11), bool))
+
+
+def test_snap_moves_the_band_to_stored_sums_only_once_built(si):
+    sums = sc.BandSums(si, block=8)
+    assert sums.snap(3, 61) == (3, 61)  # not built: unchanged
+    sums.build_now()
+    assert list(sums.edges) == [0, 8, 16, 24, 32, 40, 48, 56, 64, 70]
+    assert sums.snap(3, 61) == (0, 64) and sums.snap(5, 69) == (8, 70)
+    assert sums.snap(31, 33) == (31, 33)  # narrower than a block: left as it is
+    np.testing.assert_allclose(
+        sums.band_map(8, 70), np.asarray(si)[:, :, 8:70].sum(axis=2, dtype=np.float64), rtol=1e-6
+    )

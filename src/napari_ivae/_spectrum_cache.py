@@ -2,11 +2,13 @@
 
 Used by the Spectrum dock (torch-free, Qt-free core):
 
-* :class:`BandSums`: band-integrated maps of any energy band in constant time
-  from cumulative sums along energy taken every ``block`` channels (about 33
-  planes of (H, W) float64, built once, row chunk by row chunk, e.g. while the
-  user looks); a band's map is two planes' difference plus at most ``block/2``
-  channels summed at each edge.  Until built, maps are summed directly.
+* :class:`BandSums`: band-integrated maps of any energy band from cumulative
+  sums along energy taken every ``block`` channels (about 65 planes of (H, W)
+  float64, built once, row chunk by row chunk, e.g. while the user looks).
+  A band whose edges fall on stored sums (:meth:`BandSums.snap`: what a live
+  drag shows) is two planes' difference and reads nothing from the SI; any
+  other band adds at most ``block/2`` channels summed at each edge (one pass
+  over the SI's pages per edge).  Until built, maps are summed directly.
 * :func:`mean_at` / :func:`masked_mean`: the mean spectrum of many pixels,
   summed in chunks (a lasso of 100,000 points on a memory-mapped SI never
   gathers all its spectra at once).
@@ -45,9 +47,9 @@ class BandSums:
     data : numpy.ndarray or numpy.memmap
         The spectrum image (H, W, E); never copied.
     block : int, optional
-        Channels between two stored cumulative sums (default: ``ceil(E / 32)``,
-        at least 8, so the cache holds about 33 planes of (H, W) float64 —
-        69 MB for 512 × 512).
+        Channels between two stored cumulative sums (default: ``ceil(E / 64)``,
+        at least 8, so the cache holds about 65 planes of (H, W) float64 —
+        134 MB for 512 × 512).
 
     Notes
     -----
@@ -59,7 +61,7 @@ class BandSums:
         _check_si(data)
         self.data = data
         n_e = int(data.shape[2])
-        self.block = int(block) if block is not None else max(8, math.ceil(n_e / 32))
+        self.block = int(block) if block is not None else max(8, math.ceil(n_e / 64))
         if self.block < 1:
             raise IvaeError(f"block must be ≥ 1 channel; got {block}")
         #: Channel positions of the stored sums: 0, block, 2·block, …, E.
@@ -105,6 +107,14 @@ class BandSums:
         """Sum of channels [i0, i1) of every pixel, float64."""
         return np.sum(self.data[:, :, i0:i1], axis=2, dtype=np.float64)
 
+    def _edge(self, i0: int, i1: int) -> np.ndarray:
+        """Sum of the few channels [i0, i1) (< block) of every pixel.
+
+        Summed in the SI's own type (twice as fast as converting on the fly; a
+        handful of channels loses nothing), then widened.
+        """
+        return np.sum(self.data[:, :, i0:i1], axis=2).astype(np.float64)
+
     def _prefix(self, i: int) -> np.ndarray:
         """Sum of channels [0, i) of every pixel, from the nearest stored sum."""
         cum = self._cum
@@ -113,8 +123,18 @@ class BandSums:
             return cum[k]
         lo, hi = self.edges[k - 1], self.edges[k]
         if i - lo <= hi - i:
-            return cum[k - 1] + self._partial(int(lo), i)
-        return cum[k] - self._partial(i, int(hi))
+            return cum[k - 1] + self._edge(int(lo), i)
+        return cum[k] - self._edge(i, int(hi))
+
+    def snap(self, i0: int, i1: int) -> tuple[int, int]:
+        """The band [i0, i1) moved to the nearest stored sums (a map that reads nothing).
+
+        Unchanged until the cache is built, or when the band is too narrow to snap.
+        """
+        if self._cum is None:
+            return int(i0), int(i1)
+        j0, j1 = (int(self.edges[np.argmin(np.abs(self.edges - i))]) for i in (i0, i1))
+        return (j0, j1) if j1 > j0 else (int(i0), int(i1))
 
     def band_map(self, i0: int, i1: int) -> np.ndarray:
         """The map of channels [i0, i1) summed, (H, W) float32.

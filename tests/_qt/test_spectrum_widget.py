@@ -115,6 +115,25 @@ def test_band_redraws_the_map_as_the_numpy_sum(docked, qtbot):
     assert w.plot.band == pytest.approx((1.6, 1.7), abs=0.01)
 
 
+def test_a_drag_shows_the_band_snapped_to_the_cache_then_exact(docked, qtbot):
+    _viewer, w, layer, si = docked
+    region = w.plot.region
+    arr = np.asarray(si.data, dtype=np.float64)
+    region.blockLineSignal = True  # a mouse drag: the lines move, "finished" comes at release
+    region.lines[0].setValue(1.03)
+    region.blockLineSignal = False
+    region.lines[1].setValue(2.71)
+    qtbot.waitUntil(lambda: w.band_channels is not None, timeout=5000)
+    j0, j1 = w.band_channels
+    assert not w.band_exact and j0 % w.sums.block == 0 and j1 % w.sums.block == 0
+    np.testing.assert_allclose(layer.data, arr[:, :, j0:j1].sum(axis=2), rtol=1e-5)
+    region.lineMoveFinished()  # the mouse is released
+    qtbot.waitUntil(lambda: w.band_exact, timeout=5000)
+    i0, i1 = w.band_channels
+    assert (i0, i1) == si.band_indices(1.03, 2.71) != (j0, j1)
+    np.testing.assert_allclose(layer.data, arr[:, :, i0:i1].sum(axis=2), rtol=1e-5)
+
+
 def test_mean_of_a_shapes_rectangle_and_of_selected_points(docked, qtbot):
     viewer, w, _layer, si = docked
     arr = np.asarray(si.data, dtype=np.float64)

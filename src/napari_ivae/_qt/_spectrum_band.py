@@ -6,6 +6,10 @@ boxes, kept in step) selects channels [i0, i1) of the spectrum image
 :class:`napari_ivae._spectrum_cache.BandSums`.  Its cumulative sums are built
 once per SI, on the first band change: right away for a small SI, else in a
 napari worker (until then maps are summed directly, band by band).
+
+While the band is dragged, the map is drawn with its edges snapped to the
+cache's stored sums (``BandSums.snap``: no read of the SI, so the drag stays
+live on a GiB SI); when the drag ends, and for typed limits, the exact band.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ class BandMixin:
     """
 
     band_channels: tuple[int, int] | None = None
+    band_exact: bool = True
     sums: BandSums | None = None
     last_band_ms: float = float("nan")
+    _want_exact: bool = True
 
     def _build_band_row(self) -> QHBoxLayout:
         self.band_lo, self.band_hi = QDoubleSpinBox(), QDoubleSpinBox()
@@ -101,10 +107,16 @@ class BandMixin:
         e_lo, e_hi = float(np.min(si.energy)), float(np.max(si.energy))
         lo, hi = sorted((float(np.clip(lo, e_lo, e_hi)), float(np.clip(hi, e_lo, e_hi))))
         self._show_band(lo, hi)
+        self._want_exact = True
         self._band_timer.start()
 
     def _on_plot_band(self, lo: float, hi: float) -> None:
         self._show_band(lo, hi)  # the spin boxes follow the drag
+        self._want_exact = False  # live: snapped to the cache until the drag ends
+        self._band_timer.start()
+
+    def _on_plot_band_done(self) -> None:
+        self._want_exact = True
         self._band_timer.start()
 
     def _on_spin(self) -> None:
@@ -120,16 +132,23 @@ class BandMixin:
             i0, i1 = k, k + 1
         return int(i0), int(i1)
 
-    def redraw_band(self) -> np.ndarray | None:
-        """Show the band's map in the SI layer now; returns it (``None``: nothing to do)."""
+    def redraw_band(self, *, exact: bool | None = None) -> np.ndarray | None:
+        """Show the band's map in the SI layer now; returns it (``None``: nothing to do).
+
+        ``exact=False`` snaps the band's edges to the cache (what a drag shows);
+        by default, exact unless a drag is under way.
+        """
         si, layer = self.si, self.si_layer
         if si is None:
             return None
-        i0, i1 = self.channels_of(*self.plot.band)
-        if (i0, i1) == self.band_channels:
-            return None
+        exact = self._want_exact if exact is None else exact
         t0 = time.perf_counter()
         sums = self._band_sums()
+        i0, i1 = self.channels_of(*self.plot.band)
+        if not exact:
+            i0, i1 = sums.snap(i0, i1)
+        if (i0, i1) == self.band_channels:
+            return None
         image = sums.band_map(i0, i1)
         layer.data = image
         finite = image[np.isfinite(image)]
@@ -140,8 +159,11 @@ class BandMixin:
         lo_e, hi_e = float(si.energy[i0]), float(si.energy[i1 - 1])
         layer.metadata["band"] = (lo_e, hi_e)
         self.band_channels = (i0, i1)
+        self.band_exact = exact or (i0, i1) == self.channels_of(*self.plot.band)
         self.last_band_ms = 1000.0 * (time.perf_counter() - t0)
         how = "cached sums" if sums.ready else "summed directly; building the cache"
+        if not self.band_exact:
+            how += f"; edges on {sums.block}-channel steps while dragging"
         self.status.set_message(
             f"Band {lo_e:.4g}–{hi_e:.4g} {si.unit}: channels {i0}–{i1 - 1} "
             f"({i1 - i0} of {si.n_energy}), {self.last_band_ms:.0f} ms ({how})."

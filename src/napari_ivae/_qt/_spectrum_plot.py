@@ -34,10 +34,13 @@ class SpectrumPlot(QWidget):
     Signals
     -------
     band_changed(float, float)
-        The user dragged the band (its low and high energy).
+        The user is dragging the band (its low and high energy).
+    band_done()
+        The drag ended (or the band was set in code).
     """
 
     band_changed = Signal(float, float)
+    band_done = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -69,6 +72,7 @@ class SpectrumPlot(QWidget):
         self.region.setToolTip("Energy band: drag it or its edges; the map shows its integral.")
         self.plot.addItem(self.region, ignoreBounds=True)
         self.region.sigRegionChanged.connect(self._on_region)
+        self.region.sigRegionChangeFinished.connect(lambda _r: self.band_done.emit())
         self.mean_curve = self._curve(MEAN_COLOR, 2.0)
         self.cursor_curve = self._curve(CURSOR_COLOR, 1.5)
         layout.addWidget(self.legend)

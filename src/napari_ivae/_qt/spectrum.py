@@ -84,6 +84,7 @@ class SpectrumWidget(BandMixin, QWidget):
         layout.addLayout(form)
         self.plot = SpectrumPlot()
         self.plot.band_changed.connect(self._on_plot_band)
+        self.plot.band_done.connect(self._on_plot_band_done)
         layout.addWidget(self.plot, 1)
         row = QHBoxLayout()
         self.clear_button = QPushButton("Clear pins")
