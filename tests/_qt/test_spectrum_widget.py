@@ -111,7 +111,11 @@ def test_band_redraws_the_map_as_the_numpy_sum(docked, qtbot):
     qtbot.waitUntil(lambda: w.band_channels != (i0, i1), timeout=5000)
     j0, j1 = w.band_channels
     assert (j0, j1) == si.band_indices(1.6, 1.7)
-    np.testing.assert_allclose(layer.data, np.asarray(si.data)[:, :, j0:j1].sum(axis=2), rtol=1e-5)
+    truth = np.asarray(si.data)[:, :, j0:j1].sum(axis=2)
+    np.testing.assert_allclose(layer.data, truth, rtol=1e-5)
+    # what napari draws (the slice it hands to vispy) is the new map too
+    np.testing.assert_allclose(np.asarray(layer._slice.image.view), truth, rtol=1e-5)
+    assert tuple(layer.contrast_limits) == pytest.approx((truth.min(), truth.max()), rel=1e-5)
     assert w.plot.band == pytest.approx((1.6, 1.7), abs=0.01)
 
 

