@@ -258,3 +258,44 @@ def switching_sample() -> list[tuple]:
     ``load_sample("switching")["pinning"]``).
     """
     return _pfm_layers(load_sample("switching"), " (switching)")
+
+
+#: arguments of the nanoparticle EELS sample (generated at run time, ~0.5 s)
+NANOPARTICLE_SAMPLE: dict[str, Any] = {
+    "shape": (64, 64),
+    "n_energy": 256,
+    "radius": 3.0,
+    "seed": 4,
+}
+
+
+def nanoparticle_sample() -> list[tuple]:
+    """npe2 sample: a simulated nanoparticle monolayer, HAADF image + EELS spectrum image.
+
+    Made at run time by :func:`napari_ivae.simulate.simulate_nanoparticle_si`
+    with :data:`NANOPARTICLE_SAMPLE` (nothing is read or downloaded).  Two image
+    layers: the HAADF image and the spectrum image's total-counts map, whose
+    ``metadata["spectrum_image"]`` is the :class:`~napari_ivae.spectra.SpectrumImage`;
+    the particle centres are in the HAADF layer's ``metadata["centers"]``.
+    """
+    from napari_ivae._reader import spectrum_layer_data
+    from napari_ivae.simulate import simulate_nanoparticle_si
+
+    sim = simulate_nanoparticle_si(**NANOPARTICLE_SAMPLE)
+    source = "napari-ivae sample 'nanoparticles_eels' (simulated)"
+    sim.si.name = "EELS SI (simulated)"
+    sim.si.metadata["source"] = source
+    haadf = {
+        "name": "HAADF (simulated nanoparticles)",
+        "colormap": "gray",
+        "metadata": {
+            "role": "image",
+            "source": source,
+            "simulation_params": _jsonable(sim.params),
+            "centers": sim.centers,
+            "arrangement": list(sim.arrangement),
+        },
+    }
+    si_data, si_kwargs, _ = spectrum_layer_data(sim.si)
+    si_kwargs["visible"] = False
+    return [(sim.image, haadf, "image"), (si_data, si_kwargs, "image")]

@@ -26,7 +26,11 @@ from napari_ivae._errors import IvaeError
 
 #: sub-command name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "info": ("napari_ivae.cli._info", "info", "Show what the loader sees in an image file."),
+    "info": (
+        "napari_ivae.cli._info",
+        "info",
+        "Show what the loader sees in an image or spectrum-image file.",
+    ),
     "detect": ("napari_ivae.cli._detect", "detect", "Detect atoms or domain walls."),
     "crop": ("napari_ivae.cli._crop", "crop", "Crop a sub-image stack around points."),
     "train": ("napari_ivae.cli._vae", "train", "Train a VAE / rVAE / jVAE / jrVAE on a stack."),
@@ -39,6 +43,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "wall-metrics": ("napari_ivae.cli._dynamics", "wall_metrics", "Wall metrics per frame."),
     "rings": ("napari_ivae.cli._rings", "rings", "Ring sizes and ring labels of an atom graph."),
+    "decompose": (
+        "napari_ivae.cli._spectra",
+        "decompose",
+        "PCA / NMF maps and component spectra of a spectrum image.",
+    ),
     "demo": ("napari_ivae.cli._demo", "demo", "Run the headless pipeline on the sample data."),
 }
 

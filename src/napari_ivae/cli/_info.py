@@ -68,8 +68,26 @@ def _value_range(layer) -> str:
     is_flag=True,
     help="Also show each channel's label as stored in the file (often garbled, e.g. 'Phase1Retracece').",
 )
-def info(file: str, raw: bool) -> None:
-    """Show the layers FILE opens as: names, shapes, dtypes, roles, pixel size, value range."""
+@click.option(
+    "--spectrum",
+    is_flag=True,
+    help="Read FILE as a spectrum image (H, W, E); needed for a 3-D .npy (else a stack).",
+)
+def info(file: str, raw: bool, spectrum: bool) -> None:
+    """Show the layers FILE opens as: names, shapes, dtypes, roles, pixel size, value range.
+
+    A spectrum image (.npz with data and energy, .hspy, .emd, a DM spectrum
+    image) shows its energy axis (start, step, unit) instead.
+    """
+    from pathlib import Path
+
+    from napari_ivae.spectra import is_spectrum_image_file
+
+    if spectrum or Path(file).suffix.lower() in (".hspy", ".emd") or is_spectrum_image_file(file):
+        from napari_ivae.cli._spectra import echo_spectrum_info
+
+        echo_spectrum_info(file)
+        return
     layers = read_layers(file)
     fmt = layers[0].metadata.get("format", "")
     click.echo(f"{file}: {len(layers)} layer{'s' * (len(layers) != 1)} ({fmt})")
