@@ -57,20 +57,8 @@ def _write_si(path: str, shape: tuple[int, int, int]) -> None:
 
 
 def _spectrum_image(data: np.ndarray, energy: np.ndarray):
-    try:
-        from napari_ivae.spectra import SpectrumImage
-    except ImportError:  # TEMP until the eelsio branch is merged
-        from types import SimpleNamespace
+    from napari_ivae.spectra import SpectrumImage
 
-        si = SimpleNamespace(
-            data=data, energy=energy, unit="eV", name="bench", n_energy=len(energy)
-        )
-        si.spectrum = lambda y, x: data[y, x]
-        si.band_indices = lambda e0, e1: (
-            int(np.searchsorted(energy, e0)),
-            int(np.searchsorted(energy, e1, "right")),
-        )
-        return si
     return SpectrumImage(data=data, energy=energy, unit="eV", name="bench", metadata={})
 
 
@@ -105,10 +93,10 @@ def main(argv=None) -> dict:
     si = _spectrum_image(data, energy)
 
     viewer = napari.Viewer(show=True)
-    from napari_ivae._spectrum_cache import BandSums
+    from napari_ivae._reader import spectrum_layer_data
 
-    first = BandSums(data).band_map(0, shape[2])  # what the reader shows: the whole range
-    layer = viewer.add_image(first, name="bench SI", metadata={"spectrum_image": si})
+    image, kwargs, _kind = spectrum_layer_data(si)  # the reader's layer: the total-counts map
+    layer = viewer.add_image(image, **kwargs)
     _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "Spectrum")
     app = QApplication.instance()
     app.processEvents()

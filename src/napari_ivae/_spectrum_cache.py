@@ -9,9 +9,10 @@ Used by the Spectrum dock (torch-free, Qt-free core):
   drag shows) is two planes' difference and reads nothing from the SI; any
   other band adds at most ``block/2`` channels summed at each edge (one pass
   over the SI's pages per edge).  Until built, maps are summed directly.
-* :func:`mean_at` / :func:`masked_mean`: the mean spectrum of many pixels,
-  summed in chunks (a lasso of 100,000 points on a memory-mapped SI never
-  gathers all its spectra at once).
+* :func:`mean_at`: the mean spectrum of many pixels, summed in chunks (a
+  lasso of 100,000 points on a memory-mapped SI never gathers all its
+  spectra at once; unlike ``SpectrumImage.mean_spectrum(mask)`` a pixel
+  given twice counts twice, as two points on it do).
 
 The array may be a ``numpy.memmap``: nothing here reads more than one chunk
 of rows (:data:`CHUNK_BYTES`) at a time.
@@ -26,7 +27,7 @@ import numpy as np
 
 from napari_ivae._errors import IvaeError
 
-__all__ = ["CHUNK_BYTES", "BandSums", "masked_mean", "mean_at"]
+__all__ = ["CHUNK_BYTES", "BandSums", "mean_at"]
 
 #: Largest slice of the spectrum image read at once (bytes).
 CHUNK_BYTES = 64 * 2**20
@@ -184,23 +185,3 @@ def mean_at(data: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     for k in range(0, ys.size, per):
         total += np.sum(data[ys[k : k + per], xs[k : k + per]], axis=0, dtype=np.float64)
     return total / ys.size
-
-
-def masked_mean(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean spectrum of the pixels where ``mask`` (H, W) is true, read in chunks.
-
-    Returns
-    -------
-    numpy.ndarray
-        (E,) float64.
-    """
-    _check_si(data)
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != tuple(data.shape[:2]):
-        raise IvaeError(
-            f"mask must have the scan's shape {tuple(data.shape[:2])}; got {mask.shape}"
-        )
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        raise IvaeError("the selection covers no pixel of the scan")
-    return mean_at(data, ys, xs)

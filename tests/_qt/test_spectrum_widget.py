@@ -7,35 +7,14 @@ mean is the numpy mean over its pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 
 from napari_ivae._qt.spectrum import SpectrumWidget
+from napari_ivae._reader import spectrum_layer_data
+from napari_ivae.spectra import SpectrumImage
 
 pytestmark = pytest.mark.gui
-
-
-@dataclass
-class _SI:
-    """Stand-in of :class:`napari_ivae.spectra.SpectrumImage` (the dock's contract)."""
-
-    data: np.ndarray
-    energy: np.ndarray
-    unit: str = "eV"
-    name: str = "si"
-    metadata: dict = field(default_factory=dict)
-
-    @property
-    def n_energy(self) -> int:
-        return self.data.shape[2]
-
-    def spectrum(self, y, x):
-        return self.data[y, x]
-
-    def band_indices(self, e0, e1):
-        return int(np.searchsorted(self.energy, e0)), int(np.searchsorted(self.energy, e1, "right"))
 
 
 def _make_si(tmp_path, shape=(40, 48), n_energy=300):
@@ -47,25 +26,29 @@ def _make_si(tmp_path, shape=(40, 48), n_energy=300):
     data = 100.0 * np.exp(-0.5 * ((energy - peak[..., None]) / 0.15) ** 2)
     data = (data + rng.gamma(2.0, 5.0, data.shape)).astype(np.float32)
     np.save(tmp_path / "si.npy", data)
-    return _SI(np.load(tmp_path / "si.npy", mmap_mode="r"), energy)
+    return SpectrumImage(np.load(tmp_path / "si.npy", mmap_mode="r"), energy, "eV", "si")
 
 
 @pytest.fixture
 def docked(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     si = _make_si(tmp_path)
-    layer = viewer.add_image(
-        si.data.sum(axis=2, dtype=np.float32), name="si", metadata={"spectrum_image": si}
-    )
+    data, kwargs, _kind = spectrum_layer_data(si)  # the layer the reader gives
+    layer = viewer.add_image(data, **kwargs)
     _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "Spectrum")
     assert type(w) is SpectrumWidget
     assert w.si_layer is layer and w.si is si
     return viewer, w, layer, si
 
 
-def test_cursor_spectrum_is_the_si_spectrum_and_a_click_pins_it(docked, qtbot):
-    viewer, w, layer, si = docked
-    assert w.plot.plot.getAxis("bottom").labelText == "energy loss (eV)"
+def test_cursor_spectrum_is_the_si_spectrum_and_a_click_pins_it(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-ivae", "nanoparticles_eels")  # HAADF + the SI's map
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "Spectrum")
+    layer = w.si_layer
+    si = layer.metadata["spectrum_image"]
+    assert [ly for ly in viewer.layers if "spectrum_image" in ly.metadata] == [layer]
+    assert w.plot.plot.getAxis("bottom").labelText == f"energy loss ({si.unit})"
     viewer.cursor.position = (17.2, 30.6)  # as a mouse move over the canvas sets it
     qtbot.waitUntil(lambda: w.cursor_pixel == (17, 31), timeout=5000)
     curve = w.plot.cursor_curve
@@ -104,6 +87,8 @@ def test_band_redraws_the_map_as_the_numpy_sum(docked, qtbot):
     truth = np.asarray(si.data)[:, :, i0:i1].sum(axis=2, dtype=np.float64)
     np.testing.assert_allclose(layer.data, truth, rtol=1e-5)
     assert w.sums.ready  # a small SI: cached at once, and the map came from the cache
+    assert layer.metadata["energy_band"] == pytest.approx((1.6, 2.2))
+    assert layer.name == "si [1.6–2.2 eV]"  # the reader's name, for the band shown
     assert w.band_lo.value() == pytest.approx(1.6, abs=0.01)
     assert tuple(layer.contrast_limits) == pytest.approx((truth.min(), truth.max()), rel=1e-5)
     # the spin boxes move the band too, and the map follows

@@ -22,12 +22,20 @@ from napari.qt.threading import create_worker
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton
 
+from napari_ivae._errors import IvaeError
 from napari_ivae._spectrum_cache import BandSums
 
-__all__ = ["BUILD_NOW_BYTES", "BandMixin"]
+__all__ = ["BAND_KEY", "BUILD_NOW_BYTES", "BandMixin", "band_name"]
 
 #: SIs up to this size get their band cache built in the GUI thread, at once (bytes).
 BUILD_NOW_BYTES = 32 * 2**20
+#: Layer metadata key of the band the map shows, (low, high) energy (as the reader sets it).
+BAND_KEY = "energy_band"
+
+
+def band_name(si: Any, lo: float, hi: float) -> str:
+    """The layer name the reader gives a band map (``"<si> [lo–hi unit]"``)."""
+    return f"{si.name} [{lo:g}–{hi:g} {si.unit}]"
 
 
 class BandMixin:
@@ -88,7 +96,7 @@ class BandMixin:
             box.setSuffix(f" {si.unit}" if si.unit else "")
             box.blockSignals(False)
         self.plot.set_energy_axis(energy, si.unit)
-        band = self.si_layer.metadata.get("band", (lo, hi))
+        band = self.si_layer.metadata.get(BAND_KEY, (lo, hi))
         self._show_band(*band)
         self._band_timer.stop()  # showing the band is not changing it
 
@@ -128,8 +136,9 @@ class BandMixin:
     def channels_of(self, lo: float, hi: float) -> tuple[int, int]:
         """Channels [i0, i1) of the band [lo, hi] (at least the channel nearest to it)."""
         si = self.si
-        i0, i1 = si.band_indices(lo, hi)
-        if i1 <= i0:  # narrower than a channel: the nearest one
+        try:
+            i0, i1 = si.band_indices(lo, hi)
+        except IvaeError:  # narrower than a channel: the nearest one
             k = int(np.argmin(np.abs(np.asarray(si.energy) - 0.5 * (lo + hi))))
             i0, i1 = k, k + 1
         return int(i0), int(i1)
@@ -154,7 +163,10 @@ class BandMixin:
         image = sums.band_map(i0, i1)
         self._show_map(layer, image)
         lo_e, hi_e = float(si.energy[i0]), float(si.energy[i1 - 1])
-        layer.metadata["band"] = (lo_e, hi_e)
+        old = layer.metadata.get(BAND_KEY)
+        layer.metadata[BAND_KEY] = (lo_e, hi_e)
+        if self.band_exact and old is not None and layer.name == band_name(si, *old):
+            layer.name = band_name(si, lo_e, hi_e)  # the reader's name, for the new band
         self.band_channels = (i0, i1)
         self.band_exact = exact or (i0, i1) == self.channels_of(*self.plot.band)
         self.last_band_ms = 1000.0 * (time.perf_counter() - t0)
