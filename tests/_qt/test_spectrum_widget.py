@@ -141,5 +141,5 @@ def test_mean_of_a_shapes_rectangle_and_of_selected_points(docked, qtbot):
     pts = viewer.add_points([[3.2, 4.0], [10.0, 40.4], [30.0, 12.0], [39.0, 47.0]])
     w.selection_combo.value = pts
     pts.selected_data = {1, 3}  # as a lasso or click in napari
-    qtbot.waitUntil(lambda: "2 selected" in w.plot.labels["mean"], timeout=5000)
+    qtbot.waitUntil(lambda: "2 selected points" in w.plot.labels["mean"], timeout=5000)
     np.testing.assert_allclose(w.plot.mean_curve.yData, (arr[10, 40] + arr[39, 47]) / 2, rtol=1e-10)

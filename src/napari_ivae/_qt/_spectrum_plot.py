@@ -52,7 +52,7 @@ class SpectrumPlot(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.legend.setMinimumWidth(60)  # wraps: never widens the dock
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.plot = _PlotWidget()
         self.plot.setMinimumHeight(200)
         self.plot.setMenuEnabled(False)
@@ -80,6 +80,17 @@ class SpectrumPlot(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(420, 300)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """Make the legend as tall as its wrapped lines (no entry hidden)."""
+        text = self.legend.text()
+        height = self.legend.heightForWidth(max(60, self.legend.width())) if text else 0
+        if height != self.legend.height():
+            self.legend.setFixedHeight(max(0, height))
 
     def _curve(self, color: str, width: float) -> Any:
         item = pg.PlotDataItem(pen=pg.mkPen(color, width=width), connect="finite")
@@ -175,3 +186,4 @@ class SpectrumPlot(QWidget):
                 for color, text in entries
             )
         )
+        self._fit_legend()

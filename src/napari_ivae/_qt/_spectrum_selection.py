@@ -31,6 +31,14 @@ def _to_si_pixels(layer: Any, si_layer: Image, coords: np.ndarray) -> np.ndarray
     return np.asarray(si_layer._data_to_world.inverse(world[:, -k:]))[:, -2:]
 
 
+def _count(k: int, noun: str, *, selected: bool, total: int) -> str:
+    """``"2 selected shapes"``, ``"all 3 points"``, ``"1 shape"``."""
+    plural = noun if k == 1 else noun + "s"
+    if selected:
+        return f"{k} selected {plural}"
+    return f"{k} {plural}" if total == 1 else f"all {k} {plural}"
+
+
 def _same_grid(layer: Any, si_layer: Image) -> bool:
     a = layer._data_to_world.affine_matrix[-3:, -3:]
     b = si_layer._data_to_world.affine_matrix[-3:, -3:]
@@ -42,7 +50,7 @@ def _shapes_mask(layer: Shapes, si_layer: Image, shape: tuple[int, int]) -> tupl
     if n == 0:
         raise IvaeError(f"shapes layer {layer.name!r} has no shape; draw a region first")
     chosen = sorted(layer.selected_data) or list(range(n))
-    what = f"{len(chosen)} selected shape(s)" if layer.selected_data else f"all {n} shape(s)"
+    what = _count(len(chosen), "shape", selected=bool(layer.selected_data), total=n)
     if _same_grid(layer, si_layer) and layer.ndim == 2:
         source = layer
     else:  # redraw the chosen shapes on the SI's grid
@@ -84,17 +92,16 @@ def selection_pixels(
     if not isinstance(layer, Points):
         raise IvaeError(f"layer {layer.name!r} is neither a Shapes nor a Points layer")
     n = len(layer.data)
-    chosen = np.array(sorted(layer.selected_data), dtype=np.int64)
-    if chosen.size:
-        what = f"{chosen.size} selected point(s)"
-    else:
-        chosen, what = np.arange(n), f"all {n} point(s)"
     if n == 0:
         raise IvaeError(f"points layer {layer.name!r} has no point; select points first")
+    chosen = np.array(sorted(layer.selected_data), dtype=np.int64)
+    selected = bool(chosen.size)
+    chosen = chosen if selected else np.arange(n)
+    what = _count(chosen.size, "point", selected=selected, total=n)
     yx = np.rint(_to_si_pixels(layer, si_layer, np.asarray(layer.data)[chosen])).astype(np.int64)
     inside = (yx[:, 0] >= 0) & (yx[:, 0] < h) & (yx[:, 1] >= 0) & (yx[:, 1] < w)
     if not inside.any():
         raise IvaeError(f"no point of {layer.name!r} lies inside the {h}×{w} scan")
     if not inside.all():
-        what += f", {int((~inside).sum())} outside the scan left out"
+        what += f" ({int((~inside).sum())} outside the scan left out)"
     return yx[inside, 0], yx[inside, 1], what

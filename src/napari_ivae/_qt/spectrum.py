@@ -244,7 +244,7 @@ class SpectrumWidget(BandMixin, QWidget):
             self.status.set_error(str(err))
             return None
         mean = mean_at(si.data, ys, xs)
-        self.plot.set_mean(si.energy, mean, f"mean of {what} of {sel.name} ({ys.size} px)")
+        self.plot.set_mean(si.energy, mean, f"mean of {sel.name}: {what}, {ys.size} px")
         return mean
 
     def closeEvent(self, event: Any) -> None:
