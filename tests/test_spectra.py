@@ -86,6 +86,14 @@ def test_band_map_is_the_numpy_sum_over_the_band():
     assert band.dtype == np.float32 and band.shape == (5, 7)
     assert np.array_equal(band, expected.astype(np.float32))
     assert np.array_equal(si.total_map(), data.astype(np.float64).sum(-1).astype(np.float32))
+    floats = np.random.default_rng(1).random((6, 4, 40))  # float64: summed in float64
+    fsi = SpectrumImage(floats, energy)
+    assert np.allclose(fsi.band_map(1.2, 1.5), floats[:, :, 4:11].sum(-1), rtol=1e-6, atol=0)
+    counts = SpectrumImage(data.astype(np.uint16), energy)  # converted block by block
+    assert np.array_equal(counts.band_map(1.2, 1.5), expected.astype(np.float32))
+    energy_slowest = np.moveaxis(np.ascontiguousarray(np.moveaxis(data, -1, 0)), 0, -1)
+    dm_like = SpectrumImage(energy_slowest, energy)  # (E, Y, X) on disk, as DM stores an SI
+    assert np.array_equal(dm_like.band_map(1.2, 1.5), expected.astype(np.float32))
     mask = np.zeros((5, 7), bool)
     mask[1:3, 2:6] = True
     assert np.allclose(si.mean_spectrum(mask), data[mask].astype(np.float64).mean(axis=0))

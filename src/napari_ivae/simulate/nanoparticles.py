@@ -51,6 +51,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_ivae._errors import IvaeError, check_range
+from napari_ivae.simulate._particles import _place, _render
 from napari_ivae.spectra import SpectrumImage
 
 __all__ = [
@@ -69,7 +70,7 @@ _PLASMON_MIN = 0.05
 _PARTICLE_BG = 1.5
 
 
-@dataclass
+@dataclass(eq=False)
 class NanoparticleSI:
     """A simulated HAADF image and EELS spectrum image with exact truth.
 
@@ -160,57 +161,6 @@ def coupling_law(
     return s / (s + s_half)
 
 
-def _motif(kind: str, rng: np.random.Generator, radius: float, gap: float) -> tuple:
-    step = 2 * radius + gap
-    if kind == "isolated":
-        pts, labels = np.zeros((1, 2)), ["isolated"]
-    elif kind == "dimer":
-        pts, labels = np.array([[0.0, 0.0], [0.0, step]]), ["dimer"] * 2
-    elif kind == "chain":
-        m = int(rng.integers(3, 6))
-        pts, labels = np.stack([np.zeros(m), step * np.arange(m)], axis=1), ["chain"] * m
-    else:  # hexagonal island of 1 or 2 rings
-        rings = int(rng.integers(1, 3))
-        ax = [
-            (q, r)
-            for q in range(-rings, rings + 1)
-            for r in range(-rings, rings + 1)
-            if abs(q + r) <= rings
-        ]
-        pts = np.array([[step * np.sqrt(3) / 2 * r, step * (q + r / 2)] for q, r in ax])
-        ring = [max(abs(q), abs(r), abs(q + r)) for q, r in ax]
-        labels = ["edge" if k == rings else "close-packed" for k in ring]
-    theta = rng.uniform(0, np.pi)
-    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    pts = (pts - pts.mean(axis=0)) @ rot.T
-    return pts, labels
-
-
-def _place(rng, shape, radius, gaps, cutoff) -> tuple[np.ndarray, list[str]]:
-    h, w = shape
-    centers = np.zeros((0, 2))
-    labels: list[str] = []
-    kinds = ["close-packed", "chain", "dimer", "isolated"]
-    clearance = 2 * radius + (cutoff + 0.5) * radius
-    fails, k = 0, 0
-    while fails < 100:
-        kind = kinds[k % len(kinds)]
-        pts, lab = _motif(kind, rng, radius, gaps.get(kind, 0.0))
-        pts = pts + rng.uniform([radius + 1, radius + 1], [h - radius - 2, w - radius - 2])
-        inside = np.all((pts >= radius + 1) & (pts <= np.array([h, w]) - radius - 2))
-        far = centers.size == 0 or np.all(
-            np.linalg.norm(pts[:, None] - centers[None], axis=-1) > clearance
-        )
-        if inside and far:
-            centers = np.concatenate([centers, pts])
-            labels += lab
-            fails, k = 0, k + 1
-        else:
-            fails += 1
-            k += fails % 20 == 0  # a kind that does not fit any more: try the next
-    return centers, labels
-
-
 def _gauss(e: np.ndarray, mu: float, sd: float) -> np.ndarray:
     return np.exp(-0.5 * ((e - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
 
@@ -299,21 +249,7 @@ def simulate_nanoparticle_si(
     law = {"e_iso": e_iso, "e_coupled": e_coupled, "w_iso": w_iso, "w_coupled": w_coupled}
     p_energy, p_width = peak_law(coupling, **law)
 
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    thick = np.zeros((h, w))
-    ring_sum = np.zeros((h, w))
-    ring_c = np.zeros((h, w))
-    reach = int(np.ceil(r + 6 * 0.6 * r))  # the ring is < 2e-8 beyond
-    for (cy, cx), c in zip(centers, coupling):
-        win = np.s_[
-            max(int(cy) - reach, 0) : int(cy) + reach + 1,
-            max(int(cx) - reach, 0) : int(cx) + reach + 1,
-        ]
-        d = np.hypot(yy[win] - cy, xx[win] - cx)
-        thick[win] += np.sqrt(np.clip(r**2 - d**2, 0.0, None)) / r
-        ring = np.exp(-0.5 * ((d - r) / (0.6 * r)) ** 2)
-        ring_sum[win] += ring
-        ring_c[win] += c * ring
+    yy, xx, thick, ring_sum, ring_c = _render(centers, coupling, (h, w), r)
     rho = np.minimum(ring_sum, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         c_map = np.where(rho >= _PLASMON_MIN, ring_c / ring_sum, np.nan)

@@ -16,7 +16,7 @@ Method = Literal["pca", "nmf"]
 METHODS: tuple[str, ...] = ("pca", "nmf")
 
 
-@dataclass
+@dataclass(eq=False)
 class Decomposition:
     """Maps and component spectra of a spectrum image.
 
