@@ -41,7 +41,9 @@ def docked(make_napari_viewer, tmp_path):
     return viewer, w, layer, si
 
 
-def test_cursor_spectrum_is_the_si_spectrum_and_a_click_pins_it(make_napari_viewer, qtbot):
+def test_cursor_spectrum_is_the_si_spectrum_and_a_click_pins_it(
+    make_napari_viewer, qtbot, tmp_path
+):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-ivae", "nanoparticles_eels")  # HAADF + the SI's map
     _dock, w = viewer.window.add_plugin_dock_widget("napari-ivae", "Spectrum")
@@ -73,6 +75,13 @@ def test_cursor_spectrum_is_the_si_spectrum_and_a_click_pins_it(make_napari_view
     canvas.events.mouse_move(pos=moved, modifiers=(), button=1, press_event=press)
     canvas.events.mouse_release(pos=moved, modifiers=(), button=1)
     assert len(w.plot.pins) == 1
+    # Export CSV: energy, then the curves named as in the legend
+    import pandas as pd
+
+    table = pd.read_csv(w.export_csv(tmp_path / "spectra.csv"))
+    assert list(table.columns) == ["energy (eV)", "cursor (y=17, x=31)", w.plot.pins[0][0]]
+    np.testing.assert_allclose(table["energy (eV)"], si.energy, rtol=1e-7)
+    np.testing.assert_allclose(table["cursor (y=17, x=31)"], si.spectrum(17, 31), rtol=1e-7)
     w.clear_button.click()
     assert w.plot.pins == []
 

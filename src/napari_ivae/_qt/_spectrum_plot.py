@@ -168,6 +168,21 @@ class SpectrumPlot(QWidget):
         self.pins = []
         self._update_legend()
 
+    def curves_table(self) -> dict[str, np.ndarray]:
+        """The spectra on the plot, by legend label (cursor, mean, then pins), with ``energy``.
+
+        Empty when no spectrum is drawn.
+        """
+        items = [(self.labels["cursor"], self.cursor_curve), (self.labels["mean"], self.mean_curve)]
+        items += self.pins
+        columns: dict[str, np.ndarray] = {}
+        for label, item in items:
+            if label and item.yData is not None and len(item.yData):
+                if not columns:
+                    columns["energy"] = np.asarray(item.xData, dtype=float)
+                columns[label] = np.asarray(item.yData, dtype=float)
+        return columns
+
     def _set_label(self, key: str, label: str) -> None:
         if self.labels[key] != label:
             self.labels[key] = label

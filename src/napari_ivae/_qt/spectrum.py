@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 import napari.viewer
@@ -29,7 +30,13 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QWidget
 
 from napari_ivae._errors import IvaeError
-from napari_ivae._qt._common import LayerCombo, StatusLabel, scroll_layout, stop_worker_on_destroy
+from napari_ivae._qt._common import (
+    LayerCombo,
+    StatusLabel,
+    notify_errors,
+    scroll_layout,
+    stop_worker_on_destroy,
+)
 from napari_ivae._qt._spectrum_band import BandMixin
 from napari_ivae._qt._spectrum_plot import SpectrumPlot
 from napari_ivae._qt._spectrum_selection import selection_pixels
@@ -93,6 +100,13 @@ class SpectrumWidget(BandMixin, QWidget):
         self.clear_button.setToolTip("Remove the pinned spectra (click the image to pin one).")
         self.clear_button.clicked.connect(lambda: self.plot.clear_pins())
         row.addWidget(self.clear_button)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setToolTip(
+            "Write the spectra on the plot (cursor, mean, pins) as CSV: energy, then one\n"
+            "column per curve, named as in the legend."
+        )
+        self.export_button.clicked.connect(self._export_dialog)
+        row.addWidget(self.export_button)
         layout.addLayout(row)
         self.status = StatusLabel()
         layout.addWidget(self.status)
@@ -246,6 +260,38 @@ class SpectrumWidget(BandMixin, QWidget):
         mean = mean_at(si.data, ys, xs)
         self.plot.set_mean(si.energy, mean, f"mean of {sel.name}: {what}, {ys.size} px")
         return mean
+
+    # ------------------------------------------------------------------ export
+    def _export_dialog(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the spectra", "spectra.csv", "CSV (*.csv)"
+        )
+        if path:
+            with notify_errors("Export", self.status):
+                self.export_csv(path)
+
+    def export_csv(self, path: str | Path) -> Path:
+        """Write the plotted spectra to ``path`` as CSV (``energy``, one column per curve), atomically."""
+        import pandas as pd
+
+        from napari_ivae._atomic import atomic_write
+
+        columns = self.plot.curves_table()
+        if not columns:
+            raise IvaeError("no spectrum to export; move the mouse over the image or pin one")
+        unit = self.si.unit if self.si is not None else ""
+        table = pd.DataFrame(columns).rename(
+            columns={"energy": f"energy ({unit})" if unit else "energy"}
+        )
+        out = atomic_write(
+            path,
+            lambda tmp: table.to_csv(tmp, index=False, float_format="%.8g"),
+            make_parents=False,
+        )
+        self.status.set_message(f"Wrote {len(columns) - 1} spectra to {out}")
+        return out
 
     def closeEvent(self, event: Any) -> None:
         self._watch_selection(None)
