@@ -133,7 +133,7 @@ def test_a_drag_shows_the_band_snapped_to_the_cache_then_exact(docked, qtbot):
 
 
 def test_mean_of_a_shapes_rectangle_and_of_selected_points(docked, qtbot):
-    viewer, w, _layer, si = docked
+    viewer, w, layer, si = docked
     arr = np.asarray(si.data, dtype=np.float64)
     shapes = viewer.add_shapes(
         [[[1.5, 2.5], [1.5, 9.5], [6.5, 9.5], [6.5, 2.5]]], shape_type="rectangle"
@@ -152,3 +152,9 @@ def test_mean_of_a_shapes_rectangle_and_of_selected_points(docked, qtbot):
     pts.selected_data = {1, 3}  # as a lasso or click in napari
     qtbot.waitUntil(lambda: "2 selected points" in w.plot.labels["mean"], timeout=5000)
     np.testing.assert_allclose(w.plot.mean_curve.yData, (arr[10, 40] + arr[39, 47]) / 2, rtol=1e-10)
+    # a calibrated SI (0.5 nm pixels) under points placed in world units: the same pixels
+    layer.scale = (0.5, 0.5)
+    world = viewer.add_points([[5.0, 20.2], [19.5, 23.5], [30.0, 2.0]], name="world")
+    w.selection_combo.value = world
+    np.testing.assert_allclose(w.plot.mean_curve.yData, (arr[10, 40] + arr[39, 47]) / 2, rtol=1e-10)
+    assert "1 outside the scan left out" in w.plot.labels["mean"]
