@@ -158,3 +158,22 @@ def test_mean_of_a_shapes_rectangle_and_of_selected_points(docked, qtbot):
     w.selection_combo.value = world
     np.testing.assert_allclose(w.plot.mean_curve.yData, (arr[10, 40] + arr[39, 47]) / 2, rtol=1e-10)
     assert "1 outside the scan left out" in w.plot.labels["mean"]
+
+
+def test_a_large_si_builds_its_band_cache_in_the_background(docked, qtbot, monkeypatch):
+    import napari_ivae._qt._spectrum_band as band
+
+    _viewer, w, layer, si = docked
+    monkeypatch.setattr(band, "BUILD_NOW_BYTES", 0)  # this SI counts as large
+    arr = np.asarray(si.data, dtype=np.float64)
+    w.set_band(1.0, 3.0)
+    qtbot.waitUntil(lambda: w.band_channels is not None, timeout=5000)
+    i0, i1 = w.band_channels
+    np.testing.assert_allclose(layer.data, arr[:, :, i0:i1].sum(axis=2), rtol=1e-5)  # direct
+    assert w.worker is not None or w.sums.ready
+    qtbot.waitUntil(lambda: w.sums.ready and w.worker is None, timeout=20000)
+    assert "cached" in w.status.text()
+    w.set_band(0.7, 2.05)
+    qtbot.waitUntil(lambda: w.band_channels != (i0, i1), timeout=5000)
+    j0, j1 = w.band_channels
+    np.testing.assert_allclose(layer.data, arr[:, :, j0:j1].sum(axis=2), rtol=1e-5)  # cached
