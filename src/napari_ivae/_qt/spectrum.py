@@ -136,9 +136,6 @@ class SpectrumWidget(BandMixin, QWidget):
         """The chosen :class:`~napari_ivae.spectra.SpectrumImage`, or ``None``."""
         return spectrum_image_of(self.si_layer)
 
-    def refresh(self, *_args: Any, inserted: Any = None) -> None:
-        """The combos follow the layer list themselves; nothing else to do."""
-
     def _on_si_layer(self) -> None:
         self.cursor_pixel = None
         self.plot.set_cursor(None, None, "")
