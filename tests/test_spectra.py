@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from napari_ivae._errors import IvaeError
-from napari_ivae.spectra import SpectrumImage, is_spectrum_image_file, read_spectrum_image
+from napari_ivae.spectra import (
+    SpectrumImage,
+    is_spectrum_image_file,
+    read_spectrum_image,
+    write_spectrum_image,
+)
 
 
 def _cube(h=5, w=7, e=11, seed=0):
@@ -22,6 +27,17 @@ def test_npz_round_trip(tmp_path):
     assert (si.unit, si.name, si.shape, si.n_energy) == ("eV", "si", (5, 7, 11), 11)
     assert si.energy.dtype == np.float64
     assert si.dispersion == pytest.approx(0.05)
+    assert isinstance(si.data, np.memmap) and si.metadata["memmap"]  # np.savez stores it plain
+    big = np.arange(3 * 4 * 70000, dtype=np.float64).reshape(3, 4, 70000)  # data after energy
+    np.savez(tmp_path / "big.npz", energy=np.arange(70000.0), data=big)
+    assert np.array_equal(read_spectrum_image(tmp_path / "big.npz").data, big)
+    np.savez_compressed(tmp_path / "z.npz", data=data, energy=energy)
+    si_z = read_spectrum_image(tmp_path / "z.npz")
+    assert not si_z.metadata["memmap"] and np.array_equal(si_z.data, data)
+    fortran = np.asfortranarray(data)
+    np.savez(tmp_path / "f.npz", data=fortran, energy=energy)
+    si_f = read_spectrum_image(tmp_path / "f.npz")
+    assert not si_f.metadata["memmap"] and np.array_equal(si_f.data, data)
     assert is_spectrum_image_file(tmp_path / "si.npz")
     np.savez(tmp_path / "img.npz", image=data[..., 0])
     assert not is_spectrum_image_file(tmp_path / "img.npz")
@@ -153,3 +169,15 @@ def test_bad_paths(tmp_path):
     (tmp_path / "junk.hspy").write_bytes(b"not hdf5")
     with pytest.raises(IvaeError, match=r"junk\.hspy: cannot read it as a spectrum image"):
         read_spectrum_image(tmp_path / "junk.hspy")
+
+
+def test_write_spectrum_image_round_trip(tmp_path):
+    data, energy = _cube()
+    si = SpectrumImage(data, energy, "eV", "my SI")
+    write_spectrum_image(tmp_path / "out.npz", si)
+    back = read_spectrum_image(tmp_path / "out.npz")
+    assert isinstance(back.data, np.memmap) and np.array_equal(back.data, data)
+    assert np.array_equal(back.energy, energy) and (back.unit, back.name) == ("eV", "my SI")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]  # no temp file left
+    with pytest.raises(IvaeError, match=r"must end in \.npz"):
+        write_spectrum_image(tmp_path / "out.npy", si)

@@ -267,6 +267,8 @@ NANOPARTICLE_SAMPLE: dict[str, Any] = {
     "radius": 3.0,
     "seed": 4,
 }
+#: its pixel size (nm): particles of radius 3 px are 7.5 nm, as small Ag / Au particles
+NANOPARTICLE_PIXEL_NM = 2.5
 
 
 def nanoparticle_sample() -> list[tuple]:
@@ -276,7 +278,8 @@ def nanoparticle_sample() -> list[tuple]:
     with :data:`NANOPARTICLE_SAMPLE` (nothing is read or downloaded).  Two image
     layers: the HAADF image and the spectrum image's total-counts map, whose
     ``metadata["spectrum_image"]`` is the :class:`~napari_ivae.spectra.SpectrumImage`;
-    the particle centres are in the HAADF layer's ``metadata["centers"]``.
+    the particle centres (pixels) are in the HAADF layer's ``metadata["centers"]``.
+    Pixel size :data:`NANOPARTICLE_PIXEL_NM` nm.
     """
     from napari_ivae._reader import spectrum_layer_data
     from napari_ivae.simulate import simulate_nanoparticle_si
@@ -284,12 +287,19 @@ def nanoparticle_sample() -> list[tuple]:
     sim = simulate_nanoparticle_si(**NANOPARTICLE_SAMPLE)
     source = "napari-ivae sample 'nanoparticles_eels' (simulated)"
     sim.si.name = "EELS SI (simulated)"
-    sim.si.metadata["source"] = source
+    px = NANOPARTICLE_PIXEL_NM
+    sim.si.metadata.update(source=source, pixel_size=(px, px), pixel_unit="nm")
     haadf = {
         "name": "HAADF (simulated nanoparticles)",
         "colormap": "gray",
+        "scale": (px, px),
+        "units": napari_units("nm", 2),
         "metadata": {
             "role": "image",
+            "unit": "nm",
+            "calibrated": True,
+            "pixel_size": (px, px),
+            "pixel_size_nm": [px, px],
             "source": source,
             "simulation_params": _jsonable(sim.params),
             "centers": sim.centers,

@@ -30,3 +30,4 @@ def test_open_sample_nanoparticles(make_napari_viewer):
     assert names[0].startswith("HAADF") and names[1].startswith("EELS SI")
     si = viewer.layers[1].metadata["spectrum_image"]
     assert si.shape == (64, 64, 256) and viewer.layers[0].data.shape == (64, 64)
+    assert tuple(viewer.layers[1].scale) == tuple(viewer.layers[0].scale) == (2.5, 2.5)  # nm

@@ -2,7 +2,8 @@
 
 - :class:`SpectrumImage`: the data (memory-mapped where the file allows), the
   energy axis and its unit; spectra, mean spectra and band-integrated maps.
-- :func:`read_spectrum_image`: ``.npz``, ``.npy``, ``.dm3/.dm4``, ``.hspy``, ``.emd``.
+- :func:`read_spectrum_image`: ``.npz``, ``.npy``, ``.dm3/.dm4``, ``.hspy``, ``.emd``;
+  :func:`write_spectrum_image` writes an ``.npz`` (atomically).
 - :func:`is_spectrum_image_file`: whether a file holds a spectrum image.
 - :func:`decompose`: PCA / NMF maps and component spectra (scikit-learn);
   :func:`write_decomposition` writes them as one folder, all at once.
@@ -13,7 +14,12 @@ No torch, no Qt, no napari.
 from __future__ import annotations
 
 from napari_ivae.spectra._decompose import METHODS, Decomposition, decompose
-from napari_ivae.spectra._files import DECOMPOSITION_FILES, components_table, write_decomposition
+from napari_ivae.spectra._files import (
+    DECOMPOSITION_FILES,
+    components_table,
+    write_decomposition,
+    write_spectrum_image,
+)
 from napari_ivae.spectra._read import SI_SUFFIXES, is_spectrum_image_file, read_spectrum_image
 from napari_ivae.spectra._si import SpectrumImage
 
@@ -28,4 +34,5 @@ __all__ = [
     "is_spectrum_image_file",
     "read_spectrum_image",
     "write_decomposition",
+    "write_spectrum_image",
 ]

@@ -52,7 +52,9 @@ class Decomposition:
 
 
 def _matrix(si: SpectrumImage, method: str) -> np.ndarray:
-    x = np.asarray(si.data, dtype=np.float64).reshape(-1, si.n_energy)
+    # float32 stays float32 (half the memory of float64 on a large SI); counts become float32
+    dtype = si.data.dtype if si.data.dtype in (np.float32, np.float64) else np.float32
+    x = np.asarray(si.data, dtype=dtype).reshape(-1, si.n_energy)
     bad = int(np.count_nonzero(~np.isfinite(x)))
     if bad:
         raise IvaeError(
@@ -140,4 +142,5 @@ def decompose(
             "converged": bool(model.n_iter_ < int(max_iter)),
         }
     maps = maps.T.reshape(k, h, w).astype(np.float32)
+    comps = comps.astype(np.float64)
     return Decomposition(method, maps, comps, si.energy.copy(), si.unit, scores)

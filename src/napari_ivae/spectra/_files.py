@@ -1,4 +1,4 @@
-"""Write a :class:`~napari_ivae.spectra.Decomposition` folder, all at once."""
+"""Write a decomposition folder (all at once) and a spectrum image (``.npz``, atomically)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from napari_ivae._atomic import StagedFolder, WriteError
 from napari_ivae._errors import IvaeError
 from napari_ivae.spectra._decompose import Decomposition
 
-__all__ = ["DECOMPOSITION_FILES", "components_table", "write_decomposition"]
+__all__ = [
+    "DECOMPOSITION_FILES",
+    "components_table",
+    "write_decomposition",
+    "write_spectrum_image",
+]
 
 #: the files of a decomposition folder
 DECOMPOSITION_FILES: tuple[str, ...] = ("maps.tif", "components.csv", "decomposition.json")
@@ -79,3 +84,32 @@ def write_decomposition(dec: Decomposition, folder: str | os.PathLike, *, source
         reason = err.strerror or type(err).__name__
         raise IvaeError(f"cannot write {folder}: {reason}; nothing was written there") from err
     return folder
+
+
+def write_spectrum_image(path: str | os.PathLike, si) -> Path:
+    """Write a :class:`~napari_ivae.spectra.SpectrumImage` as an uncompressed ``.npz``, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination ending in ``.npz``; :func:`~napari_ivae.spectra.read_spectrum_image`
+        reads it back memory-mapped.
+    si : SpectrumImage
+        Written as ``data``, ``energy``, ``unit`` and ``name``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from napari_ivae._atomic import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise IvaeError(f"path {path} must end in .npz; got {path.suffix or 'no suffix'!r}")
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez adds no second suffix
+            np.savez(fh, data=si.data, energy=si.energy, unit=si.unit, name=si.name)
+
+    return atomic_write(path, write)

@@ -3,7 +3,8 @@
 The rosettasciio-based readers (DM, hspy, EMD) use its lazy mode for the axes
 and metadata; the counts of a DM file are then memory-mapped (DM stores them as
 one plain block); ``.hspy`` (HDF5 stored in chunks, often compressed) and
-``.emd`` are read into memory.  ``.npy`` is memory-mapped.
+``.emd`` are read into memory.  ``.npy`` and an uncompressed ``.npz`` are
+memory-mapped.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def read_spectrum_image(path: str | Path) -> SpectrumImage:
     ----------
     path : str or Path
         - ``.npz`` with ``data`` (H, W, E) and ``energy`` (E,), optional
-          ``unit`` (default ``"eV"``) and ``name``;
+          ``unit`` (default ``"eV"``) and ``name``; ``data`` is memory-mapped
+          when stored uncompressed (``np.savez``, not ``np.savez_compressed``);
         - ``.npy`` (H, W, E): memory-mapped, energy = channel index, unit
           ``"channel"``;
         - Gatan ``.dm3/.dm4`` (the first spectrum image in the file),
@@ -92,10 +94,45 @@ def _read_npz(p: Path) -> SpectrumImage:
                 f"{p}: a spectrum-image .npz needs the arrays 'data' and 'energy'; "
                 f"missing {', '.join(repr(k) for k in missing)} (has {', '.join(z.files) or 'none'})"
             )
-        data, energy = z["data"], z["energy"]
+        energy = z["energy"]
+        data = _npz_memmap(p, "data")
+        data = z["data"] if data is None else data
         unit = str(z["unit"]) if "unit" in z.files else "eV"
         name = str(z["name"]) if "name" in z.files else p.stem
     return SpectrumImage(data, energy, unit, name, _meta(p, "NumPy .npz", data))
+
+
+def _npz_memmap(p: Path, key: str) -> np.memmap | None:
+    """Array ``key`` of an uncompressed ``.npz`` (``np.savez``) as a read-only memmap, or None."""
+    import struct
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as zf:
+            info = zf.getinfo(f"{key}.npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None  # np.savez_compressed: read into memory
+        with open(p, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)  # the zip local file header, then name and extra field
+            if local[:4] != b"PK\x03\x04":
+                return None
+            n_name, n_extra = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + n_name + n_extra)
+            version = np.lib.format.read_magic(f)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                return None
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
+        if fortran or dtype.hasobject or len(shape) != 3:
+            return None
+        return np.memmap(p, dtype=dtype, mode="r", offset=offset, shape=shape, order="C")
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, struct.error):
+        return None
 
 
 def _read_npy(p: Path) -> SpectrumImage:
