@@ -54,9 +54,10 @@ def spectrum_dock(viewer) -> None:
             ]
         ],
         shape_type="rectangle",
+        scale=tuple(layer.scale),  # drawn on the SI's grid (the sample is calibrated)
         edge_color="#ffb000",
         face_color="transparent",
-        edge_width=0.6,
+        edge_width=0.4,
         name="region",
     )
     w.selection_combo.value = shapes

@@ -51,7 +51,8 @@ def test_cursor_spectrum_is_the_si_spectrum_and_a_click_pins_it(
     si = layer.metadata["spectrum_image"]
     assert [ly for ly in viewer.layers if "spectrum_image" in ly.metadata] == [layer]
     assert w.plot.plot.getAxis("bottom").labelText == f"energy loss ({si.unit})"
-    viewer.cursor.position = (17.2, 30.6)  # as a mouse move over the canvas sets it
+    # as a mouse move over the canvas sets it (the sample is calibrated: world = nm)
+    viewer.cursor.position = tuple(layer.data_to_world((17.2, 30.6)))
     qtbot.waitUntil(lambda: w.cursor_pixel == (17, 31), timeout=5000)
     curve = w.plot.cursor_curve
     np.testing.assert_array_equal(curve.yData, si.spectrum(17, 31))
