@@ -89,3 +89,18 @@ def test_pyqtgraph_internals_used_by_the_scatter():
     for attr in ("resize", "ndarray", "drawargs"):
         _need(array_cls, attr, where)
     _need_module_attr("pyqtgraph.functions", "transformCoordinates", where)
+
+
+def test_layer_transform_and_slice_internals_used_by_the_spectrum_dock():
+    from napari.layers import Image, Points
+
+    where = "napari_ivae/_qt/_spectrum_selection.py (selection → SI pixels)"
+    image = Image(np.zeros((4, 5), np.float32), scale=(2.0, 2.0), translate=(1.0, 0.0))
+    points = Points(np.array([[5.0, 4.0]]))
+    to_world = _need(points, "_data_to_world", where)
+    world = to_world(np.array([[5.0, 4.0]]))
+    pixel = _need(image, "_data_to_world", where).inverse(world)
+    np.testing.assert_allclose(pixel, [[2.0, 2.0]])
+    _need(to_world, "affine_matrix", where)
+    view = _need(_need(image, "_slice", "tests/_qt/test_spectrum_widget.py"), "image", "tests")
+    assert np.asarray(_need(view, "view", "tests/_qt/test_spectrum_widget.py")).shape == (4, 5)
