@@ -38,11 +38,21 @@ def label_columns(features: pd.DataFrame) -> list[str]:
     return out
 
 
-def labels_for(points: Any, stack: Any, column: str) -> list[str]:
-    """The class of every sub-image of ``stack`` from ``points.features[column]``.
+def labels_for(points: Any, stack: Any, column: str) -> tuple[list[str], np.ndarray]:
+    """The class of the labelled sub-images of ``stack`` from ``points.features[column]``.
 
-    Raises a ValueError (one sentence) when the column is missing or some
-    cropped points have no label.
+    Sub-images whose point has no label (e.g. the border atoms "Use ring_label
+    as labels" leaves unlabelled) are left out of a conditional model.
+
+    Returns
+    -------
+    labels : list of str
+        The class of every labelled sub-image, in stack order.
+    labelled : numpy.ndarray
+        (N,) bool, which sub-images of ``stack`` have a label.
+
+    Raises a ValueError (one sentence) when the column is missing or fewer than
+    2 cropped points have a label.
     """
     features = points.features
     if not column or column not in features.columns:
@@ -52,13 +62,13 @@ def labels_for(points: Any, stack: Any, column: str) -> list[str]:
         )
     col = features[column].iloc[np.asarray(stack.index)]
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip().to_numpy()
-    empty = int((text == "").sum())
-    if empty:
+    labelled = text != ""
+    if labelled.sum() < 2:
         raise ValueError(
-            f"{empty} of the {len(text)} cropped points have no {column!r}; label them in the "
-            "explorer, or choose another Labels column"
+            f"only {int(labelled.sum())} of the {len(text)} cropped points have a {column!r}; "
+            "label them in the explorer, or choose another Labels column"
         )
-    return text.tolist()
+    return text[labelled].tolist(), labelled
 
 
 class LabelColumn(QComboBox):
