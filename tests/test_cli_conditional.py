@@ -83,6 +83,30 @@ def test_encode_needs_the_labels_of_a_conditional_model(run, files, capsys):
     assert np.allclose(again["z1"], pd.read_csv(run / "latent.csv")["z1"], atol=1e-5)
 
 
+def test_labels_may_be_the_points_table_the_stack_was_cropped_from(run, files, capsys):
+    """``ivae rings`` output as --labels: one row per point, the dropped crops' rows skipped."""
+    stack = Stack.load(files / "stack.npz")
+    labels = pd.read_csv(files / "labels.csv").set_index("index")
+    n_points = int(stack.index.max()) + 2
+    points = pd.DataFrame({"y": np.full(n_points, -1.0), "x": -1.0, "label": "disc", "dose": 9.0})
+    points.loc[stack.index, ["y", "x"]] = stack.yx
+    points.loc[stack.index, ["label", "dose"]] = labels.loc[stack.index].to_numpy()
+    points.to_csv(files / "points.csv", index=False)
+    out = files / "enc_points.csv"
+    code, _, err = _run(["encode", run / "model.ivae", files / "stack.npz", "--labels",
+                         files / "points.csv", "-o", out], capsys)  # fmt: skip
+    assert code == 0, err
+    assert np.allclose(pd.read_csv(out)["z1"], pd.read_csv(run / "latent.csv")["z1"], atol=1e-5)
+    # a table whose rows are not at the crops' points is refused, nothing written
+    points.loc[stack.index[3], "x"] += 1.0
+    points.to_csv(files / "points.csv", index=False)
+    out.unlink()
+    code, _, err = _run(["encode", run / "model.ivae", files / "stack.npz", "--labels",
+                         files / "points.csv", "-o", out], capsys)  # fmt: skip
+    assert code == 2 and "the points table the stack was cropped from" in err
+    assert not out.exists()
+
+
 def test_manifold_of_a_class(run, files, capsys):
     from napari_ivae.analysis import manifold
     from napari_ivae.train import load_model

@@ -524,3 +524,17 @@ def test_cli_crop_real_ibw(tmp_path, capsys):
         32,
         32,
     )
+
+
+def test_stack_take_keeps_rows_with_their_origin():
+    img = np.arange(40 * 40, dtype=np.float32).reshape(40, 40)
+    pts = pd.DataFrame({"y": [1.0, 10.0, 20.0, 30.0, 20.0], "x": [1.0, 10.0, 12.0, 30.0, 25.0]})
+    stack = crop(img, pts, window=8, normalize="none")  # the first point is dropped
+    part = stack.take(np.array([True, False, True, True]))
+    np.testing.assert_array_equal(part.index, [1, 3, 4])
+    np.testing.assert_array_equal(part.yx, pts.to_numpy()[[1, 3, 4]])
+    for row, i in enumerate(part.index):  # each crop is still centred on its own point
+        y, x = pts.loc[i, ["y", "x"]].astype(int)
+        assert part.images[row, 0, 4, 4] == img[y, x]
+    assert part.channels == stack.channels and part.normalize == stack.normalize
+    np.testing.assert_array_equal(stack.take([3, 0]).index, [4, 1])

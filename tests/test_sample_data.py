@@ -87,6 +87,12 @@ def test_stem_sample_ground_truth():
     assert np.median(val[atoms.kind == "dopant"]) > 1.4 * np.median(val[atoms.kind == "host"])
     vy, vx = np.rint(vac.y).astype(int), np.rint(vac.x).astype(int)
     assert np.median(img[vy, vx]) < 0.6 * np.median(val[atoms.kind == "host"])
+    # 12 Stone–Wales defects: each rotated bond's two atoms sit in one pentagon and two
+    # heptagons (a few may touch a grain boundary, which changes their pattern)
+    from napari_ivae.rings import ring_statistics
+
+    rings = ring_statistics(atoms, shape=img.shape)
+    assert 20 <= (rings.ring_sizes[~rings.border] == "5;7;7").sum() <= 24
 
 
 @shipped

@@ -13,6 +13,7 @@ the four central pixels for even ``w``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,18 @@ class Stack:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    def take(self, rows) -> Stack:
+        """The stack of the given rows (a boolean mask or positions), same channels and options."""
+        rows = np.asarray(rows)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
+        return dataclasses.replace(
+            self,
+            images=np.ascontiguousarray(self.images[rows]),
+            yx=self.yx[rows],
+            frame=self.frame[rows],
+            index=self.index[rows],
+        )
 
     @property
     def window(self) -> int:

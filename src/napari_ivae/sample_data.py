@@ -6,7 +6,8 @@ Three simulated samples, each with ground truth:
 name            data                                            ground truth
 ==============  ==============================================  =========================
 ``"stem"``      graphene HAADF-STEM image, 512×512              atoms (y, x, kind, grain,
-                (3 grains, dopants, vacancies)                  intensity), vacancies
+                (3 grains, dopants, vacancies, 12 Stone–Wales   intensity), vacancies
+                defects)
 ``"pfm"``       PFM amplitude + wrapped phase (deg), 256×256    domains (±1), walls
 ``"switching"`` PFM switching series, 6 × 192×192,              domains, walls,
                 with 8 pinning defects                          switched_fraction, pinning
@@ -42,7 +43,15 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE_SPECS: dict[str, dict[str, Any]] = {
     "stem": {
         "simulator": "simulate_stem",
-        "kwargs": {"shape": (512, 512), "lattice": "graphene", "n_grains": 3, "seed": 1},
+        # 12 Stone–Wales defects (5-7-7-5 rings) for the ring labels; their own random
+        # stream, so the dopants, vacancies and noise are those of the seed without them
+        "kwargs": {
+            "shape": (512, 512),
+            "lattice": "graphene",
+            "n_grains": 3,
+            "stone_wales": 12,
+            "seed": 1,
+        },
         # C–C distance 0.142 nm drawn as 8 px
         "pixel_size": 0.142 / 8.0,
         "unit": "nm",

@@ -57,15 +57,17 @@ def test_crvae_trains_on_the_label_column_and_encodes_with_it(dock, make_blobs, 
     np.testing.assert_allclose(points.features.loc[stack.index, "z1"], expected["z1"], rtol=1e-5)
 
 
-def test_unlabelled_points_are_refused_in_one_sentence(dock, make_blobs, notes):
+def test_fewer_than_two_labelled_points_are_refused_in_one_sentence(dock, make_blobs, notes):
     viewer, w = dock(TrainWidget)
-    points = _labelled(viewer, make_blobs, lambda n: ["A", ""] * (n // 2) + ["A"] * (n % 2))
+    points = _labelled(viewer, make_blobs, lambda n: ["A"] + [""] * (n - 1))
     w.points_combo.value = points
     w.kind.setCurrentText("cvae")
     w.start_thread = False
     assert w.start() is None
     errors = [text for sev, text in notes if "error" in sev]
-    assert errors and "have no 'label'" in errors[-1] and "explorer" in errors[-1]
+    n = len(get_record(points).stack.index)
+    assert errors and f"only 1 of the {n} cropped points have a 'label'" in errors[-1]
+    assert "explorer" in errors[-1] and errors[-1].count(". ") == 0
     assert "z1" not in points.features  # nothing written
 
 

@@ -40,29 +40,44 @@ def label_columns(features: pd.DataFrame) -> list[str]:
     return out
 
 
-def labels_for(points: Any, stack: Any, column: str, *, partial: bool = False) -> list:
-    """The class of every sub-image of ``stack`` from ``points.features[column]``.
+def labels_for(
+    points: Any, stack: Any, column: str, *, partial: bool = False
+) -> tuple[list, np.ndarray]:
+    """The class of the labelled sub-images of ``stack`` from ``points.features[column]``.
 
-    ``partial`` (semi-supervised models): an empty cell is an unlabelled
-    sub-image (None).  Raises a ValueError (one sentence) when the column is
-    missing, or (not ``partial``) some cropped points have no label.
+    Sub-images whose point has no label (e.g. the border atoms "Use ring_label
+    as labels" leaves unlabelled) are left out of a conditional model;
+    ``partial`` (semi-supervised models): they are kept, as None, for the
+    model to infer.
+
+    Returns
+    -------
+    labels : list
+        The class of every labelled sub-image, in stack order (``partial``:
+        of every sub-image, None where unlabelled).
+    labelled : numpy.ndarray
+        (N,) bool, which sub-images of ``stack`` have a label.
+
+    Raises a ValueError (one sentence) when the column is missing or fewer than
+    2 cropped points have a label.
     """
     features = points.features
     what = "semi-supervised models need the class of a few sub-images of every class" if partial \
-        else "conditional models need the class of every sub-image"  # fmt: skip
+        else "conditional models need the class of their sub-images"  # fmt: skip
     if not column or column not in features.columns:
         raise ValueError(f"{what}: choose a Labels column (label points in the explorer first)")
     col = features[column].iloc[np.asarray(stack.index)]
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip().to_numpy()
-    empty = text == ""
-    if partial:
-        return [None if e else t for t, e in zip(text.tolist(), empty, strict=True)]
-    if empty.any():
+    labelled = text != ""
+    if labelled.sum() < 2:
         raise ValueError(
-            f"{int(empty.sum())} of the {len(text)} cropped points have no {column!r}; label "
-            "them in the explorer, or choose another Labels column"
+            f"only {int(labelled.sum())} of the {len(text)} cropped points have a {column!r}; "
+            "label them in the explorer, or choose another Labels column"
         )
-    return text.tolist()
+    if partial:
+        labels = [t if known else None for t, known in zip(text.tolist(), labelled, strict=True)]
+        return labels, labelled
+    return text[labelled].tolist(), labelled
 
 
 class LabelColumn(QComboBox):

@@ -165,12 +165,25 @@ class TrainWidget(ModelFilesMixin, QWidget):
         """Offer the chosen points' class columns; enabled for conditional models."""
         self.label_column.refresh(self.points_combo.value, self.kind.currentText())
 
-    def _labels(self, points: Points, stack: Any, kind: str) -> list[str] | None:
-        """The class of every sub-image for a conditional model, else None."""
+    def _labels(self, points: Points, stack: Any, kind: str) -> tuple[Any, list[str] | None]:
+        """``(stack, labels)``: a conditional model's labelled sub-images and their classes.
+
+        Other models: the whole stack and None.  Unlabelled sub-images are
+        left out of a conditional model (they get no z), with a warning.
+        """
         if not is_conditional(kind):
-            return None
+            return stack, None
         column = self.label_column.currentText()
-        return labels_for(points, stack, column, partial=is_semi_supervised(kind))
+        if is_semi_supervised(kind):  # empty cells: the sub-images whose class is inferred
+            return stack, labels_for(points, stack, column, partial=True)[0]
+        labels, labelled = labels_for(points, stack, column)
+        if not labelled.all():
+            show_warning(
+                f"Train: {int((~labelled).sum()):,} of the {len(labelled):,} sub-images have no "
+                f"{column!r} and are left out of the {kind} (they get no z)."
+            )
+            stack = stack.take(labelled)
+        return stack, labels
 
     def _update_stack_info(self, *_args: Any) -> None:
         points = self.points_combo.value
@@ -242,7 +255,8 @@ class TrainWidget(ModelFilesMixin, QWidget):
                 raise ValueError(
                     f"the stack has {len(stack.index)} sub-image(s); training needs at least 2"
                 )
-            return self._start(points, stack, mc, settings, self._labels(points, stack, mc.kind))
+            stack, labels = self._labels(points, stack, mc.kind)
+            return self._start(points, stack, mc, settings, labels)
         return None
 
     def _start(
@@ -342,7 +356,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
                 raise ValueError("no model yet: train one or load a saved model first")
             points = points if points is not None else self.points_combo.value
             stack = stack_of(points)
-            labels = self._labels(points, stack, self.model.config.kind)
+            stack, labels = self._labels(points, stack, self.model.config.kind)
             return self._start_encode(
                 points, stack, note="Encoded with the loaded model", labels=labels
             )

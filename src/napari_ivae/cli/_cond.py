@@ -2,7 +2,8 @@
 
 ``--labels LABELS.csv`` has one row per stack row in order, or an ``index``
 column naming the stack's rows (the stack's ``index``: rows of the points
-table); ``--label-column`` (default ``label``) holds class names or integers,
+table), or it is the points table the stack was cropped from (e.g. ``ivae
+rings`` output, ``--label-column ring_label``); ``--label-column`` (default ``label``) holds class names or integers,
 ``--label-column ''`` trains on the ``--condition`` columns only.  The class
 vocabulary and the standardisation of the conditions are saved in
 ``model.ivae``; ``ivae encode`` of a conditional model needs the same kind of
@@ -55,8 +56,8 @@ def label_options(f):
         "labels_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="LABELS.csv (conditional models): one row per stack row in order, or an "
-        "'index' column naming the stack rows.",
+        help="LABELS.csv (conditional models): one row per stack row in order, an "
+        "'index' column naming the stack rows, or the points CSV the stack was cropped from.",
     )(f)
 
 
@@ -91,6 +92,7 @@ def read_labels(labels_path: Path, data, label_column: str, condition, partial: 
     return read_label_table(
         labels_path, n, index=getattr(data, "index", None),
         label_column=label_column or None, conditions=tuple(condition), partial=partial,
+        yx=getattr(data, "yx", None),
     )  # fmt: skip
 
 

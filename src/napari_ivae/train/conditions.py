@@ -3,7 +3,8 @@
 ``LABELS.csv`` has one row per stack row in order, or an ``index`` column
 naming the stack rows (the stack's ``index``: the row of each crop's point in
 the points table, which is where the explorer's ``label`` column lives; for a
-bare image stack, the row position 0..N-1).  Its ``label`` column holds class
+bare image stack, the row position 0..N-1), or it is that points table itself
+(its ``y, x`` at the crops' points; the rows of the dropped crops are skipped).  Its ``label`` column holds class
 names or integers; other numeric columns can be continuous conditions.
 """
 
@@ -54,16 +55,41 @@ def _read(source, what: str) -> pd.DataFrame:
         raise IvaeError(f"{what} {path!r} is not a readable CSV table ({err})") from err
 
 
+def _points_rows(df: pd.DataFrame, index, yx) -> pd.DataFrame | None:
+    """The rows of ``df`` the stack was cropped from, if ``df`` is that points table.
+
+    ``df`` qualifies when it has ``y``, ``x`` columns, every stack ``index`` is
+    one of its rows, and those rows sit at the stack's ``yx`` (within 0.01 px);
+    otherwise None.
+    """
+    if index is None or yx is None or not {"y", "x"} <= set(df.columns):
+        return None
+    rows = np.asarray(index, dtype=np.int64)
+    yx = np.asarray(yx, dtype=np.float64).reshape(-1, 2)
+    if len(rows) != len(yx) or not len(rows) or rows.min() < 0 or rows.max() >= len(df):
+        return None
+    picked = df.iloc[rows]
+    pos = picked[["y", "x"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    known = np.isfinite(yx).all(axis=1)
+    if not known.any() or not (np.abs(pos[known] - yx[known]) <= 0.01).all():
+        return None
+    return picked.reset_index(drop=True)
+
+
 def _in_stack_order(
-    df: pd.DataFrame, n_rows: int, index, what: str, partial: bool = False
+    df: pd.DataFrame, n_rows: int, index, what: str, yx=None, partial: bool = False
 ) -> pd.DataFrame:
     """``df``'s rows reordered to the stack's rows (by its ``index`` column if present;
     ``partial``: stack rows it does not name get empty cells)."""
     if "index" not in df.columns:
         if len(df) != n_rows:
+            picked = _points_rows(df, index, yx)
+            if picked is not None:
+                return picked
             raise IvaeError(
                 f"{what} has {len(df)} rows but the stack has {n_rows}; give one row per stack "
-                "row in order, or an 'index' column naming the stack rows"
+                "row in order, an 'index' column naming the stack rows, or the points table "
+                "the stack was cropped from (its y, x columns at the crops' points)"
             )
         return df.reset_index(drop=True)
     stack_index = np.arange(n_rows) if index is None else np.asarray(index, dtype=np.int64)
@@ -153,6 +179,7 @@ def read_label_table(
     label_column: str | None = "label",
     conditions=(),
     partial: bool = False,
+    yx=None,
 ) -> LabelTable:
     """Read and check the labels / conditions of a stack.
 
@@ -171,6 +198,12 @@ def read_label_table(
     partial : bool
         Semi-supervised kinds: rows with an empty label, and stack rows the
         ``index`` column does not name, are unlabelled (code -1).
+    yx : array-like (n_rows, 2), optional
+        The stack's point positions (``Stack.yx``).  With them (and ``index``),
+        the table may also be the points table the stack was cropped from (e.g.
+        ``ivae rings`` output: one row per point, ``y, x`` columns, more rows
+        than the stack, as crops crossing the image edge are dropped): its rows
+        ``index`` are taken, after checking they sit at ``yx``.
 
     Returns
     -------
@@ -186,7 +219,7 @@ def read_label_table(
     conditions = tuple(str(c) for c in conditions)
     if label_column is None and not conditions:
         raise IvaeError("label_column=None needs at least one condition column")
-    df = _in_stack_order(_read(source, what), int(n_rows), index, what, partial)
+    df = _in_stack_order(_read(source, what), int(n_rows), index, what, yx, partial)
     codes, vocab = None, ()
     if label_column is not None:
         if label_column not in df.columns:
