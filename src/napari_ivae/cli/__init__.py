@@ -39,6 +39,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "wall-metrics": ("napari_ivae.cli._dynamics", "wall_metrics", "Wall metrics per frame."),
     "rings": ("napari_ivae.cli._rings", "rings", "Ring sizes and ring labels of an atom graph."),
+    "structure": (
+        "napari_ivae.cli._structure",
+        "structure",
+        "Structure–property models: im2spec, spec2im, dual VAE (train, predict).",
+    ),
     "demo": ("napari_ivae.cli._demo", "demo", "Run the headless pipeline on the sample data."),
 }
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from napari_ivae.models.nets import MLPEncoder
 from napari_ivae.models.spec_nets import (
     PatchDecoder,
     PatchEncoder,
@@ -45,9 +46,8 @@ class StructureModel(nn.Module):
         super().__init__()
         self.config = c = config
         n_out, hid, nl, act = 2 * c.latent_dim, c.hidden, c.n_layers, c.activation
-        self.patch_enc = (
-            PatchEncoder(c.channels, c.window, hid, nl, n_out, act) if patch_encoder else None
-        )
+        enc = PatchEncoder if c.encoder == "conv" else MLPEncoder
+        self.patch_enc = enc(c.channels, c.window, hid, nl, n_out, act) if patch_encoder else None
         self.spec_enc = SpecEncoder(c.n_energy, hid, nl, n_out, act) if spec_encoder else None
         self.patch_dec = (
             PatchDecoder(c.latent_dim, c.channels, c.window, hid, nl, act)

@@ -48,6 +48,9 @@ class StructureConfig(DictConfig):
     hidden, n_layers : int
         MLP width and depth of the encoders' heads and the decoders.
     activation : {"silu", "relu", "tanh"}
+    encoder : {"conv", "mlp"}
+        The patch encoder: strided convolutions (default) or an MLP of the
+        flattened patch (fast; enough for small windows).
     beta : float
         Weight of the KL term (per sample, summed over latent dimensions)
         against the per-element mean squared errors.
@@ -75,6 +78,7 @@ class StructureConfig(DictConfig):
     hidden: int = 256
     n_layers: int = 2
     activation: str = "silu"
+    encoder: str = "conv"
     beta: float = 1e-3
     align: float = 1.0
     integrate: int = 1
@@ -87,6 +91,7 @@ class StructureConfig(DictConfig):
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, STRUCTURE_KINDS)
         check_choice("activation", self.activation, ("silu", "relu", "tanh"))
+        check_choice("encoder", self.encoder, ("conv", "mlp"))
         for name, low in (("window", 8), ("n_energy", 8), ("channels", 1), ("latent_dim", 1),
                           ("hidden", 4), ("n_layers", 1), ("integrate", 0)):  # fmt: skip
             value = getattr(self, name)

@@ -32,6 +32,7 @@ __all__ = [
     "predict_spectra",
     "save_structure",
     "spectra_at",
+    "structure_latents",
 ]
 
 _LAZY = {
@@ -40,6 +41,7 @@ _LAZY = {
     "save_structure": "checkpoint",
     "predict_spectra": "predict",
     "predict_patches": "predict",
+    "structure_latents": "predict",
 }
 
 

@@ -14,7 +14,7 @@ from napari_ivae._errors import IvaeError
 from napari_ivae.structure.data import as_image, patches_at, spectra_at
 from napari_ivae.structure.fit import standardize_patches, standardize_spectra
 
-__all__ = ["predict_patches", "predict_spectra"]
+__all__ = ["predict_patches", "predict_spectra", "structure_latents"]
 
 _BATCH = 512
 
@@ -96,3 +96,30 @@ def predict_patches(model, si, points, *, n_samples: int = 0):
     scale = np.asarray(c.patch_std, np.float32)[None, :, None, None]
     mean = mean * scale + np.asarray(c.patch_mean, np.float32)[None, :, None, None]
     return mean, (None if std is None else std * scale)
+
+
+@torch.no_grad()
+def structure_latents(model, patches=None, spectra=None) -> dict[str, np.ndarray]:
+    """Latent means of raw patches and/or spectra: ``{"z0": ..., }`` per encoder.
+
+    ``im2spec``: ``z0 …`` from the patches; ``spec2im``: ``z0 …`` from the
+    spectra; ``dual``: ``zi0 …`` (image encoder) and ``zs0 …`` (spectrum
+    encoder), side by side (ideally equal: the latents are tied).
+    """
+    c = model.config
+    out: dict[str, np.ndarray] = {}
+    sides = [("i", model.patch_enc, patches, standardize_patches, model.encode_patches),
+             ("s", model.spec_enc, spectra, standardize_spectra, model.encode_spectra)]  # fmt: skip
+    for tag, enc, data, standardize, encode in sides:
+        if enc is None or data is None:
+            continue
+        x = standardize(c, data)
+        mu = np.concatenate(
+            [
+                encode(torch.from_numpy(x[i : i + _BATCH]))[0].numpy()
+                for i in range(0, len(x), _BATCH)
+            ]
+        )
+        prefix = f"z{tag}" if c.kind == "dual" else "z"
+        out.update({f"{prefix}{k}": mu[:, k] for k in range(mu.shape[1])})
+    return out
