@@ -6,6 +6,9 @@
 - :func:`simulate_switching`: a PFM switching series (domains growing).
 - :func:`simulate_ferroelastic`: a PFM frame with 180° domains and ferroelastic
   a/c stripe walls (truth masks of both wall kinds).
+- :func:`simulate_nanoparticle_si`: HAADF image + EELS spectrum image of a
+  plasmonic nanoparticle monolayer (peak energy/width a known law of the
+  local arrangement; endmember spectra and abundances).
 - :func:`make_cards`: the rotated-glyph "cards" benchmark set for invariant VAEs.
 - :func:`make_subtle_cards`: cards whose classes differ by a small notch while
   rotation, scale and contrast dominate the pixel variance.
@@ -24,6 +27,7 @@ dopants and ``vacancy_fraction`` vacancies).  PFM walls are the boundary pixels 
 from napari_ivae.simulate._subtle import SUBTLE_CLASSES, SubtleCardsSample, make_subtle_cards
 from napari_ivae.simulate.cards import CARD_CLASSES, CardsSample, make_cards
 from napari_ivae.simulate.ferroelastic import FerroelasticSample, simulate_ferroelastic
+from napari_ivae.simulate.nanoparticles import NanoparticleSI, simulate_nanoparticle_si
 from napari_ivae.simulate.pfm import PFMSample, domain_walls, simulate_pfm, wall_distance
 from napari_ivae.simulate.stem import STEMSample, simulate_stem
 from napari_ivae.simulate.switching import SwitchingSample, simulate_switching
@@ -33,6 +37,7 @@ __all__ = [
     "SUBTLE_CLASSES",
     "CardsSample",
     "FerroelasticSample",
+    "NanoparticleSI",
     "PFMSample",
     "STEMSample",
     "SubtleCardsSample",
@@ -41,6 +46,7 @@ __all__ = [
     "make_cards",
     "make_subtle_cards",
     "simulate_ferroelastic",
+    "simulate_nanoparticle_si",
     "simulate_pfm",
     "simulate_stem",
     "simulate_switching",
