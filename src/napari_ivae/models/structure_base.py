@@ -57,6 +57,10 @@ class StructureModel(nn.Module):
         self.spec_dec = (
             SpecDecoder(c.latent_dim, c.n_energy, hid, nl, act) if spec_decoder else None
         )
+        gain = torch.ones(c.n_energy)
+        if c.spec_std:  # unit variance per energy channel for the spectrum encoder
+            gain = c.spec_scale / torch.tensor(c.spec_std, dtype=torch.float32).clamp_min(1e-8)
+        self.register_buffer("spec_gain", gain, persistent=False)
 
     # -- pieces ---------------------------------------------------------------------------
     def encode_patches(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +69,7 @@ class StructureModel(nn.Module):
 
     def encode_spectra(self, spectra: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent mean and log-variance of (N, E) standardised spectra."""
-        return gaussian_head(self.spec_enc(spectra))
+        return gaussian_head(self.spec_enc(spectra * self.spec_gain))
 
     def sample(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """A reparameterised draw while training, the mean otherwise."""

@@ -66,6 +66,9 @@ class StructureConfig(DictConfig):
         Mean training spectrum (filled by the fit; empty before).
     spec_scale : float
         Overall spectrum scale (filled by the fit).
+    spec_std : tuple of float
+        Per-energy standard deviation of the training spectra (filled by the
+        fit; empty: no per-channel rescaling in the spectrum encoder).
     energy : tuple of float
         The energy axis (for the outputs; may be empty).
     """
@@ -86,6 +89,7 @@ class StructureConfig(DictConfig):
     patch_std: tuple[float, ...] = ()
     spec_mean: tuple[float, ...] = ()
     spec_scale: float = 1.0
+    spec_std: tuple[float, ...] = ()
     energy: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
@@ -105,9 +109,11 @@ class StructureConfig(DictConfig):
         self.patch_mean = tuple(float(v) for v in self.patch_mean)
         self.patch_std = tuple(float(v) for v in self.patch_std)
         self.spec_mean = tuple(float(v) for v in self.spec_mean)
+        self.spec_std = tuple(float(v) for v in self.spec_std)
         self.energy = tuple(float(v) for v in self.energy)
         for name, n in (("patch_mean", self.channels), ("patch_std", self.channels),
-                        ("spec_mean", self.n_energy), ("energy", self.n_energy)):  # fmt: skip
+                        ("spec_mean", self.n_energy), ("spec_std", self.n_energy),
+                        ("energy", self.n_energy)):  # fmt: skip
             got = len(getattr(self, name))
             if got not in (0, n):
                 raise IvaeError(f"{name} must hold {n} values (or none); got {got}")

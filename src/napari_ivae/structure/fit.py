@@ -53,6 +53,7 @@ def with_statistics(config: StructureConfig, patches, spectra) -> StructureConfi
         config, window=int(patches.shape[-1]), channels=int(patches.shape[1]),
         n_energy=int(spectra.shape[1]), patch_mean=tuple(p_mean), patch_std=tuple(p_std),
         spec_mean=tuple(s_mean), spec_scale=s_scale,
+        spec_std=tuple(np.maximum(spectra.std(0), 1e-8 * s_scale)),
         energy=config.energy if len(config.energy) == spectra.shape[1] else (),
     )  # fmt: skip
 
