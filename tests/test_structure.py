@@ -141,3 +141,18 @@ def test_wrong_direction_is_refused(scan, dual):
     im2spec = build_structure_model(dataclasses.replace(dual.config, kind="im2spec"))
     with pytest.raises(IvaeError, match="predicts spectra, not image patches"):
         predict_patches(im2spec, scan[1], scan[3])
+
+
+def test_ring_profile_and_affine_scores():
+    from napari_ivae.structure.metrics import affine_unexplained_rows, pearson_r
+
+    yy, xx = np.mgrid[:12, :12]
+    r = np.hypot(yy - 5.5, xx - 5.5)
+    disk = (r < 3).astype(float)[None, None]  # bright centre, dark outside
+    ring = ((r >= 3) & (r < 5)).astype(float)[None, None]
+    profiles = ring_profile(np.concatenate([disk, ring]))
+    assert profiles.shape == (2, 6)
+    np.testing.assert_allclose(profiles, [[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 0]])
+    assert affine_unexplained(3 * profiles + 1, profiles) < 1e-12
+    rows = affine_unexplained_rows(profiles[::-1], profiles)
+    assert (rows > 0.3).all() and pearson_r(profiles, profiles) == pytest.approx(1.0)

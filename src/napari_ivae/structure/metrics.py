@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["affine_unexplained", "pearson_r", "ring_profile"]
+__all__ = ["affine_unexplained", "affine_unexplained_rows", "pearson_r", "ring_profile"]
 
 
 def ring_profile(patches, n_rings: int | None = None) -> np.ndarray:
@@ -39,6 +39,21 @@ def affine_unexplained(pred, true) -> float:
     if x.std() == 0 or y.std() == 0:
         return 1.0
     return float(1.0 - np.corrcoef(x, y)[0, 1] ** 2)
+
+
+def affine_unexplained_rows(pred, true) -> np.ndarray:
+    """``1 − r²`` of the best affine fit of each row of ``pred`` to the same row of ``true``.
+
+    Per patch: how well the *shape* of each predicted ring profile follows the
+    true one (its level and contrast are fitted away).  A row where either side
+    is constant gives 1.
+    """
+    x, y = np.asarray(pred, float), np.asarray(true, float)
+    x = x - x.mean(1, keepdims=True)
+    y = y - y.mean(1, keepdims=True)
+    den = (x**2).sum(1) * (y**2).sum(1)
+    r2 = np.where(den > 0, (x * y).sum(1) ** 2 / np.where(den > 0, den, 1), 0.0)
+    return 1.0 - r2
 
 
 def pearson_r(pred, true) -> float:
