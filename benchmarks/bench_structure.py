@@ -46,6 +46,12 @@ dual / im2spec (MSE)            0.874      0.967      ≤ 1.2
 dual / spec2im (pooled/patch)   .986/1.139 1.014/.977 ≤ 1.2
 ==============================  =========  =========  ==========
 
+Data seed 12 (latent 10): im2spec 0.204 (ridge 0.558), spec2im ring pooled
+0.558 / per patch 0.339 (k-NN 0.616 / 0.368), dual / im2spec 0.969, dual /
+spec2im 1.027 / 1.095.  Uncertainty (Spearman of predicted std with error):
+im2spec 0.53–0.55 on both seeds; spec2im 0.42 (seed 11) but −0.17 (seed 12):
+posterior sampling flags hard spectra → image cases poorly.
+
 Why the pooled ring figure stalls near 0.5: in the simulator a pixel's
 spectrum depends on the scan only through the particle weight ρ, the
 coupling c̄ and the support thickness, and ρ = P(d) is symmetric about the
