@@ -53,6 +53,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "decompose",
         "PCA / NMF maps and component spectra of a spectrum image.",
     ),
+    "structure": (
+        "napari_ivae.cli._structure",
+        "structure",
+        "Structure–property models: im2spec, spec2im, dual VAE (train, predict).",
+    ),
     "demo": ("napari_ivae.cli._demo", "demo", "Run the headless pipeline on the sample data."),
 }
 
