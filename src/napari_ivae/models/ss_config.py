@@ -12,10 +12,11 @@ have it inferred.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from napari_ivae._errors import IvaeError, check_range
+from napari_ivae._errors import IvaeError, check_choice, check_range
 from napari_ivae.models import ModelConfig
 
 __all__ = ["SSConfig"]
@@ -39,11 +40,18 @@ class SSConfig(ModelConfig):
         class posterior (the exact enumeration the unlabelled rows get) at the
         given class, scaled so that its weight does not depend on the
         fraction of labelled rows.
+    classifier : {"on", "off"}
+        ``"on"``: a classifier's logits (an MLP on rotation-invariant features
+        of the crop for the rotation kinds, on the image for the others) are
+        added to the exact class log-posterior, for every row; trained by the
+        classification term and the ELBO.  ``"off"``: the exact generative
+        posterior alone.
     """
 
     kind: str = "ssrvae"
     classes: tuple[str, ...] = ()
     supervision: float = 50.0
+    classifier: Literal["on", "off"] = "on"
 
     def __post_init__(self) -> None:
         self.classes = tuple(str(c) for c in self.classes)
@@ -58,6 +66,7 @@ class SSConfig(ModelConfig):
             raise IvaeError(f"classes={list(self.classes)!r} must be different names")
         super().__post_init__()
         check_range("supervision", self.supervision, low=0)
+        check_choice("classifier", self.classifier, ("on", "off"))
         if self.discrete != "exact":
             raise IvaeError(
                 f"discrete={self.discrete!r}: the semi-supervised kinds infer the class by "

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from napari_ivae._errors import IvaeError
 from napari_ivae.models.base import IVAE
+from napari_ivae.models.class_init import CODE_PER_CHANNEL, invariant_code
+from napari_ivae.models.nets import mlp
 
 __all__ = ["SSIVAE", "SSRVAE", "SSVAE"]
 
@@ -46,6 +49,29 @@ class SSIVAE(IVAE):
             )
         super().__init__(config)
         self._known: torch.Tensor | None = None
+        self._evidence: torch.Tensor | None = None
+        c = config
+        self.class_head = None
+        if c.classifier == "on":
+            # rotation kinds: rotation-invariant features about the centre of
+            # contrast; the others: the image itself
+            n_in = c.in_channels * (CODE_PER_CHANNEL if c.rotation else c.size * c.size)
+            self.class_head = nn.Sequential(
+                nn.LayerNorm(n_in), mlp(n_in, c.hidden, c.n_layers, self.n_classes, c.activation)
+            )
+
+    def class_evidence(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The classifier's logits (B, K) added to the class log-posterior (None without one)."""
+        if self.class_head is None:
+            return None
+        if self.config.rotation:
+            return self.class_head(invariant_code(x, self.centroid(x)))
+        return self.class_head(x.flatten(1))
+
+    def _class_posterior(self, x, p):
+        logits, nll = super()._class_posterior(x, p)
+        ev = self.class_evidence(x)
+        return (logits if ev is None else logits + ev), nll
 
     def forward(
         self,
@@ -72,16 +98,18 @@ class SSIVAE(IVAE):
             raise IvaeError(f"cond has {known.shape[0]} rows for {x.shape[0]} images")
         if int(known.max()) >= self.n_classes or int(known.min()) < -1:
             raise IvaeError(f"class codes must be -1 (unlabelled) or 0..{self.n_classes - 1}")
-        self._known = known
+        self._known, self._evidence = known, self.class_evidence(x)
         try:
             return super().forward(x, generator, temperature, use_z, class_target, angle_target,
                                    class_mix, prior_rate)  # fmt: skip
         finally:
-            self._known = None
+            self._known = self._evidence = None
 
     def _exact_class(self, nll, kl_rot, terms, class_target, class_mix):
         """The joint model's exact class posterior, replaced by the label on labelled rows."""
         per_class = nll + (kl_rot if kl_rot is not None else 0.0)
+        if self._evidence is not None:
+            per_class = per_class - self._evidence
         logq = F.log_softmax(self.class_log_prior - per_class, dim=1)
         q = logq.exp()
         if class_target is not None:  # the warm start's classes (unlabelled rows)

@@ -53,6 +53,8 @@ class _Run:
     t0: float = 0.0
     last_yield: float = 0.0
     c_all: torch.Tensor | None = None  # conditional kinds: the condition of every image
+    #: semi-supervised kinds: the labelled rows, a few of which join every batch
+    labelled: torch.Tensor | None = None
 
     @property
     def distributed(self) -> bool:
@@ -122,14 +124,34 @@ def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None, c_all=Non
     run.gen.manual_seed(tc.seed * 1000 + rank + 1)
     run.n_steps = max(1, math.ceil(run.n_local / tc.batch_size))
     run.prior_rate = _PRIOR_RATE if mc.joint and tc.class_prior == "learned" else 0.0
+    known = _known(run)
+    if known is not None:
+        run.labelled = torch.nonzero(known >= 0)[:, 0]
     if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
-        # semi-supervised kinds: their per-row data are the class codes (-1 unlabelled)
-        known = c_all[:, 0].round().long() if mc.joint and c_all is not None else None
-        run.seeds = _Seeds(x_all, model, mc, tc, device, known)
+        run.seeds = _Seeds(x_all, model, mc, tc, device, _known(run))
     return run
 
 
 # ---------------------------------------------------------------------- restarts
+def _known(run: _Run) -> torch.Tensor | None:
+    """Semi-supervised kinds: every row's class code (-1 unlabelled), their per-row data."""
+    if not run.mc.joint or run.c_all is None:
+        return None
+    return run.c_all[:, 0].round().long()
+
+
+def _with_labelled(run: _Run, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """``idx`` plus a quarter batch (≥ 8) of labelled rows drawn at random (semi-supervised
+    kinds): with a few per cent labelled, a plain batch held one or two, and the
+    classification term learned from too few of them per step (the labelled and
+    unlabelled batches of Kingma et al. 2014's M2, here in one batch)."""
+    if run.labelled is None or not len(run.labelled):
+        return idx
+    k = min(len(run.labelled), max(8, run.tc.batch_size // 4))
+    pick = run.labelled[torch.randint(len(run.labelled), (k,), generator=gen)]
+    return torch.cat([idx, pick])
+
+
 def _clone_state(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -258,8 +280,10 @@ def _epoch(run: _Run, epoch: int):
     sums: dict[str, float] = {}
     seen = 0
     total_steps = tc.epochs * run.n_steps
+    extra_gen = torch.Generator().manual_seed(tc.seed * 7919 + epoch)
     for step in range(run.n_steps):
         idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
+        idx = _with_labelled(run, idx, extra_gen)
         xb = run.x_all[idx].to(run.device, non_blocking=True)
         cb = None if run.c_all is None else run.c_all[idx].to(run.device, non_blocking=True)
         frac = (epoch * run.n_steps + step) / max(total_steps, 1)
