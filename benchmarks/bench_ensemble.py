@@ -59,7 +59,7 @@ def run_ensemble(x, k: int, args) -> dict:
     from napari_ivae.models import ModelConfig
     from napari_ivae.train import TrainConfig
 
-    mc = ModelConfig(kind=args.model, latent_dim=args.latent_dim, n_classes=k)
+    mc = ModelConfig(kind=args.model, latent_dim=args.latent_dim, n_classes=k, gain=args.gain)
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, num_threads=args.threads)
     gen = fit_ensemble(x, mc, tc, members=args.members, seed=args.seed)
     t_member, t_last, current = [], time.perf_counter(), 0
@@ -86,6 +86,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--model", default="jrvae", choices=["jvae", "jrvae"])
     ap.add_argument("--latent-dim", type=int, default=2)
+    ap.add_argument(
+        "--gain",
+        default="auto",
+        choices=["auto", "fixed", "free"],
+        help="ModelConfig.gain (auto: free here; fixed: the likelihood before it)",
+    )
     ap.add_argument("--members", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -108,7 +114,8 @@ def main() -> None:
     pair, distinct = unc[truth < 2].mean(), unc[truth == 2].mean()
     report = {
         "set": f"subtle cards {args.n_per_class}×3, {args.size}px, seed {args.seed + 1000}",
-        "model": f"{args.model} K=3 latent {args.latent_dim}, {args.epochs} epochs, "
+        "model": f"{args.model} K=3 latent {args.latent_dim} gain {args.gain}, "
+        f"{args.epochs} epochs, batch {args.batch_size}, "
         f"{args.members} members (seeds {args.seed}..{args.seed + args.members - 1})",
         "consensus_ari": round(ari(truth, t["class"].to_numpy()), 4),
         "member_ari": [round(ari(truth, p.argmax(1)), 4) for p in out["probs"]],
