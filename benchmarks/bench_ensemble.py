@@ -14,6 +14,12 @@ method uses to choose K) and writes it as PNG with ``--plot``.
         --n-per-class 300 --members 5 --epochs 25 --seed 11
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_ensemble.py \\
         --n-per-class 200 --members 3 --epochs 15 --ks 2:6 --plot /tmp/unc_k.png
+
+``--gain fixed`` measures the likelihood before ``ModelConfig.gain`` (the
+classes then follow the contrast); figures: docs/experiments.md, item 24:
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_ensemble.py \\
+        --n-per-class 200 --members 3 --epochs 10 --batch-size 32 --seed 11 --gain auto
 """
 
 from __future__ import annotations
