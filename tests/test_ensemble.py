@@ -62,6 +62,17 @@ def test_uncertainty_bounds():
     np.testing.assert_allclose(t["class_agreement"], 1 / 3)
 
 
+def test_uncertainty_of_certain_members_is_the_gini_impurity_of_their_votes():
+    """One-hot members: class_uncertainty = 1 − Σ_k f_k² (f_k: share of votes for k)."""
+    rng = np.random.default_rng(5)
+    votes = rng.integers(0, 3, size=(6, 40))  # 6 members, 40 images, K = 3
+    t = consensus([np.eye(3)[v] for v in votes], [np.arange(3)] * 6)
+    f = np.stack([(votes == k).mean(0) for k in range(3)], 1)
+    np.testing.assert_allclose(t["class_uncertainty"], 1 - (f**2).sum(1))
+    half = consensus([np.eye(2)[[0]], np.eye(2)[[1]]], [np.arange(2)] * 2)
+    np.testing.assert_allclose(half["class_uncertainty"], 0.5)  # an even split
+
+
 @pytest.mark.parametrize(
     ("probs", "perms", "word"),
     [

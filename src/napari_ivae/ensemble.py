@@ -15,9 +15,13 @@ co-occurrence of classes, :func:`scipy.optimize.linear_sum_assignment`) before
 - ``p0..p{K-1}``: the mean over members of the aligned class probabilities p̄;
 - ``class``: argmax of p̄ (the consensus);
 - ``class_uncertainty``: the mean over members of the total-variation distance
-  ½ Σ_k |p_m,k − p̄_k| of each member's probabilities from p̄; 0 when all
-  members give the same probabilities, at most 1 − 1/M (members certain of M
-  different classes);
+  ½ Σ_k |p_m,k − p̄_k| of each member's probabilities from p̄ (the dispersion
+  of the aligned probabilities); 0 when all members give the same
+  probabilities, at most 1 − 1/M (members certain of M different classes).
+  For members certain of their class (the exact class posterior usually is)
+  it is the Gini impurity of their votes, 1 − Σ_k f_k² with f_k the fraction
+  of members voting k: 0.5 for an even two-way split, 0 for a unanimous one;
+  a member unsure between classes adds to it even when all argmaxes agree;
 - ``class_agreement``: the fraction of members whose argmax is ``class``.
 
 ``import napari_ivae.ensemble`` does not import torch (training and encoding import it on use).

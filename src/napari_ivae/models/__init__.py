@@ -139,6 +139,26 @@ class ModelConfig(DictConfig):
         ``jrvae`` an invariant z competes with the class latent for the same
         information and, under the capacity objective, takes it over: the classes
         then sort the crops less well; docs/experiments.md, "What was tried").
+    gain : {"auto", "fixed", "free"}
+        Gaussian likelihood only.  ``"free"``: every comparison of a crop with a
+        template (each class and angle bin) is made at the least-squares
+        gain ``a ≥ 0`` of the template and offset per channel
+        (``x ≈ a·template + b``; :func:`~napari_ivae.models.bins.gain_free_sse`,
+        the per-particle intensity scale of cryo-EM 2-D classification): the
+        classes are then blind to a per-crop contrast and background (detector
+        gain, thickness), which otherwise dominated the pixel variance and took
+        the classes (subtle cards, contrast 0.5–1.5: classes by contrast, glyph
+        ARI ≈ 0; docs/experiments.md, "What was tried").  The encoder then sees
+        every crop standardised (minus its mean, over its standard deviation),
+        so z does not spend its capacity on the contrast either.  Templates and
+        decoded images carry no absolute intensity.  ``"fixed"``: ``x ≈ template``
+        (brightness is part of the class: Z-contrast chemistry).  ``"auto"``
+        is decided by :func:`~napari_ivae.train.fit` from the data:
+        ``"free"`` for joint kinds unless the data are a
+        :class:`~napari_ivae.crop.Stack` normalised against the neighbourhood
+        (``local`` / ``background``, as for ``TrainConfig.seed_features``),
+        ``"fixed"`` otherwise; a model built directly (or a checkpoint written
+        before the option) with ``"auto"`` behaves as ``"fixed"``.
     """
 
     kind: Kind = "rvae"
@@ -162,6 +182,7 @@ class ModelConfig(DictConfig):
     centroid_limit: float = 0.5
     shift_scale: float = 0.1
     z_encoder: Literal["auto", "invariant", "image"] = "auto"
+    gain: Literal["auto", "fixed", "free"] = "auto"
 
     def __post_init__(self) -> None:
         registry.get(self.kind)  # unknown kinds: an error listing the known ones
@@ -193,6 +214,11 @@ class ModelConfig(DictConfig):
         check_choice("angle_inference", self.angle_inference, ("grid", "encoder"))
         check_choice("shift_init", self.shift_init, ("centroid", "none"))
         check_choice("z_encoder", self.z_encoder, ("auto", "invariant", "image"))
+        check_choice("gain", self.gain, ("auto", "fixed", "free"))
+        if self.gain == "free" and self.likelihood != "gaussian":
+            raise IvaeError(
+                f"gain='free' needs likelihood='gaussian', got likelihood={self.likelihood!r}"
+            )
         if self.z_encoder == "invariant" and not self.rotation:
             raise IvaeError(
                 f"z_encoder='invariant' needs a rotation model "

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from napari_ivae.models.bins import AngleBins, centroid
+from napari_ivae.models.bins import AngleBins, centroid, gain_free_sse
 from napari_ivae.models.class_init import CODE_PER_CHANNEL, invariant_code
 from napari_ivae.models.nets import (
     ConvEncoder,
@@ -31,6 +31,18 @@ _PRIOR_SHRINK = 0.5
 def _repeat(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
     """Every row ``k`` times (one per class), or None."""
     return None if t is None else t.repeat_interleave(k, 0)
+
+
+def _standardise(x: torch.Tensor) -> torch.Tensor:
+    """Every crop minus its mean, over its standard deviation (channels together).
+
+    The encoder's input in gain-free models: what the likelihood cannot see
+    (a per-crop contrast and background) is then not in z either, where the
+    capacity objective would otherwise spend its nats on it.
+    """
+    v = x.flatten(1)
+    mean, std = v.mean(1), v.std(1).clamp_min(1e-6)
+    return (x - mean[:, None, None, None]) / std[:, None, None, None]
 
 
 def kl_normal(mu: torch.Tensor, logstd: torch.Tensor, prior_std: float) -> torch.Tensor:
@@ -60,6 +72,9 @@ class IVAE(nn.Module):
         self.config = config
         c, k = config, config.latent_dim
         self.n_classes = c.n_classes if c.joint else 0
+        # "auto" is decided from the data by fit; unresolved (a model built
+        # directly, checkpoints written before the option) it is "fixed"
+        self.gain_free = getattr(c, "gain", "fixed") == "free" and c.likelihood == "gaussian"
         self.grid_angles = c.rotation and c.angle_inference == "grid"
         n_rot = (1 if self.grid_angles else 3) + 4 if c.rotation else 0
         # z from rotation- and shift-invariant features, so z cannot carry the
@@ -86,7 +101,7 @@ class IVAE(nn.Module):
             self.register_buffer("class_log_prior", prior)
         if self.grid_angles:
             self.bins = AngleBins(c.size, c.angle_bins, c.sigma_angle, c.sigma_shift, c.likelihood,
-                                  c.recon_sigma)  # fmt: skip
+                                  c.recon_sigma, gain_free=self.gain_free)  # fmt: skip
 
     def _make_decoder(self, n_code: int) -> nn.Module:
         """The decoder of the configuration, from a code of ``n_code`` values."""
@@ -133,7 +148,7 @@ class IVAE(nn.Module):
         joint kinds ``logits`` (N, K).
         """
         c = self.config
-        h = self.encoder(x)
+        h = self.encoder(_standardise(x) if self.gain_free else x)
         k = c.latent_dim
         i = 0 if self.invariant_z else 2 * k
         out = {"z_mu": h[:, :k], "z_logstd": h[:, k : 2 * k]}
@@ -258,6 +273,13 @@ class IVAE(nn.Module):
         x = x[:, None].expand_as(out)
         if self.config.likelihood == "bernoulli":
             nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        elif self.gain_free:  # at the best gain and offsets per comparison
+            xs, sx = x.flatten(3), x.flatten(3).sum(3)
+            os_ = out.flatten(3)
+            sse = gain_free_sse(xs.pow(2).sum((2, 3)), (os_ * xs).sum((2, 3)),
+                                os_.pow(2).sum((2, 3)), sx, os_.sum(3),
+                                torch.full_like(sx[..., 0], xs.shape[3]))  # fmt: skip
+            return 0.5 * sse / self.config.recon_sigma**2
         else:
             nll = 0.5 * (out - x).pow(2) / self.config.recon_sigma**2
         return nll.flatten(2).sum(2)

@@ -17,7 +17,25 @@ from torch import nn
 
 from napari_ivae.models.nets import transform_grid
 
-__all__ = ["AngleBins", "centroid", "wrapped_normal_bins"]
+__all__ = ["AngleBins", "centroid", "gain_free_sse", "wrapped_normal_bins"]
+
+
+def gain_free_sse(xx, cross, oo, sx, so, w):
+    """Squared error of ``x ≈ a·o + b_c`` at the best gain ``a ≥ 0`` and offsets ``b_c``.
+
+    Sums over the points (weights ``m``) of one comparison: ``xx`` = Σ m|x|²
+    (channels summed), ``cross`` = Σ m x·o, ``oo`` = Σ m |o|², and per channel
+    ``sx`` = Σ m x_c, ``so`` = Σ m o_c (channel axis ``-1``; the others broadcast),
+    ``w`` = Σ m.  One gain for all channels, one offset per channel (the
+    least-squares fit of a per-crop contrast and background, as the per-particle
+    intensity scale of cryo-EM 2-D classification): the error of the best fit,
+    ``cxx − max(cxo, 0)² / coo`` with the weighted-centred sums ``c…``.
+    """
+    w = w.clamp_min(1e-12)
+    cxx = xx - sx.pow(2).sum(-1) / w
+    cxo = cross - (sx * so).sum(-1) / w
+    coo = oo - so.pow(2).sum(-1) / w
+    return (cxx - cxo.clamp_min(0).pow(2) / coo.clamp_min(1e-8)).clamp_min(0)
 
 
 def wrapped_normal_bins(n_bins: int, std: float) -> torch.Tensor:
@@ -63,11 +81,16 @@ class AngleBins(nn.Module):
     likelihood : {"gaussian", "bernoulli"}
     recon_sigma : float
         Gaussian likelihood scale.
+    gain_free : bool
+        Gaussian likelihood at the best per-crop gain and offset of the template
+        (:func:`gain_free_sse`; ``ModelConfig.gain="free"``).
     """
 
-    def __init__(self, size, n_bins, sigma_angle, sigma_shift, likelihood, recon_sigma):
+    def __init__(self, size, n_bins, sigma_angle, sigma_shift, likelihood, recon_sigma,
+                 gain_free=False):  # fmt: skip
         super().__init__()
         self.size, self.likelihood, self.recon_sigma = size, likelihood, recon_sigma
+        self.gain_free = bool(gain_free) and likelihood == "gaussian"
         m = n_bins
         centers = torch.arange(m) * (2 * math.pi / m)
         self.register_buffer("bin_centers", (centers + math.pi) % (2 * math.pi) - math.pi)
@@ -173,4 +196,9 @@ class AngleBins(nn.Module):
             return w * (F.softplus(o).sum(2) @ mask_t - cross)
         s2 = self.recon_sigma**2
         oo = o.pow(2).sum(2) @ mask_t
+        if self.gain_free:
+            sx = xw.sum(3).transpose(1, 2)[:, None]  # (B, 1, M, C)
+            so = torch.stack([o[:, :, j] @ mask_t for j in range(ch)], dim=-1)  # (B, K, M, C)
+            sse = gain_free_sse(xx, cross, oo, sx, so, mask.sum(2)[:, None])
+            return (0.5 * w / s2) * sse
         return (0.5 * w / s2) * (xx - 2 * cross + oo)

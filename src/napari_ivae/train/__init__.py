@@ -136,6 +136,8 @@ def _model_config(model_config, ckpt, resume, ch: int, size: int) -> ModelConfig
             in_channels=model_config.in_channels or saved.in_channels,
             size=model_config.size or saved.size,
         )
+        if getattr(mc, "gain", None) == "auto":  # decided when the checkpoint was trained
+            mc = dataclasses.replace(mc, gain=saved.gain)
         if mc != saved:
             raise IvaeError(
                 f"model_config differs from the one in {str(resume)!r}; pass None to resume"
@@ -182,12 +184,14 @@ def fit(
     from napari_ivae.train.checkpoint import _read_checkpoint
     from napari_ivae.train.data import _as_tensor
     from napari_ivae.train.loop import _fit
-    from napari_ivae.train.seeds import resolve_seed_options
+    from napari_ivae.train.seeds import resolve_gain, resolve_seed_options
 
     tc = train_config or TrainConfig()
     x_all = _as_tensor(data)
     _n, ch, size, _ = x_all.shape
     ckpt = None if resume is None else _read_checkpoint(resume)
+    if ckpt is None:
+        model_config = resolve_gain(model_config, data)
     mc = _model_config(model_config, ckpt, resume, ch, size)
     if (mc.in_channels, mc.size) != (ch, size):
         raise IvaeError(

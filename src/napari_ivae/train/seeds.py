@@ -50,6 +50,21 @@ def resolve_seed_options(train_config: TrainConfig, data) -> TrainConfig:
     return dataclasses.replace(tc, **changes) if changes else tc
 
 
+def resolve_gain(model_config, data):
+    """``model_config`` with ``gain="auto"`` decided for ``data`` (None stays None).
+
+    ``"free"`` for joint kinds with a Gaussian likelihood unless ``data`` is a
+    Stack normalised against its neighbourhood (``local`` / ``background``:
+    brightness is chemistry there), as for the seed features; ``"fixed"``
+    otherwise (``ModelConfig.gain``).
+    """
+    if model_config is None or getattr(model_config, "gain", None) != "auto":
+        return model_config
+    local = getattr(data, "normalize", None) in ("local", "background")
+    free = model_config.joint and model_config.likelihood == "gaussian" and not local
+    return dataclasses.replace(model_config, gain="free" if free else "fixed")
+
+
 class _Seeds:
     """Warm start of a run: k-means class seeds and per-cluster aligned templates."""
 
