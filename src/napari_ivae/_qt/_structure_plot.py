@@ -63,6 +63,9 @@ class PredictionPlot(QWidget):
         else:
             self.lower.setData(energy, np.asarray(predicted) - std)
             self.upper.setData(energy, np.asarray(predicted) + std)
+        e = np.asarray(energy, dtype=float)
+        self.plot.setXRange(float(e.min()), float(e.max()), padding=0.02)
+        self.plot.enableAutoRange(axis="y")
         self.legend.setText(
             f"{title}<br><span style='color:{CURSOR_COLOR}'>━ measured</span> &nbsp; "
             f"<span style='color:{MEAN_COLOR}'>━ predicted</span>"

@@ -112,7 +112,6 @@ class StructureWidget(StructureFilesMixin, QWidget):
         layout.addLayout(self._row(("Train", self.start), ("Stop", self.stop)))
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(self.view.plot)
         layout.addLayout(
             self._row(
                 ("Save model…", lambda: self.save_model()),
@@ -120,7 +119,10 @@ class StructureWidget(StructureFilesMixin, QWidget):
                 ("Predict", lambda: self.predict()),
             )
         )
-        layout.addWidget(self.prediction, 1)
+        layout.addWidget(self.prediction, 3)
+        self.view.plot.setMinimumHeight(90)
+        self.view.plot.setMaximumHeight(140)  # the loss: a glance; the spectra get the room
+        layout.addWidget(self.view.plot, 1)
         self._update_buttons()
 
     def _row(self, *buttons: tuple[str, Any]) -> QHBoxLayout:
@@ -249,7 +251,11 @@ class StructureWidget(StructureFilesMixin, QWidget):
                 self.show_point(int(np.argmax(table["spectrum_mse"].to_numpy())))
             else:
                 self.prediction.clear(f"A {self.model.config.kind} model predicts patches.")
-            self.status.setText(f"{note}; wrote {', '.join(table.columns)} to {points.name!r}.")
+            cols = ", ".join(table.columns)
+            coloured = (
+                " (coloured by it: viridis, yellow = worst)" if "spectrum_mse" in table else ""
+            )
+            self.status.setText(f"{note}; wrote {cols} to {points.name!r}{coloured}.")
             points.events.highlight.connect(self._on_selection)
         self._update_buttons()
 
