@@ -66,5 +66,11 @@ def test_stop_keeps_the_last_weights(docked, qtbot, tmp_path):
     assert 1 <= len(w.history) < 500
     assert {"z1", "z2", "spectrum_mse"} <= set(points.features.columns)
     path = w.save_model(str(tmp_path / "m.ivae"))
+    before = points.features["spectrum_mse"].to_numpy()
     w.model = None
+    points.features = points.features * 0  # an earlier table, to be replaced
     assert w.load_model(path) is not None and w.model.config.kind == "im2spec"
+    w.predict()  # the loaded model's table, without training
+    qtbot.waitUntil(lambda: points.features["spectrum_mse"].all() and not w._busy, timeout=TIMEOUT)
+    np.testing.assert_allclose(points.features["spectrum_mse"], before, rtol=1e-5)
+    assert list(points.features.columns) == ["z1", "z2", "spectrum_mse"]

@@ -76,7 +76,9 @@ class StructureWidget(StructureFilesMixin, QWidget):
         self._busy = False
         self._build()
         stop_worker_on_destroy(self, "worker")
-        self.viewer.mouse_drag_callbacks.append(self._on_click)
+        callbacks, on_click = self.viewer.mouse_drag_callbacks, self._on_click
+        callbacks.append(on_click)
+        self.destroyed.connect(lambda *_: on_click in callbacks and callbacks.remove(on_click))
         preload_torch()
 
     def _build(self) -> None:
