@@ -74,3 +74,19 @@ def test_stop_keeps_the_last_weights(docked, qtbot, tmp_path):
     qtbot.waitUntil(lambda: points.features["spectrum_mse"].all() and not w._busy, timeout=TIMEOUT)
     np.testing.assert_allclose(points.features["spectrum_mse"], before, rtol=1e-5)
     assert list(points.features.columns) == ["z1", "z2", "spectrum_mse"]
+
+
+def test_stop_after_the_last_report_still_writes(docked, qtbot, monkeypatch):
+    """Stop pressed while the table is computed: the worker emits neither returned nor aborted."""
+    _viewer, w, _haadf, points, _grid = docked
+    monkeypatch.setattr("napari_ivae._qt._structure_jobs._background_thread", lambda: None)
+    w.start_thread = False
+    w.epochs.setValue(1)
+    worker = w.start()
+    worker.yielded.connect(lambda p: w.stop() if p.epoch_time is not None else None)
+    worker.run()  # in this thread: Stop lands after the last report, deterministically
+    assert worker.abort_requested
+    qtbot.waitUntil(lambda: w.table_worker is not None, timeout=TIMEOUT)
+    w.table_worker.start()
+    qtbot.waitUntil(lambda: "spectrum_mse" in points.features and not w._busy, timeout=TIMEOUT)
+    assert len(w.history) == 1

@@ -74,6 +74,7 @@ class StructureWidget(StructureFilesMixin, QWidget):
         self._points: Points | None = None
         self._pending = None
         self._busy = False
+        self._answered = True  # the training worker's outcome was handled
         self._build()
         stop_worker_on_destroy(self, "worker")
         callbacks, on_click = self.viewer.mouse_drag_callbacks, self._on_click
@@ -171,7 +172,7 @@ class StructureWidget(StructureFilesMixin, QWidget):
             worker.returned.connect(self._on_trained)
             worker.aborted.connect(self._on_aborted)
             worker.finished.connect(self._on_finished)
-            self.worker, self._busy = worker, True
+            self.worker, self._busy, self._answered = worker, True, False
             self.view.begin(f"{config.kind} on {len(inputs.points):,} points")
             gc.freeze()  # as the Train dock: no full collection in the worker holding the GUI
             if self.start_thread:
@@ -190,11 +191,14 @@ class StructureWidget(StructureFilesMixin, QWidget):
     def _on_finished(self) -> None:
         gc.unfreeze()
         self.view.end()
+        if not self._answered and self.worker.abort_requested:  # Stop after the last report:
+            self._on_aborted()  # superqt emits neither returned nor aborted; keep the weights
         if self.table_worker is None:
             self._busy = False
         self._update_buttons()
 
     def _on_trained(self, out: Any) -> None:
+        self._answered = True
         self.view.end()
         if report(out, "Structure–property", self.status):
             return
@@ -203,6 +207,7 @@ class StructureWidget(StructureFilesMixin, QWidget):
         self._write(self._pending, self._points, table, f"Trained in {self.view.elapsed:.0f} s")
 
     def _on_aborted(self) -> None:
+        self._answered = True
         model = getattr(self.view.last, "model", None)
         if model is None:
             self.status.setText("Stopped before the first step; nothing written.")
