@@ -33,6 +33,7 @@ __all__ = [
     "save_structure",
     "spectra_at",
     "structure_latents",
+    "structure_table",
 ]
 
 _LAZY = {
@@ -42,6 +43,7 @@ _LAZY = {
     "predict_spectra": "predict",
     "predict_patches": "predict",
     "structure_latents": "predict",
+    "structure_table": "table",
 }
 
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["affine_unexplained", "affine_unexplained_rows", "pearson_r", "ring_profile"]
+from napari_ivae._errors import IvaeError
+
+__all__ = [
+    "affine_unexplained",
+    "affine_unexplained_rows",
+    "pearson_r",
+    "ring_profile",
+    "spectrum_mse",
+]
 
 
 def ring_profile(patches, n_rings: int | None = None) -> np.ndarray:
@@ -63,3 +71,14 @@ def pearson_r(pred, true) -> float:
     y = y - y.mean(1, keepdims=True)
     den = np.sqrt((x**2).sum(1) * (y**2).sum(1))
     return float(np.mean(np.where(den > 0, (x * y).sum(1) / np.where(den > 0, den, 1), 0.0)))
+
+
+def spectrum_mse(pred, true) -> np.ndarray:
+    """Mean squared error of each predicted spectrum (row) against the measured one: ``(N,)``."""
+    x, y = np.asarray(pred, float), np.asarray(true, float)
+    if x.shape != y.shape or x.ndim != 2:
+        raise IvaeError(
+            f"predicted and measured spectra must both be (N, E) of one shape; "
+            f"got {x.shape} and {y.shape}"
+        )
+    return ((x - y) ** 2).mean(1)
