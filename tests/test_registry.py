@@ -15,7 +15,7 @@ from napari_ivae.models import ModelConfig, build_model, registry
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 FIXTURE = Path(__file__).parent / "data" / "model_v3_jrvae.ivae"
-KNOWN = "known kinds: vae, rvae, jvae, jrvae, cvae, crvae"
+KNOWN = "known kinds: vae, rvae, jvae, jrvae, cvae, crvae, ssvae, ssrvae"
 
 
 def test_built_in_families_and_their_classes():
@@ -52,7 +52,7 @@ def test_the_cli_choices_read_the_registry():
     from napari_ivae.cli._vae import JOINT_KINDS, MODEL_KINDS, train
 
     assert MODEL_KINDS == registry.names()
-    assert JOINT_KINDS == ("jvae", "jrvae")
+    assert JOINT_KINDS == ("jvae", "jrvae", "ssvae", "ssrvae")
     option = next(p for p in train.params if p.name == "kind")
     assert tuple(option.type.choices) == registry.names()
     assert all(registry.get(k).summary.rstrip(".") in option.help for k in MODEL_KINDS)

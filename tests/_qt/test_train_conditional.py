@@ -97,5 +97,5 @@ def test_ssrvae_trains_on_a_few_labels_and_infers_the_rest(dock, make_blobs, qtb
     stack = get_record(points).stack
     # every cropped point has a class in the user's names and its probabilities
     assert set(f.loc[stack.index, "class"]) <= {"A", "B"}
-    np.testing.assert_allclose(f.loc[stack.index, ["p_A", "p_B"]].sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(f.loc[stack.index, ["p_A", "p_B"]].sum(axis=1), 1.0, atol=1e-5)
     assert (f["label"] == "").sum() > 0  # the user's labels are kept as they were

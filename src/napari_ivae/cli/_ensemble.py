@@ -30,6 +30,7 @@ import numpy as np
 from napari_ivae._atomic import StagedFolder, check_free_space
 from napari_ivae._errors import IvaeError, check_range
 from napari_ivae._limits import MAX_CLASSES
+from napari_ivae.cli._cond import ss_kinds
 from napari_ivae.cli._progress import _Reporter
 from napari_ivae.cli._train_options import training_options
 from napari_ivae.cli._vae import (
@@ -77,7 +78,8 @@ def _background(path: Path | None) -> np.ndarray | None:
 @click.command("ensemble")
 @click.argument("stack", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--model", "kind", type=click.Choice(MODEL_KINDS), required=True,
-              help="A joint model: " + " or ".join(JOINT_KINDS) + ".")  # fmt: skip
+              help="A joint model: " + " or ".join(k for k in JOINT_KINDS if k not in ss_kinds())
+              + ".")  # fmt: skip
 @click.option("--classes", required=True,
               help=f"Number of classes K, or a range K1:K2 (e.g. 2:6; 2 ≤ K ≤ {MAX_CLASSES}).")  # fmt: skip
 @click.option("--members", type=int, default=5, show_default=True,
@@ -95,9 +97,11 @@ def ensemble(stack: Path, kind: str, classes: str, members: int, latent_dim: int
 
     RUN changes all at once and only when every member finished.
     """
-    if kind not in JOINT_KINDS:
+    unsupervised = [k for k in JOINT_KINDS if k not in ss_kinds()]
+    if kind not in unsupervised:
         raise IvaeError(
-            f"--model {kind}: an ensemble needs a joint model ({' or '.join(JOINT_KINDS)})"
+            f"--model {kind}: an ensemble needs an unsupervised joint model "
+            f"({' or '.join(unsupervised)})"
         )
     ks = _parse_classes(classes)
     check_range("--members", members, low=2, high=MAX_MEMBERS)

@@ -127,8 +127,9 @@ def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None, c_all=Non
     known = _known(run)
     if known is not None:
         run.labelled = torch.nonzero(known >= 0)[:, 0]
-    if any(_Seeds.wanted(model, mc, tc)) and ckpt is None and tc.init_fraction > 0:
-        run.seeds = _Seeds(x_all, model, mc, tc, device, _known(run))
+    labelled = run.labelled is not None
+    if any(_Seeds.wanted(model, mc, tc, labelled)) and ckpt is None and tc.init_fraction > 0:
+        run.seeds = _Seeds(x_all, model, mc, tc, device, labelled)
     return run
 
 
