@@ -111,7 +111,7 @@ def main() -> None:
         np.add.at(table, (cards.labels, pj), 1)
         r, c = linear_sum_assignment(-table)
         out.update({
-            "jrvae_matched_accuracy_unlabelled": round(
+            "jrvae_matched_accuracy": round(
                 float(table[r, c].sum() / len(pj)), 4),
             "jrvae_ari": round(ari(cards.labels, pj), 4),
             "jrvae_s_per_epoch": round(spe_j, 2),
