@@ -193,6 +193,41 @@ def test_stop_keeps_the_finished_epochs_and_saves_how_it_was_trained(
     assert trained["capacity_cont"] is not None
 
 
+def test_stop_after_the_last_report_keeps_the_trained_model(dock, stacked, qtbot, monkeypatch):
+    """Stop pressed while the stack is encoded (after the last progress report): superqt's
+    worker emits neither returned nor aborted; the trained model must still be written."""
+    from napari_ivae.analysis import encode
+
+    monkeypatch.setattr("napari_ivae._qt._train_jobs._background_thread", lambda: None)
+    _img, _pts, add = stacked
+    viewer, w = dock(TrainWidget)  # Plugins > napari-ivae > 3 Train
+    points = add(viewer)
+    w.points_combo.value = points
+    _small(w, "rvae", epochs=1)
+    worker = w.start()
+    pressed = []
+
+    def _press(p):  # the report that ends the only epoch is the last one
+        if p.epoch_time is not None:
+            pressed.append(w.stop_button.isEnabled())
+            w.stop_button.click()
+
+    worker.yielded.connect(_press)
+    worker.run()  # in this thread: Stop lands after the last report, deterministically
+    assert pressed == [True] and worker.abort_requested
+    if w.encode_worker is not None:  # a fix may encode again with the last weights
+        with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+            w.encode_worker.start()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+    assert "Stopping" not in w.status.text() and "wrote z1" in w.status.text()
+    assert w.model is not None and get_record(points).model is w.model
+    assert [h["epoch"] for h in w.history] == [1]
+    stack = get_record(points).stack
+    expected = encode(w.model, stack)
+    np.testing.assert_allclose(points.features.loc[stack.index, "z1"], expected["z1"], rtol=1e-5)
+    assert w.start_button.isEnabled() and not w.stop_button.isEnabled()
+
+
 def test_bad_input_notifies_and_widget_stays_usable(dock, stacked, qtbot, notes, tmp_path):
     _img, pts, add = stacked
     viewer, w = dock(TrainWidget)

@@ -76,10 +76,16 @@ class FitWorker(FunctionWorker):
     Signals as napari's generator workers: ``yielded`` (each ``Progress``),
     ``aborted`` (stopped by :meth:`quit` at a report), ``returned``,
     ``finished``; bugs reach ``errored`` and napari's notifications.
+
+    :meth:`quit` after the last report (while the job finishes its work)
+    cannot stop the job, yet superqt then emits neither ``returned`` nor
+    ``aborted``: the job's return value is kept in ``outcome`` (None until
+    the job returns) for the ``finished`` handler.
     """
 
     def __init__(self, func: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(func, *args, **kwargs)
+        self.outcome: Any = None
         self.signals = GeneratorWorkerSignals()
         self.errored.connect(self._relay_error)
         self.warned.connect(self._relay_warning)
@@ -91,7 +97,8 @@ class FitWorker(FunctionWorker):
 
     def work(self) -> Any:
         try:
-            return self._func(*self._args, on_progress=self._on_progress, **self._kwargs)
+            self.outcome = self._func(*self._args, on_progress=self._on_progress, **self._kwargs)
+            return self.outcome
         except _Stopped:
             self.aborted.emit()
             return None

@@ -73,7 +73,8 @@ class TrainWidget(ModelFilesMixin, QWidget):
     -----
     ``start()`` creates the training worker (``self.worker``) and starts it
     unless ``start_thread`` is False; ``stop()`` asks it to quit at its next
-    progress report.  ``features_written`` is emitted with the points layer once
+    progress report (pressed after the last report, while the stack is encoded,
+    training ends normally: nothing is lost).  ``features_written`` is emitted with the points layer once
     the latent columns are in its features (after training, Stop or "Encode").
     """
 
@@ -95,6 +96,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
         self._stack = None
         self._training = False
         self._encoding = False
+        self._answered = True  # the training worker's outcome was handled
         self._build()
         stop_worker_on_destroy(self, "worker")
         bus().stack_changed.connect(self._on_stack_changed)
@@ -276,7 +278,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_train_finished)
         self.worker = worker
-        self._training = True
+        self._training, self._answered = True, False
         self.view.begin(f"{mc.kind} on {len(stack.index):,} sub-images")
         # Long-lived napari/torch objects out of the cyclic GC while training: a full
         # collection triggered in the training thread would hold the GIL (and so the
@@ -298,6 +300,13 @@ class TrainWidget(ModelFilesMixin, QWidget):
         gc.unfreeze()
         self._training = False
         self.view.end()
+        if not self._answered and self.worker.abort_requested:
+            # Stop after the last report: superqt emits neither returned nor aborted.
+            outcome = getattr(self.worker, "outcome", None)
+            if outcome is not None:  # the job ran to its end: its model and latents
+                self._on_trained(outcome)
+            else:
+                self._on_aborted()
         self._update_buttons()
 
     def _on_encode_finished(self) -> None:
@@ -314,6 +323,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
             self.worker.quit()
 
     def _on_trained(self, out: Any) -> None:
+        self._answered = True
         self._training = False  # the worker is done; its `finished` may come later
         self.view.end()
         if report(out, "Train", self.status):
@@ -327,6 +337,7 @@ class TrainWidget(ModelFilesMixin, QWidget):
         self._write(self._points, self._stack, latent, f"Trained in {took:.0f} s")
 
     def _on_aborted(self) -> None:
+        self._answered = True
         self.view.end()
         last = self.view.last
         model = getattr(last, "model", None)
