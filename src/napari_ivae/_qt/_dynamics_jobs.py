@@ -9,17 +9,15 @@ and are shown as one notification and a red status line.
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from napari.qt.threading import thread_worker
 from qtpy.QtWidgets import QFileDialog
 
-from napari_ivae._errors import Cancelled, IvaeError
+from napari_ivae._errors import IvaeError
 from napari_ivae._qt._common import guarded, image_array, notify_errors, report, show_warning
 from napari_ivae._qt._dynamics_results import prepare, summary
+from napari_ivae._qt._workers import JobWorkerMixin
 
 __all__ = ["DynamicsJobsMixin", "series_array"]
 
@@ -51,8 +49,11 @@ def _compute(job: dict, cancel: Any) -> dict:
     return prepare(result, job)
 
 
-class DynamicsJobsMixin:
-    """Compute / Cancel / Export of :class:`~napari_ivae._qt.dynamics.DynamicsWidget`."""
+class DynamicsJobsMixin(JobWorkerMixin):
+    """Compute / Cancel / Export of :class:`~napari_ivae._qt.dynamics.DynamicsWidget`.
+
+    The worker, Cancel and ``finished``: :class:`~napari_ivae._qt._workers.JobWorkerMixin`.
+    """
 
     def run(self) -> Any:
         """Start the computation with the current settings; returns the worker (or None)."""
@@ -94,39 +95,13 @@ class DynamicsJobsMixin:
         }
 
     def _start(self, job: dict) -> Any:
-        cancelled = threading.Event()
-        job["cancelled"] = cancelled
+        return self._launch(
+            job,
+            lambda stop: guarded(_compute, job, stop),
+            f"Computing the wall metrics of {job['ref'].name!r} …",
+        )
 
-        @thread_worker(start_thread=False)
-        def _work() -> Any:
-            try:
-                stop = lambda: cancelled.is_set() or worker.abort_requested  # noqa: E731
-                return job, guarded(_compute, job, stop)
-            except Cancelled:
-                return job, None
-            finally:
-                job["done"] = True
-
-        worker = _work()
-        self._job = job
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self._set_running(True)
-        self.status.setText(f"Computing the wall metrics of {job['ref'].name!r} …")
-        self._t0 = time.perf_counter()
-        if self.start_thread:
-            worker.start()
-        return worker
-
-    def cancel(self) -> None:
-        """Stop the running computation: the widget is free at once, nothing is added."""
-        if not self._running:
-            return
-        self._job["cancelled"].set()
-        self._set_running(False)
-        self.status.setText("Cancelled; nothing was added.")
+    def _on_cancelled(self) -> None:
         self.computed.emit(None)
 
     def _set_running(self, running: bool) -> None:
@@ -135,13 +110,9 @@ class DynamicsJobsMixin:
         self.busy.setVisible(running)
         self.cancel_button.setVisible(running)
 
-    def _on_finished(self) -> None:
-        if self._job.get("done"):  # else: a cancelled run ending while a new one runs
-            self._set_running(False)
-
-    def _on_errored(self, err: BaseException) -> None:
+    def _on_job_errored(self, err: BaseException) -> None:
         """A bug, not a user mistake: napari shows the traceback; the dock says so and is free."""
-        if self._job.get("cancelled") is not None and self._job["cancelled"].is_set():
+        if self._job_cancelled():
             return
         self.status.set_error(
             f"The computation failed ({type(err).__name__}: {err}); nothing was added. "
@@ -149,11 +120,7 @@ class DynamicsJobsMixin:
         )
         self.computed.emit(None)
 
-    def _on_returned(self, value: Any) -> None:
-        job, outcome = value
-        if job is not self._job or job["cancelled"].is_set() or outcome is None:
-            return  # cancelled: cancel() has reset the widget already
-        elapsed = time.perf_counter() - self._t0
+    def _on_result(self, job: dict, outcome: Any, elapsed: float) -> None:
         if report(outcome, "Dynamics", self.status):
             self.computed.emit(None)
             return

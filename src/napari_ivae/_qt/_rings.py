@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Points
-from napari.qt.threading import thread_worker
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QFormLayout,
@@ -45,6 +44,7 @@ from napari_ivae._qt._common import (
     show_warning,
 )
 from napari_ivae._qt._layers import LayerCombo
+from napari_ivae._qt._workers import JobWorkerMixin
 from napari_ivae.record import get_record
 
 __all__ = ["RING_CLASS_NAMES", "RING_COLORS", "RingsBox", "ring_label_names", "ring_size_colors"]
@@ -95,7 +95,7 @@ def _compute(yx: np.ndarray, shape: tuple | None, max_ring: int) -> tuple:
     return (rings := find_rings(yx, max_ring=max_ring, shape=shape)), ring_table(len(yx), rings)
 
 
-class RingsBox(QGroupBox):
+class RingsBox(JobWorkerMixin, QGroupBox):
     """Find the rings of an atoms Points layer; draw them; use their labels.
 
     Parameters
@@ -117,6 +117,7 @@ class RingsBox(QGroupBox):
         self.worker = None
         self.start_thread = True
         self._running = False
+        self._job: dict = {}
         self.points_combo = LayerCombo(viewer, Points, accept=is_data_points)
         self.points_combo.setToolTip("Atoms layer (from Detect, or any points) to find rings in.")
         self.max_ring = QSpinBox()
@@ -186,27 +187,18 @@ class RingsBox(QGroupBox):
 
     def _start(self, points: Points, yx: np.ndarray, shape: tuple | None) -> Any:
         max_ring = int(self.max_ring.value())
-        t0 = time.perf_counter()
+        return self._launch(
+            {"points": points, "yx": yx},
+            lambda _stop: guarded(_compute, yx, shape, max_ring),
+            f"Finding the rings of {len(yx):,} atoms in {points.name!r} …",
+        )
 
-        @thread_worker(start_thread=False)
-        def _work() -> Any:
-            return guarded(_compute, yx, shape, max_ring)
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        self.run_button.setEnabled(not running)
 
-        worker = _work()
-        worker.returned.connect(lambda out: self._on_returned(points, yx, out, t0))
-        worker.finished.connect(self._reset)
-        self.worker, self._running = worker, True
-        self.run_button.setEnabled(False)
-        self.status.setText(f"Finding the rings of {len(yx):,} atoms in {points.name!r} …")
-        if self.start_thread:
-            worker.start()
-        return worker
-
-    def _reset(self) -> None:
-        self._running = False
-        self.run_button.setEnabled(True)
-
-    def _on_returned(self, points: Points, yx: np.ndarray, outcome: Any, t0: float) -> None:
+    def _on_result(self, job: dict, outcome: Any, _elapsed: float) -> None:
+        points, yx = job["points"], job["yx"]
         if report(outcome, "Rings", self.status):
             self.rings_finished.emit(None)
             return
@@ -226,7 +218,7 @@ class RingsBox(QGroupBox):
             other = len(rings.sizes) - sum(counts.values())
             self.status.setText(
                 f"{len(rings.rings):,} rings: {counts[5]} × 5, {counts[6]:,} × 6, {counts[7]} × 7, "
-                f"{other} other ({time.perf_counter() - t0:.1f} s); "
+                f"{other} other ({time.perf_counter() - job['t0']:.1f} s); "
                 f"{int(table['border'].sum()):,} border atoms. Colour by ring_label in the explorer."
             )
             self.rings_finished.emit(layer)

@@ -10,17 +10,13 @@ its phase and amplitude, anything else in atom mode.
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import napari.viewer
 from napari.layers import Image
-from napari.qt.threading import thread_worker
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QHBoxLayout, QLayout, QProgressBar, QPushButton, QWidget
 
-from napari_ivae._errors import Cancelled
 from napari_ivae._qt._common import (
     StatusLabel,
     guarded,
@@ -35,12 +31,13 @@ from napari_ivae._qt._detect_options import DetectOptionsMixin
 from napari_ivae._qt._detect_results import DetectResultsMixin
 from napari_ivae._qt._layers import connect_viewer
 from napari_ivae._qt._rings import RingsBox
+from napari_ivae._qt._workers import JobWorkerMixin
 from napari_ivae.record import get_record
 
 __all__ = ["DetectWidget"]
 
 
-class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
+class DetectWidget(JobWorkerMixin, DetectOptionsMixin, DetectResultsMixin, QWidget):
     """Find atoms or domain walls in an image layer and add them as points.
 
     Parameters
@@ -65,7 +62,6 @@ class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
         self.start_thread = True
         self._running = False
         self._job: dict = {}
-        self._t0 = 0.0
         self._task_chosen = False  # the user picked atoms/walls: roles no longer decide
         self._auto_walls: tuple = (None, None)  # (phase, amplitude) chosen by role
 
@@ -208,62 +204,23 @@ class DetectWidget(DetectOptionsMixin, DetectResultsMixin, QWidget):
         func = detect.detect_atoms if job["task"] == "atoms" else detect.detect_walls
         kwargs = dict(job["kwargs"])
         args = (kwargs.pop("image"),) if job["task"] == "atoms" else ()
-        cancelled = threading.Event()
-        job["cancelled"] = cancelled
+        return self._launch(
+            job,
+            lambda stop: guarded(func, *args, cancel=stop, **kwargs),
+            f"Detecting {job['task']} in {job['ref'].name!r} …",
+        )
 
-        @thread_worker(start_thread=False)
-        def _work() -> Any:
-            try:
-                # Cancel, or the viewer closing (stop_worker_on_destroy quits the worker)
-                stop = lambda: cancelled.is_set() or worker.abort_requested  # noqa: E731
-                return job, guarded(func, *args, cancel=stop, **kwargs)
-            except Cancelled:
-                return job, None
-            finally:
-                job["done"] = True
-
-        worker = _work()
-        self._job = job
-        # bound methods: Qt disconnects them when the widget is destroyed
-        worker.returned.connect(self._on_returned)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self._running = True
-        self.run_button.setEnabled(False)
-        self.preview_button.setEnabled(False)
-        self.busy.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.status.setText(f"Detecting {job['task']} in {job['ref'].name!r} …")
-        self._t0 = time.perf_counter()
-        if self.start_thread:
-            worker.start()
-        return worker
-
-    def cancel(self) -> None:
-        """Stop the running detection: the widget is free at once, nothing is added."""
-        if not self._running:
-            return
-        self._job["cancelled"].set()
-        self._reset()
-        self.status.setText("Cancelled; nothing was added.")
+    def _on_cancelled(self) -> None:
         self.detection_finished.emit(None)
 
-    def _on_finished(self) -> None:
-        if self._job.get("done"):  # else: a cancelled run ending while a new one runs
-            self._reset()
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        self.run_button.setEnabled(not running)
+        self.preview_button.setEnabled(not running)
+        self.busy.setVisible(running)
+        self.cancel_button.setVisible(running)
 
-    def _reset(self) -> None:
-        self._running = False
-        self.run_button.setEnabled(True)
-        self.preview_button.setEnabled(True)
-        self.busy.setVisible(False)
-        self.cancel_button.setVisible(False)
-
-    def _on_returned(self, result: Any) -> None:
-        job, outcome = result
-        if job is not self._job or job["cancelled"].is_set() or outcome is None:
-            return  # cancelled: cancel() has reset the widget already
-        elapsed = time.perf_counter() - self._t0
+    def _on_result(self, job: dict, outcome: Any, elapsed: float) -> None:
         if report(outcome, "Detect", self.status):
             self.detection_finished.emit(None)
             return

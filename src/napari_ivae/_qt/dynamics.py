@@ -88,7 +88,6 @@ class DynamicsWidget(DynamicsJobsMixin, DynamicsResultsMixin, QWidget):
         self.result: Any = None
         self._running = False
         self._job: dict = {}
-        self._t0 = 0.0
         layout = scroll_layout(self, grow=True)
         layout.addLayout(self._build_form())
         layout.addLayout(self._run_row())
