@@ -19,7 +19,7 @@ def test_shapes_and_types(sim):
     h, w, e = sim.si.shape
     assert (h, w, e) == (96, 96, 128) and sim.si.data.dtype == np.float32
     assert sim.image.shape == (96, 96) and sim.image.dtype == np.float32
-    assert sim.endmembers.shape == (3, 128) and sim.abundances.shape == (96, 96, 3)
+    assert sim.endmembers.shape == (4, 128) and sim.abundances.shape == (96, 96, 4)
     assert sim.si.unit == "eV" and sim.si.energy[0] == 1.0 and sim.si.energy[-1] == 4.0
     assert set(sim.arrangement) <= set(ARRANGEMENTS)
     assert {"isolated", "dimer", "chain", "edge"} <= set(sim.arrangement)
@@ -61,7 +61,7 @@ def test_pixel_truth_is_the_centroid_of_the_plasmon_part(sim):
     e = sim.si.energy
     p = sim.params
     bg = sim.endmembers[0]
-    plasmon = np.tensordot(sim.abundances[..., 1:], sim.endmembers[1:] - 1.5 * bg, axes=1)
+    plasmon = np.tensordot(sim.abundances[..., 1:3], sim.endmembers[1:3] - 1.5 * bg, axes=1)
     ok = np.isfinite(sim.peak_energy)
     weights = plasmon[ok]
     centroid = (weights * e).sum(1) / weights.sum(1)
