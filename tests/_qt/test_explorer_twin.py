@@ -93,3 +93,16 @@ def test_second_axes_are_chosen_validated_and_hidden_without_latents(make_napari
     assert np.array_equal(w.selected, [5])
     w.show_second(False)
     assert w.scatter2.isHidden()
+
+
+def test_dual_latents_arriving_after_training_are_shown_side_by_side(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    feats = _dual_features()
+    plain = feats[["y", "x", "spectrum_mse"]]
+    layer = viewer.add_points(feats[["y", "x"]].to_numpy(), features=plain, name="grid")
+    w = ExplorerWidget(viewer)
+    qtbot.addWidget(w)
+    assert (w._xcol, w._ycol) == ("y", "x") and not w.second_check.isChecked()
+    layer.features = feats  # what the Structure–property dock writes when training ends
+    assert (w._xcol, w._ycol) == ("zs1", "zs2") and w.second_axes == ("zp1", "zp2")
+    assert w.second_check.isChecked() and np.array_equal(w.scatter2.y, feats["zp2"].to_numpy())

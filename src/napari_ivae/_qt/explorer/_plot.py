@@ -206,10 +206,11 @@ class PlotMixin:
         layer = self._layer
         self._restore_labels()  # a rewrite (e.g. retraining) without the labels keeps them
         n_old = 0 if self._df is None else len(self._df)
-        had_z = self._df is not None and {"z1", "z2"} <= {str(c) for c in self._df.columns}
-        has_z = {"z1", "z2"} <= {str(c) for c in layer.features.columns}
-        if has_z and not had_z:  # latents just arrived (training finished): show them
-            self._xcol = self._ycol = None
+        old = set() if self._df is None else {str(c) for c in self._df.columns}
+        new = {str(c) for c in layer.features.columns}
+        pairs = ({"z1", "z2"}, {"zs1", "zs2", "zp1", "zp2"})  # a model's / a dual VAE's latents
+        if any(p <= new and not p <= old for p in pairs):  # latents just arrived: show them
+            self._xcol = self._ycol = self._x2col = self._y2col = None
             if self._color_col in ("x", "y", None):
                 self._color_col = None
         self._reload(autorange=n_old != len(layer.data))
