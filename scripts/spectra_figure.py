@@ -7,8 +7,8 @@ Run from the repository root (under a minute)::
 Every step is the command a user runs:
 
     ivae info si.npz
-    ivae decompose si.npz --method pca --components 4 -o pca
-    ivae decompose si.npz --method nmf --components 3 -o nmf
+    ivae decompose si.npz --method pca --components 5 -o pca
+    ivae decompose si.npz --method nmf --components 4 -o nmf
 
 on ``simulate_nanoparticle_si((128, 128), 256, seed=0)`` saved as ``si.npz``.
 Writes ``spectra_decompose.png`` (HAADF, truth peak-energy map, NMF maps and
@@ -54,9 +54,9 @@ def main() -> None:
         t = Path(tmp)
         np.savez(t / "si.npz", data=sim.si.data, energy=sim.si.energy, unit="eV")
         assert ivae(["info", str(t / "si.npz")]) == 0
-        assert ivae(["decompose", str(t / "si.npz"), "--method", "pca", "--components", "4",
+        assert ivae(["decompose", str(t / "si.npz"), "--method", "pca", "--components", "5",
                      "-o", str(t / "pca")]) == 0  # fmt: skip
-        assert ivae(["decompose", str(t / "si.npz"), "--method", "nmf", "--components", "3",
+        assert ivae(["decompose", str(t / "si.npz"), "--method", "nmf", "--components", "4",
                      "-o", str(t / "nmf")]) == 0  # fmt: skip
         nmf_maps = tifffile.imread(t / "nmf" / "maps.tif")
         nmf = pd.read_csv(t / "nmf" / "components.csv")
@@ -68,7 +68,7 @@ def main() -> None:
     print("NMF cosine to the generating endmembers:",
           ", ".join(f"{names[r]} {cos[r, c]:.3f}" for r, c in zip(rows, cols)))  # fmt: skip
 
-    fig, ax = plt.subplots(3, 4, figsize=(11, 8.25), dpi=60)
+    fig, ax = plt.subplots(3, 5, figsize=(13.75, 8.25), dpi=60)
     ax[0, 0].imshow(sim.image, cmap="gray")
     ax[0, 0].set_title("HAADF (simulated)")
     im = ax[0, 1].imshow(sim.peak_energy, cmap="viridis")
@@ -78,21 +78,23 @@ def main() -> None:
     ax[0, 2].set_title("band map 1.55–1.85 eV")
     ax[0, 3].imshow(sim.si.band_map(2.25, 2.55), cmap="magma")
     ax[0, 3].set_title("band map 2.25–2.55 eV")
+    ax[0, 4].imshow(sim.si.band_map(3.35, 3.85), cmap="magma")
+    ax[0, 4].set_title("band map 3.35–3.85 eV (bulk)")
     for k, (r, c) in enumerate(zip(rows, cols)):
         ax[1, k].imshow(nmf_maps[c], cmap="magma")
         ax[1, k].set_title(f"NMF map c{c} ≈ {names[r]}")
     e = sim.si.energy
     for r, c in zip(rows, cols):
-        line = ax[1, 3].plot(e, comps[c] / comps[c].max(), lw=2)[0]
+        line = ax[1, 4].plot(e, comps[c] / comps[c].max(), lw=2)[0]
         true = sim.endmembers[r]
-        ax[1, 3].plot(e, true / true.max(), "--", color=line.get_color(), lw=1)
-    ax[1, 3].set_title("NMF spectra (—) vs truth (--)")
-    ax[1, 3].set_xlabel("energy loss (eV)")
-    for k in range(4):
+        ax[1, 4].plot(e, true / true.max(), "--", color=line.get_color(), lw=1)
+    ax[1, 4].set_title("NMF spectra (—) vs truth (--)")
+    ax[1, 4].set_xlabel("energy loss (eV)")
+    for k in range(5):
         ax[2, k].imshow(pca_maps[k], cmap="RdBu_r")
         ax[2, k].set_title(f"PCA score {k}")
     for a in ax.flat:
-        if a is not ax[1, 3]:
+        if a is not ax[1, 4]:
             a.set_xticks([])
             a.set_yticks([])
     fig.tight_layout()

@@ -19,7 +19,7 @@ def test_shapes_and_types(sim):
     h, w, e = sim.si.shape
     assert (h, w, e) == (96, 96, 128) and sim.si.data.dtype == np.float32
     assert sim.image.shape == (96, 96) and sim.image.dtype == np.float32
-    assert sim.endmembers.shape == (3, 128) and sim.abundances.shape == (96, 96, 3)
+    assert sim.endmembers.shape == (4, 128) and sim.abundances.shape == (96, 96, 4)
     assert sim.si.unit == "eV" and sim.si.energy[0] == 1.0 and sim.si.energy[-1] == 4.0
     assert set(sim.arrangement) <= set(ARRANGEMENTS)
     assert {"isolated", "dimer", "chain", "edge"} <= set(sim.arrangement)
@@ -61,7 +61,7 @@ def test_pixel_truth_is_the_centroid_of_the_plasmon_part(sim):
     e = sim.si.energy
     p = sim.params
     bg = sim.endmembers[0]
-    plasmon = np.tensordot(sim.abundances[..., 1:], sim.endmembers[1:] - 1.5 * bg, axes=1)
+    plasmon = np.tensordot(sim.abundances[..., 1:3], sim.endmembers[1:3] - 1.5 * bg, axes=1)
     ok = np.isfinite(sim.peak_energy)
     weights = plasmon[ok]
     centroid = (weights * e).sum(1) / weights.sum(1)
@@ -93,3 +93,29 @@ def test_seeded_and_validated():
         simulate_nanoparticle_si((32, 32), 16, radius=2.0, e_iso=9.0)
     with pytest.raises(IvaeError, match="gaps has key 'trimer'"):
         simulate_nanoparticle_si((32, 32), 16, radius=2.0, gaps={"trimer": 0.2})
+
+
+def test_bulk_plasmon_follows_thickness_and_surface_mode_peaks_at_the_surface(sim):
+    """Bulk abundance ∝ projected thickness; surface-mode excitation peaked at d = r."""
+    r, t = sim.radius, sim.abundances.sum(-1)  # t: the support-thickness gradient
+    yy, xx = np.mgrid[0 : sim.si.shape[0], 0 : sim.si.shape[1]]
+    d_all = np.hypot(yy - sim.centers[:, 0, None, None], xx - sim.centers[:, 1, None, None])
+    inside = d_all < r
+    s_p = np.where(inside, 0.25 + 0.75 * (d_all / r) ** 2, np.exp(-(d_all - r) / (0.5 * r)))
+    rho = np.minimum(s_p.sum(0), 1.0)
+    tau = np.minimum((np.sqrt(np.clip(r**2 - d_all**2, 0, None)) / r).sum(0), 1.0)
+    k = np.maximum(1.0, rho + tau)
+    assert np.allclose(sim.abundances[..., 3] / t, tau / k, atol=1e-6)
+    assert np.allclose(sim.abundances[..., 1:3].sum(-1) / t, rho / k, atol=1e-6)
+    assert np.all(sim.abundances[..., 3][~inside.any(0)] == 0)
+    # about isolated particles the surface mode is strongest at the surface
+    d = d_all[sim.arrangement == "isolated"].min(0)
+    surf = sim.abundances[..., 1:3].sum(-1) / t
+    at = lambda lo, hi: surf[(d >= lo * r) & (d < hi * r)].mean()  # noqa: E731
+    assert at(0.9, 1.1) > 2 * at(0, 0.3) and at(0.9, 1.1) > 2 * at(2.0, 2.4)
+    # a particle centre and a point one radius outside no longer share a spectrum
+    e = sim.si.energy
+    band = np.abs(e - sim.params["e_bulk"]) < 2 * sim.params["w_bulk"]
+    spec = sim.clean / t[..., None]
+    cy, cx = np.round(sim.centers[sim.arrangement == "isolated"][0]).astype(int)
+    assert spec[cy, cx, band].sum() > 1.5 * spec[cy, cx + int(2 * r), band].sum()

@@ -58,14 +58,27 @@ def _place(rng, shape, radius, gaps, cutoff) -> tuple[np.ndarray, list[str]]:
     return centers, labels
 
 
-def _render(centers: np.ndarray, coupling: np.ndarray, shape: tuple[int, int], r: float):
-    """Pixel grids, projected thickness / r, Σ_p P_p and Σ_p c_p P_p (see nanoparticles.py)."""
+def _render(
+    centers: np.ndarray,
+    coupling: np.ndarray,
+    shape: tuple[int, int],
+    r: float,
+    *,
+    inside: float = 0.25,
+    aloof: float = 0.5,
+):
+    """Pixel grids, projected thickness / r, Σ_p S_p and Σ_p c_p S_p (see nanoparticles.py).
+
+    ``S(d)`` is the surface-mode excitation at impact parameter ``d``: ``1`` at the
+    surface, ``exp(-(d - r) / (aloof r))`` outside, ``inside + (1 - inside) (d / r)²``
+    within the particle.
+    """
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     thick = np.zeros((h, w))
     ring_sum = np.zeros((h, w))
     ring_c = np.zeros((h, w))
-    reach = int(np.ceil(r + 6 * 0.6 * r))  # the ring is < 2e-8 beyond
+    reach = int(np.ceil(r + 18 * aloof * r))  # the aloof tail is < 2e-8 beyond
     for (cy, cx), c in zip(centers, coupling):
         win = np.s_[
             max(int(cy) - reach, 0) : int(cy) + reach + 1,
@@ -73,7 +86,11 @@ def _render(centers: np.ndarray, coupling: np.ndarray, shape: tuple[int, int], r
         ]
         d = np.hypot(yy[win] - cy, xx[win] - cx)
         thick[win] += np.sqrt(np.clip(r**2 - d**2, 0.0, None)) / r
-        ring = np.exp(-0.5 * ((d - r) / (0.6 * r)) ** 2)
+        ring = np.where(
+            d >= r,
+            np.exp(-np.clip(d - r, 0.0, None) / (aloof * r)),
+            inside + (1.0 - inside) * (d / r) ** 2,
+        )
         ring_sum[win] += ring
         ring_c[win] += c * ring
     return yy, xx, thick, ring_sum, ring_c

@@ -21,26 +21,43 @@ The law (exact, per particle ``p`` with neighbour gaps ``g_q``, in pixels):
   **width** (standard deviation)
   ``W = sqrt((1-c) w_iso² + c w_coupled² + c (1-c) (e_iso - e_coupled)²)``.
 
-Each particle excites its plasmon in a ring about its surface,
-``P(d) = exp(-(d - radius)² / (2 (0.6 radius)²))`` at distance ``d`` from its
-centre; a pixel's particle weight is ``ρ = min(1, Σ_p P_p)`` and its coupling
-``c̄ = Σ_p c_p P_p / Σ_p P_p``.  The spectrum of pixel ``x`` is
-``dose × Σ_k abundances[x, k] × endmembers[k]`` (Poisson noise on top) with
-three endmember spectra, one per arrangement regime:
+Excitation against impact parameter ``d`` (beam to particle centre), as in
+EELS of metal particles:
+
+- the **surface (dipole) mode** is excited most by a beam grazing the surface;
+  outside (aloof) it decays with the impact parameter, inside it is weaker (the
+  begrenzung effect: the volume mode takes the oscillator strength):
+  ``S(d) = exp(-(d - radius) / (aloof × radius))`` for ``d ≥ radius`` and
+  ``S(d) = inside + (1 - inside) (d / radius)²`` within (``aloof`` 0.5,
+  ``inside`` 0.25);
+- the **bulk (volume) plasmon** is excited only by a beam through the particle,
+  in proportion to its path length: the projected thickness
+  ``T(d) = sqrt(radius² - d²) / radius`` (1 at the centre, 0 outside).
+
+A pixel's surface weight is ``ρ = min(1, Σ_p S_p)``, its bulk weight
+``τ = min(1, Σ_p T_p)``, both divided by ``k = max(1, ρ + τ)`` (``ρ' = ρ / k``,
+``τ' = τ / k``), and its coupling is ``c̄ = Σ_p c_p S_p / Σ_p S_p``.  The spectrum
+of pixel ``x`` is ``dose × Σ_k abundances[x, k] × endmembers[k]`` (Poisson noise
+on top) with four endmember spectra:
 
 0. ``"support"``: zero-loss tail ``(e / e0)^-4`` plus power-law background
-   ``0.3 (e / e0)^-1.5`` (``e0`` the first energy) — abundance ``t (1 - ρ)``;
+   ``0.3 (e / e0)^-1.5`` (``e0`` the first energy) — abundance ``t (1 - ρ' - τ')``;
 1. ``"isolated dipole"``: 1.5 × that background plus ``plasmon_strength ×`` a
-   unit-area Gaussian at ``e_iso`` (std ``w_iso``) — abundance ``t ρ (1 - c̄)``;
+   unit-area Gaussian at ``e_iso`` (std ``w_iso``) — abundance ``t ρ' (1 - c̄)``;
 2. ``"coupled mode"``: the same with the Gaussian at ``e_coupled`` (std
-   ``w_coupled``) — abundance ``t ρ c̄``;
+   ``w_coupled``) — abundance ``t ρ' c̄``;
+3. ``"bulk plasmon"``: 1.5 × the background plus ``bulk_strength ×`` a
+   unit-area Gaussian at ``e_bulk`` (std ``w_bulk``) — abundance ``t τ'``;
 
-where ``t`` is a smooth support-thickness gradient (0.8–1.2).  Isolated
-particles give pure ``"isolated dipole"`` pixels and the bare support pure
-``"support"`` pixels, so NMF recovery is well defined.  The plasmon part of a
-pixel is ``t ρ plasmon_strength [(1 - c̄) G_iso + c̄ G_coupled]``, so the per-pixel
-truth maps ``peak_energy`` and ``peak_width`` are the law at ``c̄`` (NaN where
-ρ < 0.05).  Positions are ``(y, x)`` pixels.
+where ``t`` is a smooth support-thickness gradient (0.8–1.2).  The spectrum
+thus tells a particle's centre (bulk peak, weak surface mode) from a point
+just outside it (surface mode only).  The bare support gives pure
+``"support"`` pixels, the surface of an isolated particle pure ``"isolated
+dipole"`` ones and its centre mostly ``"bulk plasmon"``, so NMF recovery is
+well defined.  The surface-plasmon part of a pixel is
+``t ρ' plasmon_strength [(1 - c̄) G_iso + c̄ G_coupled]``, so the per-pixel truth
+maps ``peak_energy`` and ``peak_width`` (of the surface plasmon) are the law
+at ``c̄`` (NaN where ``Σ_p S_p < 0.05``).  Positions are ``(y, x)`` pixels.
 """
 
 from __future__ import annotations
@@ -63,7 +80,7 @@ __all__ = [
 ]
 
 ARRANGEMENTS: tuple[str, ...] = ("isolated", "dimer", "chain", "close-packed", "edge")
-ENDMEMBER_NAMES: tuple[str, ...] = ("support", "isolated dipole", "coupled mode")
+ENDMEMBER_NAMES: tuple[str, ...] = ("support", "isolated dipole", "coupled mode", "bulk plasmon")
 _DEFAULT_GAPS = {"dimer": 0.3, "chain": 0.4, "close-packed": 0.2}
 _PLASMON_MIN = 0.05
 #: background of a particle pixel relative to the bare support (thicker)
@@ -181,6 +198,9 @@ def simulate_nanoparticle_si(
     w_iso: float = 0.12,
     w_coupled: float = 0.2,
     plasmon_strength: float = 1.0,
+    e_bulk: float = 3.6,
+    w_bulk: float = 0.25,
+    bulk_strength: float = 1.0,
     dose: float = 200.0,
     noise: bool = True,
 ) -> NanoparticleSI:
@@ -207,7 +227,12 @@ def simulate_nanoparticle_si(
     e_iso, e_coupled, w_iso, w_coupled : float
         Energies and widths (std) of the two plasmon modes (eV), inside ``energy_range``.
     plasmon_strength : float
-        Area of a plasmon mode relative to the background at ``e0`` (> 0).
+        Area of a surface-plasmon mode relative to the background at ``e0`` (> 0).
+    e_bulk, w_bulk : float
+        Energy (inside ``energy_range``) and width (std, > 0) of the bulk
+        (volume) plasmon (eV).
+    bulk_strength : float
+        Area of the bulk plasmon relative to the background at ``e0`` (> 0).
     dose : float
         Expected counts per unit endmember value (> 0).
     noise : bool
@@ -225,11 +250,16 @@ def simulate_nanoparticle_si(
     e0, e1 = (float(v) for v in energy_range)
     if not 0 < e0 < e1:
         raise IvaeError(f"energy_range={energy_range!r} must satisfy 0 < e0 < e1")
-    for name, value in (("e_iso", e_iso), ("e_coupled", e_coupled)):
+    for name, value in (("e_iso", e_iso), ("e_coupled", e_coupled), ("e_bulk", e_bulk)):
         check_range(name, float(value), low=e0, high=e1)
     for name, value in (("w_iso", w_iso), ("w_coupled", w_coupled), ("decay", decay)):
         check_range(name, float(value), low=0.0, low_inclusive=False)
-    for name, value in (("s_half", s_half), ("plasmon_strength", plasmon_strength)):
+    for name, value in (
+        ("s_half", s_half),
+        ("plasmon_strength", plasmon_strength),
+        ("w_bulk", w_bulk),
+        ("bulk_strength", bulk_strength),
+    ):
         check_range(name, float(value), low=0.0, low_inclusive=False)
     check_range("dose", float(dose), low=0.0, low_inclusive=False)
     gaps = {**_DEFAULT_GAPS, **(gaps or {})}
@@ -250,15 +280,17 @@ def simulate_nanoparticle_si(
     p_energy, p_width = peak_law(coupling, **law)
 
     yy, xx, thick, ring_sum, ring_c = _render(centers, coupling, (h, w), r)
-    rho = np.minimum(ring_sum, 1.0)
+    rho, tau = np.minimum(ring_sum, 1.0), np.minimum(thick, 1.0)
+    k = np.maximum(1.0, rho + tau)
+    rho, tau = rho / k, tau / k
     with np.errstate(invalid="ignore", divide="ignore"):
-        c_map = np.where(rho >= _PLASMON_MIN, ring_c / ring_sum, np.nan)
+        c_map = np.where(ring_sum >= _PLASMON_MIN, ring_c / ring_sum, np.nan)
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(angle) * (yy / h - 0.5) + np.sin(angle) * (xx / w - 0.5)) * 0.4
     support = 1.0 + np.clip(ramp, -0.2, 0.2)
     c_fill = np.nan_to_num(c_map)
     abundances = support[..., None] * np.stack(
-        [1.0 - rho, rho * (1.0 - c_fill), rho * c_fill], axis=-1
+        [np.clip(1.0 - rho - tau, 0.0, None), rho * (1.0 - c_fill), rho * c_fill, tau], axis=-1
     )
 
     energy = np.linspace(e0, e1, int(n_energy))
@@ -269,6 +301,7 @@ def simulate_nanoparticle_si(
             bg,
             _PARTICLE_BG * bg + s * _gauss(energy, e_iso, w_iso),
             _PARTICLE_BG * bg + s * _gauss(energy, e_coupled, w_coupled),
+            _PARTICLE_BG * bg + float(bulk_strength) * _gauss(energy, e_bulk, w_bulk),
         ]
     )
     expected = float(dose) * np.tensordot(abundances, endmembers, axes=1)
@@ -289,6 +322,9 @@ def simulate_nanoparticle_si(
         "s_half": float(s_half),
         **{k: float(v) for k, v in law.items()},
         "plasmon_strength": s,
+        "e_bulk": float(e_bulk),
+        "w_bulk": float(w_bulk),
+        "bulk_strength": float(bulk_strength),
         "dose": float(dose),
         "noise": bool(noise),
     }

@@ -200,6 +200,7 @@ class LabelsMixin:
         if self._color_col == "label" and self._xcol is not None:
             self._set_combo(self.color_combo, cols, "label")
             self.scatter.recolor(self._scheme())
+            self._recolor_second()
         else:
             self._set_combo(self.color_combo, cols, self._color_col)
         self._update_class_list()

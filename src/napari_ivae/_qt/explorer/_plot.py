@@ -74,6 +74,7 @@ class PlotMixin:
             for combo in (self.x_combo, self.y_combo, self.color_combo):
                 self._set_combo(combo, [], None)
             self._clear_plot()
+            self._clear_second()
             self.status.setText("No points layer: run Detect (and Train) or open one.")
             return
         df = layer.features
@@ -88,6 +89,7 @@ class PlotMixin:
             self._set_combo(self.color_combo, [], None)
             self._xcol = self._ycol = None
             self._clear_plot()
+            self._clear_second()
             why = (
                 f"layer {layer.name!r} has no points"
                 if n == 0
@@ -99,9 +101,14 @@ class PlotMixin:
         xcol = self._xcol if self._xcol in numeric else None
         ycol = self._ycol if self._ycol in numeric else None
         if xcol is None or ycol is None:
-            xcol, ycol = ("z1", "z2") if {"z1", "z2"} <= set(numeric) else numeric[:2]
+            xcol, ycol = numeric[:2]
+            for pair in (("z1", "z2"), ("zs1", "zs2")):  # a model's latents (dual: structure)
+                if set(pair) <= set(numeric):
+                    xcol, ycol = pair
+                    break
             autorange = True
         self._xcol, self._ycol = xcol, ycol
+        self._reload_second(numeric)
         self._set_combo(self.x_combo, numeric, xcol)
         self._set_combo(self.y_combo, numeric, ycol)
         colorable = [str(c) for c in df.columns]
@@ -154,6 +161,7 @@ class PlotMixin:
         self.scatter.set_points(x, y, self._scheme(), autorange=autorange)
         self._selected = self._selected[self._selected < len(x)]
         self.scatter.set_selection(self._selected)
+        self._redraw_second(autorange=autorange)
 
     def _scheme(self):
         col = self._color_col
@@ -198,10 +206,11 @@ class PlotMixin:
         layer = self._layer
         self._restore_labels()  # a rewrite (e.g. retraining) without the labels keeps them
         n_old = 0 if self._df is None else len(self._df)
-        had_z = self._df is not None and {"z1", "z2"} <= {str(c) for c in self._df.columns}
-        has_z = {"z1", "z2"} <= {str(c) for c in layer.features.columns}
-        if has_z and not had_z:  # latents just arrived (training finished): show them
-            self._xcol = self._ycol = None
+        old = set() if self._df is None else {str(c) for c in self._df.columns}
+        new = {str(c) for c in layer.features.columns}
+        pairs = ({"z1", "z2"}, {"zs1", "zs2", "zp1", "zp2"})  # a model's / a dual VAE's latents
+        if any(p <= new and not p <= old for p in pairs):  # latents just arrived: show them
+            self._xcol = self._ycol = self._x2col = self._y2col = None
             if self._color_col in ("x", "y", None):
                 self._color_col = None
         self._reload(autorange=n_old != len(layer.data))
@@ -252,9 +261,11 @@ class PlotMixin:
         self._color_col = col
         self._set_combo(self.color_combo, cols, col)
         self.scatter.recolor(self._scheme())
+        self._recolor_second()
 
     def set_mode(self, mode: str):
         """Selection mode of a left drag: ``"lasso"``, ``"rect"`` or ``"pan"``."""
         check_choice("mode", mode, ("lasso", "rect", "pan"))
         self.scatter.select_mode = mode
+        self.scatter2.select_mode = mode
         self.mode_buttons[mode].setChecked(True)

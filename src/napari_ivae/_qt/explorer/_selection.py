@@ -129,6 +129,8 @@ class SelectionMixin:
     def _apply_selection(self, idx: np.ndarray, *, from_napari: bool = False):
         self._selected = idx
         self.scatter.set_selection(idx)
+        if self.second_check.isChecked() and self._x2col is not None:
+            self.scatter2.set_selection(idx)
         self._update_count()
         self._update_highlight()
         self._gallery_timer.start()  # the montage follows, once the selection settles

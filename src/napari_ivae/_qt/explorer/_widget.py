@@ -2,7 +2,8 @@
 
 :class:`ExplorerWidget` is the layout and the wiring; each concern is a mixin
 in its own file: :mod:`._plot` (axes, colours, legend), :mod:`._selection`
-(scatter ↔ napari selection, the highlight layer), :mod:`._preview` (hover,
+(scatter ↔ napari selection, the highlight layer), :mod:`._twin` (a second
+scatter of two other columns, same selection), :mod:`._preview` (hover,
 decode, manifold, gallery), :mod:`._labels` (the Labels box, on
 :class:`napari_ivae.labels.LabelSet`), :mod:`._classes` (confusion matrix,
 manifold class) and :mod:`._exports` (CSV, wall mask).  What the explorer keeps about a points
@@ -43,6 +44,7 @@ from napari_ivae._qt.explorer._labels import LabelsMixin
 from napari_ivae._qt.explorer._plot import PlotMixin, numeric_columns
 from napari_ivae._qt.explorer._preview import PreviewMixin
 from napari_ivae._qt.explorer._selection import HIGHLIGHT_KEY, SelectionMixin
+from napari_ivae._qt.explorer._twin import TwinMixin
 from napari_ivae.record import get_record
 
 __all__ = ["SCATTER_MIN_HEIGHT", "ExplorerWidget"]
@@ -52,7 +54,14 @@ SCATTER_MIN_HEIGHT = 240
 
 
 class ExplorerWidget(
-    PlotMixin, SelectionMixin, PreviewMixin, LabelsMixin, ClassesMixin, ExportsMixin, QWidget
+    PlotMixin,
+    SelectionMixin,
+    TwinMixin,
+    PreviewMixin,
+    LabelsMixin,
+    ClassesMixin,
+    ExportsMixin,
+    QWidget,
 ):
     """Latent-space explorer with lasso selection and class labeling.
 
@@ -107,7 +116,12 @@ class ExplorerWidget(
         self.scatter.sigPolygon.connect(self._on_polygon)
         self.scatter.sigClick.connect(self._on_click)
         self.scatter.sigHover.connect(self._on_hover_moved)
-        split.addWidget(self.scatter)
+        # the second scatter (another pair of columns, same selection) beside the first
+        self.plots = QSplitter(Qt.Orientation.Horizontal)
+        self.plots.setChildrenCollapsible(False)
+        self.plots.addWidget(self.scatter)
+        self.plots.addWidget(self.scatter2)
+        split.addWidget(self.plots)
         self.legend = QLabel()
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -143,6 +157,7 @@ class ExplorerWidget(
         self.color_combo = QComboBox()
         self.color_combo.currentTextChanged.connect(self._on_color_combo)
         form.addRow("Colour by", self.color_combo)
+        form.addRow("", self._build_twin())
         return form
 
     def _build_tools(self) -> QHBoxLayout:
@@ -163,13 +178,15 @@ class ExplorerWidget(
         tools.addWidget(
             self._tool_button("Clear", "Clear the selection", lambda: self.select_indices([]))
         )
-        tools.addWidget(
-            self._tool_button("Fit", "Zoom to all points", lambda: self.scatter.auto_range())
-        )
+        tools.addWidget(self._tool_button("Fit", "Zoom to all points", self._fit_plots))
         tools.addStretch(1)
         self.count_label = QLabel("0 selected")
         tools.addWidget(self.count_label)
         return tools
+
+    def _fit_plots(self):
+        self.scatter.auto_range()
+        self.scatter2.auto_range()
 
     @staticmethod
     def _tool_button(text: str, tip: str, slot) -> QToolButton:
