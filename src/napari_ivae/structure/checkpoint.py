@@ -19,7 +19,7 @@ from napari_ivae.train.checkpoint import (
     FORMAT,
     VERSION,
     _atomic_save,
-    _check_finite_weights,
+    _model_from,
     _read_checkpoint,
 )
 
@@ -65,17 +65,4 @@ def load_structure(path: str | os.PathLike):
             f"{str(path)!r} holds a {kind!r} model, not a structure–property model "
             f"({', '.join(STRUCTURE_KINDS)})"
         )
-    try:
-        config = StructureConfig.from_dict(cfg)
-        state = obj["state_dict"]
-        _check_finite_weights(state, str(path))
-        model = build_structure_model(config)
-        model.load_state_dict(state)
-    except IvaeError as err:
-        if str(err).startswith(str(path)):
-            raise
-        raise IvaeError(f"{str(path)!r} holds an incompatible model: {err}") from err
-    except (KeyError, TypeError, RuntimeError, AttributeError) as err:
-        raise IvaeError(f"{str(path)!r} holds an incompatible model: {err}") from err
-    model.eval()
-    return model, list(obj.get("history") or [])
+    return _model_from(obj, path, StructureConfig.from_dict, build_structure_model)

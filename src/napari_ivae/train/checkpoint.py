@@ -124,12 +124,18 @@ def load_model(path):
         In eval mode, on CPU.
     history : list of dict
     """
-    obj = _read_checkpoint(path)
+    return _model_from(_read_checkpoint(path), path, config_from_dict, build_model)
+
+
+def _model_from(obj: dict, path, from_dict, build) -> tuple:
+    """``(model, history)`` from a read checkpoint ``obj``: the configuration by
+    ``from_dict``, the model by ``build(config)``, the weights checked finite and
+    loaded; any mismatch is one :class:`IvaeError` naming ``path``."""
     try:
-        config = config_from_dict(obj["model_config"])
+        config = from_dict(obj["model_config"])
         state = obj["state_dict"]
         _check_finite_weights(state, str(path))
-        model = build_model(config)
+        model = build(config)
         model.load_state_dict(state)
     except IvaeError as err:
         if str(err).startswith(str(path)):
