@@ -28,6 +28,19 @@ def _labelled(viewer, make_blobs, labels):
     return layer
 
 
+def _train_small(w, qtbot):
+    """Train 2 epochs of a 2-latent model on the dock's choices, until the features are written."""
+    w.epochs.setValue(2)
+    w.batch_size.setValue(32)
+    w.latent_dim.setValue(2)
+    w.start_thread = False
+    worker = w.start()
+    assert worker is not None
+    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
+        worker.start()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+
+
 def test_crvae_trains_on_the_label_column_and_encodes_with_it(dock, make_blobs, qtbot):
     from napari_ivae.analysis import encode
 
@@ -40,15 +53,7 @@ def test_crvae_trains_on_the_label_column_and_encodes_with_it(dock, make_blobs, 
     assert w.label_column.isEnabled()
     offered = [w.label_column.itemText(i) for i in range(w.label_column.count())]
     assert offered == ["label", "size_class"]  # the explorer's labels first
-    w.epochs.setValue(2)
-    w.batch_size.setValue(32)
-    w.latent_dim.setValue(2)
-    w.start_thread = False
-    worker = w.start()
-    assert worker is not None
-    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
-        worker.start()
-    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+    _train_small(w, qtbot)
     model = get_record(points).model
     assert model.config.kind == "crvae" and list(model.config.classes) == ["A", "B"]
     stack = get_record(points).stack
@@ -82,15 +87,7 @@ def test_ssrvae_trains_on_a_few_labels_and_infers_the_rest(dock, make_blobs, qtb
     w.points_combo.value = points
     w.kind.setCurrentText("ssrvae")
     assert w.label_column.isEnabled() and w.label_column.currentText() == "label"
-    w.epochs.setValue(2)
-    w.batch_size.setValue(32)
-    w.latent_dim.setValue(2)
-    w.start_thread = False
-    worker = w.start()
-    assert worker is not None
-    with qtbot.waitSignal(w.features_written, timeout=TIMEOUT):
-        worker.start()
-    qtbot.waitUntil(lambda: not w.is_running, timeout=TIMEOUT)
+    _train_small(w, qtbot)
     model = get_record(points).model
     assert model.config.kind == "ssrvae" and list(model.config.classes) == ["A", "B"]
     f = points.features

@@ -28,6 +28,20 @@ PIN_COLORS = ("#3fa9ff", "#2ca02c", "#e377c2", "#17becf", "#d62728", "#9467bd", 
 BAND_BRUSH = (63, 169, 255, 45)
 
 
+def spectrum_axes() -> _PlotWidget:
+    """An empty spectrum plot: intensity against energy loss, grid, no SI prefixes,
+    no context menu (the Spectrum and Structure–property docks)."""
+    plot = _PlotWidget()
+    plot.setMinimumHeight(200)
+    plot.setMenuEnabled(False)
+    plot.showGrid(x=True, y=True, alpha=0.3)
+    for side in ("bottom", "left"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
+    plot.setLabel("left", "intensity")
+    plot.setLabel("bottom", "energy loss")
+    return plot
+
+
 class SpectrumPlot(QWidget):
     """Spectra against energy, with a draggable energy band.
 
@@ -53,14 +67,7 @@ class SpectrumPlot(QWidget):
         self.legend.setWordWrap(True)
         self.legend.setMinimumWidth(60)  # wraps: never widens the dock
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.plot = _PlotWidget()
-        self.plot.setMinimumHeight(200)
-        self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        for side in ("bottom", "left"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.plot.setLabel("left", "intensity")
-        self.plot.setLabel("bottom", "energy loss")
+        self.plot = spectrum_axes()
         self.region = pg.LinearRegionItem(
             values=(0.0, 1.0),
             orientation="vertical",

@@ -14,8 +14,7 @@ import pyqtgraph as pg
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from napari_ivae._qt._dynamics_plot import _PlotWidget
-from napari_ivae._qt._spectrum_plot import CURSOR_COLOR, MEAN_COLOR
+from napari_ivae._qt._spectrum_plot import CURSOR_COLOR, MEAN_COLOR, spectrum_axes
 
 __all__ = ["PredictionPlot"]
 
@@ -32,14 +31,7 @@ class PredictionPlot(QWidget):
         self.legend = QLabel("Train (or load) a model, then click a point.")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
-        self.plot = _PlotWidget()
-        self.plot.setMinimumHeight(200)
-        self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        for side in ("bottom", "left"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.plot.setLabel("left", "intensity")
-        self.plot.setLabel("bottom", "energy loss")
+        self.plot = spectrum_axes()
         self.lower = pg.PlotDataItem(pen=None)
         self.upper = pg.PlotDataItem(pen=None)
         self.band = pg.FillBetweenItem(self.lower, self.upper, brush=pg.mkBrush(*_BAND))

@@ -100,10 +100,12 @@ class JobWorkerMixin:
 
     # ------------------------------------------------------------------ the widget's part
     def _set_running(self, running: bool) -> None:
-        raise NotImplementedError
+        """Show the dock as running or free (buttons, status); every dock defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define _set_running")
 
     def _on_result(self, job: dict, outcome: Any, elapsed: float) -> None:
-        raise NotImplementedError
+        """Show a finished job's ``outcome``; every dock defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define _on_result")
 
     def _on_cancelled(self) -> None:
         """Cancel was pressed (the widget is free again); e.g. emit "nothing added"."""

@@ -88,8 +88,10 @@ class StructureModel(nn.Module):
         return F.mse_loss(pred, target)
 
     def loss(self, patches: torch.Tensor, spectra: torch.Tensor):
-        """``(loss, terms)`` of one batch; terms are floats for the progress reports."""
-        raise NotImplementedError
+        """``(loss, terms)`` of one batch; terms are floats for the progress reports.
+
+        Every model (im2spec, spec2im, dual) defines its own objective."""
+        raise NotImplementedError(f"{type(self).__name__} must define loss")
 
     # -- prediction (standardised units) --------------------------------------------------
     def _decode_spread(self, mu, logvar, decode, n_samples: int):
