@@ -95,7 +95,8 @@ def run_ensemble(x, k: int, args) -> dict:
     from napari_ivae.models import ModelConfig
     from napari_ivae.train import TrainConfig
 
-    mc = ModelConfig(kind=args.model, latent_dim=args.latent_dim, n_classes=k, gain=args.gain)
+    mc = ModelConfig(kind=args.model, latent_dim=args.latent_dim, n_classes=k, gain=args.gain,
+                     scale=args.scale)  # fmt: skip
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, num_threads=args.threads)
     gen = fit_ensemble(x, mc, tc, members=args.members, seed=args.seed)
     t_member, t_last, current = [], time.perf_counter(), 0
@@ -129,6 +130,12 @@ def main() -> None:
         help="ModelConfig.gain (auto: free here; fixed: the likelihood before it)",
     )
     ap.add_argument(
+        "--scale",
+        default="fixed",
+        choices=["fixed", "free"],
+        help="ModelConfig.scale (free: the per-crop scale latent; ivae ... --scale free)",
+    )
+    ap.add_argument(
         "--scale-normalise",
         action="store_true",
         help="diagnostic: crops resampled to one radius of gyration first",
@@ -157,7 +164,8 @@ def main() -> None:
     pair, distinct = unc[truth < 2].mean(), unc[truth == 2].mean()
     report = {
         "set": f"subtle cards {args.n_per_class}×3, {args.size}px, seed {args.seed + 1000}",
-        "model": f"{args.model} K=3 latent {args.latent_dim} gain {args.gain}, "
+        "model": f"{args.model} K=3 latent {args.latent_dim} gain {args.gain} "
+        f"scale {args.scale}, "
         f"{'crops scale-normalised, ' if args.scale_normalise else ''}"
         f"{args.epochs} epochs, batch {args.batch_size}, "
         f"{args.members} members (seeds {args.seed}..{args.seed + args.members - 1})",

@@ -109,7 +109,9 @@ def encode(model, data, *, batch_size: int = 1024, labels=None, conditions=None)
     DataFrame
         ``z1..zk``, ``z1_std..zk_std``; rotation kinds ``angle`` (radians in
         [-π, π)), ``angle_std``, ``dy``, ``dx`` (displacement of the object
-        from the crop centre, pixels, rows down / columns right); joint kinds ``class``
+        from the crop centre, pixels, rows down / columns right), and with
+        ``ModelConfig.scale="free"`` ``scale`` (the object's size relative to
+        the template); joint kinds ``class``
         (argmax) and ``p0..p{K-1}`` (semi-supervised kinds: ``class`` in the
         model's label vocabulary and ``p_<label>``); ``y, x, frame`` for a Stack.
     """
@@ -141,6 +143,8 @@ def encode(model, data, *, batch_size: int = 1024, labels=None, conditions=None)
         cols["angle_std"] = np.exp(p["angle_logstd"])
         d = shift_to_pixels(model, p["shift"])
         cols["dy"], cols["dx"] = d[:, 0], d[:, 1]
+    if "scale" in p:
+        cols["scale"] = p["scale"].astype(np.float64)
     if "logits" in p:
         logits = p["logits"].astype(np.float64)
         prob = np.exp(logits - logits.max(1, keepdims=True))
@@ -166,7 +170,9 @@ def encode(model, data, *, batch_size: int = 1024, labels=None, conditions=None)
 
 
 @torch.no_grad()
-def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None) -> np.ndarray:
+def decode(
+    model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None, scale=1.0
+) -> np.ndarray:
     """Images generated from latents.
 
     Parameters
@@ -186,6 +192,9 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None) -> 
     conditions : optional
         Conditional kinds: values of the continuous factors (mapping name →
         value); default their training means.
+    scale : float or array_like (N,)
+        Size of the object relative to the template, as ``encode`` reports it
+        (models with ``scale="free"``; ignored otherwise).
 
     Returns
     -------
@@ -199,7 +208,12 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None) -> 
     n = z.shape[0]
     dev = next(model.parameters()).device
     zt = torch.from_numpy(z).to(dev)
-    a = s = None
+    a = s = size = None
+    if getattr(model, "free_scale", False):
+        sz = np.broadcast_to(np.asarray(scale, np.float64), (n,)).astype(np.float32)
+        if not np.all(np.isfinite(sz)) or sz.min() <= 0:
+            raise IvaeError(f"scale={scale!r} must be positive")
+        size = torch.as_tensor(sz).to(dev)
     if c.rotation:
         an = np.broadcast_to(np.asarray(angle, np.float64), (n,))
         sh = pixels_to_shift(model, np.broadcast_to(np.asarray(shift, np.float64), (n, 2)))
@@ -217,7 +231,9 @@ def decode(model, z, angle=0.0, shift=(0.0, 0.0), cls=None, conditions=None) -> 
         onehot = torch.from_numpy(_conditions(model, n, cls, conditions)).to(dev)
     _check_weights(model)
     model.eval()
-    out = model.decode_mean(zt, a, s, onehot).float().cpu().numpy()
+    # (a registered family's decode_mean need not take a scale)
+    args = (zt, a, s, onehot) if size is None else (zt, a, s, onehot, size)
+    out = model.decode_mean(*args).float().cpu().numpy()
     _check_output(out, "decoding")
     return out
 

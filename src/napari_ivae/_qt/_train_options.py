@@ -34,6 +34,7 @@ def _model_form() -> ConfigForm:
         "n_classes": Hint(label="Classes", min=2, max=64, unset=2),
         "hidden": Hint(label="Hidden width"),
         "n_layers": Hint(label="Hidden layers"),
+        "scale": Hint(label="Scale latent"),
     }
     joint = {"n_classes": lambda v: ModelConfig(kind=v["kind"]).joint}
     form = ConfigForm(ModelConfig, exclude=MODEL_FIXED, hints=hints, enabled_when=joint)

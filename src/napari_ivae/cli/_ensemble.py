@@ -91,7 +91,7 @@ def _background(path: Path | None) -> np.ndarray | None:
               help="Run folder: member_*.ivae, ensemble.json, latent.csv, history.csv, "
               "uncertainty_map.png (one folder per K for K1:K2).")  # fmt: skip
 def ensemble(stack: Path, kind: str, classes: str, members: int, latent_dim: int, epochs: int,
-             batch_size: int | None, lr: float, seed: int, device: str, quiet: bool,
+             batch_size: int | None, lr: float, scale: str, seed: int, device: str, quiet: bool,
              image: Path | None, out: str) -> None:  # fmt: skip
     """Train M joint models with different seeds on STACK.npz; consensus class and uncertainty.
 
@@ -105,7 +105,7 @@ def ensemble(stack: Path, kind: str, classes: str, members: int, latent_dim: int
         )
     ks = _parse_classes(classes)
     check_range("--members", members, low=2, high=MAX_MEMBERS)
-    _check_options(kind, latent_dim, ks[-1], epochs, batch_size, lr)
+    _check_options(kind, latent_dim, ks[-1], epochs, batch_size, lr, scale)
     run_dir = _parse_run_dir(out)
     data, batch_size = _load_for_training(stack, latent_dim, ks[-1], batch_size)
     if image is not None and getattr(data, "yx", None) is None:
@@ -118,8 +118,8 @@ def ensemble(stack: Path, kind: str, classes: str, members: int, latent_dim: int
     n, c, h, _ = _images_of(data).shape
     tc = resolve_seed_options(TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
                                           seed=seed, device=device), data)  # fmt: skip
-    configs = [ModelConfig(kind=kind, in_channels=c, size=h, latent_dim=latent_dim, n_classes=k)
-               for k in ks]  # fmt: skip
+    configs = [ModelConfig(kind=kind, in_channels=c, size=h, latent_dim=latent_dim, n_classes=k,
+                           scale=scale) for k in ks]  # fmt: skip
     say = _Reporter(kind, quiet).say
     t0 = time.perf_counter()
     with StagedFolder(run_dir) as staged:

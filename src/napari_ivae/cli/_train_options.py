@@ -29,6 +29,14 @@ _OPTIONS = (
         show_default=True,
         help=f"Learning rate (0 < lr ≤ {MAX_LR:g}).",
     ),
+    click.option(
+        "--scale",
+        type=click.Choice(("fixed", "free")),
+        default="fixed",
+        show_default=True,
+        help="free: a per-object scale latent, for objects whose size varies (particles, "
+        "glyphs); rotation models only.  fixed: lattices and walls.",
+    ),
     click.option("--seed", type=int, default=0, show_default=True),
     click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True),
     click.option("--quiet", "-q", is_flag=True, help="No progress or summary."),
@@ -36,7 +44,7 @@ _OPTIONS = (
 
 
 def training_options(func):
-    """Add ``--latent-dim --epochs --batch-size --lr --seed --device --quiet`` to a command."""
+    """Add ``--latent-dim --epochs --batch-size --lr --scale --seed --device --quiet`` to a command."""
     for option in reversed(_OPTIONS):
         func = option(func)
     return func

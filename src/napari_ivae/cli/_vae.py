@@ -161,6 +161,7 @@ def train(
     epochs: int,
     batch_size: int | None,
     lr: float,
+    scale: str,
     seed: int,
     device: str,
     quiet: bool,
@@ -174,7 +175,7 @@ def train(
     RUN_DIR changes all at once and only when training succeeded.
     """
     # --- validate everything before touching the disk or importing torch
-    _check_options(kind, latent_dim, classes, epochs, batch_size, lr)
+    _check_options(kind, latent_dim, classes, epochs, batch_size, lr, scale)
     check_label_options(kind, labels_path, condition)
     run_dir = _parse_run_dir(out)
     data, batch_size = _load_for_training(stack, latent_dim, classes, batch_size)
@@ -189,7 +190,8 @@ def train(
     from napari_ivae.train import TrainConfig, fit, resolve_seed_options, run_fit
     from napari_ivae.train.conditions import prepare_conditions
 
-    model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim}
+    model_kw = {"kind": kind, "in_channels": c, "size": h, "latent_dim": latent_dim,
+                "scale": scale}  # fmt: skip
     if classes is not None:
         model_kw["n_classes"] = classes
     model_config, _ = prepare_conditions(ModelConfig(**model_kw), n, labels)
@@ -231,8 +233,13 @@ def train(
 
 
 def _check_options(kind: str, latent_dim: int, classes: int | None, epochs: int,
-                   batch_size: int | None, lr: float) -> None:  # fmt: skip
+                   batch_size: int | None, lr: float, scale: str = "fixed") -> None:  # fmt: skip
     """The options of ``ivae train`` on their own (before the data are read)."""
+    if scale == "free" and not registry.get(kind).rotation:
+        rotation = " or ".join(k for k in MODEL_KINDS if registry.get(k).rotation)
+        raise IvaeError(
+            f"--scale free needs a rotation model (--model {rotation}), got --model {kind}"
+        )
     if classes is not None and kind not in JOINT_KINDS:
         raise IvaeError(
             f"--classes={classes} needs a joint model (--model {' or '.join(JOINT_KINDS)}), "

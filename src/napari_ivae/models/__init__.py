@@ -159,6 +159,21 @@ class ModelConfig(DictConfig):
         (``local`` / ``background``, as for ``TrainConfig.seed_features``),
         ``"fixed"`` otherwise; a model built directly (or a checkpoint written
         before the option) with ``"auto"`` behaves as ``"fixed"``.
+    scale : {"fixed", "free"}
+        ``"free"`` (rotation kinds with ``angle_inference="grid"``): a fourth
+        pose latent, the object's size s relative to its template
+        (``x(r) = T(R(θ)(r - Δ) / s)``), for objects whose size varies
+        (particles, glyphs, precipitates) where the size would otherwise take
+        the classes and z (subtle cards, scale 0.75–1.25: the joint classes
+        split the hearts by size; docs/experiments.md, "What was tried").
+        log s starts from the crop's radius of gyration over the training
+        set's median (:func:`~napari_ivae.models.bins.gyration`, set by
+        :func:`~napari_ivae.train.fit`), as the shift starts from the centroid,
+        plus an encoder correction; prior N(0, ``sigma_scale``²), bounded to
+        s ∈ [2/3, 3/2].  ``encode`` then reports ``scale``.  ``"fixed"``
+        (default): s = 1, for lattices and walls whose size is the physics.
+    sigma_scale : float
+        Prior standard deviation of log s (``scale="free"``).
     """
 
     kind: Kind = "rvae"
@@ -183,6 +198,8 @@ class ModelConfig(DictConfig):
     shift_scale: float = 0.1
     z_encoder: Literal["auto", "invariant", "image"] = "auto"
     gain: Literal["auto", "fixed", "free"] = "auto"
+    scale: Literal["fixed", "free"] = "fixed"
+    sigma_scale: float = 0.2
 
     def __post_init__(self) -> None:
         registry.get(self.kind)  # unknown kinds: an error listing the known ones
@@ -230,6 +247,14 @@ class ModelConfig(DictConfig):
         check_range("sigma_shift", self.sigma_shift, low=0, low_inclusive=False)
         check_range("centroid_limit", self.centroid_limit, low=0, low_inclusive=False, high=1)
         check_range("shift_scale", self.shift_scale, low=0, low_inclusive=False, high=1)
+        check_choice("scale", self.scale, ("fixed", "free"))
+        check_range("sigma_scale", self.sigma_scale, low=0, low_inclusive=False, high=1)
+        if self.scale == "free" and not (self.rotation and self.angle_inference == "grid"):
+            raise IvaeError(
+                f"scale='free' needs a rotation model (kind {_kinds_with('rotation')}) with "
+                f"angle_inference='grid', got kind={self.kind!r}, "
+                f"angle_inference={self.angle_inference!r}"
+            )
 
     @property
     def rotation(self) -> bool:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from napari_ivae.models.bins import AngleBins, centroid, gain_free_sse
+from napari_ivae.models.bins import AngleBins, centroid, gain_free_sse, gyration
 from napari_ivae.models.class_init import CODE_PER_CHANNEL, invariant_code
 from napari_ivae.models.nets import (
     ConvEncoder,
@@ -22,6 +22,8 @@ from napari_ivae.models.nets import (
 
 _LOGSTD_MIN, _LOGSTD_MAX = -8.0, 4.0
 _SHIFT_LOGSTD_INIT = -2.0  # initial shift posterior log-width relative to the prior
+#: bound of the scale latent's log s (``ModelConfig.scale="free"``): s ∈ [2/3, 3/2]
+_SCALE_LIMIT = math.log(1.5)
 #: weight of the uniform distribution in the learned class prior (a symmetric
 #: Dirichlet pull): a small class can still exist, but a class that grows by a few
 #: per cent does not feed its own growth (balanced classes stayed balanced)
@@ -76,7 +78,8 @@ class IVAE(nn.Module):
         # directly, checkpoints written before the option) it is "fixed"
         self.gain_free = getattr(c, "gain", "fixed") == "free" and c.likelihood == "gaussian"
         self.grid_angles = c.rotation and c.angle_inference == "grid"
-        n_rot = (1 if self.grid_angles else 3) + 4 if c.rotation else 0
+        self.free_scale = getattr(c, "scale", "fixed") == "free" and self.grid_angles
+        n_rot = (1 if self.grid_angles else 3) + 4 + 2 * self.free_scale if c.rotation else 0
         # z from rotation- and shift-invariant features, so z cannot carry the
         # orientation (and the decoder cannot rotate through z); "auto": rvae
         # only (in jrvae an invariant z competes with the class latent)
@@ -93,6 +96,10 @@ class IVAE(nn.Module):
             )
         self.decoder = self._make_decoder(k + self.n_classes)
         self.register_buffer("crop_grid", base_grid(c.size), persistent=False)
+        if self.free_scale:
+            # median radius of gyration of the training crops (grid units),
+            # set by fit before the first step; 0 = unknown (s starts at 1)
+            self.register_buffer("scale_ref", torch.zeros(()))
         if self.n_classes:
             # log of the class prior p(α): the mixture weights, learned by the
             # trainer as the mean class posterior (forward's ``prior_rate``);
@@ -101,7 +108,8 @@ class IVAE(nn.Module):
             self.register_buffer("class_log_prior", prior)
         if self.grid_angles:
             self.bins = AngleBins(c.size, c.angle_bins, c.sigma_angle, c.sigma_shift, c.likelihood,
-                                  c.recon_sigma, gain_free=self.gain_free)  # fmt: skip
+                                  c.recon_sigma, gain_free=self.gain_free,
+                                  min_scale=math.exp(-_SCALE_LIMIT) if self.free_scale else 1.0)  # fmt: skip
 
     def _make_decoder(self, n_code: int) -> nn.Module:
         """The decoder of the configuration, from a code of ``n_code`` values."""
@@ -187,10 +195,25 @@ class IVAE(nn.Module):
                 _LOGSTD_MIN, log_s
             )
             i += 4
+            size0 = None
+            if self.free_scale:
+                # log s: the radius of gyration's estimate plus an encoder
+                # correction, as the shift is the centroid plus one
+                init = self.log_scale_init(x)
+                lim = _SCALE_LIMIT
+                corr = lim * torch.tanh(c.shift_scale * h[:, i] / lim)
+                out["log_scale"] = (init + corr).clamp(-lim, lim)
+                log_p = math.log(c.sigma_scale)
+                out["log_scale_logstd"] = (h[:, i + 1] + log_p + _SHIFT_LOGSTD_INIT).clamp(
+                    _LOGSTD_MIN, log_p
+                )
+                out["scale"] = out["log_scale"].exp()
+                size0 = init.exp()
+                i += 2
             if self.invariant_z:
                 # about the centre of contrast (equivariant), not the learned
                 # shift: z is then exactly invariant to rotations of the crop
-                hz = self.z_encoder(invariant_code(x, centre))
+                hz = self.z_encoder(invariant_code(x, centre, size0))
                 out["z_mu"], out["z_logstd"] = hz[:, :k], hz[:, k:]
         out["z_logstd"] = out["z_logstd"].clamp(_LOGSTD_MIN, _LOGSTD_MAX)
         if self.n_classes:
@@ -213,7 +236,7 @@ class IVAE(nn.Module):
         if self.grid_angles:  # the input is centred on the shift instead
             out = self._decode_bins(z, _repeat(p["angle_offset"], kk), onehot)
             out = out.view(b, kk, *out.shape[1:])
-            nll = self.bins.nll(x, out, p["shift"]).float()
+            nll = self.bins.nll(x, out, p["shift"], scale=p.get("scale")).float()
             logits = torch.logsumexp(self.bins.log_prior_bins - nll, dim=2)
             return logits + self.class_log_prior, nll
         out = self.decode_raw(z, _repeat(p.get("angle"), kk), _repeat(p.get("shift"), kk), onehot)
@@ -230,7 +253,7 @@ class IVAE(nn.Module):
             if self.n_classes:
                 onehot = F.one_hot(p["logits"].argmax(1), self.n_classes).to(x.dtype)
             out = self._decode_bins(p["z_mu"], p["angle_offset"], onehot)
-            nll = self.bins.nll(x, out[:, None], p["shift"])[:, 0]
+            nll = self.bins.nll(x, out[:, None], p["shift"], scale=p.get("scale"))[:, 0]
         logits = self.bins.log_prior_bins - nll
         q = F.softmax(logits.float(), dim=1)
         r = (q * torch.exp(1j * self.bins.bin_centers)).sum(1).abs().clamp(1e-6, 1.0)
@@ -241,15 +264,16 @@ class IVAE(nn.Module):
         }
 
     # ----------------------------------------------------------------- decoder
-    def decode_raw(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
+    def decode_raw(self, z, angle=None, shift=None, onehot=None, scale=None) -> torch.Tensor:
         """Decoder output (Gaussian mean or Bernoulli logits).
 
-        ``angle`` (N,) gives (N, C, H, W); ``angle`` (N, M) gives (N, M, C, H, W).
+        ``angle`` (N,) gives (N, C, H, W); ``angle`` (N, M) gives (N, M, C, H, W);
+        ``scale`` (N,): the object's size (``ModelConfig.scale="free"``).
         """
         code = z if onehot is None else torch.cat([z, onehot.to(z.dtype)], dim=1)
         if angle is not None and angle.dim() == 1:
-            return self.decoder(code, angle[:, None], shift)[:, 0]
-        out = self.decoder(code, angle, shift)
+            return self.decoder(code, angle[:, None], shift, scale=scale)[:, 0]
+        out = self.decoder(code, angle, shift, scale=scale)
         return out if angle is not None else out[:, 0]
 
     def _decode_bins(self, z, offset, onehot=None, jitter: torch.Tensor | None = None):
@@ -260,9 +284,9 @@ class IVAE(nn.Module):
         pts = self.bins.bin_points if jitter is None else self.bins.bin_points + jitter
         return self.decoder(code, offset[:, None], None, points=pts)[:, 0]
 
-    def decode_mean(self, z, angle=None, shift=None, onehot=None) -> torch.Tensor:
+    def decode_mean(self, z, angle=None, shift=None, onehot=None, scale=None) -> torch.Tensor:
         """Expected image under the likelihood, (N, C, H, W)."""
-        out = self.decode_raw(z, angle, shift, onehot)
+        out = self.decode_raw(z, angle, shift, onehot, scale)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
 
     def _nll(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -325,7 +349,7 @@ class IVAE(nn.Module):
         if not use_z:
             z = torch.zeros_like(z)
         terms = {"kl_z": kl_normal(p["z_mu"], p["z_logstd"], 1.0)}
-        angles, shift, dec_shift = self._sample_pose(p, sample, terms)
+        angles, shift, dec_shift, scale = self._sample_pose(p, sample, terms)
         jitter = None
         if self.grid_angles and self.training:
             # the lattice moved by a random sub-pixel offset at every step: its
@@ -343,7 +367,7 @@ class IVAE(nn.Module):
                                       class_target)  # fmt: skip
         kl_rot = None
         if self.grid_angles:
-            nll, kl_rot = self._grid_nll(x, out, shift, jitter, angle_target)
+            nll, kl_rot = self._grid_nll(x, out, shift, jitter, angle_target, scale)
             terms["kl_angle"] = kl_rot[:, 0] if q is None else (q * kl_rot).sum(1)
         else:
             nll = self._nll(x, out)  # (B, K')
@@ -361,21 +385,29 @@ class IVAE(nn.Module):
         return {k: v.mean() for k, v in terms.items()}
 
     def _sample_pose(self, p, sample, terms):
-        """(angles, shift, decoder shift) drawn from the posterior ``p``; adds the pose KLs."""
+        """(angles, shift, decoder shift, scale) drawn from the posterior ``p``;
+        adds the pose KLs (``kl_scale`` is counted with the shift's)."""
         c = self.config
         if not c.rotation:
-            return None, None, None
+            return None, None, None, None
         lim = 3.0 * c.sigma_shift
         shift = sample(p["shift"], p["shift_logstd"]).clamp(-lim, lim)
         terms["kl_shift"] = kl_normal(p["shift"], p["shift_logstd"], c.sigma_shift)
+        scale = None
+        if self.free_scale:
+            log_s = sample(p["log_scale"], p["log_scale_logstd"]).clamp(-_SCALE_LIMIT, _SCALE_LIMIT)
+            scale = log_s.exp()
+            terms["kl_shift"] = terms["kl_shift"] + kl_normal(
+                p["log_scale"][:, None], p["log_scale_logstd"][:, None], c.sigma_scale
+            )
         if self.grid_angles:
             # the decoder draws the template in its own frame (sub-bin offset
             # only); AngleBins.nll moves the input instead
-            return p["angle_offset"], shift, None
+            return p["angle_offset"], shift, None, scale
         angles = sample(p["angle"], p["angle_logstd"])
         terms["kl_angle"] = kl_normal(p["angle"][:, None], p["angle_logstd"][:, None],
                                       c.sigma_angle)  # fmt: skip
-        return angles, shift, shift
+        return angles, shift, shift, None
 
     def _decode_classes(self, x, z, angles, p, dec, terms, generator, temperature, class_target):
         """Decoded output (B, K', ...) for every class (or the sampled one) and the
@@ -398,10 +430,10 @@ class IVAE(nn.Module):
             soft = F.one_hot(class_target, kk).to(z.dtype)
         return dec(z, angles, soft)[:, None], None
 
-    def _grid_nll(self, x, out, shift, jitter, angle_target):
+    def _grid_nll(self, x, out, shift, jitter, angle_target, scale=None):
         """(nll, kl_rot) (B, K') with the exact posterior over the angle bins:
         E_q[nll] + KL(q ‖ p) = -log Σ_m p_m exp(-nll_m)."""
-        nll = self.bins.nll(x, out, shift, jitter).float()  # (B, K', M)
+        nll = self.bins.nll(x, out, shift, jitter, scale).float()  # (B, K', M)
         logq_rot = F.log_softmax(self.bins.log_prior_bins - nll, dim=2)
         if angle_target is not None:
             onehot_rot = F.one_hot(angle_target, nll.shape[2]).to(nll.dtype)[:, None]
@@ -428,3 +460,25 @@ class IVAE(nn.Module):
     def centroid(self, x: torch.Tensor) -> torch.Tensor:
         """Centre of contrast (dy, dx), grid units: :func:`~.bins.centroid`."""
         return centroid(x, self.crop_grid)
+
+    def log_scale_init(self, x: torch.Tensor) -> torch.Tensor:
+        """log s of every crop from its radius of gyration over :attr:`scale_ref`
+        (bounded a little inside the scale latent's bound; 0 while unset)."""
+        if not self.free_scale or float(self.scale_ref) <= 0:
+            return torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
+        rg = gyration(x, self.crop_grid).to(x.dtype).clamp_min(1e-6)
+        lim = 0.9 * _SCALE_LIMIT
+        return torch.log(rg / self.scale_ref.to(x.dtype)).clamp(-lim, lim)
+
+    def scale_estimate(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The scale's first guess (B,) (``scale="free"``), else None: for the
+        class seeds, which must compare crops at the template size too."""
+        return self.log_scale_init(x).exp() if self.free_scale else None
+
+    def set_scale_reference(self, x: torch.Tensor) -> None:
+        """:attr:`scale_ref` = the median radius of gyration of the crops ``x``."""
+        if self.free_scale:
+            with torch.no_grad():
+                rg = torch.cat([gyration(x[i : i + 1024].float(), self.crop_grid.float())
+                                for i in range(0, len(x), 1024)])  # fmt: skip
+                self.scale_ref.fill_(float(rg.quantile(0.5)))

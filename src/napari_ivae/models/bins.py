@@ -17,7 +17,7 @@ from torch import nn
 
 from napari_ivae.models.nets import transform_grid
 
-__all__ = ["AngleBins", "centroid", "gain_free_sse", "wrapped_normal_bins"]
+__all__ = ["AngleBins", "centroid", "gain_free_sse", "gyration", "wrapped_normal_bins"]
 
 
 def gain_free_sse(xx, cross, oo, sx, so, w):
@@ -47,6 +47,17 @@ def wrapped_normal_bins(n_bins: int, std: float) -> torch.Tensor:
     return torch.log(dens / dens.sum()).float()
 
 
+def _contrast_weights(x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel weights (B, P) of :func:`centroid`: ``|x - median|`` above its noise floor."""
+    v = x.flatten(2)
+    dev = (v - v.median(dim=2, keepdim=True).values).abs()
+    # minus 3 robust standard deviations: the noise floor of a mostly
+    # flat crop would pull the centroid towards the middle
+    noise = 3 * 1.4826 * dev.median(dim=2, keepdim=True).values
+    w = (dev - noise).clamp_min(0).sum(1)  # (B, P)
+    return w / w.sum(1, keepdim=True).clamp_min(1e-12)
+
+
 def centroid(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Centre of contrast (dy, dx) in grid units of a batch (B, C, H, W).
 
@@ -57,14 +68,24 @@ def centroid(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     centred by detection.
     """
     with torch.no_grad():
-        v = x.flatten(2)
-        dev = (v - v.median(dim=2, keepdim=True).values).abs()
-        # minus 3 robust standard deviations: the noise floor of a mostly
-        # flat crop would pull the centroid towards the middle
-        noise = 3 * 1.4826 * dev.median(dim=2, keepdim=True).values
-        w = (dev - noise).clamp_min(0).sum(1)  # (B, P)
-        w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+        w = _contrast_weights(x)
         return (w @ grid.to(w.dtype)).flip(-1)  # (x, y) -> (dy, dx)
+
+
+def gyration(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Radius of gyration (B,) of the contrast of a batch (B, C, H, W), grid units.
+
+    The root-mean-square distance of the :func:`centroid`'s weights from the
+    centroid: rotation- and translation-invariant and proportional to the size
+    of an isolated object, the first guess of the scale latent
+    (``ModelConfig.scale="free"``) as the centroid is of the shift.
+    """
+    with torch.no_grad():
+        w = _contrast_weights(x)
+        g = grid.to(w.dtype)
+        c = w @ g  # (B, 2) (x, y)
+        d2 = (g.pow(2).sum(1)[None] - 2 * c @ g.T + c.pow(2).sum(1, keepdim=True)).clamp_min(0)
+        return (w * d2).sum(1).sqrt()
 
 
 class AngleBins(nn.Module):
@@ -84,10 +105,13 @@ class AngleBins(nn.Module):
     gain_free : bool
         Gaussian likelihood at the best per-crop gain and offset of the template
         (:func:`gain_free_sse`; ``ModelConfig.gain="free"``).
+    min_scale : float
+        Smallest object scale s the likelihood is asked for (1 without a scale
+        latent): the template-frame lattice reaches 1/s farther.
     """
 
     def __init__(self, size, n_bins, sigma_angle, sigma_shift, likelihood, recon_sigma,
-                 gain_free=False):  # fmt: skip
+                 gain_free=False, min_scale=1.0):  # fmt: skip
         super().__init__()
         self.size, self.likelihood, self.recon_sigma = size, likelihood, recon_sigma
         self.gain_free = bool(gain_free) and likelihood == "gaussian"
@@ -99,7 +123,7 @@ class AngleBins(nn.Module):
         # through r = R(-θ) u + Δ with |Δ| ≤ 3 s_Δr (pixel spacing, centred)
         step = 2.0 / (size - 1)
         # (+2 px: the bilinear window reaches about one pixel past the circle)
-        reach = 1.0 + 3.0 * math.sqrt(2) * sigma_shift + 2 * step
+        reach = (1.0 + 3.0 * math.sqrt(2) * sigma_shift + 2 * step) / min_scale
         pad = math.ceil((reach - 1.0) / step)
         t = (torch.arange(size + 2 * pad, dtype=torch.float32) - (size - 1) / 2 - pad) * step
         pts = torch.stack(torch.meshgrid(t, t, indexing="xy"), dim=-1).reshape(-1, 2)
@@ -147,6 +171,7 @@ class AngleBins(nn.Module):
         out: torch.Tensor,
         shift: torch.Tensor,
         jitter: torch.Tensor | None = None,
+        scale: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """NLL of ``x`` on the crop disk under the template rotated by each bin angle.
 
@@ -163,6 +188,12 @@ class AngleBins(nn.Module):
         frame couples the two and left near-symmetric glyphs misaligned, see
         docs/experiments.md, "What was tried").  The NLL is linear in the data
         given the output, so all M bins cost batched products.
+
+        ``scale`` (B,): the object's size s relative to the template
+        (``ModelConfig.scale="free"``): ``x(r) = T(R(θ)(r - Δ) / s)``, so the
+        input is resampled at ``s·R(-θ_m) u + Δ`` and every template point
+        stands for s² times the area (the NLL is multiplied by s², an
+        approximation of the same sum over the crop's pixels whatever s).
         """
         ch = x.shape[1]
         pd = self.rot_points.shape[1]
@@ -171,12 +202,17 @@ class AngleBins(nn.Module):
         # only the points that can reach the crop disk for this batch's shifts
         # (bin_points are sorted by radius)
         reach = 1.0 + float(shift.detach().norm(dim=1).max()) + 4.0 / (self.size - 1) + 1e-4
+        if scale is not None:
+            reach /= float(scale.detach().min())
         pd = min(pd, int(torch.searchsorted(self.bin_radius, reach)))
         rot = self.rot_points[:, :pd].to(x.dtype)
         if jitter is not None:  # R(-θ_m)(u + δ) = R(-θ_m) u + R(-θ_m) δ
             rot = rot + transform_grid(jitter[None].to(x.dtype), -self.bin_centers[None], None)[0]
         d = shift.to(x.dtype).flip(-1)  # (B, 2) (x, y)
-        g = rot[None] + d[:, None, None, :]  # (B, M, Pd, 2)
+        if scale is None:
+            g = rot[None] + d[:, None, None, :]  # (B, M, Pd, 2)
+        else:
+            g = rot[None] * scale.to(x.dtype)[:, None, None, None] + d[:, None, None, :]
         # The window w is fixed in the image frame (1 inside |r| ≤ 1 - 2 px,
         # linear to 0 at the crop's inscribed circle), so w·x, w·|x|² and w
         # are images: one resampling of those C + 2 channels at g gives every
@@ -192,6 +228,8 @@ class AngleBins(nn.Module):
         cross = sum(o[:, :, j] @ xw[:, j].transpose(1, 2) for j in range(ch))  # (B, K, M)
         mask_t = mask.transpose(1, 2).to(o.dtype)
         w = self.lattice_weight
+        if scale is not None:  # the area element: (B, 1, 1)
+            w = w * scale.to(o.dtype).pow(2)[:, None, None]
         if self.likelihood == "bernoulli":
             return w * (F.softplus(o).sum(2) @ mask_t - cross)
         s2 = self.recon_sigma**2

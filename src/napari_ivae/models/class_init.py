@@ -34,32 +34,36 @@ __all__ = [
 _N_RADII, _N_ANGLES, _N_HARMONICS = 12, 32, 7
 
 
-def _ring_spectrum(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+def _ring_spectrum(x: torch.Tensor, centre: torch.Tensor, scale=None) -> torch.Tensor:
     """Angular Fourier harmonics 0..6 of 12 rings about ``centre`` (B, C, 12, 7), complex.
 
     The crop is resampled on 12 radii × 32 angles (radii up to 0.85 of the
-    half-width) about ``centre`` ((dy, dx), grid units); divided by the
-    number of angles.
+    half-width, times ``scale`` (B,) if given: the object's size, so that
+    the rings cut an object at the same places whatever its size) about
+    ``centre`` ((dy, dx), grid units); divided by the number of angles.
     """
     r = (torch.arange(_N_RADII, dtype=x.dtype, device=x.device) + 0.5) * (0.85 / _N_RADII)
     a = torch.arange(_N_ANGLES, dtype=x.dtype, device=x.device) * (2 * math.pi / _N_ANGLES)
-    pts = torch.stack([r[:, None] * torch.cos(a), r[:, None] * torch.sin(a)], dim=-1)
-    g = pts[None] + centre.to(x.dtype).flip(-1)[:, None, None, :]  # (B, R, A, 2) (x, y)
+    pts = torch.stack([r[:, None] * torch.cos(a), r[:, None] * torch.sin(a)], dim=-1)[None]
+    if scale is not None:
+        pts = pts * scale.to(x.dtype)[:, None, None, None]
+    g = pts + centre.to(x.dtype).flip(-1)[:, None, None, :]  # (B, R, A, 2) (x, y)
     polar = F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
     return torch.fft.rfft(polar, dim=-1)[..., :_N_HARMONICS] / _N_ANGLES
 
 
-def invariant_features(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+def invariant_features(x: torch.Tensor, centre: torch.Tensor, scale=None) -> torch.Tensor:
     """Rotation-invariant features of a batch (B, C, H, W) -> (B, C·12·7).
 
     ``centre`` (B, 2) is (dy, dx) in grid units (crop spans [-1, 1]).  The
     magnitudes of the angular Fourier harmonics 0..6 of 12 rings about it: a
-    rotation only changes their phases.
+    rotation only changes their phases.  ``scale`` (B,), optional: the rings'
+    radii times the object's size (scale-invariant features).
     """
-    return _ring_spectrum(x, centre).abs().reshape(x.shape[0], -1)
+    return _ring_spectrum(x, centre, scale).abs().reshape(x.shape[0], -1)
 
 
-def invariant_code(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+def invariant_code(x: torch.Tensor, centre: torch.Tensor, scale=None) -> torch.Tensor:
     """Richer rotation-invariant description for the content encoder (B, C·238).
 
     The magnitudes of :func:`invariant_features` plus, for every harmonic, the
@@ -68,7 +72,7 @@ def invariant_code(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
     in these products, while the relative orientation of the rings is kept.
     Differentiable in ``x``.
     """
-    spec = _ring_spectrum(x, centre)  # (B, C, R, H)
+    spec = _ring_spectrum(x, centre, scale)  # (B, C, R, H)
     cross = spec[:, :, 1:] * spec[:, :, :-1].conj()
     parts = [spec.abs(), cross.real, cross.imag]
     return torch.cat([p.reshape(x.shape[0], -1) for p in parts], dim=1)
@@ -102,8 +106,8 @@ class ClassSeeds:
         f = gain_free(feats) if self.gain_free else feats
         return ((f - self.mean) / self.scale) @ self.basis
 
-    def labels(self, x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-        p = self.project(invariant_features(x, centre).float())
+    def labels(self, x: torch.Tensor, centre: torch.Tensor, scale=None) -> torch.Tensor:
+        p = self.project(invariant_features(x, centre, scale).float())
         return self.groups[torch.cdist(p, self.centres).argmin(1)]
 
 
@@ -277,16 +281,20 @@ def align_clusters(
             if len(xk) == 0:
                 continue
             shift = model.centroid(xk)
+            scale = model.scale_estimate(xk)
             xs = model.bins.smooth(xk)
             m_best = torch.zeros(len(xk), dtype=torch.long, device=x.device)
             for it in range(iters + 1):
-                g = model.bins.rot_points[m_best] + shift.flip(-1)[:, None, :]  # (n, Pd, 2)
+                g = model.bins.rot_points[m_best]  # (n, Pd, 2)
+                if scale is not None:
+                    g = g * scale[:, None, None]
+                g = g + shift.flip(-1)[:, None, :]
                 xm = F.grid_sample(xs, g[:, None], mode="bilinear", padding_mode="border",
                                    align_corners=True)[:, :, 0]  # (n, C, Pd)  # fmt: skip
                 tmpl = xm.mean(0)
                 if it == iters:
                     break
-                nll = model.bins.nll(xk, tmpl.expand(len(xk), 1, -1, -1), shift)[:, 0]
+                nll = model.bins.nll(xk, tmpl.expand(len(xk), 1, -1, -1), shift, scale=scale)[:, 0]
                 m_best = nll.argmin(1)
             out[k] = tmpl
     return out

@@ -120,9 +120,9 @@ class CondIVAE(IVAE):
             raise IvaeError("decoding a conditional model needs the condition (onehot=...)")
         return cond.repeat_interleave(z.shape[0] // cond.shape[0], 0)
 
-    def decode_raw(self, z, angle=None, shift=None, onehot=None):
+    def decode_raw(self, z, angle=None, shift=None, onehot=None, scale=None):
         """:meth:`IVAE.decode_raw`; ``onehot`` is the condition vector (N, n_cond)."""
-        return super().decode_raw(z, angle, shift, self._code_cond(z, onehot))
+        return super().decode_raw(z, angle, shift, self._code_cond(z, onehot), scale)
 
     def _decode_bins(self, z, offset, onehot=None, jitter=None):
         return super()._decode_bins(z, offset, self._code_cond(z, onehot), jitter)

@@ -67,13 +67,18 @@ def base_grid(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def transform_grid(grid: torch.Tensor, angle: torch.Tensor | None, shift: torch.Tensor | None):
-    """Map the (P, 2) grid r to ``R(angle) (r - shift)``.
+def transform_grid(
+    grid: torch.Tensor,
+    angle: torch.Tensor | None,
+    shift: torch.Tensor | None,
+    scale: torch.Tensor | None = None,
+):
+    """Map the (P, 2) grid r to ``R(angle) (r - shift) / scale``.
 
     ``angle`` is (B, M) radians, ``shift`` (B, 2) = (dy, dx) in grid units: the
     position of the template's origin in the crop, so a decoder evaluated on the
     returned grid draws the object rotated by ``angle`` about its own centre and
-    centred at ``shift``.  Returns a (B, M, P, 2) grid of (x, y) (``(1, 1, P, 2)``
+    centred at ``shift`` (and ``scale`` (B,) times its template size, if given).  Returns a (B, M, P, 2) grid of (x, y) (``(1, 1, P, 2)``
     when both are ``None``).
     """
     g = grid[None, None]
@@ -83,6 +88,8 @@ def transform_grid(grid: torch.Tensor, angle: torch.Tensor | None, shift: torch.
         c, s = torch.cos(angle)[..., None], torch.sin(angle)[..., None]  # (B, M, 1)
         x, y = g[..., 0], g[..., 1]
         g = torch.stack([c * x - s * y, s * x + c * y], dim=-1)
+    if scale is not None:
+        g = g / scale[:, None, None, None]
     return g
 
 
@@ -103,12 +110,13 @@ class CoordDecoder(nn.Module):
         self.rest = mlp(hidden, hidden, n_layers - 1, out_channels, activation)
         self.register_buffer("grid", base_grid(size), persistent=False)
 
-    def forward(self, code, angle=None, shift=None, points=None) -> torch.Tensor:
+    def forward(self, code, angle=None, shift=None, points=None, scale=None) -> torch.Tensor:
         """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle); with
-        ``points`` (P, 2) (x, y) instead of the crop grid, (B, M, C, P)."""
+        ``points`` (P, 2) (x, y) instead of the crop grid, (B, M, C, P);
+        ``scale`` (B,): the object's size (:func:`transform_grid`)."""
         b = code.shape[0]
         grid = self.grid if points is None else points
-        g = transform_grid(grid.to(code.dtype), angle, shift)  # (B|1, M, P, 2)
+        g = transform_grid(grid.to(code.dtype), angle, shift, scale)  # (B|1, M, P, 2)
         h = self.act(self.coord(g) + self.latent(code)[:, None, None, :])  # (B, M, P, hidden)
         out = self.rest(h).transpose(2, 3)  # (B, M, C, P)
         if points is not None:
@@ -138,15 +146,16 @@ class TemplateDecoder(nn.Module):
         self.net = mlp(n_latent, hidden, n_layers, out_channels * canvas * canvas, activation)
         self.register_buffer("grid", base_grid(size), persistent=False)
 
-    def forward(self, code, angle=None, shift=None, points=None) -> torch.Tensor:
+    def forward(self, code, angle=None, shift=None, points=None, scale=None) -> torch.Tensor:
         """(B, M, C, H, W) for ``angle`` (B, M) (M = 1 without angle); with
-        ``points`` (P, 2) (x, y) instead of the crop grid, (B, M, C, P)."""
+        ``points`` (P, 2) (x, y) instead of the crop grid, (B, M, C, P);
+        ``scale`` (B,): the object's size (:func:`transform_grid`)."""
         b, h = code.shape[0], self.size
         tmpl = self.net(code).view(b, self.out_channels, self.canvas, self.canvas)
         if points is None and angle is None and shift is None and self.canvas == h:
             return tmpl[:, None]
         grid = self.grid if points is None else points
-        g = transform_grid(grid.to(code.dtype), angle, shift) / self.half
+        g = transform_grid(grid.to(code.dtype), angle, shift, scale) / self.half
         g = g.expand(b, g.shape[1], -1, -1)
         out = F.grid_sample(tmpl, g, mode="bilinear", padding_mode="border", align_corners=True)
         out = out.transpose(1, 2)  # (B, M, C, P)

@@ -65,7 +65,7 @@ class SSIVAE(IVAE):
         if self.class_head is None:
             return None
         if self.config.rotation:
-            return self.class_head(invariant_code(x, self.centroid(x)))
+            return self.class_head(invariant_code(x, self.centroid(x), self.scale_estimate(x)))
         return self.class_head(x.flatten(1))
 
     def _class_posterior(self, x, p):

@@ -113,6 +113,8 @@ def _setup(x_all, mc: ModelConfig, tc: TrainConfig, ckpt: dict | None, c_all=Non
     if ckpt is not None:
         model.load_state_dict(ckpt["state_dict"])
         run.history = list(ckpt.get("history") or [])
+    elif getattr(model, "free_scale", False):  # the scale latent's reference size
+        model.set_scale_reference(x_all[:: max(1, len(x_all) // 20_000)])
     run.model = model.to(device)
     run.opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     if ckpt is not None and "optimizer" in ckpt:
@@ -201,7 +203,10 @@ def _next_start(run: _Run, starts: _Starts) -> bool:
     starts.index += 1
     if starts.index < starts.n:  # next start: fresh weights, same schedule
         torch.manual_seed(tc.seed + 1000 * starts.index)
-        model.load_state_dict(build_model(run.mc).to(run.device).state_dict())
+        fresh = build_model(run.mc).to(run.device).state_dict()
+        if "scale_ref" in fresh:  # measured on the data, not a weight
+            fresh["scale_ref"] = model.scale_ref.clone()
+        model.load_state_dict(fresh)
         run.opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
         run.history.clear()
         return True

@@ -104,7 +104,8 @@ class _Seeds:
         with torch.no_grad():
             for i in range(0, len(pick), 1024):
                 xb = x_all[pick[i : i + 1024]].float().to(device)
-                feats.append(invariant_features(xb, self.centre(model, xb)).cpu())
+                feats.append(invariant_features(xb, self.centre(model, xb),
+                                                model.scale_estimate(xb)).cpu())  # fmt: skip
         method = "kmeans" if tc.class_init == "kmeans" else "merged"
         features = "raw" if tc.seed_features == "raw" else "gain_free"
         self.seeds = fit_class_seeds(
@@ -113,7 +114,7 @@ class _Seeds:
         self.templates = None
         if self.poses:
             xs = x_all[pick].float().to(device)
-            labels = self.seeds.labels(xs, self.centre(model, xs))
+            labels = self.seeds.labels(xs, self.centre(model, xs), model.scale_estimate(xs))
             self.templates = align_clusters(model, xs, labels, k).to(device)
         self.seeds = self.seeds.to(device)
 
@@ -124,10 +125,11 @@ class _Seeds:
     def targets(self, model, xb):
         """(class_target, angle_target) for a batch (None where not seeded)."""
         with torch.no_grad():
-            labels = self.seeds.labels(xb, self.centre(model, xb))
+            scale = model.scale_estimate(xb)
+            labels = self.seeds.labels(xb, self.centre(model, xb), scale)
             centre = model.centroid(xb)
             angles = None
             if self.templates is not None:
-                nll = model.bins.nll(xb, self.templates[labels][:, None], centre)[:, 0]
-                angles = nll.argmin(1)
+                nll = model.bins.nll(xb, self.templates[labels][:, None], centre, scale=scale)
+                angles = nll[:, 0].argmin(1)
         return (labels if self.classes else None), angles
