@@ -80,6 +80,8 @@ class ChunkedArray:
         return np.asarray(_compute(part))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("a chunked spectrum image cannot be viewed as an array without a copy")
         out = np.empty(self.shape, dtype=self.dtype if dtype is None else dtype)
         for r0, r1 in row_blocks(self):
             out[r0:r1] = self[r0:r1]

@@ -123,6 +123,11 @@ class SpectrumImage:
         if n == 0:
             raise IvaeError("mask selects no pixel; select at least one")
         total = np.zeros(self.n_energy, dtype=np.float64)
+        if not isinstance(self.data, np.ndarray):  # a chunked file: each chunk read once
+            for r0, r1 in row_blocks(self.data):
+                if mask[r0:r1].any():
+                    total += np.sum(self.data[r0:r1][mask[r0:r1]], axis=0, dtype=np.float64)
+            return total / n
         for i in np.flatnonzero(mask.any(axis=1)):  # row by row: bounded memory
             total += np.sum(self.data[i][mask[i]], axis=0, dtype=np.float64)
         return total / n
