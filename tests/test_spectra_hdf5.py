@@ -95,6 +95,8 @@ def test_chunked_datasets_read_exactly_without_loading(tmp_path, kind):
     assert np.array_equal(np.asarray(si.data), data) and si.data.nbytes == data.nbytes
     ref = SpectrumImage(data, energy)
     assert np.array_equal(si.spectrum(6, 2), data[6, 2])
+    for key in (np.s_[-1, ::2], np.s_[2], np.s_[1:3, 4, 5:9], np.s_[..., 3], np.s_[5:2]):
+        assert np.array_equal(si.data[key], data[key])  # h5py reads, or dask's
     assert np.array_equal(si.band_map(1.19, 1.61), ref.band_map(1.19, 1.61))
     assert np.array_equal(si.total_map(), ref.total_map())
     mask = np.zeros((7, 5), bool)

@@ -1,13 +1,13 @@
-"""Spectrum images left on disk: HDF5 memory maps and a read-only chunked array.
+"""Spectrum images left on disk in chunks: a read-only array, and row blocks.
 
-rosettasciio reads ``.hspy`` and ``.emd`` lazily as a dask array over an HDF5
-dataset.  :func:`h5_memmap` turns it into a ``numpy.memmap`` when the dataset
-is one plain block (contiguous, no filters); otherwise :class:`ChunkedArray`
-wraps it: NumPy-style reads of a pixel, a row block or a set of points, each
-touching only the chunks it needs.  Code that needs every pixel goes through
-:func:`row_blocks` (about :data:`BLOCK_BYTES` at a time).
+:class:`ChunkedArray` wraps rosettasciio's lazy (dask) array of a chunked,
+often compressed, HDF5 dataset (see :mod:`napari_ivae.spectra._h5`): NumPy-style
+reads of a pixel, a row block or a set of points, each touching only the
+chunks it needs (through h5py directly when the dask array is that dataset
+as stored or transposed: no dask overhead per read).  Code that needs every
+pixel goes through :func:`row_blocks` (about :data:`BLOCK_BYTES` at a time).
 
-No dask or h5py import here until a lazy file is read.
+No dask or h5py import here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BLOCK_BYTES", "ChunkedArray", "h5_memmap", "hspy_signals", "row_blocks", "storage_of"]
+__all__ = ["BLOCK_BYTES", "ChunkedArray", "row_blocks", "storage_of"]
 
 #: Largest slice of a spectrum image read at once by :func:`row_blocks` (bytes).
 BLOCK_BYTES = 64 * 2**20
@@ -30,6 +30,9 @@ class ChunkedArray:
     ----------
     source : dask.array.Array
         The lazy array (rosettasciio's, axes already in ``(Y, X, E)`` order).
+    h5 : (h5py.Dataset, tuple of int), optional
+        The dataset ``source`` reads, and the dataset axis of each of its axes:
+        ints and slices are then read from it directly.
 
     Notes
     -----
@@ -39,8 +42,8 @@ class ChunkedArray:
     all (row block by row block into one array): only for small files.
     """
 
-    def __init__(self, source: Any) -> None:
-        self._source = source
+    def __init__(self, source: Any, h5: tuple[Any, tuple[int, ...]] | None = None) -> None:
+        self._source, self._h5 = source, h5
         self.shape = tuple(int(n) for n in source.shape)
         self.dtype = np.dtype(source.dtype)
         chunks = getattr(source, "chunks", None)
@@ -67,17 +70,32 @@ class ChunkedArray:
 
     def transpose(self, *axes: Any) -> ChunkedArray:
         """The axes reordered (what ``numpy.moveaxis`` calls); nothing is read."""
-        order = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
-        return ChunkedArray(self._source.transpose(tuple(order) or None))
+        order = tuple(axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes)
+        order = order or tuple(range(self.ndim))[::-1]
+        h5 = None if self._h5 is None else (self._h5[0], tuple(self._h5[1][a] for a in order))
+        return ChunkedArray(self._source.transpose(order), h5)
 
     def __repr__(self) -> str:
         return f"ChunkedArray(shape={self.shape}, dtype={self.dtype})"
 
     def __getitem__(self, key: Any) -> np.ndarray:
         keys = key if isinstance(key, tuple) else (key,)
+        basic = _basic(keys, self.shape) if self._h5 is not None else None
+        if basic is not None:
+            return self._read_h5(basic)
         arrays = [k for k in keys if isinstance(k, (np.ndarray, list))]
         part = self._source.vindex[key] if len(arrays) > 1 else self._source[key]
         return np.asarray(_compute(part))
+
+    def _read_h5(self, keys: tuple[int | slice, ...]) -> np.ndarray:
+        dset, order = self._h5
+        dkey: list[int | slice] = [slice(None)] * len(order)
+        for i, k in enumerate(keys):
+            dkey[order[i]] = k
+        out = np.asarray(dset[tuple(dkey)])
+        kept = [order[i] for i, k in enumerate(keys) if isinstance(k, slice)]
+        perm = [sorted(kept).index(a) for a in kept]  # h5py gives the dataset's axis order
+        return out.transpose(perm) if perm != sorted(perm) else out
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if copy is False:
@@ -86,6 +104,26 @@ class ChunkedArray:
         for r0, r1 in row_blocks(self):
             out[r0:r1] = self[r0:r1]
         return out
+
+
+def _basic(keys: tuple, shape: tuple[int, ...]) -> tuple[int | slice, ...] | None:
+    """``keys`` as one in-range int or step-1 slice per axis, or None (then dask reads it)."""
+    if any(k is Ellipsis for k in keys) or len(keys) > len(shape):
+        return None
+    out: list[int | slice] = []
+    for k, n in zip(keys + (slice(None),) * (len(shape) - len(keys)), shape, strict=True):
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            if not -n <= int(k) < n:
+                return None
+            out.append(int(k) % n)
+        elif isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            if step != 1:
+                return None
+            out.append(slice(start, max(start, stop)))
+        else:
+            return None
+    return tuple(out)
 
 
 def _compute(part: Any) -> Any:
@@ -114,90 +152,3 @@ def storage_of(data: Any) -> str:
     if isinstance(data, np.memmap):
         return "memmap"
     return "chunked" if isinstance(data, ChunkedArray) else "memory"
-
-
-def _layer_kinds(data: Any) -> set[str]:
-    """The kinds of the dask graph's layers (``"array"``, ``"transpose"`` ...)."""
-    names = {k[0] if isinstance(k, tuple) else k for k in dict(data.__dask_graph__())}
-    return {str(n).rsplit("-", 1)[0] for n in names}
-
-
-def h5_memmap(data: Any) -> np.memmap | None:
-    """rosettasciio's lazy array as a read-only memmap of its HDF5 file, or None.
-
-    Only for one contiguous, unfiltered numeric dataset read as is
-    (``.hspy``) or with its axes reversed (NCEM ``.emd``); a few values are
-    compared with the lazy array before the map is trusted.
-    """
-    import h5py
-
-    if not hasattr(data, "__dask_graph__"):
-        return None
-    graph = dict(data.__dask_graph__())
-    dsets = {id(v): v for v in graph.values() if isinstance(v, h5py.Dataset)}
-    if len(dsets) != 1:
-        return None
-    (dset,) = dsets.values()
-    kinds = _layer_kinds(data)
-    if kinds == {"original-array", "array"}:
-        order = tuple(range(dset.ndim))
-    elif kinds == {"original-array", "array", "transpose"}:
-        order = tuple(range(dset.ndim))[::-1]  # rosettasciio's NCEM EMD: data.transpose()
-    else:
-        return None
-    dtype = dset.dtype
-    if dset.chunks is not None or dset.external or dtype.fields or dtype.kind not in "biuf":
-        return None
-    if dset.id.get_create_plist().get_nfilters():
-        return None
-    offset = dset.id.get_offset()
-    if offset is None or dset.size == 0:  # never written: no block in the file
-        return None
-    mm = np.memmap(dset.file.filename, dtype=dtype, mode="r", offset=offset, shape=dset.shape)
-    view = mm.transpose(order)
-    if view.shape != tuple(data.shape) or not _agrees(view, data):
-        return None
-    return view
-
-
-def _agrees(view: np.ndarray, data: Any, n: int = 32) -> bool:
-    """Whether the map and the lazy array hold the same values at ``n`` points (and corners)."""
-    rng = np.random.default_rng(0)
-    idx = [np.r_[0, s - 1, rng.integers(0, s, n)] for s in view.shape]
-    lazy = np.asarray(_compute(data.vindex[tuple(idx)]))
-    return bool(np.array_equal(view[tuple(idx)], lazy, equal_nan=view.dtype.kind == "f"))
-
-
-def hspy_signals(path: str) -> list[dict]:
-    """rosettasciio's lazy reading of a ``.hspy``, also when its data is one plain block.
-
-    rosettasciio 0.15 asks dask for the chunks of a contiguous dataset (it has
-    none) and fails; that file is then read through its reader with
-    ``chunks="auto"`` (a private API: any other failure is rosettasciio's own).
-    """
-    import h5py
-    from rsciio.hspy import file_reader
-
-    try:
-        return file_reader(path, lazy=True)
-    except ValueError as err:
-        if "chunks" not in str(err):
-            raise
-    from rsciio.hspy._api import HyperspyReader
-
-    class _Reader(HyperspyReader):
-        def _read_array(self, group: Any, dataset_key: str) -> Any:
-            data = group[dataset_key]
-            ragged = f"_ragged_shapes_{dataset_key}" in group or "ragged_shapes" in group
-            if isinstance(data, h5py.Dataset) and data.chunks is None and not ragged:
-                import dask.array as da
-
-                return da.from_array(data, chunks="auto")
-            return super()._read_array(group, dataset_key)
-
-    f = h5py.File(path, "r")
-    try:
-        return _Reader(f).read(lazy=True)  # the file stays open: the arrays read from it
-    except BaseException:
-        f.close()
-        raise

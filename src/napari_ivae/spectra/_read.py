@@ -4,9 +4,10 @@ The rosettasciio-based readers (DM, hspy, EMD) use its lazy mode for the axes
 and metadata; the counts of a DM file are then memory-mapped (DM stores them as
 one plain block), as are those of a ``.hspy`` / ``.emd`` whose HDF5 dataset is
 contiguous and unfiltered; a chunked (compressed) one stays on disk as a
-:class:`~napari_ivae.spectra._lazy.ChunkedArray`, read chunk by chunk.  ``.npy``
-and an uncompressed ``.npz`` are memory-mapped.  ``metadata["storage"]`` says
-which: ``"memmap"``, ``"chunked"`` or ``"memory"``.
+:class:`~napari_ivae.spectra._lazy.ChunkedArray`, read chunk by chunk (see
+:mod:`napari_ivae.spectra._h5`).  ``.npy`` and an uncompressed ``.npz`` are
+memory-mapped.  ``metadata["storage"]`` says which: ``"memmap"``, ``"chunked"``
+or ``"memory"``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from napari_ivae._errors import IvaeError
-from napari_ivae.spectra._lazy import ChunkedArray, h5_memmap, hspy_signals, storage_of
+from napari_ivae.spectra._h5 import hspy_signals, on_disk
+from napari_ivae.spectra._lazy import storage_of
 from napari_ivae.spectra._si import SpectrumImage
 
 __all__ = ["SI_SUFFIXES", "is_spectrum_image_file", "read_spectrum_image"]
@@ -248,7 +250,7 @@ def _dm_memmap(p: Path, k: int, shape: tuple[int, ...]) -> np.memmap | None:
 def _read_hspy(p: Path) -> SpectrumImage:
     signals = hspy_signals(str(p))
     sig, e = _first_si(p, signals)
-    return _to_si(p, sig, _on_disk(sig["data"]), e, "HyperSpy .hspy")
+    return _to_si(p, sig, on_disk(sig["data"]), e, "HyperSpy .hspy")
 
 
 def _read_emd(p: Path) -> SpectrumImage:
@@ -256,15 +258,7 @@ def _read_emd(p: Path) -> SpectrumImage:
 
     signals = file_reader(str(p), lazy=True)
     sig, e = _first_si(p, signals)
-    return _to_si(p, sig, _on_disk(sig["data"]), e, "EMD")
-
-
-def _on_disk(data: Any) -> Any:
-    """rosettasciio's lazy counts kept on disk: a memmap when the HDF5 allows, else chunked."""
-    if not hasattr(data, "__dask_graph__"):  # read into memory by rosettasciio (e.g. Velox)
-        return np.asarray(data)
-    mm = h5_memmap(data)
-    return mm if mm is not None else ChunkedArray(data)
+    return _to_si(p, sig, on_disk(sig["data"]), e, "EMD")
 
 
 def is_spectrum_image_file(path: str | Path) -> bool:
