@@ -133,11 +133,12 @@ def test_decomposition_of_a_chunked_file_matches_the_in_memory_one(tmp_path):
 
 
 def test_chunked_reads_allocate_a_block_not_the_file(tmp_path, monkeypatch):
-    """A pixel, a few points and a band map of an 8 MiB chunked SI, each under 2 MiB of memory."""
+    """A pixel, points and a band map of an 8 MiB chunked SI, and a memmap's read: < 2 MiB."""
     rng = np.random.default_rng(1)
     data = rng.poisson(3, (64, 64, 512)).astype(np.float32)
     energy = np.arange(512.0)
     path = _write(tmp_path, "hspy", data, energy)
+    plain = _write(tmp_path, "hspy", data, energy, "contiguous")
     monkeypatch.setattr(_lazy, "BLOCK_BYTES", 2**20)
     tracemalloc.start()
     try:
@@ -145,10 +146,12 @@ def test_chunked_reads_allocate_a_block_not_the_file(tmp_path, monkeypatch):
         spectrum = si.spectrum(40, 17)
         mean = sc.mean_at(si.data, np.array([3, 60]), np.array([5, 9]))
         band = si.band_map(100, 140)
+        mapped = read_spectrum_image(plain)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 2 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert mapped.metadata["storage"] == "memmap" and np.array_equal(mapped.data[40, 17], spectrum)
     assert si.metadata["storage"] == "chunked" and data.nbytes == 8 * 2**20
     assert np.array_equal(spectrum, data[40, 17])
     assert np.allclose(mean, (data[3, 5] + data[60, 9]) / 2)
