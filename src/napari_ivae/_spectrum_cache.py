@@ -14,8 +14,9 @@ Used by the Spectrum dock (torch-free, Qt-free core):
   spectra at once; unlike ``SpectrumImage.mean_spectrum(mask)`` a pixel
   given twice counts twice, as two points on it do).
 
-The array may be a ``numpy.memmap``: nothing here reads more than one chunk
-of rows (:data:`CHUNK_BYTES`) at a time.
+The array may be a ``numpy.memmap`` or a chunked file's
+:class:`~napari_ivae.spectra._lazy.ChunkedArray`: nothing here reads more than
+one chunk of rows (:data:`CHUNK_BYTES`) at a time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from napari_ivae._errors import IvaeError
+from napari_ivae.spectra._lazy import row_blocks
 
 __all__ = ["CHUNK_BYTES", "BandSums", "mean_at"]
 
@@ -45,7 +47,7 @@ class BandSums:
 
     Parameters
     ----------
-    data : numpy.ndarray or numpy.memmap
+    data : numpy.ndarray, numpy.memmap or ChunkedArray
         The spectrum image (H, W, E); never copied.
     block : int, optional
         Channels between two stored cumulative sums (default: ``ceil(E / 64)``,
@@ -86,12 +88,10 @@ class BandSums:
         A generator: yields the fraction done after each chunk (a GUI worker
         can stop between chunks); :attr:`ready` turns true at the end.
         """
-        h, w, n_e = self.data.shape
+        h, w, _ = self.data.shape
         cum = np.zeros((len(self.edges), h, w), dtype=np.float64)
-        rows = max(1, CHUNK_BYTES // max(1, w * n_e * self.data.dtype.itemsize))
         starts = self.edges[:-1]
-        for r0 in range(0, h, rows):
-            r1 = min(h, r0 + rows)
+        for r0, r1 in row_blocks(self.data, CHUNK_BYTES):
             chunk = np.asarray(self.data[r0:r1])
             sums = np.add.reduceat(chunk, starts, axis=2, dtype=np.float64)
             np.cumsum(np.moveaxis(sums, 2, 0), axis=0, out=cum[1:, r0:r1])
@@ -106,6 +106,8 @@ class BandSums:
 
     def _partial(self, i0: int, i1: int) -> np.ndarray:
         """Sum of channels [i0, i1) of every pixel, float64."""
+        if not isinstance(self.data, np.ndarray):
+            return self._by_rows(i0, i1)
         return np.sum(self.data[:, :, i0:i1], axis=2, dtype=np.float64)
 
     def _edge(self, i0: int, i1: int) -> np.ndarray:
@@ -114,7 +116,17 @@ class BandSums:
         Summed in the SI's own type (twice as fast as converting on the fly; a
         handful of channels loses nothing), then widened.
         """
+        if not isinstance(self.data, np.ndarray):
+            return self._by_rows(i0, i1)
         return np.sum(self.data[:, :, i0:i1], axis=2).astype(np.float64)
+
+    def _by_rows(self, i0: int, i1: int) -> np.ndarray:
+        """Sum of channels [i0, i1), float64, row block by row block (a chunked file)."""
+        h, w, _ = self.data.shape
+        out = np.empty((h, w), dtype=np.float64)
+        for r0, r1 in row_blocks(self.data, CHUNK_BYTES):
+            out[r0:r1] = np.sum(self.data[r0:r1, :, i0:i1], axis=2, dtype=np.float64)
+        return out
 
     def _prefix(self, i: int) -> np.ndarray:
         """Sum of channels [0, i) of every pixel, from the nearest stored sum."""
@@ -159,7 +171,7 @@ def mean_at(data: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    data : numpy.ndarray or numpy.memmap
+    data : numpy.ndarray, numpy.memmap or ChunkedArray
         The spectrum image (H, W, E).
     ys, xs : numpy.ndarray
         Integer pixel rows and columns inside the image; a pixel given twice

@@ -42,8 +42,9 @@ def echo_spectrum_info(path: str) -> None:
     if meta.get("signal_type"):
         rows.append(("signal", str(meta["signal_type"])))
     nbytes = int(np.prod(si.shape)) * si.data.dtype.itemsize
-    rows.append(("storage", f"{'memory-mapped' if meta.get('memmap') else 'in memory'}, "
-                            f"{nbytes / 2**20:.1f} MiB"))  # fmt: skip
+    storage = meta.get("storage") or ("memmap" if meta.get("memmap") else "memory")
+    how = {"memmap": "memory-mapped", "chunked": "on disk, chunked (read in blocks)"}
+    rows.append(("storage", f"{how.get(storage, 'in memory')}, {nbytes / 2**20:.1f} MiB"))
     if nbytes <= _RANGE_BYTES:
         arr = np.asarray(si.data)
         finite = np.isfinite(arr)

@@ -333,7 +333,12 @@ def simulate_nanoparticle_si(
         energy,
         "eV",
         "simulated nanoparticle EELS SI",
-        {"source": "simulate_nanoparticle_si", "format": "simulated", "memmap": False},
+        {
+            "source": "simulate_nanoparticle_si",
+            "format": "simulated",
+            "storage": "memory",
+            "memmap": False,
+        },
     )
     gap = np.array([g.min() if g.size else np.inf for g in neighbour_gaps])
     return NanoparticleSI(

@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 
 from napari_ivae._errors import IvaeError, check_choice, check_range
+from napari_ivae.spectra import _lazy
+from napari_ivae.spectra._lazy import ChunkedArray, row_blocks
 from napari_ivae.spectra._si import SpectrumImage
 
 __all__ = ["METHODS", "Decomposition", "decompose"]
@@ -70,6 +72,47 @@ def _matrix(si: SpectrumImage, method: str) -> np.ndarray:
     return x
 
 
+def _pca_by_rows(si: SpectrumImage, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PCA from the covariance summed row block by row block: (maps (N, K), loadings, ratios).
+
+    Two passes over the file (covariance, then scores); memory: the ``(E, E)``
+    covariance and one block.  Sums are taken about the first block's mean
+    (no loss of precision to a large offset).
+    """
+    data, e = si.data, si.n_energy
+    blocks = list(row_blocks(data, _lazy.BLOCK_BYTES // 2))  # float64 blocks: half the bytes
+
+    def rows(r0: int, r1: int) -> np.ndarray:
+        return np.asarray(data[r0:r1], dtype=np.float64).reshape(-1, e)
+
+    shift, total, outer, n, bad = None, np.zeros(e), np.zeros((e, e)), 0, 0
+    for r0, r1 in blocks:
+        x = rows(r0, r1)
+        bad += int(np.count_nonzero(~np.isfinite(x)))
+        if bad:
+            continue
+        shift = x.mean(axis=0) if shift is None else shift
+        x -= shift
+        total += x.sum(axis=0)
+        outer += x.T @ x
+        n += x.shape[0]
+    if bad:
+        raise IvaeError(
+            f"spectrum image {si.name!r} has {bad} NaN/inf values; decomposition needs finite counts"
+        )
+    mean_c = total / n
+    cov = (outer - n * np.outer(mean_c, mean_c)) / max(n - 1, 1)
+    values, vectors = np.linalg.eigh(cov)
+    top = np.argsort(values)[::-1][:k]
+    comps = vectors[:, top].T.copy()
+    ratio = values[top] / max(float(np.trace(cov)), np.finfo(float).tiny)
+    mean = shift + mean_c
+    maps, w = np.empty((n, k)), si.shape[1]
+    for r0, r1 in blocks:
+        maps[r0 * w : r1 * w] = (rows(r0, r1) - mean) @ comps.T
+    return maps, comps, ratio
+
+
 def decompose(
     si: SpectrumImage,
     method: Method = "nmf",
@@ -86,7 +129,11 @@ def decompose(
         The data; NMF needs non-negative counts, both need finite values.
     method : {"pca", "nmf"}
         scikit-learn's ``PCA`` (centred, scores as maps) or ``NMF``
-        (Frobenius loss, coordinate descent, ``nndsvda`` initialisation).
+        (Frobenius loss, coordinate descent, ``nndsvda`` initialisation).  The
+        PCA of a chunked file (``metadata["storage"] == "chunked"``) is the
+        eigen-decomposition of its covariance, summed row block by row block
+        (the same components, never the whole SI in memory); NMF reads it
+        into one float32 matrix, as it needs.
     n_components : int
         ``K``, 1 ≤ K ≤ min(H·W, E).
     seed : int
@@ -103,17 +150,20 @@ def decompose(
     k = int(n_components)
     check_range("n_components", k, low=1, high=min(h * w, e))
     check_range("max_iter", int(max_iter), low=10)
-    x = _matrix(si, method)
     if method == "pca":
-        from sklearn.decomposition import PCA
+        if isinstance(si.data, ChunkedArray):  # a chunked file: never gathered whole
+            maps, comps, ratio = _pca_by_rows(si, k)
+        else:
+            from sklearn.decomposition import PCA
 
-        model = PCA(n_components=k, random_state=seed)
-        maps = model.fit_transform(x)
-        comps = model.components_.copy()
+            model = PCA(n_components=k, random_state=seed)
+            maps = model.fit_transform(_matrix(si, method))
+            comps = model.components_.copy()
+            ratio = model.explained_variance_ratio_
         sign = np.sign(comps[np.arange(k), np.argmax(np.abs(comps), axis=1)])
         comps *= sign[:, None]
         maps *= sign[None, :]
-        scores = {"explained_variance_ratio": [float(v) for v in model.explained_variance_ratio_]}
+        scores = {"explained_variance_ratio": [float(v) for v in ratio]}
     else:
         import warnings
 
@@ -128,6 +178,7 @@ def decompose(
             tol=1e-5,
             random_state=seed,
         )
+        x = _matrix(si, method)  # NMF needs the matrix: a chunked file is read once, into it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # reported in scores instead
             maps = model.fit_transform(x)

@@ -2,9 +2,12 @@
 
 The rosettasciio-based readers (DM, hspy, EMD) use its lazy mode for the axes
 and metadata; the counts of a DM file are then memory-mapped (DM stores them as
-one plain block); ``.hspy`` (HDF5 stored in chunks, often compressed) and
-``.emd`` are read into memory.  ``.npy`` and an uncompressed ``.npz`` are
-memory-mapped.
+one plain block), as are those of a ``.hspy`` / ``.emd`` whose HDF5 dataset is
+contiguous and unfiltered; a chunked (compressed) one stays on disk as a
+:class:`~napari_ivae.spectra._lazy.ChunkedArray`, read chunk by chunk (see
+:mod:`napari_ivae.spectra._h5`).  ``.npy`` and an uncompressed ``.npz`` are
+memory-mapped.  ``metadata["storage"]`` says which: ``"memmap"``, ``"chunked"``
+or ``"memory"``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from napari_ivae._errors import IvaeError
+from napari_ivae.spectra._h5 import hspy_signals, on_disk
+from napari_ivae.spectra._lazy import storage_of
 from napari_ivae.spectra._si import SpectrumImage
 
 __all__ = ["SI_SUFFIXES", "is_spectrum_image_file", "read_spectrum_image"]
@@ -40,13 +45,17 @@ def read_spectrum_image(path: str | Path) -> SpectrumImage:
           ``"channel"``;
         - Gatan ``.dm3/.dm4`` (the first spectrum image in the file),
           memory-mapped;
-        - HyperSpy ``.hspy`` and ``.emd`` (through rosettasciio).
+        - HyperSpy ``.hspy`` and ``.emd`` (through rosettasciio): memory-mapped
+          when the HDF5 dataset is contiguous and unfiltered, else read chunk
+          by chunk as needed (never copied whole).
 
     Returns
     -------
     SpectrumImage
-        ``metadata`` holds ``source``, ``format`` and ``memmap`` (whether the
-        counts stay on disk).
+        ``metadata`` holds ``source``, ``format``, ``storage`` (``"memmap"``:
+        counts mapped from the file; ``"chunked"``: read from the file's
+        chunks when needed; ``"memory"``: read into memory) and ``memmap``
+        (``storage == "memmap"``).
 
     Raises
     ------
@@ -83,7 +92,9 @@ def read_spectrum_image(path: str | Path) -> SpectrumImage:
 
 
 def _meta(p: Path, fmt: str, data: Any, **extra: Any) -> dict[str, Any]:
-    return {"source": str(p), "format": fmt, "memmap": isinstance(data, np.memmap), **extra}
+    storage = storage_of(data)
+    return {"source": str(p), "format": fmt, "storage": storage, "memmap": storage == "memmap",
+            **extra}  # fmt: skip
 
 
 def _read_npz(p: Path) -> SpectrumImage:
@@ -237,11 +248,9 @@ def _dm_memmap(p: Path, k: int, shape: tuple[int, ...]) -> np.memmap | None:
 
 
 def _read_hspy(p: Path) -> SpectrumImage:
-    from rsciio.hspy import file_reader
-
-    signals = file_reader(str(p), lazy=True)
+    signals = hspy_signals(str(p))
     sig, e = _first_si(p, signals)
-    return _to_si(p, sig, np.asarray(sig["data"]), e, "HyperSpy .hspy")
+    return _to_si(p, sig, on_disk(sig["data"]), e, "HyperSpy .hspy")
 
 
 def _read_emd(p: Path) -> SpectrumImage:
@@ -249,7 +258,7 @@ def _read_emd(p: Path) -> SpectrumImage:
 
     signals = file_reader(str(p), lazy=True)
     sig, e = _first_si(p, signals)
-    return _to_si(p, sig, np.asarray(sig["data"]), e, "EMD")
+    return _to_si(p, sig, on_disk(sig["data"]), e, "EMD")
 
 
 def is_spectrum_image_file(path: str | Path) -> bool:
@@ -272,6 +281,7 @@ def is_spectrum_image_file(path: str | Path) -> bool:
         import importlib
 
         reader = importlib.import_module(f"rsciio.{module}").file_reader
-        return any(_split_axes(sig) is not None for sig in reader(str(p), lazy=True))
+        signals = hspy_signals(str(p)) if suffix == ".hspy" else reader(str(p), lazy=True)
+        return any(_split_axes(sig) is not None for sig in signals)
     except Exception:  # not ours to judge here
         return False

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from napari_ivae._errors import IvaeError
+from napari_ivae.spectra._lazy import row_blocks
 
 __all__ = ["SpectrumImage"]
 
@@ -18,9 +19,10 @@ class SpectrumImage:
 
     Attributes
     ----------
-    data : numpy.ndarray or numpy.memmap
-        ``(H, W, E)`` counts (float32 preferred).  Large files stay
-        memory-mapped: nothing here copies the whole array.
+    data : numpy.ndarray, numpy.memmap or ChunkedArray
+        ``(H, W, E)`` counts (float32 preferred).  Large files stay on disk,
+        memory-mapped or (chunked, compressed HDF5) read chunk by chunk:
+        nothing here copies the whole array.
     energy : numpy.ndarray
         ``(E,)`` float64, strictly increasing (e.g. energy loss in eV, or the
         channel index when the file has no calibration).
@@ -29,7 +31,8 @@ class SpectrumImage:
     name : str
         Readable name (the file stem or the signal title).
     metadata : dict
-        Everything else: ``source`` (path), ``format``, ``memmap`` (bool),
+        Everything else: ``source`` (path), ``format``, ``storage``
+        (``"memmap"``, ``"chunked"`` or ``"memory"``), ``memmap`` (bool),
         ``pixel_size`` / ``pixel_unit`` when the file has them, ...
 
     Raises
@@ -120,6 +123,11 @@ class SpectrumImage:
         if n == 0:
             raise IvaeError("mask selects no pixel; select at least one")
         total = np.zeros(self.n_energy, dtype=np.float64)
+        if not isinstance(self.data, np.ndarray):  # a chunked file: each chunk read once
+            for r0, r1 in row_blocks(self.data):
+                if mask[r0:r1].any():
+                    total += np.sum(self.data[r0:r1][mask[r0:r1]], axis=0, dtype=np.float64)
+            return total / n
         for i in np.flatnonzero(mask.any(axis=1)):  # row by row: bounded memory
             total += np.sum(self.data[i][mask[i]], axis=0, dtype=np.float64)
         return total / n
@@ -171,6 +179,11 @@ class SpectrumImage:
         i0, i1 = self.band_indices(e0, e1)
         h, w, e = self.shape
         acc = np.float64 if self.data.dtype == np.float64 else np.float32
+        if not isinstance(self.data, np.ndarray):  # a chunked file: row block by row block
+            out = np.empty((h, w), dtype=np.float32)
+            for r0, r1 in row_blocks(self.data):
+                out[r0:r1] = np.sum(self.data[r0:r1, :, i0:i1], axis=2, dtype=acc)
+            return out
         s0, s1, s2 = self.data.strides
         if not (s1 == s2 * e and s0 == s1 * w):  # energy not the fastest axis (a DM memmap)
             out64 = np.zeros((h, w), dtype=acc)
