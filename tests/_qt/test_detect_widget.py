@@ -363,3 +363,34 @@ def test_viewer_closed_during_detection_stops_the_worker(
         worker.start()
     assert worker.abort_requested
     assert frames == []  # the core stopped before its first frame
+
+
+def test_a_bug_in_detection_is_said_in_the_status_and_frees_the_widget(
+    dock, make_blobs, qtbot, monkeypatch
+):
+    """A bug (not a user mistake) ends the job: the status line says so instead of staying
+    on "Detecting …", nothing is added, and the widget works again."""
+    import napari_ivae.detect as detect
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("simulated bug")
+
+    img, _ = make_blobs()
+    viewer, w = dock(DetectWidget)
+    viewer.add_image(img, name="lattice")
+    w.task = "atoms"
+    w.atom_method.setCurrentText("log")
+    n_layers = len(viewer.layers)
+    monkeypatch.setattr(detect, "find_atoms_log", broken)
+    w.start_thread = False
+    worker = w.run()
+    with qtbot.capture_exceptions() as raised:  # napari shows the traceback
+        with qtbot.waitSignal(w.detection_finished, timeout=TIMEOUT) as blocker:
+            worker.start()
+        qtbot.waitUntil(lambda: w.run_button.isEnabled(), timeout=TIMEOUT)
+    assert [str(e[1]) for e in raised] == ["simulated bug"]
+    assert blocker.args[0] is None and len(viewer.layers) == n_layers
+    text = w.status.text()
+    assert "failed" in text and "simulated bug" in text and "Detecting" not in text
+    monkeypatch.undo()
+    assert _run(w, qtbot) is not None

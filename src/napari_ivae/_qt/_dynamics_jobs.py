@@ -110,14 +110,7 @@ class DynamicsJobsMixin(JobWorkerMixin):
         self.busy.setVisible(running)
         self.cancel_button.setVisible(running)
 
-    def _on_job_errored(self, err: BaseException) -> None:
-        """A bug, not a user mistake: napari shows the traceback; the dock says so and is free."""
-        if self._job_cancelled():
-            return
-        self.status.set_error(
-            f"The computation failed ({type(err).__name__}: {err}); nothing was added. "
-            "This is a bug: please report it with the traceback."
-        )
+    def _on_failed(self) -> None:
         self.computed.emit(None)
 
     def _on_result(self, job: dict, outcome: Any, elapsed: float) -> None:

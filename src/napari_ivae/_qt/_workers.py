@@ -31,7 +31,7 @@ class JobWorkerMixin:
     implements :meth:`_set_running` (buttons, busy bar), :meth:`_on_result`
     (an outcome of the current, not cancelled job) and, if it can be
     cancelled, :meth:`_on_cancelled` (say that nothing is coming); optionally
-    :meth:`_on_job_errored`.
+    :meth:`_on_failed` (a bug ended the job).
     """
 
     worker: Any
@@ -110,5 +110,16 @@ class JobWorkerMixin:
     def _on_cancelled(self) -> None:
         """Cancel was pressed (the widget is free again); e.g. emit "nothing added"."""
 
+    def _on_failed(self) -> None:
+        """A bug ended the job (the status says so already); e.g. emit "nothing added"."""
+
     def _on_job_errored(self, err: BaseException) -> None:
-        """A bug in the job (napari shows the traceback; ``finished`` frees the widget)."""
+        """A bug in the job, not a user mistake: napari shows the traceback, the status
+        line says so (it no longer reads "…ing"), ``finished`` frees the widget."""
+        if self._job_cancelled():
+            return
+        self.status.set_error(
+            f"The computation failed ({type(err).__name__}: {err}); nothing was added. "
+            "This is a bug: please report it with the traceback."
+        )
+        self._on_failed()

@@ -213,6 +213,9 @@ class DetectWidget(JobWorkerMixin, DetectOptionsMixin, DetectResultsMixin, QWidg
     def _on_cancelled(self) -> None:
         self.detection_finished.emit(None)
 
+    def _on_failed(self) -> None:
+        self.detection_finished.emit(None)
+
     def _set_running(self, running: bool) -> None:
         self._running = running
         self.run_button.setEnabled(not running)
